@@ -1,0 +1,144 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+
+let package = Package(
+    name: "Thalo",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "thalo", targets: ["thalo"]),
+        .library(name: "ThaloRuntime", targets: ["ThaloRuntime"]),
+        .library(name: "MessageStore", targets: ["MessageStore"]),
+        .library(name: "MessageStoreSQLite", targets: ["MessageStoreSQLite"]),
+        .library(name: "MessageDB", targets: ["MessageDB"]),
+        .library(name: "ESDL", targets: ["ESDL"]),
+        .library(name: "ESDLCodegen", targets: ["ESDLCodegen"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swiftwasm/WasmKit", exact: "0.4.2"),
+    ],
+    targets: [
+        .target(name: "JSON", swiftSettings: strict),
+        .target(
+            name: "MessageStore",
+            dependencies: [
+                "JSON",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .target(
+            name: "MessageStoreSQLite",
+            dependencies: ["MessageStore", "CSQLite", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "MessageDB",
+            dependencies: [
+                "MessageStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(name: "ESDL", dependencies: ["JSON"], swiftSettings: strict),
+        .target(name: "ESDLCodegen", dependencies: ["ESDL"], swiftSettings: strict),
+        .target(name: "GuestBuilder", dependencies: ["ESDL", "ESDLCodegen"], swiftSettings: strict),
+        .target(
+            name: "ThaloRuntime",
+            dependencies: [
+                "MessageStore", "ESDL", "JSON",
+                .product(name: "WasmKit", package: "WasmKit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ThaloServer",
+            dependencies: [
+                "ThaloRuntime", "MessageStoreSQLite", "MessageDB", "ESDL", "JSON",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ThaloCLI",
+            dependencies: [
+                "ThaloServer", "ThaloRuntime", "ESDL", "ESDLCodegen", "GuestBuilder", "MessageDB", "MessageStoreSQLite", "JSON",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "thalo", dependencies: ["ThaloCLI"], swiftSettings: strict),
+        .executableTarget(
+            name: "ThaloBenchmarks",
+            dependencies: [
+                "ThaloRuntime", "ThaloServer", "MessageStoreSQLite", "MessageDB", "ESDLCodegen", "TestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Benchmarks/ThaloBenchmarks",
+            swiftSettings: strict
+        ),
+        .target(
+            name: "TestSupport",
+            dependencies: ["MessageStore", "ESDL", "ESDLCodegen", "GuestBuilder"],
+            path: "Tests/Support",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
+        .testTarget(
+            name: "MessageStoreTests",
+            dependencies: ["MessageStore", "MessageStoreSQLite", "MessageDB", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(name: "ESDLTests", dependencies: ["ESDL", "JSON"], swiftSettings: strict),
+        .testTarget(
+            name: "ESDLCodegenTests",
+            dependencies: ["ESDL", "ESDLCodegen", "GuestBuilder", "TestSupport"],
+            exclude: ["Golden"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ThaloRuntimeTests",
+            dependencies: ["ThaloRuntime", "MessageStoreSQLite", "MessageDB", "TestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ThaloServerTests",
+            dependencies: [
+                "ThaloServer", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["TestSupport", "JSON"],
+            swiftSettings: strict
+        ),
+    ]
+)

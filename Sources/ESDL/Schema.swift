@@ -1,0 +1,195 @@
+/// A parsed and validated ESDL file: one aggregate, its events and custom types.
+///
+/// This is what the registry stores (as ``Schema/jsonText``), what the runtime validates
+/// payloads against, and what the code generators read. Definitions keep the order in
+/// which they were written.
+///
+/// ```
+/// version = "0.1.0"
+///
+/// aggregate BankAccount {
+///   open_account(initial_balance: Long) -> OpenedAccount
+/// }
+///
+/// event OpenedAccount {
+///   initial_balance: Long
+/// }
+/// ```
+public struct Schema: Sendable, Hashable, Codable {
+    /// The schema's semantic version (`version = "0.1.0"`).
+    public var version: SemanticVersion
+    /// The one aggregate the file defines.
+    public var aggregate: Aggregate
+    /// The events, in the order they were written.
+    public var events: [EventDefinition]
+    /// The custom record types (`type Address { … }`), in the order they were written.
+    public var types: [TypeDefinition]
+
+    public init(version: SemanticVersion, aggregate: Aggregate, events: [EventDefinition], types: [TypeDefinition]) {
+        self.version = version
+        self.aggregate = aggregate
+        self.events = events
+        self.types = types
+    }
+
+    /// The event with this name, if the schema defines it.
+    public func event(named name: String) -> EventDefinition? {
+        events.first { $0.name == name }
+    }
+
+    /// The custom type with this name, if the schema defines it.
+    public func type(named name: String) -> TypeDefinition? {
+        types.first { $0.name == name }
+    }
+
+    /// The command with this name, if the aggregate defines it.
+    public func command(named name: String) -> Command? {
+        aggregate.commands.first { $0.name == name }
+    }
+}
+
+/// The aggregate: a consistency boundary and the commands it accepts.
+public struct Aggregate: Sendable, Hashable, Codable {
+    /// The aggregate's name in UpperCamelCase, e.g. `BankAccount`.
+    public var name: String
+    /// The commands, in the order they were written.
+    public var commands: [Command]
+
+    public init(name: String, commands: [Command]) {
+        self.name = name
+        self.commands = commands
+    }
+
+    /// The message-store category of this aggregate's streams: the name in
+    /// lowerCamelCase (`BankAccount` → `bankAccount`).
+    public var category: String {
+        guard let first = name.first else { return name }
+        return first.lowercased() + name.dropFirst()
+    }
+}
+
+/// A command: a request to change an entity, with typed parameters.
+public struct Command: Sendable, Hashable, Codable {
+    /// The command's name as written, e.g. `deposit_funds`.
+    public var name: String
+    /// The parameters, in the order they were written.
+    public var parameters: [Field]
+    /// The events the command may produce.
+    public var returns: CommandReturn
+
+    public init(name: String, parameters: [Field], returns: CommandReturn) {
+        self.name = name
+        self.parameters = parameters
+        self.returns = returns
+    }
+}
+
+/// What a command may return.
+///
+/// - `-> E`: exactly one `E`.
+/// - `-> E?`: one `E` or no event.
+/// - `-> (A | B)`: exactly one event, an `A` or a `B`; `-> (A | B?)`: one of them or none
+///   (an alternative marked `?` makes "no event" allowed).
+public struct CommandReturn: Sendable, Hashable, Codable {
+    /// The event names that may be returned, in the order they were written.
+    public var events: [String]
+    /// Whether the command may return no event at all.
+    public var isOptional: Bool
+    /// Whether the return was written as a parenthesised list of alternatives.
+    public var isAlternatives: Bool
+
+    public init(events: [String], isOptional: Bool, isAlternatives: Bool) {
+        self.events = events
+        self.isOptional = isOptional
+        self.isAlternatives = isAlternatives
+    }
+}
+
+/// An event definition: a fact the aggregate records.
+public struct EventDefinition: Sendable, Hashable, Codable {
+    /// The event's name in UpperCamelCase, e.g. `DepositedFunds`.
+    public var name: String
+    /// The fields, in the order they were written.
+    public var fields: [Field]
+
+    public init(name: String, fields: [Field]) {
+        self.name = name
+        self.fields = fields
+    }
+}
+
+/// A custom record type (`type Address { street: String }`), usable as a field type.
+public struct TypeDefinition: Sendable, Hashable, Codable {
+    public var name: String
+    public var fields: [Field]
+
+    public init(name: String, fields: [Field]) {
+        self.name = name
+        self.fields = fields
+    }
+}
+
+/// A named, typed field of an event, a custom type, or a command parameter.
+public struct Field: Sendable, Hashable, Codable {
+    /// The name as written; it is also the JSON key on the wire.
+    public var name: String
+    public var type: TypeReference
+
+    public init(name: String, type: TypeReference) {
+        self.name = name
+        self.type = type
+    }
+}
+
+/// A field's type: a scalar, a custom type, an array or an optional, nested freely
+/// (`[String?]?` is `.optional(.array(.optional(.scalar(.string))))`).
+public indirect enum TypeReference: Sendable, Hashable, Codable {
+    case scalar(Scalar)
+    case custom(String)
+    case array(TypeReference)
+    case optional(TypeReference)
+
+    /// Whether a value may be absent or `null`.
+    public var isOptional: Bool {
+        if case .optional = self { return true }
+        return false
+    }
+}
+
+/// The built-in scalar types.
+public enum Scalar: String, Sendable, Hashable, Codable, CaseIterable {
+    /// UTF-8 text.
+    case string = "String"
+    /// A 32-bit signed integer.
+    case int = "Int"
+    /// A 64-bit signed integer.
+    case long = "Long"
+    /// A 32-bit float.
+    case float = "Float"
+    /// A 64-bit float.
+    case double = "Double"
+    /// `true` or `false`.
+    case bool = "Bool"
+    /// Binary data, base64 in JSON.
+    case bytes = "Bytes"
+}
+
+/// A semantic version `major.minor.patch` with optional pre-release and build parts,
+/// ordered by semver precedence (build metadata ignored).
+public struct SemanticVersion: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
+    public var major: Int
+    public var minor: Int
+    public var patch: Int
+    /// Dot-separated pre-release identifiers (`["rc", "1"]` for `-rc.1`).
+    public var prerelease: [String]
+    /// Dot-separated build identifiers (`+build.5`), ignored when comparing.
+    public var build: [String]
+
+    public init(major: Int, minor: Int, patch: Int, prerelease: [String] = [], build: [String] = []) {
+        self.major = major
+        self.minor = minor
+        self.patch = patch
+        self.prerelease = prerelease
+        self.build = build
+    }
+}

@@ -1,0 +1,107 @@
+import JSON
+
+/// Message metadata with Eventide's camelCase keys, plus free-form properties.
+///
+/// On the wire it is a JSON object; the known keys are:
+/// `causationMessageStreamName`, `causationMessagePosition`,
+/// `causationMessageGlobalPosition`, `correlationStreamName`, `replyStreamName`,
+/// `schemaVersion`. Every other key is kept in ``properties``.
+///
+/// ```swift
+/// var metadata = Metadata()
+/// metadata.correlationStreamName = "order-42"
+/// metadata.properties["moduleVersion"] = "1.0.0"
+/// metadata.jsonText // {"correlationStreamName":"order-42","moduleVersion":"1.0.0"}
+/// ```
+public struct Metadata: Sendable, Hashable {
+    /// The stream of the message that caused this one.
+    public var causationMessageStreamName: String?
+    /// The position of the causing message in its stream.
+    public var causationMessagePosition: Int64?
+    /// The global position of the causing message.
+    public var causationMessageGlobalPosition: Int64?
+    /// A stream whose category identifies a conversation this message belongs to; category
+    /// reads can filter on it (`correlation`).
+    public var correlationStreamName: String?
+    /// Where a reply to this message should be written.
+    public var replyStreamName: String?
+    /// The version of the message's schema.
+    public var schemaVersion: String?
+    /// Every other key.
+    public var properties: [String: JSONValue]
+
+    /// The Eventide keys, which are not kept in ``properties``.
+    public static let knownKeys: Set<String> = [
+        "causationMessageStreamName", "causationMessagePosition", "causationMessageGlobalPosition",
+        "correlationStreamName", "replyStreamName", "schemaVersion",
+    ]
+
+    public init(
+        causationMessageStreamName: String? = nil,
+        causationMessagePosition: Int64? = nil,
+        causationMessageGlobalPosition: Int64? = nil,
+        correlationStreamName: String? = nil,
+        replyStreamName: String? = nil,
+        schemaVersion: String? = nil,
+        properties: [String: JSONValue] = [:]
+    ) {
+        self.causationMessageStreamName = causationMessageStreamName
+        self.causationMessagePosition = causationMessagePosition
+        self.causationMessageGlobalPosition = causationMessageGlobalPosition
+        self.correlationStreamName = correlationStreamName
+        self.replyStreamName = replyStreamName
+        self.schemaVersion = schemaVersion
+        self.properties = properties
+    }
+
+    /// Reads metadata from a JSON object; known keys with the wrong JSON type stay in
+    /// ``properties`` rather than being lost.
+    public init(json: JSONValue) throws(MessageStoreError) {
+        guard case .object(var members) = json else {
+            throw MessageStoreError(.invalidMetadata, "metadata must be a JSON object, found \(json.typeName)")
+        }
+        func take<T>(_ key: String, _ read: (JSONValue) -> T?) -> T? {
+            guard let value = members[key], let typed = read(value) else { return nil }
+            members[key] = nil
+            return typed
+        }
+        self.causationMessageStreamName = take("causationMessageStreamName") { $0.stringValue }
+        self.causationMessagePosition = take("causationMessagePosition") { $0.integerValue }
+        self.causationMessageGlobalPosition = take("causationMessageGlobalPosition") { $0.integerValue }
+        self.correlationStreamName = take("correlationStreamName") { $0.stringValue }
+        self.replyStreamName = take("replyStreamName") { $0.stringValue }
+        self.schemaVersion = take("schemaVersion") { $0.stringValue }
+        self.properties = members
+    }
+
+    /// Reads metadata from JSON text.
+    public init(jsonText: String) throws(MessageStoreError) {
+        let value: JSONValue
+        do {
+            value = try JSONValue(parsing: jsonText)
+        } catch {
+            throw MessageStoreError(.invalidMetadata, "metadata is not valid JSON: \(error)")
+        }
+        try self.init(json: value)
+    }
+
+    /// The metadata as a JSON object.
+    public var json: JSONValue {
+        var members = properties
+        if let causationMessageStreamName { members["causationMessageStreamName"] = .string(causationMessageStreamName) }
+        if let causationMessagePosition { members["causationMessagePosition"] = .integer(causationMessagePosition) }
+        if let causationMessageGlobalPosition {
+            members["causationMessageGlobalPosition"] = .integer(causationMessageGlobalPosition)
+        }
+        if let correlationStreamName { members["correlationStreamName"] = .string(correlationStreamName) }
+        if let replyStreamName { members["replyStreamName"] = .string(replyStreamName) }
+        if let schemaVersion { members["schemaVersion"] = .string(schemaVersion) }
+        return .object(members)
+    }
+
+    /// The metadata as compact JSON text with sorted keys.
+    public var jsonText: String { json.jsonText }
+
+    /// Whether no key is set.
+    public var isEmpty: Bool { json.objectValue?.isEmpty ?? true }
+}

@@ -1,0 +1,68 @@
+import CSQLite
+import Foundation
+import MessageStore
+
+/// The embedded store's tables: Message DB's `messages` columns, plus columns computed at
+/// write time so that category, correlation and consumer-group reads use an index.
+enum SQLiteSchema {
+    static let version = 1
+
+    static let columns = "id, stream_name, type, position, global_position, data, metadata, time"
+
+    static func install(on connection: SQLiteConnection, synchronous: SQLiteMessageStore.Synchronous) throws(MessageStoreError) {
+        try connection.execute("PRAGMA journal_mode = WAL")
+        try connection.execute("PRAGMA synchronous = \(synchronous.rawValue)")
+        try connection.execute("PRAGMA foreign_keys = ON")
+        try connection.execute(
+            """
+            CREATE TABLE IF NOT EXISTS messages (
+              global_position INTEGER PRIMARY KEY AUTOINCREMENT,
+              position INTEGER NOT NULL,
+              time INTEGER NOT NULL,
+              stream_name TEXT NOT NULL,
+              category TEXT NOT NULL,
+              partition_hash INTEGER NOT NULL,
+              type TEXT NOT NULL,
+              data TEXT NOT NULL,
+              metadata TEXT,
+              correlation_category TEXT,
+              id TEXT NOT NULL
+            );
+            CREATE UNIQUE INDEX IF NOT EXISTS messages_id ON messages (id);
+            CREATE UNIQUE INDEX IF NOT EXISTS messages_stream ON messages (stream_name, position);
+            CREATE INDEX IF NOT EXISTS messages_category ON messages (category, global_position);
+            CREATE TABLE IF NOT EXISTS thalo_store (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            INSERT OR IGNORE INTO thalo_store (key, value) VALUES ('schema_version', '\(version)');
+            """)
+    }
+
+    static func streamVersion(_ stream: String, on connection: SQLiteConnection) throws(MessageStoreError) -> Int64? {
+        let statement = try connection.statement("SELECT max(position) FROM messages WHERE stream_name = ?1")
+        statement.bind(1, stream)
+        guard try statement.step("reading the version of \(stream)"), !statement.isNull(0) else {
+            statement.reset()
+            return nil
+        }
+        let version = statement.int64(0)
+        statement.reset()
+        return version
+    }
+
+    static func message(from statement: Statement) -> Message {
+        Message(
+            id: UUID(uuidString: statement.text(0)) ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+            streamName: StreamName(unchecked: statement.text(1)),
+            type: statement.text(2),
+            position: statement.int64(3),
+            globalPosition: statement.int64(4),
+            data: statement.text(5),
+            metadata: statement.optionalText(6),
+            time: Timestamp(microsecondsSinceEpoch: statement.int64(7)))
+    }
+
+    /// The value consumer groups take the remainder of: `abs(hash_64(cardinal_id))`.
+    static func partitionHash(_ stream: StreamName) -> Int64 {
+        let hash = Hash64.messageDB(stream.cardinalID ?? stream.rawValue)
+        return Int64(min(hash.magnitude, UInt64(Int64.max)))
+    }
+}

@@ -1,0 +1,178 @@
+import CSQLite
+import Foundation
+import Logging
+import MessageStore
+import Synchronization
+
+/// One write waiting for the writer thread.
+struct WriteRequest: Sendable {
+    let stream: StreamName
+    let messages: [NewMessage]
+    let correlationCategories: [String?]
+    let expectedVersion: ExpectedVersion?
+    let continuation: CheckedContinuation<Int64, any Error>
+}
+
+/// The single writer: a thread that commits queued writes in groups (see
+/// ``SQLiteMessageStore``).
+///
+/// `@unchecked Sendable`: the connection is used only by the writer thread; the queue is
+/// guarded by `condition`.
+final class Writer: @unchecked Sendable {
+    private let connection: SQLiteConnection
+    private let notifier: WriteNotifier
+    private let maximumGroupSize: Int
+    private let logger: Logger
+    private let condition = NSCondition()
+    private var queue: [WriteRequest] = []
+    private var stopped = false
+    private var thread: Thread?
+
+    init(connection: SQLiteConnection, notifier: WriteNotifier, maximumGroupSize: Int, logger: Logger) {
+        self.connection = connection
+        self.notifier = notifier
+        self.maximumGroupSize = max(1, maximumGroupSize)
+        self.logger = logger
+        let thread = Thread { [unowned self] in self.loop() }
+        thread.name = "thalo-sqlite-writer"
+        self.thread = thread
+        thread.start()
+    }
+
+    func submit(_ request: WriteRequest) {
+        condition.lock()
+        if stopped {
+            condition.unlock()
+            request.continuation.resume(throwing: MessageStoreError(.unavailable, "the SQLite store is closed"))
+            return
+        }
+        queue.append(request)
+        condition.signal()
+        condition.unlock()
+    }
+
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && !stopped { condition.wait() }
+            if queue.isEmpty && stopped {
+                condition.unlock()
+                return
+            }
+            let count = min(queue.count, maximumGroupSize)
+            let group = Array(queue.prefix(count))
+            queue.removeFirst(count)
+            condition.unlock()
+            commit(group)
+        }
+    }
+
+    private enum Outcome {
+        case written(Int64)
+        case failed(MessageStoreError)
+    }
+
+    private func commit(_ group: [WriteRequest]) {
+        var outcomes: [Outcome] = []
+        outcomes.reserveCapacity(group.count)
+        do {
+            try connection.execute("BEGIN IMMEDIATE")
+        } catch {
+            for request in group { request.continuation.resume(throwing: error) }
+            return
+        }
+        let time = Timestamp.now().microsecondsSinceEpoch
+        for request in group {
+            outcomes.append(apply(request, time: time))
+        }
+        do {
+            try connection.execute("COMMIT")
+        } catch {
+            try? connection.execute("ROLLBACK")
+            logger.error("SQLite commit failed; no write of this group was acknowledged", metadata: ["error": "\(error)"])
+            for request in group { request.continuation.resume(throwing: error) }
+            return
+        }
+        var categories = Set<String>()
+        for (request, outcome) in zip(group, outcomes) {
+            switch outcome {
+            case .written(let position):
+                categories.insert(request.stream.category)
+                request.continuation.resume(returning: position)
+            case .failed(let error):
+                request.continuation.resume(throwing: error)
+            }
+        }
+        for category in categories { notifier.notify(category: category) }
+    }
+
+    /// Writes one request inside a savepoint, so that its failure undoes only itself.
+    private func apply(_ request: WriteRequest, time: Int64) -> Outcome {
+        do {
+            try connection.execute("SAVEPOINT write")
+        } catch {
+            return .failed(error)
+        }
+        do {
+            let position = try insert(request, time: time)
+            try connection.execute("RELEASE write")
+            return .written(position)
+        } catch {
+            try? connection.execute("ROLLBACK TO write")
+            try? connection.execute("RELEASE write")
+            return .failed(error)
+        }
+    }
+
+    private func insert(_ request: WriteRequest, time: Int64) throws(MessageStoreError) -> Int64 {
+        let stream = request.stream
+        let current = try SQLiteSchema.streamVersion(stream.rawValue, on: connection)
+        if let expected = request.expectedVersion, expected.value != (current ?? -1) {
+            throw MessageStoreError.wrongExpectedVersion(expected: expected.value, stream: stream, actual: current)
+        }
+        let insert = try connection.statement(
+            """
+            INSERT INTO messages (position, time, stream_name, category, partition_hash, type, data, metadata,
+              correlation_category, id)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+            """)
+        let category = stream.category
+        let partitionHash = SQLiteSchema.partitionHash(stream)
+        var position = current ?? -1
+        for (message, correlation) in zip(request.messages, request.correlationCategories) {
+            position += 1
+            insert.reset()
+            insert.bind(1, position)
+            insert.bind(2, time)
+            insert.bind(3, stream.rawValue)
+            insert.bind(4, category)
+            insert.bind(5, partitionHash)
+            insert.bind(6, message.type)
+            insert.bind(7, message.data)
+            insert.bind(8, message.metadata)
+            insert.bind(9, correlation)
+            insert.bind(10, message.id.uuidString.lowercased())
+            do {
+                _ = try insert.step("writing to \(stream)")
+            } catch {
+                if insert.extendedErrorCode == 2067 /* SQLITE_CONSTRAINT_UNIQUE */,
+                    connection.lastErrorMessage.contains("messages.id")
+                {
+                    throw MessageStoreError(
+                        .duplicateMessageID,
+                        "Duplicate message id \(message.id.uuidString.lowercased()): it is already in the store")
+                }
+                throw error
+            }
+        }
+        insert.reset()
+        return position
+    }
+}
