@@ -1,7 +1,7 @@
 extension Diagnostic {
     /// Renders the diagnostic the way a compiler does: the `file:line:column: error:`
     /// header, the offending source line, a caret and underline beneath the location,
-    /// then each note.
+    /// then each note (with its own excerpt when it points somewhere else).
     ///
     /// ```
     /// bank.esdl:4:25: error: unknown type 'Integer'; expected one of String, Int, Long, Float, Double, Bool, Bytes or a type defined in this file
@@ -27,7 +27,8 @@ extension Diagnostic {
         for note in notes {
             output += "\n"
             appendHeader(.note, note.message, at: note.location, into: &output, style: style)
-            if note.location.line != location.line || note.location.file != location.file {
+            // A note at the diagnostic's own spot (a suggestion) needs no second excerpt.
+            if note.location != location {
                 appendExcerpt(of: note.location, lines: lines, into: &output, style: style)
             }
         }

@@ -29,7 +29,8 @@ extension Schema {
     /// This never throws, crashes or hangs, whatever the input.
     public static func analyze(_ text: String, file: String = "<input>") -> Analysis {
         let (syntax, syntaxDiagnostics) = Parser.parse(text, file: file)
-        let (schema, semanticDiagnostics) = Validator.validate(syntax, file: file)
+        let (schema, semanticDiagnostics) = Validator.validate(
+            syntax, file: file, hasSyntaxErrors: syntaxDiagnostics.contains { $0.severity == .error })
         var diagnostics = syntaxDiagnostics + semanticDiagnostics
         // Stable sort by position so the output reads from top to bottom.
         diagnostics = diagnostics.enumerated()

@@ -43,7 +43,7 @@ extension SemanticVersion {
         let parts = rest.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3 else {
             return .failure(
-                VersionSyntaxError("expected three numbers MAJOR.MINOR.PATCH, found \(parts.count)"))
+                VersionSyntaxError("it has \(parts.count) dot-separated part\(parts.count == 1 ? "" : "s"), not three"))
         }
         var numbers: [Int] = []
         for part in parts {

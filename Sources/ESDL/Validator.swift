@@ -17,6 +17,7 @@ struct Validator {
     private let syntax: SyntaxFile
     private let file: String
     private(set) var diagnostics: [Diagnostic] = []
+    private var hasSyntaxErrors = false
 
     private var eventsByName: [String: NameSyntax] = [:]
     private var typesByName: [String: NameSyntax] = [:]
@@ -30,8 +31,11 @@ struct Validator {
     }
 
     /// Validates a syntax tree; returns the schema when no error was found.
-    static func validate(_ syntax: SyntaxFile, file: String) -> (schema: Schema?, diagnostics: [Diagnostic]) {
+    static func validate(_ syntax: SyntaxFile, file: String, hasSyntaxErrors: Bool) -> (
+        schema: Schema?, diagnostics: [Diagnostic]
+    ) {
         var validator = Validator(syntax: syntax, file: file)
+        validator.hasSyntaxErrors = hasSyntaxErrors
         let version = validator.checkVersion()
         validator.checkAggregateCount()
         validator.collectDefinitions()
@@ -39,6 +43,7 @@ struct Validator {
         validator.checkCommands()
         validator.checkRecords()
         validator.checkRecursion()
+        validator.checkEmptyAggregate()
         let schema = validator.diagnostics.contains { $0.severity == .error } ? nil : validator.buildSchema(version)
         return (schema, validator.diagnostics)
     }
@@ -196,15 +201,8 @@ struct Validator {
     // MARK: - Commands and records
 
     private mutating func checkCommands() {
-        for (index, aggregate) in syntax.aggregates.enumerated() {
+        for aggregate in syntax.aggregates {
             var commands: [String: NameSyntax] = [:]
-            if index == 0, aggregate.commands.isEmpty, let name = aggregate.name {
-                diagnostics.append(
-                    .warning(
-                        .emptyAggregate,
-                        "aggregate '\(name.text)' has no commands; expected at least one such as 'deposit_funds(amount: Int) -> DepositedFunds'",
-                        at: name.location))
-            }
             for command in aggregate.commands {
                 if let first = commands[command.name.text] {
                     error(
@@ -237,11 +235,14 @@ struct Validator {
                     at: name.location)
                 continue
             }
-            let known = syntax.events.compactMap { $0.name?.text }
-            let expected =
-                known.isEmpty
-                ? "no events are defined in this file; expected an 'event \(name.text) { … }' definition"
-                : "expected one of the events defined in this file: \(Validator.list(known))"
+            var unique = Set<String>()
+            let known = syntax.events.compactMap { $0.name?.text }.filter { unique.insert($0).inserted }
+            let expected: String
+            switch known.count {
+            case 0: expected = "no events are defined in this file; expected an 'event \(name.text) { … }' definition"
+            case 1: expected = "expected \(known[0]), the only event defined in this file"
+            default: expected = "expected one of the events defined in this file: \(Validator.list(known))"
+            }
             var notes: [Diagnostic.Note] = []
             if let suggestion = Suggestions.closest(to: name.text, among: known) {
                 notes.append(.init("did you mean '\(suggestion)'?", at: name.location))
@@ -297,6 +298,19 @@ struct Validator {
             .unknownType,
             "unknown type '\(Parser.shorten(name))'; expected one of \(Validator.scalarList) or a type defined in this file",
             at: type.base.location, notes: notes)
+    }
+
+    /// Warns about an aggregate without commands, only when nothing else is wrong: a
+    /// broken command also leaves the list empty, and the error says more.
+    private mutating func checkEmptyAggregate() {
+        guard !diagnostics.contains(where: { $0.severity == .error }), !hasSyntaxErrors,
+            let aggregate = syntax.aggregates.first, aggregate.commands.isEmpty, let name = aggregate.name
+        else { return }
+        diagnostics.append(
+            .warning(
+                .emptyAggregate,
+                "aggregate '\(name.text)' has no commands; expected at least one such as 'deposit_funds(amount: Int) -> DepositedFunds'",
+                at: name.location))
     }
 
     // MARK: - Recursion

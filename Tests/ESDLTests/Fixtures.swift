@@ -1,0 +1,182 @@
+import ESDL
+
+/// ESDL sources shared by the tests: the three seed aggregates, exactly as the design
+/// brief gives them, and the schema that uses every form (kept identical to
+/// `Examples/schemas/everything.esdl`, which a test checks).
+enum Fixtures {
+    static let bankAccount = """
+        version = "0.1.0"
+
+        aggregate BankAccount {
+          open_account(initial_balance: Long) -> OpenedAccount
+          deposit_funds(amount: Int) -> DepositedFunds
+          withdraw_funds(amount: Int) -> WithdrewFunds
+        }
+
+        event OpenedAccount {
+          initial_balance: Long
+        }
+        event DepositedFunds {
+          amount: Int
+        }
+        event WithdrewFunds {
+          amount: Int
+        }
+
+        """
+
+    static let counter = """
+        version = "0.1.1"
+
+        aggregate Counter {
+          increment(amount: Int) -> Incremented
+          decrement(amount: Int) -> Decremented
+        }
+
+        event Incremented {
+          amount: Int
+          count: Long
+        }
+
+        event Decremented {
+          amount: Int
+          count: Long
+        }
+
+        """
+
+    static let todos = """
+        version = "0.1.0"
+
+        aggregate Todos {
+          add(id: String, description: String) -> Added
+          remove(id: String) -> Removed
+        }
+
+        event Added {
+          id: String
+          description: String
+        }
+
+        event Removed {
+          id: String
+        }
+
+        """
+
+    static let seeds: [(name: String, text: String)] = [
+        ("bank_account.esdl", bankAccount), ("counter.esdl", counter), ("todos.esdl", todos),
+    ]
+
+    static let everything = #"""
+        // A schema that uses every form ESDL has, for code generators and their tests.
+        // It describes a shop's order; it is not meant as a model of good design.
+        version = "0.1.0"
+
+        aggregate Order {
+          /* Scalars of every kind, each required. */
+          place(
+            customer: String,
+            quantity: Int,
+            total_cents: Long,
+            weight: Float,
+            exchange_rate: Double,
+            gift: Bool,
+            signature: Bytes,
+          ) -> Placed
+
+          // Optionals, arrays and their nestings; parameters separated by commas or new lines.
+          amend(note: String?, tags: [String], labels: [String?]?
+                matrix: [[Int]], lines: [OrderLine]) -> (Amended | Rejected)
+
+          // May produce no event: an optional return.
+          touch() -> Touched?
+
+          // One of several events, or none.
+          ship(address: Address, tracking: String?) -> (Shipped | Rejected?)
+
+          // Names that are keywords in Swift (or in ESDL itself) must survive code generation.
+          configure(default: Bool, class: String, self: Int, protocol: String?, type: String) -> Configured
+        }
+
+        event Placed {
+          customer: String
+          quantity: Int
+          total_cents: Long
+          weight: Float
+          exchange_rate: Double
+          gift: Bool
+          signature: Bytes
+        }
+
+        event Amended {
+          note: String?
+          tags: [String]
+          labels: [String?]?
+          matrix: [[Int]]
+          lines: [OrderLine]
+        }
+
+        event Touched {}
+
+        event Shipped {
+          address: Address
+          tracking: String?
+          history: [Address?]?
+        }
+
+        event Rejected {
+          reason: String
+        }
+
+        event Configured { default: Bool, class: String, self: Int, protocol: String?, type: String }
+
+        // A custom type that nests other custom types.
+        type Address {
+          street: String
+          city: String
+          country: Country
+          location: Coordinates?
+        }
+
+        type Country {
+          code: String
+          name: String
+        }
+
+        type Coordinates {
+          latitude: Double
+          longitude: Double
+        }
+
+        type OrderLine {
+          sku: String
+          quantity: Int
+          price_cents: Long
+          options: [LineOption]?
+        }
+
+        type LineOption {
+          name: String
+          value: String?
+        }
+
+        // Recursive through an optional and through an array: both allowed.
+        type Category {
+          name: String
+          parent: Category?
+          children: [Category]
+        }
+
+        """#
+
+    /// The seed bank account, parsed.
+    static var bankAccountSchema: Schema {
+        get throws { try Schema.parse(bankAccount, file: "bank_account.esdl") }
+    }
+
+    /// The everything schema, parsed.
+    static var everythingSchema: Schema {
+        get throws { try Schema.parse(everything, file: "everything.esdl") }
+    }
+}
