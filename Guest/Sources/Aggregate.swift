@@ -1,0 +1,118 @@
+/// An event type generated from ESDL: its name on the wire and its JSON form.
+public protocol Event: JSONCodable {
+    /// The event type as written in the ESDL file, e.g. `DepositedFunds`.
+    static var eventType: StaticString { get }
+}
+
+/// A record generated from ESDL (an event or a custom type) that reads and writes its
+/// JSON object form.
+public protocol JSONCodable {
+    /// Reads the value from JSON.
+    static func decode(from reader: inout JSONReader) throws(JSONError) -> Self
+    /// Writes the value as JSON.
+    func encode(to writer: inout JSONWriter)
+}
+
+extension JSONCodable {
+    /// Reads the value from JSON text, which must hold nothing else.
+    public static func decode(json: UnsafeRawBufferPointer) throws(JSONError) -> Self {
+        var reader = JSONReader(json)
+        let value = try decode(from: &reader)
+        try reader.end()
+        return value
+    }
+
+    /// Reads the value from JSON text, which must hold nothing else.
+    public static func decode(json: [UInt8]) throws(JSONError) -> Self {
+        let result = json.withUnsafeBytes { (bytes) -> Result<Self, JSONError> in
+            do throws(JSONError) {
+                return .success(try decode(json: bytes))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// The value as UTF-8 JSON text.
+    public var json: [UInt8] {
+        var writer = JSONWriter()
+        encode(to: &writer)
+        let bytes = writer.bytes
+        writer.release()
+        return bytes
+    }
+}
+
+/// The glue between the contract's exports and one aggregate; the generator writes the
+/// conformance (`enum BankAccountModule: AggregateModule`).
+public protocol AggregateModule {
+    /// The author's aggregate type.
+    associatedtype Entity
+
+    /// The live entities of this module instance.
+    static var entities: EntityTable<Entity> { get set }
+
+    /// A new entity with the given id.
+    static func makeEntity(id: String) -> Entity
+
+    /// Decodes one recorded event by type and applies it.
+    static func apply(
+        _ entity: inout Entity, eventType: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer,
+        context: Context
+    ) throws(AggregateError)
+
+    /// Decodes a command by name, runs its handler and appends the events it returns.
+    static func handle(
+        _ entity: borrowing Entity, command: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer,
+        context: Context, events: inout EventList
+    ) throws(AggregateError)
+
+    /// The entity's state view, or `nil` when the aggregate has none.
+    static func state(_ entity: borrowing Entity) -> JSONValue?
+}
+
+/// The events a handler returned, encoded as they are appended.
+public struct EventList {
+    @usableFromInline var writer: JSONWriter
+    @usableFromInline var records: [(type: StaticString, start: Int, end: Int)] = []
+
+    init(writer: JSONWriter) {
+        self.writer = writer
+    }
+
+    /// Encodes and appends an event.
+    public mutating func append<E: Event>(_ event: E) {
+        let start = writer.count
+        event.encode(to: &writer)
+        records.append((E.eventType, start, writer.count))
+    }
+
+    /// Number of events appended.
+    public var count: Int { records.count }
+}
+
+/// Reads a command payload, turning a JSON error into ``AggregateError/deserializeCommand(_:)``.
+@inline(__always)
+public func decodeCommandPayload<Value>(
+    _ payload: UnsafeRawBufferPointer, _ body: (inout JSONReader) throws(JSONError) -> Value
+) throws(AggregateError) -> Value {
+    do {
+        var reader = JSONReader(payload)
+        let value = try body(&reader)
+        try reader.end()
+        return value
+    } catch {
+        throw .deserializeCommand(error.message)
+    }
+}
+
+/// Reads an event payload, turning a JSON error into ``AggregateError/deserializeEvent(_:)``.
+@inline(__always)
+public func decodeEventPayload<E: Event>(_ type: E.Type, _ payload: UnsafeRawBufferPointer) throws(AggregateError) -> E {
+    do {
+        return try E.decode(json: payload)
+    } catch {
+        throw .deserializeEvent(error.message)
+    }
+}
