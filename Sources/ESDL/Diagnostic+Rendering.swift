@@ -61,19 +61,30 @@ extension Diagnostic {
         style: RenderStyle
     ) {
         guard let lines, let line = lines.line(location.line) else { return }
-        output += "\n"
-        output += line
-        output += "\n"
-        // Copy tabs from the source so the caret lines up whatever the tab width.
-        var column = 1
-        var scalars = line.unicodeScalars.makeIterator()
-        let lineLength = line.unicodeScalars.count
-        while column < location.column {
-            let scalar = scalars.next()
-            output += scalar == "\t" ? "\t" : " "
-            column += 1
+        let scalars = Array(line.unicodeScalars)
+        // Show at most a window of a very long line (minified or generated input), so
+        // that each diagnostic stays readable and the output stays small.
+        let width = 160
+        let caretIndex = max(0, location.column - 1)
+        var start = 0
+        var end = scalars.count
+        if scalars.count > width {
+            start = max(0, min(caretIndex - width / 3, scalars.count - width))
+            end = min(scalars.count, start + width)
         }
-        let available = max(1, lineLength - location.column + 1)
+        let prefix = start > 0 ? "…" : ""
+        output += "\n"
+        output += prefix
+        output += String(String.UnicodeScalarView(scalars[start..<end]))
+        if end < scalars.count { output += "…" }
+        output += "\n"
+        output += prefix.isEmpty ? "" : " "
+        // Copy tabs from the source so the caret lines up whatever the tab width.
+        for index in start..<min(caretIndex, end) {
+            output += scalars[index] == "\t" ? "\t" : " "
+        }
+        if caretIndex > end { output += String(repeating: " ", count: min(caretIndex - end, width)) }
+        let available = max(1, min(end, scalars.count) - caretIndex)
         let underline = max(0, min(location.length, available) - 1)
         output += style.caret
         output += "^"

@@ -49,6 +49,8 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
         public static let syntax = Code(rawValue: "syntax")
         /// Types nest deeper than ``Schema/maximumTypeNesting`` levels.
         public static let tooDeeplyNested = Code(rawValue: "too-deeply-nested")
+        /// So many problems were found that the rest are not listed.
+        public static let tooManyErrors = Code(rawValue: "too-many-errors")
         /// The file has no `version = "…"` line.
         public static let missingVersion = Code(rawValue: "missing-version")
         /// The file has more than one `version = "…"` line.

@@ -304,7 +304,11 @@ struct Parser {
             default:
                 if looksLikeTopLevelDefinition { return false }
                 error("expected a parameter such as 'amount: Int' or ')', found \(found(current))", at: current)
+                // Skip the junk up to something that can continue the list.
                 advance()
+                while ![.end, .rightParen, .comma, .rightBrace, .arrow].contains(current.kind) && !current.startsLine {
+                    advance()
+                }
             }
         }
     }

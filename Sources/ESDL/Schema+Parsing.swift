@@ -2,6 +2,11 @@ extension Schema {
     /// How many arrays a type may nest (`[[[Int]]]` is 3); deeper types are rejected.
     public static let maximumTypeNesting = 32
 
+    /// How many diagnostics ``analyze(_:file:)`` reports before it gives up on a file
+    /// (garbage input can otherwise produce one per token); the last one says how many
+    /// more were found.
+    public static let maximumDiagnostics = 200
+
     /// Parses and validates ESDL source.
     ///
     /// ```swift
@@ -36,6 +41,16 @@ extension Schema {
         diagnostics = diagnostics.enumerated()
             .sorted { ($0.element.location, $0.offset) < ($1.element.location, $1.offset) }
             .map(\.element)
+        if diagnostics.count > maximumDiagnostics {
+            let dropped = diagnostics.count - maximumDiagnostics
+            let location = diagnostics[maximumDiagnostics].location
+            diagnostics.removeSubrange(maximumDiagnostics...)
+            diagnostics.append(
+                .error(
+                    .tooManyErrors,
+                    "too many problems: stopped after \(maximumDiagnostics), \(dropped) more not shown; fix these first",
+                    at: location))
+        }
         let hasErrors = diagnostics.contains { $0.severity == .error }
         return Analysis(schema: hasErrors ? nil : schema, diagnostics: diagnostics, source: text)
     }

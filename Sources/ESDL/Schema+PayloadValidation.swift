@@ -168,18 +168,27 @@ extension Schema {
         case (.int, .integer(let number)):
             return Int32(exactly: number) == nil ? .outOfRange : nil
         case (.int, .double(let number)):
-            guard number.rounded(.towardZero) == number else { return .mismatch }
-            return Int32(exactly: number) == nil ? .outOfRange : nil
+            guard let integer = integral(number) else { return .mismatch }
+            return integer.inRange && Int32(exactly: integer.value) != nil ? nil : .outOfRange
         case (.long, .integer):
             return nil
         case (.long, .double(let number)):
-            guard number.rounded(.towardZero) == number else { return .mismatch }
-            return Int64(exactly: number) == nil ? .outOfRange : nil
+            guard let integer = integral(number) else { return .mismatch }
+            return integer.inRange ? nil : .outOfRange
         case (.bytes, .string(let text)):
             return Base64.isValid(text) ? nil : .invalidBase64
         default:
             return .mismatch
         }
+    }
+
+    /// Whether a double is an integer (`nil` if not), and its value when it fits in 64 bits.
+    private static func integral(_ number: Double) -> (value: Int64, inRange: Bool)? {
+        guard number.isFinite else { return nil }
+        // Every double of magnitude 2^63 or more is an integer, and too large.
+        if number >= 9_223_372_036_854_775_808.0 || number < -9_223_372_036_854_775_808.0 { return (0, false) }
+        guard let value = Int64(exactly: number) else { return nil }
+        return (value, true)
     }
 
     enum ScalarProblem {

@@ -20,8 +20,9 @@ enum Suggestions {
         if let alias = scalarAliases[lowered], candidates.contains(alias) {
             return alias
         }
-        // Long inputs are not worth a quadratic comparison, and never typos of short names.
-        guard name.count <= 64 else { return nil }
+        // Long names are not typos of short ones, and a huge file's many candidates are not
+        // worth a quadratic comparison each.
+        guard name.count <= 64, candidates.count <= 512 else { return nil }
         let limit = max(1, min(3, name.count / 3))
         var best: (name: String, distance: Int)?
         for candidate in candidates where abs(candidate.count - name.count) <= limit {

@@ -22,6 +22,8 @@ struct Validator {
     private var eventsByName: [String: NameSyntax] = [:]
     private var typesByName: [String: NameSyntax] = [:]
     private var typeRecords: [String: RecordSyntax] = [:]
+    /// Scalars, then defined types in source order: what an unknown type may be a typo of.
+    private var typeCandidates: [String] = []
 
     private static let scalarList = "String, Int, Long, Float, Double, Bool, Bytes"
 
@@ -130,6 +132,10 @@ struct Validator {
                 typeRecords[name.text] = type
             }
         }
+        typeCandidates = Scalar.allCases.map(\.rawValue) + syntax.types.compactMap { type in
+            guard let name = type.name, typeRecords[name.text]?.name == name else { return nil }
+            return name.text
+        }
         // Report a clash at whichever of the two definitions comes second.
         for (text, typeName) in typesByName {
             guard let eventName = eventsByName[text] else { continue }
@@ -201,6 +207,8 @@ struct Validator {
     // MARK: - Commands and records
 
     private mutating func checkCommands() {
+        var unique = Set<String>()
+        let knownEvents = syntax.events.compactMap { $0.name?.text }.filter { unique.insert($0).inserted }
         for aggregate in syntax.aggregates {
             var commands: [String: NameSyntax] = [:]
             for command in aggregate.commands {
@@ -212,12 +220,12 @@ struct Validator {
                     commands[command.name.text] = command.name
                 }
                 checkFields(command.parameters, role: "parameter", code: .duplicateParameter, owner: "command '\(command.name.text)'")
-                if let returns = command.returns { checkReturn(returns, of: command.name.text) }
+                if let returns = command.returns { checkReturn(returns, of: command.name.text, known: knownEvents) }
             }
         }
     }
 
-    private mutating func checkReturn(_ returns: ReturnSyntax, of command: String) {
+    private mutating func checkReturn(_ returns: ReturnSyntax, of command: String, known: [String]) {
         var seen: [String: NameSyntax] = [:]
         for (name, _) in returns.events {
             if let first = seen[name.text] {
@@ -235,8 +243,6 @@ struct Validator {
                     at: name.location)
                 continue
             }
-            var unique = Set<String>()
-            let known = syntax.events.compactMap { $0.name?.text }.filter { unique.insert($0).inserted }
             let expected: String
             switch known.count {
             case 0: expected = "no events are defined in this file; expected an 'event \(name.text) { … }' definition"
@@ -290,8 +296,7 @@ struct Validator {
             return
         }
         var notes: [Diagnostic.Note] = []
-        let candidates = Scalar.allCases.map(\.rawValue) + syntax.types.compactMap { $0.name?.text }
-        if let suggestion = Suggestions.closest(to: name, among: candidates) {
+        if let suggestion = Suggestions.closest(to: name, among: typeCandidates) {
             notes.append(.init("did you mean '\(suggestion)'?", at: type.base.location))
         }
         error(

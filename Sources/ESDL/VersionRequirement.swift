@@ -305,7 +305,9 @@ private struct RequirementParser {
         }
         var parts: [Int] = []
         var sawWildcard = false
-        while parts.count < 3 {
+        var written = 0
+        while written < 3 {
+            written += 1
             if isWildcard(current) {
                 if let op, op != .exact {
                     return .failure(fail("a wildcard is allowed only in a bare or '=' comparator, not after '\(op.rawValue)'"))
@@ -328,6 +330,9 @@ private struct RequirementParser {
                 }
             }
             guard current == "." else { break }
+            if written == 3 {
+                return .failure(fail("a version has at most three numbers MAJOR.MINOR.PATCH, found another '.'"))
+            }
             index += 1
         }
         var prerelease: [String] = []
