@@ -231,3 +231,17 @@ func withUTF8<Result>(_ string: String, _ body: (UnsafeRawBufferPointer) -> Resu
     }
     return result
 }
+
+/// Whether two strings have the same UTF-8 bytes.
+///
+/// Use it instead of `==` for identifiers: `==` compares canonical equivalence, which in
+/// Embedded Swift links the Unicode tables (~50 KB) and costs thousands of instructions.
+public func utf8Equal(_ lhs: String, _ rhs: String) -> Bool {
+    withUTF8(lhs) { left in
+        withUTF8(rhs) { right in
+            left.count == right.count && (left.count == 0 || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0)
+        }
+    }
+}
+
+@_extern(c, "memcmp") func memcmp(_ lhs: UnsafeRawPointer, _ rhs: UnsafeRawPointer, _ count: Int) -> Int32
