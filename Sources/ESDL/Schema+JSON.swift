@@ -27,6 +27,8 @@ import JSON
 /// strings. Arrays keep the order of the source. The same shape comes out of `Codable`
 /// (``TypeReference`` and ``SemanticVersion`` encode as strings; the other keys are the
 /// property names), so `JSONEncoder` with `.sortedKeys` writes the same document.
+/// Decoding through `Codable` checks only the shape; ``Schema/init(jsonText:file:)`` also
+/// validates the schema by the rules of ESDL source.
 extension Schema {
     /// The schema as a JSON value, in the documented shape.
     public var jsonValue: JSONValue {

@@ -25,6 +25,9 @@ public struct Schema: Sendable, Hashable, Codable {
     /// The custom record types (`type Address { … }`), in the order they were written.
     public var types: [TypeDefinition]
 
+    /// Creates a schema from its parts. No validation happens here; parse ESDL with
+    /// ``Schema/parse(_:file:)`` or read JSON with ``Schema/init(jsonText:file:)`` to get a
+    /// checked schema.
     public init(version: SemanticVersion, aggregate: Aggregate, events: [EventDefinition], types: [TypeDefinition]) {
         self.version = version
         self.aggregate = aggregate
@@ -55,6 +58,7 @@ public struct Aggregate: Sendable, Hashable, Codable {
     /// The commands, in the order they were written.
     public var commands: [Command]
 
+    /// Creates an aggregate.
     public init(name: String, commands: [Command]) {
         self.name = name
         self.commands = commands
@@ -77,6 +81,7 @@ public struct Command: Sendable, Hashable, Codable {
     /// The events the command may produce.
     public var returns: CommandReturn
 
+    /// Creates a command.
     public init(name: String, parameters: [Field], returns: CommandReturn) {
         self.name = name
         self.parameters = parameters
@@ -98,6 +103,7 @@ public struct CommandReturn: Sendable, Hashable, Codable {
     /// Whether the return was written as a parenthesised list of alternatives.
     public var isAlternatives: Bool
 
+    /// Creates a return description.
     public init(events: [String], isOptional: Bool, isAlternatives: Bool) {
         self.events = events
         self.isOptional = isOptional
@@ -112,6 +118,7 @@ public struct EventDefinition: Sendable, Hashable, Codable {
     /// The fields, in the order they were written.
     public var fields: [Field]
 
+    /// Creates an event definition.
     public init(name: String, fields: [Field]) {
         self.name = name
         self.fields = fields
@@ -120,9 +127,12 @@ public struct EventDefinition: Sendable, Hashable, Codable {
 
 /// A custom record type (`type Address { street: String }`), usable as a field type.
 public struct TypeDefinition: Sendable, Hashable, Codable {
+    /// The type's name in UpperCamelCase, e.g. `Address`.
     public var name: String
+    /// The fields, in the order they were written.
     public var fields: [Field]
 
+    /// Creates a custom type definition.
     public init(name: String, fields: [Field]) {
         self.name = name
         self.fields = fields
@@ -133,8 +143,10 @@ public struct TypeDefinition: Sendable, Hashable, Codable {
 public struct Field: Sendable, Hashable, Codable {
     /// The name as written; it is also the JSON key on the wire.
     public var name: String
+    /// The field's type.
     public var type: TypeReference
 
+    /// Creates a field.
     public init(name: String, type: TypeReference) {
         self.name = name
         self.type = type
@@ -143,10 +155,17 @@ public struct Field: Sendable, Hashable, Codable {
 
 /// A field's type: a scalar, a custom type, an array or an optional, nested freely
 /// (`[String?]?` is `.optional(.array(.optional(.scalar(.string))))`).
+///
+/// Its `Codable` form is the ESDL text as a string (`"[String?]?"`), see
+/// ``TypeReference/description``.
 public indirect enum TypeReference: Sendable, Hashable, Codable {
+    /// A built-in scalar: `Int`, `String`, …
     case scalar(Scalar)
+    /// A custom type defined with `type Name { … }` in the same file.
     case custom(String)
+    /// `[T]`: a JSON array of `T`.
     case array(TypeReference)
+    /// `T?`: absent, `null`, or a `T`.
     case optional(TypeReference)
 
     /// Whether a value may be absent or `null`.
@@ -176,15 +195,22 @@ public enum Scalar: String, Sendable, Hashable, Codable, CaseIterable {
 
 /// A semantic version `major.minor.patch` with optional pre-release and build parts,
 /// ordered by semver precedence (build metadata ignored).
+///
+/// Parse one with ``SemanticVersion/init(_:)``; its `Codable` form is the string
+/// (`"1.2.3-rc.1"`).
 public struct SemanticVersion: Sendable, Hashable, Codable, Comparable, CustomStringConvertible {
+    /// The major version: incompatible changes.
     public var major: Int
+    /// The minor version: compatible additions.
     public var minor: Int
+    /// The patch version: compatible fixes.
     public var patch: Int
     /// Dot-separated pre-release identifiers (`["rc", "1"]` for `-rc.1`).
     public var prerelease: [String]
     /// Dot-separated build identifiers (`+build.5`), ignored when comparing.
     public var build: [String]
 
+    /// Creates a version from its parts (not checked against the semver grammar).
     public init(major: Int, minor: Int, patch: Int, prerelease: [String] = [], build: [String] = []) {
         self.major = major
         self.minor = minor

@@ -331,6 +331,16 @@ struct DiagnosticsTests {
         #expect(found == [.invalidVersion, .syntax, .unknownType, .unknownEvent])
     }
 
+    @Test("after the maximum number of diagnostics the rest are summarised in one")
+    func tooMany() throws {
+        let text = header + String(repeating: "event Went {}\n", count: 300)
+        let all = Schema.analyze(text, file: "test.esdl").diagnostics
+        #expect(all.count == Schema.maximumDiagnostics + 1)
+        let last = try #require(all.last)
+        #expect(last.code == .tooManyErrors)
+        #expect(last.description == "test.esdl:204:7: error: too many problems: stopped after 200, 100 more not shown; fix these first")
+    }
+
     @Test("binary garbage yields a bounded number of diagnostics")
     func garbage() {
         let text = String(decoding: (0..<2000).map { UInt8(truncatingIfNeeded: $0 &* 37) }, as: UTF8.self)

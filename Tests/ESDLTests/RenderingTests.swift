@@ -89,6 +89,23 @@ struct RenderingTests {
                 """)
     }
 
+    @Test("a very long line is shown as a window around the column")
+    func longLine() throws {
+        let events = (0..<40).map { "event F\($0) {}" }.joined(separator: " ")
+        let text = "version = \"0.1.0\" aggregate A { go() -> F0 } \(events) event G { x: Nope }"
+        let error = try #require(throws: ESDLError.self) { try Schema.parse(text, file: "l.esdl") }
+        let lines = error.description.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3)
+        #expect(lines[1].hasPrefix("…"))
+        #expect(lines[1].hasSuffix("event G { x: Nope }"))
+        #expect(lines[1].count <= 162)
+        let caret = try #require(lines[2].firstIndex(of: "^"))
+        let column = lines[2].distance(from: lines[2].startIndex, to: caret)
+        let nope = try #require(lines[1].range(of: "Nope"))
+        #expect(column == lines[1].distance(from: lines[1].startIndex, to: nope.lowerBound))
+        #expect(lines[2].hasSuffix("^~~~"))
+    }
+
     @Test("colour adds ANSI escapes around the severity, message and caret")
     func colored() throws {
         let error = try #require(throws: ESDLError.self) { try Schema.parse("version = \"0.1.0\"", file: "c.esdl") }
