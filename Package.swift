@@ -24,11 +24,13 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swiftwasm/WasmKit", exact: "0.4.2"),
     ],
     targets: [
         .target(name: "JSON", swiftSettings: strict),
+        .target(name: "ChildProcess", swiftSettings: strict),
         .target(
             name: "MessageStore",
             dependencies: [
@@ -53,13 +55,15 @@ let package = Package(
             dependencies: [
                 "MessageStore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
         .target(name: "ESDL", dependencies: ["JSON"], swiftSettings: strict),
         .target(name: "ESDLCodegen", dependencies: ["ESDL"], swiftSettings: strict),
-        .target(name: "GuestBuilder", dependencies: ["ESDL", "ESDLCodegen"], swiftSettings: strict),
+        .target(name: "GuestBuilder", dependencies: ["ESDL", "ESDLCodegen", "ChildProcess"], swiftSettings: strict),
         .target(
             name: "ThaloRuntime",
             dependencies: [
@@ -105,7 +109,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["MessageStore", "ESDL", "ESDLCodegen", "GuestBuilder"],
+            dependencies: ["MessageStore", "MessageDB", "MessageStoreSQLite", "ESDL", "ESDLCodegen", "GuestBuilder", "ChildProcess"],
             path: "Tests/Support",
             swiftSettings: strict
         ),

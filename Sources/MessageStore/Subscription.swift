@@ -150,12 +150,18 @@ public final class Subscription<Store: MessageStore>: Service, Sendable {
         let start = try await startingPosition()
         logger.debug("subscription starting", metadata: ["subscription.position": "\(start)"])
         let outcome = try await cancelWhenGracefulShutdown { await self.follow(from: start) }
-        var tracker = outcome.tracker
+        let tracker = outcome.tracker
+        // The final record runs in its own task: this one may be cancelled, and database
+        // clients abandon queries made from a cancelled task.
+        let finalRecord = Task { [tracker] in
+            var tracker = tracker
+            if tracker.hasUnrecorded { try await self.record(&tracker) }
+        }
         if let error = outcome.error {
-            try? await record(&tracker)
+            try? await finalRecord.value
             throw error
         }
-        if tracker.hasUnrecorded { try await record(&tracker) }
+        try await finalRecord.value
         logger.debug("subscription stopped", metadata: ["subscription.position": "\(tracker.next)"])
     }
 

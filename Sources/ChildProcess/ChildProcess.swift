@@ -1,0 +1,160 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Runs programs with `posix_spawn` and collects what they print.
+///
+/// Foundation's `Process` is unreliable when many processes are started from concurrent
+/// tasks on Linux; this small runner has no shared state: each call spawns, pumps the
+/// pipes with `poll`, and reaps the child with `waitpid`.
+public enum ChildProcess {
+    /// The result of a finished program.
+    public struct Output: Sendable {
+        /// The exit status, or 128 + the signal number when it was killed by a signal.
+        public var status: Int32
+        public var standardOutput: String
+        public var standardError: String
+
+        /// Both streams, for error messages.
+        public var combined: String {
+            standardError.isEmpty ? standardOutput : standardOutput + (standardOutput.isEmpty ? "" : "\n") + standardError
+        }
+    }
+
+    /// Why a program could not be started.
+    public struct LaunchError: Error, CustomStringConvertible, Sendable {
+        public var description: String
+    }
+
+    /// Runs `executable` with `arguments` and waits for it to finish.
+    ///
+    /// - Parameters:
+    ///   - executable: an absolute path, or a name looked up on `PATH`.
+    ///   - environment: variables added to (or replacing) this process's environment.
+    ///   - currentDirectory: where the program runs; this process's folder when nil.
+    ///   - input: text written to the program's standard input (empty input when nil).
+    @discardableResult
+    public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+        currentDirectory: String? = nil, input: String? = nil
+    ) throws(LaunchError) -> Output {
+        guard let path = resolve(executable) else {
+            throw LaunchError(description: "cannot find the program \(executable) (looked on PATH)")
+        }
+        var stdoutPipe: [Int32] = [-1, -1]
+        var stderrPipe: [Int32] = [-1, -1]
+        var stdinPipe: [Int32] = [-1, -1]
+        guard pipe(&stdoutPipe) == 0, pipe(&stderrPipe) == 0, pipe(&stdinPipe) == 0 else {
+            throw LaunchError(description: "cannot create pipes: \(String(cString: strerror(errno)))")
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, stdinPipe[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, stdoutPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, stderrPipe[1], 2)
+        for descriptor in stdinPipe + stdoutPipe + stderrPipe {
+            posix_spawn_file_actions_addclose(&actions, descriptor)
+        }
+        var environmentList: [String: String] = [:]
+        var index = 0
+        while let entry = environ[index] {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                environmentList[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            index += 1
+        }
+        for (key, value) in environment ?? [:] { environmentList[key] = value }
+
+        // posix_spawn has no portable "change directory" action: let the shell do it.
+        let command = currentDirectory.map { ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", $0, path] } ?? [path]
+        let launched = command[0]
+        let argv = (command + arguments).map { strdup($0) } + [nil]
+        let envp = environmentList.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, launched, &actions, nil, argv, envp)
+        close(stdinPipe[0])
+        close(stdoutPipe[1])
+        close(stderrPipe[1])
+        guard spawned == 0 else {
+            close(stdinPipe[1])
+            close(stdoutPipe[0])
+            close(stderrPipe[0])
+            throw LaunchError(description: "cannot start \(path): \(String(cString: strerror(spawned)))")
+        }
+        let (output, error) = pump(input: Array((input ?? "").utf8), stdin: stdinPipe[1], stdout: stdoutPipe[0], stderr: stderrPipe[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exitStatus: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return Output(
+            status: exitStatus, standardOutput: String(decoding: output, as: UTF8.self),
+            standardError: String(decoding: error, as: UTF8.self))
+    }
+
+    /// The absolute path of a program, looking on `PATH` for bare names.
+    public static func resolve(_ name: String) -> String? {
+        if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
+        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin"
+        for folder in path.split(separator: ":") {
+            let candidate = "\(folder)/\(name)"
+            if access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+
+    /// Writes `input` and reads both outputs until the child closes them.
+    private static func pump(input: [UInt8], stdin: Int32, stdout: Int32, stderr: Int32) -> ([UInt8], [UInt8]) {
+        var output: [UInt8] = []
+        var error: [UInt8] = []
+        var written = 0
+        var inputOpen = true
+        if input.isEmpty {
+            close(stdin)
+            inputOpen = false
+        } else {
+            _ = fcntl(stdin, F_SETFL, fcntl(stdin, F_GETFL) | O_NONBLOCK)
+        }
+        var stdoutOpen = true
+        var stderrOpen = true
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while stdoutOpen || stderrOpen || inputOpen {
+            var fds: [pollfd] = []
+            if stdoutOpen { fds.append(pollfd(fd: stdout, events: Int16(POLLIN), revents: 0)) }
+            if stderrOpen { fds.append(pollfd(fd: stderr, events: Int16(POLLIN), revents: 0)) }
+            if inputOpen { fds.append(pollfd(fd: stdin, events: Int16(POLLOUT), revents: 0)) }
+            let ready = poll(&fds, nfds_t(fds.count), -1)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            for entry in fds where entry.revents != 0 {
+                if entry.fd == stdin {
+                    let count = input.withUnsafeBytes { raw in
+                        write(stdin, raw.baseAddress! + written, input.count - written)
+                    }
+                    if count > 0 { written += count }
+                    if count < 0 && errno != EAGAIN && errno != EINTR || written >= input.count {
+                        close(stdin)
+                        inputOpen = false
+                    }
+                    continue
+                }
+                let count = buffer.withUnsafeMutableBytes { read(entry.fd, $0.baseAddress!, 65536) }
+                if count > 0 {
+                    if entry.fd == stdout { output += buffer[0..<count] } else { error += buffer[0..<count] }
+                } else if count == 0 || (errno != EINTR && errno != EAGAIN) {
+                    close(entry.fd)
+                    if entry.fd == stdout { stdoutOpen = false } else { stderrOpen = false }
+                }
+            }
+        }
+        return (output, error)
+    }
+}

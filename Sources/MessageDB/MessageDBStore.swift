@@ -1,0 +1,203 @@
+import Foundation
+import Logging
+import MessageStore
+import NIOCore
+import PostgresNIO
+import ServiceLifecycle
+
+/// The PostgreSQL message store: Message DB's `message_store` schema, used only through
+/// its server functions (`write_message`, `get_stream_messages`, `get_category_messages`,
+/// `get_last_stream_message`, `stream_version`).
+///
+/// It works against the schema Thalo installs (``MessageDBInstaller``) and against an
+/// official Message DB 1.3 install alike. It is a `Service`: its connection pool works only
+/// while ``run()`` runs (in a `ServiceGroup`, or use ``withStore(url:logger:_:)``).
+public final class MessageDBStore: MessageStore, Service {
+    /// How to connect.
+    public struct Configuration: Sendable {
+        /// Where the database is.
+        public var url: DatabaseURL
+        /// The most connections the pool opens.
+        public var maximumConnections: Int
+        /// Sets `message_store.sql_condition` on every connection, so reads may pass a SQL
+        /// `condition` (Message DB refuses them otherwise).
+        public var allowSQLCondition: Bool
+
+        public init(url: DatabaseURL, maximumConnections: Int = 16, allowSQLCondition: Bool = false) {
+            self.url = url
+            self.maximumConnections = maximumConnections
+            self.allowSQLCondition = allowSQLCondition
+        }
+    }
+
+    public let configuration: Configuration
+    public let writeNotifier = WriteNotifier()
+    /// The connection pool; usable while ``run()`` runs.
+    public let client: PostgresClient
+    private let logger: Logger
+
+    public init(configuration: Configuration, logger: Logger = Logger(label: "thalo.messagedb")) throws {
+        self.configuration = configuration
+        self.logger = logger
+        var clientConfiguration = try configuration.url.clientConfiguration()
+        clientConfiguration.options.maximumConnections = configuration.maximumConnections
+        clientConfiguration.options.minimumConnections = 0
+        clientConfiguration.options.connectionIdleTimeout = .seconds(60)
+        var startup: [(String, String)] = [("application_name", "thalo")]
+        if configuration.allowSQLCondition { startup.append(("message_store.sql_condition", "on")) }
+        clientConfiguration.options.additionalStartupParameters = startup
+        self.client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
+    }
+
+    /// Runs the connection pool until cancelled or until graceful shutdown.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await self.client.run()
+        }
+    }
+
+    /// Opens one connection and closes it, to fail fast with a clear error when the
+    /// database is unreachable or refuses the credentials (the pool would keep retrying).
+    public func checkConnection(timeout: Duration = .seconds(10)) async throws {
+        do {
+            var connectionConfiguration = try configuration.url.connectionConfiguration()
+            connectionConfiguration.options.connectTimeout = TimeAmount.nanoseconds(
+                Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+            let connection = try await PostgresConnection.connect(
+                configuration: connectionConfiguration, id: 0, logger: logger)
+            try await connection.close()
+        } catch {
+            throw MessageDBErrors.translate(error, context: "connecting to \(configuration.url)")
+        }
+    }
+
+    /// Connects, runs `body` with the store, and closes the pool afterwards.
+    public static func withStore<T: Sendable>(
+        url: String, allowSQLCondition: Bool = false, logger: Logger = Logger(label: "thalo.messagedb"),
+        _ body: @Sendable (MessageDBStore) async throws -> T
+    ) async throws -> T {
+        let store = try MessageDBStore(
+            configuration: Configuration(url: try DatabaseURL(url), allowSQLCondition: allowSQLCondition), logger: logger)
+        try await store.checkConnection()
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await store.client.run() }
+            defer { group.cancelAll() }
+            return try await body(store)
+        }
+    }
+
+    // MARK: Writing
+
+    public func write(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> Int64 {
+        _ = try MessageStoreArguments.checkWrite(messages, to: stream)
+        do {
+            let position: Int64
+            if messages.count == 1 {
+                position = try await writeOne(messages[0], to: stream, expectedVersion: expectedVersion?.value, on: nil)
+            } else {
+                position = try await client.withTransaction(logger: logger) { connection in
+                    var expected = expectedVersion?.value
+                    var position: Int64 = -1
+                    for message in messages {
+                        position = try await self.writeOne(message, to: stream, expectedVersion: expected, on: connection)
+                        expected = position
+                    }
+                    return position
+                }
+            }
+            writeNotifier.notify(category: stream.category)
+            return position
+        } catch {
+            throw MessageDBErrors.translate(error, stream: stream, expectedVersion: expectedVersion, messages: messages)
+        }
+    }
+
+    private func writeOne(
+        _ message: NewMessage, to stream: StreamName, expectedVersion: Int64?, on connection: PostgresConnection?
+    ) async throws -> Int64 {
+        let statement = WriteMessage(
+            id: message.id.uuidString.lowercased(), streamName: stream.rawValue, type: message.type, data: message.data,
+            metadata: message.metadata, expectedVersion: expectedVersion)
+        if let connection {
+            for try await position in try await connection.execute(statement, logger: logger) { return position }
+        } else {
+            for try await position in try await client.execute(statement, logger: logger) { return position }
+        }
+        throw MessageStoreError(.storage, "write_message returned no position for \(stream)")
+    }
+
+    // MARK: Reading
+
+    public func readStream(_ stream: StreamName, from position: Int64, batchSize: Int64, condition: String?) async throws -> [Message] {
+        try MessageStoreArguments.checkStream(stream)
+        try MessageStoreArguments.checkRead(position: position, batchSize: batchSize, positionName: "position")
+        return try await run("reading stream \(stream)") {
+            if let condition {
+                let rows = try await self.client.query(
+                    "SELECT id, stream_name, type, position, global_position, data, metadata, time FROM message_store.get_stream_messages(\(stream.rawValue), \(position), \(batchSize), \(condition))",
+                    logger: self.logger)
+                return try await MessageRows.collect(rows)
+            }
+            let rows = try await self.client.execute(
+                GetStreamMessages(streamName: stream.rawValue, position: position, batchSize: batchSize), logger: self.logger)
+            var messages: [Message] = []
+            for try await message in rows { messages.append(message) }
+            return messages
+        }
+    }
+
+    public func readCategory(
+        _ category: String, from globalPosition: Int64, batchSize: Int64, correlation: String?,
+        consumerGroup: ConsumerGroup?, condition: String?
+    ) async throws -> [Message] {
+        try MessageStoreArguments.checkCategory(category)
+        try MessageStoreArguments.checkRead(position: globalPosition, batchSize: batchSize, positionName: "global position")
+        try MessageStoreArguments.checkCorrelation(correlation)
+        return try await run("reading category \(category)") {
+            let rows = try await self.client.execute(
+                GetCategoryMessages(
+                    category: category, position: globalPosition, batchSize: batchSize, correlation: correlation,
+                    member: consumerGroup?.member, size: consumerGroup?.size, condition: condition),
+                logger: self.logger)
+            var messages: [Message] = []
+            for try await message in rows { messages.append(message) }
+            return messages
+        }
+    }
+
+    public func lastMessage(in stream: StreamName, type: String?) async throws -> Message? {
+        try MessageStoreArguments.checkStream(stream)
+        return try await run("reading the last message of \(stream)") {
+            let rows = try await self.client.query(
+                "SELECT id, stream_name, type, position, global_position, data, metadata, time FROM message_store.get_last_stream_message(\(stream.rawValue), \(type))",
+                logger: self.logger)
+            return try await MessageRows.collect(rows).first
+        }
+    }
+
+    public func streamVersion(_ stream: StreamName) async throws -> Int64? {
+        try MessageStoreArguments.checkStream(stream)
+        return try await run("reading the version of \(stream)") {
+            let rows = try await self.client.execute(StreamVersion(streamName: stream.rawValue), logger: self.logger)
+            for try await version in rows { return version }
+            return nil
+        }
+    }
+
+    /// The version of the installed Message DB schema (`message_store_version()`).
+    public func messageStoreVersion() async throws -> String {
+        try await run("reading the message store version") {
+            let rows = try await self.client.query("SELECT message_store.message_store_version()", logger: self.logger)
+            for try await version in rows.decode(String.self) { return version }
+            throw MessageStoreError(.storage, "message_store_version() returned nothing")
+        }
+    }
+
+    private func run<T>(_ context: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            throw MessageDBErrors.translate(error, context: context)
+        }
+    }
+}

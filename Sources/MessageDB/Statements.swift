@@ -1,0 +1,130 @@
+import Foundation
+import MessageStore
+import PostgresNIO
+
+/// `write_message`, prepared once per connection.
+struct WriteMessage: PostgresPreparedStatement {
+    static let name = "thalo_write_message"
+    static let sql = "SELECT message_store.write_message($1, $2, $3, $4::jsonb, $5::jsonb, $6)"
+    static let bindingDataTypes: [PostgresDataType] = [.varchar, .varchar, .varchar, .text, .text, .int8]
+    typealias Row = Int64
+
+    var id: String
+    var streamName: String
+    var type: String
+    var data: String
+    var metadata: String?
+    var expectedVersion: Int64?
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 6)
+        bindings.append(id)
+        bindings.append(streamName)
+        bindings.append(type)
+        bindings.append(data)
+        bindings.append(metadata)
+        bindings.append(expectedVersion)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Int64 {
+        try row.decode(Int64.self)
+    }
+}
+
+/// `get_stream_messages` without a condition.
+struct GetStreamMessages: PostgresPreparedStatement {
+    static let name = "thalo_get_stream_messages"
+    static let sql =
+        "SELECT id, stream_name, type, position, global_position, data, metadata, time FROM message_store.get_stream_messages($1, $2, $3)"
+    static let bindingDataTypes: [PostgresDataType] = [.varchar, .int8, .int8]
+    typealias Row = Message
+
+    var streamName: String
+    var position: Int64
+    var batchSize: Int64
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 3)
+        bindings.append(streamName)
+        bindings.append(position)
+        bindings.append(batchSize)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Message {
+        try MessageRows.message(row)
+    }
+}
+
+/// `get_category_messages` with every argument.
+struct GetCategoryMessages: PostgresPreparedStatement {
+    static let name = "thalo_get_category_messages"
+    static let sql =
+        "SELECT id, stream_name, type, position, global_position, data, metadata, time FROM message_store.get_category_messages($1, $2, $3, $4, $5, $6, $7)"
+    static let bindingDataTypes: [PostgresDataType] = [.varchar, .int8, .int8, .varchar, .int8, .int8, .varchar]
+    typealias Row = Message
+
+    var category: String
+    var position: Int64
+    var batchSize: Int64
+    var correlation: String?
+    var member: Int64?
+    var size: Int64?
+    var condition: String?
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 7)
+        bindings.append(category)
+        bindings.append(position)
+        bindings.append(batchSize)
+        bindings.append(correlation)
+        bindings.append(member)
+        bindings.append(size)
+        bindings.append(condition)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Message {
+        try MessageRows.message(row)
+    }
+}
+
+/// `stream_version`.
+struct StreamVersion: PostgresPreparedStatement {
+    static let name = "thalo_stream_version"
+    static let sql = "SELECT message_store.stream_version($1)"
+    static let bindingDataTypes: [PostgresDataType] = [.varchar]
+    typealias Row = Int64?
+
+    var streamName: String
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 1)
+        bindings.append(streamName)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Int64? {
+        try row.decode(Int64?.self)
+    }
+}
+
+/// Decoding of Message DB's `message` rows.
+enum MessageRows {
+    static func message(_ row: PostgresRow) throws -> Message {
+        let (id, streamName, type, position, globalPosition, data, metadata, time) = try row.decode(
+            (String, String, String, Int64, Int64, String, String?, Date).self)
+        return Message(
+            id: UUID(uuidString: id) ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+            streamName: StreamName(unchecked: streamName), type: type, position: position,
+            globalPosition: globalPosition, data: data, metadata: metadata,
+            time: Timestamp(microsecondsSinceEpoch: Int64((time.timeIntervalSince1970 * 1_000_000).rounded())))
+    }
+
+    static func collect(_ rows: PostgresRowSequence) async throws -> [Message] {
+        var messages: [Message] = []
+        for try await row in rows { messages.append(try message(row)) }
+        return messages
+    }
+}

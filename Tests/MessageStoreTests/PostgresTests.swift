@@ -1,0 +1,96 @@
+import Foundation
+import JSON
+import MessageDB
+import MessageStore
+import TestSupport
+import Testing
+
+/// What only the PostgreSQL backend has: the installer, the server's own hash, connection errors.
+@Suite("Message DB on PostgreSQL")
+struct PostgresTests {
+    @Test("consumer group assignment matches the server's hash_64 for many stream names")
+    func partitionMatchesServer() async throws {
+        let server = try await PostgresFixture.shared.cluster()
+        var names: [String] = []
+        for index in 0..<300 {
+            switch index % 4 {
+            case 0: names.append("account-\(index)")
+            case 1: names.append("account-\(index)+\(index * 31)")
+            case 2: names.append("bankAccount:command-\(UUID().uuidString.lowercased())")
+            default: names.append("x-é\(index)ü")
+            }
+        }
+        let values = names.map { "('\($0)')" }.joined(separator: ",")
+        let output = try server.psql(
+            "SELECT name, message_store.hash_64(message_store.cardinal_id(name)), @message_store.hash_64(message_store.cardinal_id(name)) % 7 FROM (VALUES \(values)) AS t(name)",
+            database: "thalo_template")
+        var compared = 0
+        for line in output.split(separator: "\n") {
+            let parts = line.split(separator: "|").map(String.init)
+            guard parts.count == 3 else { continue }
+            let stream = StreamName(unchecked: parts[0])
+            #expect(Hash64.messageDB(stream.cardinalID!) == Int64(parts[1]), "hash of \(parts[0])")
+            #expect(ConsumerGroup.partition(of: stream, size: 7) == Int64(parts[2]), "member of \(parts[0])")
+            compared += 1
+        }
+        #expect(compared == names.count)
+    }
+
+    @Test("installing is idempotent and reports the version")
+    func installIdempotent() async throws {
+        let url = try await PostgresFixture.shared.freshDatabase()
+        try await MessageDBStore.withStore(url: url) { store in
+            let outcome = try await MessageDBInstaller.install(on: store)
+            #expect(outcome == .alreadyInstalled(version: "1.3.0"))
+        }
+        let server = try await PostgresFixture.shared.cluster()
+        try server.createDatabase("empty_install")
+        try await MessageDBStore.withStore(url: server.url(database: "empty_install")) { store in
+            #expect(try await MessageDBInstaller.install(on: store) == .installed(version: "1.3.0"))
+            #expect(try await MessageDBInstaller.install(on: store) == .alreadyInstalled(version: "1.3.0"))
+            try await store.write(NewMessage(type: "T", data: ["a": 1]), to: "thing-1")
+            #expect(try await store.readStream("thing-1").count == 1)
+        }
+    }
+
+    @Test("an unreachable database is a clear connection error")
+    func unreachable() async throws {
+        let port = try TemporaryPostgres.freePort()
+        let error = await #expect(throws: MessageStoreError.self) {
+            try await MessageDBStore.withStore(url: "postgres://postgres@127.0.0.1:\(port)/nothing") { store in
+                try await store.streamVersion("account-1")
+            }
+        }
+        #expect(error?.code == .connectionFailed)
+        #expect(error?.message.contains("cannot reach PostgreSQL") == true)
+    }
+
+    @Test("a database without the schema says how to install it")
+    func missingSchema() async throws {
+        let server = try await PostgresFixture.shared.cluster()
+        try server.createDatabase("no_schema")
+        let error = await #expect(throws: MessageStoreError.self) {
+            try await MessageDBStore.withStore(url: server.url(database: "no_schema")) { store in
+                try await store.write(NewMessage(type: "T", data: ["a": 1]), to: "thing-1")
+            }
+        }
+        #expect(error?.message.contains("thalo db install") == true)
+    }
+
+    @Test("database URLs are parsed, with defaults, and bad ones are rejected")
+    func urls() throws {
+        let url = try DatabaseURL("postgres://me:secret@db.example:6543/events?sslmode=require")
+        #expect(url.host == "db.example")
+        #expect(url.port == 6543)
+        #expect(url.username == "me")
+        #expect(url.password == "secret")
+        #expect(url.database == "events")
+        #expect(url.sslMode == "require")
+        #expect(url.description == "postgres://me:***@db.example:6543/events")
+        let local = try DatabaseURL("postgresql://postgres@127.0.0.1/")
+        #expect(local.database == "postgres")
+        #expect(local.sslMode == "disable")
+        #expect(throws: MessageStoreError.self) { try DatabaseURL("mysql://x@y/z") }
+        #expect(throws: MessageStoreError.self) { try DatabaseURL("postgres://x@y/z?sslmode=maybe") }
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import Synchronization
+
+/// A throwaway PostgreSQL 15 cluster for tests and benchmarks: created with `initdb` in a
+/// temporary folder, listening on a free port on 127.0.0.1, stopped and deleted when the
+/// process exits (or when ``stop()`` is called).
+///
+/// When the process runs as root, the server runs as the `postgres` user (PostgreSQL
+/// refuses to run as root).
+public final class TemporaryPostgres: Sendable {
+    /// The cluster's folder.
+    public let directory: String
+    /// The port it listens on.
+    public let port: Int
+    private let stopped = Mutex(false)
+
+    /// Where the PostgreSQL 15 programs are.
+    public static let binDirectory = ProcessInfo.processInfo.environment["THALO_PG_BIN"] ?? "/usr/lib/postgresql/15/bin"
+
+    /// Starts a new cluster.
+    ///
+    /// - Parameter durable: keep `fsync` on (for benchmarks); tests turn it off for speed.
+    public init(durable: Bool = false) throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("thalo-pg-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        directory = root
+        let asRoot = getuid() == 0
+        if asRoot { try ProcessRunner.run("/bin/chown", ["postgres:postgres", root]) }
+        let data = root + "/data"
+        let initdb = try Self.runAsPostgres(
+            asRoot, "\(Self.binDirectory)/initdb",
+            ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+        guard initdb.status == 0 else {
+            throw TemporaryPostgresError("initdb failed (\(initdb.status)): \(initdb.combined)")
+        }
+        var lastFailure = ""
+        for _ in 0..<5 {
+            let port = try Self.freePort()
+            var options = "-p \(port) -k \(root) -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=128MB"
+            if !durable { options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" }
+            let start = try Self.runAsPostgres(
+                asRoot, "\(Self.binDirectory)/pg_ctl", ["-D", data, "-l", root + "/server.log", "-o", options, "-w", "-t", "60", "start"])
+            if start.status == 0 {
+                self.port = port
+                Self.register(self)
+                return
+            }
+            lastFailure = start.combined + ((try? String(contentsOfFile: root + "/server.log", encoding: .utf8)) ?? "")
+        }
+        throw TemporaryPostgresError("pg_ctl could not start the server: \(lastFailure)")
+    }
+
+    /// A URL for a database of this cluster, as user `postgres`.
+    public func url(database: String = "postgres", user: String = "postgres") -> String {
+        "postgres://\(user)@127.0.0.1:\(port)/\(database)?sslmode=disable"
+    }
+
+    /// Runs SQL with psql against a database and returns its output.
+    @discardableResult
+    public func psql(_ sql: String, database: String = "postgres") throws -> String {
+        let output = try ProcessRunner.run(
+            "/usr/bin/psql",
+            ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database, "-c", sql])
+        guard output.status == 0 else {
+            throw TemporaryPostgresError("psql failed: \(output.standardError)")
+        }
+        return output.standardOutput
+    }
+
+    /// Creates a database, optionally as a copy of a template database.
+    public func createDatabase(_ name: String, template: String? = nil) throws {
+        var lastError = ""
+        // A template that was just used may still have a closing connection: retry briefly.
+        for _ in 0..<50 {
+            do {
+                try psql("CREATE DATABASE \"\(name)\"" + (template.map { " TEMPLATE \"\($0)\"" } ?? ""))
+                return
+            } catch {
+                lastError = "\(error)"
+                guard lastError.contains("is being accessed by other users") else { throw error }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+        throw TemporaryPostgresError(lastError)
+    }
+
+    /// Stops the server and deletes its folder.
+    public func stop() {
+        let alreadyStopped = stopped.withLock { value in
+            defer { value = true }
+            return value
+        }
+        guard !alreadyStopped else { return }
+        _ = try? Self.runAsPostgres(
+            getuid() == 0, "\(Self.binDirectory)/pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"])
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    deinit { stop() }
+
+    private static func runAsPostgres(_ asRoot: Bool, _ program: String, _ arguments: [String]) throws -> ProcessRunner.Output {
+        if asRoot {
+            return try ProcessRunner.run("/usr/sbin/runuser", ["-u", "postgres", "--", program] + arguments)
+        }
+        return try ProcessRunner.run(program, arguments)
+    }
+
+    /// A TCP port on 127.0.0.1 that was free a moment ago.
+    public static func freePort() throws -> Int {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw TemporaryPostgresError("socket() failed") }
+        defer { close(descriptor) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw TemporaryPostgresError("bind() failed") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    // Clusters still running when the process exits are stopped by an atexit hook.
+    private static let running = Mutex<[TemporaryPostgres]>([])
+
+    private static func register(_ server: TemporaryPostgres) {
+        let first = running.withLock { list in
+            list.append(server)
+            return list.count == 1
+        }
+        if first {
+            atexit {
+                let servers = TemporaryPostgres.running.withLock { $0 }
+                for server in servers { server.stop() }
+            }
+        }
+    }
+}
+
+/// Why a temporary cluster could not be created.
+public struct TemporaryPostgresError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
