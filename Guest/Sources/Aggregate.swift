@@ -116,3 +116,33 @@ public func decodeEventPayload<E: Event>(_ type: E.Type, _ payload: UnsafeRawBuf
         throw .deserializeEvent(error.message)
     }
 }
+
+/// Stores a value out of line, so that a generated struct can contain its own type
+/// through an optional (`type Category { parent: Category? }`). Value semantics are kept:
+/// assigning makes a new box, boxes are never mutated.
+@propertyWrapper
+public struct Indirect<Value> {
+    final class Box {
+        let value: Value
+        init(_ value: Value) { self.value = value }
+    }
+
+    var box: Box
+
+    /// Boxes a value.
+    public init(wrappedValue: Value) {
+        box = Box(wrappedValue)
+    }
+
+    /// The boxed value.
+    public var wrappedValue: Value {
+        get { box.value }
+        set { box = Box(newValue) }
+    }
+}
+
+extension Indirect: Equatable where Value: Equatable {
+    public static func == (lhs: Indirect, rhs: Indirect) -> Bool {
+        lhs.box === rhs.box || lhs.wrappedValue == rhs.wrappedValue
+    }
+}

@@ -122,8 +122,12 @@ public struct SwiftGuestGenerator: Sendable {
                 printer.line("static var eventType: StaticString { \(stringLiteral(eventType)) }")
                 printer.line()
             }
+            let boxed = eventType == nil && schema.directlyRecursiveTypes.contains(name)
             for member in members {
-                printer.line("var \(SwiftNames.identifier(member.name)): \(swiftType(member.type))")
+                // A struct cannot contain itself: fields that lead back to a recursive
+                // type without an array in between are boxed.
+                let wrapper = boxed && isRecursive(member.type) ? "@Indirect " : ""
+                printer.line("\(wrapper)var \(SwiftNames.identifier(member.name)): \(swiftType(member.type))")
             }
             if !members.isEmpty { printer.line() }
             let parameters = members.map { "\(SwiftNames.identifier($0.name)) _\($0.name): \(swiftType($0.type))" }
@@ -143,6 +147,12 @@ public struct SwiftGuestGenerator: Sendable {
                 printObjectEncoding(members, into: &printer)
             }
         }
+    }
+
+    /// Whether a field's type is a recursive custom type reached without an array.
+    private func isRecursive(_ type: TypeReference) -> Bool {
+        guard case .custom(let name) = type.nonOptional else { return false }
+        return schema.directlyRecursiveTypes.contains(name)
     }
 
     /// Reads a JSON object's members into locals named `_<name>`, checking required ones.

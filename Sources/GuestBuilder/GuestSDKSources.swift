@@ -131,6 +131,36 @@ public func decodeEventPayload<E: Event>(_ type: E.Type, _ payload: UnsafeRawBuf
         throw .deserializeEvent(error.message)
     }
 }
+
+/// Stores a value out of line, so that a generated struct can contain its own type
+/// through an optional (`type Category { parent: Category? }`). Value semantics are kept:
+/// assigning makes a new box, boxes are never mutated.
+@propertyWrapper
+public struct Indirect<Value> {
+    final class Box {
+        let value: Value
+        init(_ value: Value) { self.value = value }
+    }
+
+    var box: Box
+
+    /// Boxes a value.
+    public init(wrappedValue: Value) {
+        box = Box(wrappedValue)
+    }
+
+    /// The boxed value.
+    public var wrappedValue: Value {
+        get { box.value }
+        set { box = Box(newValue) }
+    }
+}
+
+extension Indirect: Equatable where Value: Equatable {
+    public static func == (lhs: Indirect, rhs: Indirect) -> Bool {
+        lhs.box === rhs.box || lhs.wrappedValue == rhs.wrappedValue
+    }
+}
 """#####
         ),
         File(
@@ -872,10 +902,8 @@ public struct JSONReader {
         return Int64(magnitude)
     }
 
-    /// Reads a number as a `Double`.
-    ///
-    /// Numbers with at most 15 significant digits and a moderate exponent are converted
-    /// exactly (correctly rounded); longer ones may be off by one unit in the last place.
+    /// Reads a number as a `Double`, correctly rounded for up to 19 significant digits
+    /// (more than any shortest round-trip form has); digits beyond the 19th are dropped.
     public mutating func readDouble() throws(JSONError) -> Double {
         skipWhitespace()
         var negative = false
@@ -994,8 +1022,18 @@ public struct JSONReader {
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a base64 string") }
         index += 1
         let start = index
-        while index < bytes.count, bytes[index] != UInt8(ascii: "\"") { index += 1 }
+        while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\") { index += 1 }
         guard index < bytes.count else { throw error("unterminated string") }
+        if bytes[index] == UInt8(ascii: "\\") {
+            // Escaped text (some writers escape "/" as "\/"): decode the string first.
+            index = start - 1
+            let text = try readString()
+            guard let decoded = withUTF8(text, { Base64.decode($0) }) else {
+                index = start
+                throw error("invalid base64")
+            }
+            return decoded
+        }
         let text = UnsafeRawBufferPointer(rebasing: bytes[start..<index])
         index += 1
         guard let decoded = Base64.decode(text) else {
@@ -1027,7 +1065,26 @@ public struct JSONReader {
         case UInt8(ascii: "f"): try literal("false")
         case UInt8(ascii: "n"): try literal("null")
         default:
-            _ = try readDouble()
+            try skipNumber()
+        }
+    }
+
+    /// Skips a number without converting it (so that modules without `Float` or `Double`
+    /// fields do not carry the float parser).
+    mutating func skipNumber() throws(JSONError) {
+        let start = index
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        let digitsStart = index
+        while index < bytes.count {
+            let byte = bytes[index]
+            guard isDigit(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
+                || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-")
+            else { break }
+            index += 1
+        }
+        guard index > digitsStart, isDigit(bytes[digitsStart]) else {
+            index = start
+            throw error("expected a value")
         }
     }
 
@@ -1120,26 +1177,164 @@ private let exactPowersOfTen: [Double] = [
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ]
 
-/// `mantissa × 10^exponent`, exact when both factors are exact doubles (Clinger's fast path).
+/// `mantissa × 10^exponent`, correctly rounded (round half to even).
+///
+/// The common case (mantissa below 2^53, exponent within ±22) is exact in one operation
+/// (Clinger's fast path). Otherwise an estimate is corrected by comparing the decimal value
+/// with the midpoints between neighbouring doubles in exact big-integer arithmetic.
 func scale(_ mantissa: UInt64, byPowerOfTen exponent: Int) -> Double {
     if mantissa == 0 { return 0 }
-    var value = Double(mantissa)
-    if exponent == 0 { return value }
+    if exponent == 0, mantissa < 1 << 53 { return Double(mantissa) }
     if mantissa < 1 << 53, exponent >= -22, exponent <= 22 {
+        let value = Double(mantissa)
         return exponent > 0 ? value * exactPowersOfTen[exponent] : value / exactPowersOfTen[-exponent]
     }
+    if exponent > 310 { return .infinity }
+    if exponent < -343 - 20 { return 0 }
+    var guess = estimate(mantissa, exponent)
+    if guess.isInfinite { guess = .greatestFiniteMagnitude }
+    // Move the guess until the decimal value lies between its two midpoints; a tie goes
+    // to the even significand.
+    for _ in 0..<64 {
+        let isOdd = guess.significandBitPattern & 1 == 1
+        let largest = guess == .greatestFiniteMagnitude
+        let above = compareDecimal(mantissa, exponent, withMidpointOf: guess, largest ? nil : guess.nextUp)
+        if above > 0 || (above == 0 && isOdd) {
+            if largest { return .infinity }
+            guess = guess.nextUp
+            continue
+        }
+        if guess > 0 {
+            let below = compareDecimal(mantissa, exponent, withMidpointOf: guess.nextDown, guess)
+            if below < 0 || (below == 0 && isOdd) {
+                guess = guess.nextDown
+                continue
+            }
+        }
+        return guess
+    }
+    return guess
+}
+
+/// A close estimate of `mantissa × 10^exponent` in floating point.
+private func estimate(_ mantissa: UInt64, _ exponent: Int) -> Double {
+    var value = Double(mantissa)
     var remaining = exponent
     while remaining > 22 {
         value *= 1e22
         remaining -= 22
-        if value.isInfinite { return value }
     }
     while remaining < -22 {
         value /= 1e22
         remaining += 22
-        if value == 0 { return 0 }
+        if value == 0 { return .leastNonzeroMagnitude }
     }
-    return remaining >= 0 ? value * exactPowersOfTen[remaining] : value / exactPowersOfTen[-remaining]
+    value = remaining >= 0 ? value * exactPowersOfTen[remaining] : value / exactPowersOfTen[-remaining]
+    return value == 0 ? .leastNonzeroMagnitude : value
+}
+
+/// The exact binary form of a finite, non-negative double: `significand × 2^exponent`.
+private func exactParts(_ value: Double) -> (UInt64, Int) {
+    let bits = value.significandBitPattern
+    let biased = Int(value.exponentBitPattern)
+    if biased == 0 { return (bits, -1074) }
+    return (bits | 1 << 52, biased - 1075)
+}
+
+/// Compares `mantissa × 10^exponent` with the midpoint of `low` and `high` (`high` nil:
+/// the midpoint above the largest double); returns -1, 0 or 1.
+private func compareDecimal(_ mantissa: UInt64, _ exponent: Int, withMidpointOf low: Double, _ high: Double?) -> Int {
+    // Midpoint × 2 = low + high, as an integer times a power of two.
+    let (lowSignificand, lowExponent) = exactParts(low)
+    let (highSignificand, highExponent) = high.map(exactParts) ?? (1 << 53, 1024 - 53)
+    let common = min(lowExponent, highExponent)
+    var midpoint = BigInteger(lowSignificand)
+    midpoint.shiftLeft(lowExponent - common)
+    var upper = BigInteger(highSignificand)
+    upper.shiftLeft(highExponent - common)
+    midpoint.add(upper)
+    // decimal vs midpoint × 2^(common - 1)
+    var decimal = BigInteger(mantissa)
+    if exponent > 0 { decimal.multiplyByPowerOfTen(exponent) } else { midpoint.multiplyByPowerOfTen(-exponent) }
+    let binaryExponent = common - 1
+    if binaryExponent > 0 { midpoint.shiftLeft(binaryExponent) } else { decimal.shiftLeft(-binaryExponent) }
+    return decimal.compare(midpoint)
+}
+
+/// A minimal unsigned big integer for exact float parsing (little-endian 32-bit limbs).
+private struct BigInteger {
+    var limbs: [UInt32]
+
+    init(_ value: UInt64) {
+        limbs = [UInt32(truncatingIfNeeded: value), UInt32(truncatingIfNeeded: value >> 32)]
+        trim()
+    }
+
+    mutating func trim() {
+        while let last = limbs.last, last == 0 { limbs.removeLast() }
+    }
+
+    mutating func multiply(by factor: UInt32) {
+        var carry: UInt64 = 0
+        for index in limbs.indices {
+            let product = UInt64(limbs[index]) * UInt64(factor) + carry
+            limbs[index] = UInt32(truncatingIfNeeded: product)
+            carry = product >> 32
+        }
+        if carry != 0 { limbs.append(UInt32(carry)) }
+    }
+
+    mutating func multiplyByPowerOfTen(_ power: Int) {
+        var remaining = power
+        while remaining >= 9 {
+            multiply(by: 1_000_000_000)
+            remaining -= 9
+        }
+        var factor: UInt32 = 1
+        while remaining > 0 {
+            factor *= 10
+            remaining -= 1
+        }
+        if factor > 1 { multiply(by: factor) }
+    }
+
+    mutating func shiftLeft(_ bits: Int) {
+        guard bits > 0, !limbs.isEmpty else { return }
+        let whole = bits / 32
+        let partial = UInt32(bits % 32)
+        if partial > 0 {
+            var carry: UInt32 = 0
+            for index in limbs.indices {
+                let limb = limbs[index]
+                limbs[index] = limb << partial | carry
+                carry = limb >> (32 - partial)
+            }
+            if carry != 0 { limbs.append(carry) }
+        }
+        if whole > 0 { limbs.insert(contentsOf: repeatElement(0, count: whole), at: 0) }
+    }
+
+    mutating func add(_ other: BigInteger) {
+        var carry: UInt64 = 0
+        var index = 0
+        while index < other.limbs.count || carry != 0 {
+            if index == limbs.count { limbs.append(0) }
+            let sum = UInt64(limbs[index]) + UInt64(index < other.limbs.count ? other.limbs[index] : 0) + carry
+            limbs[index] = UInt32(truncatingIfNeeded: sum)
+            carry = sum >> 32
+            index += 1
+        }
+    }
+
+    func compare(_ other: BigInteger) -> Int {
+        if limbs.count != other.limbs.count { return limbs.count < other.limbs.count ? -1 : 1 }
+        var index = limbs.count - 1
+        while index >= 0 {
+            if limbs[index] != other.limbs[index] { return limbs[index] < other.limbs[index] ? -1 : 1 }
+            index -= 1
+        }
+        return 0
+    }
 }
 
 @inline(__always)
