@@ -88,40 +88,63 @@ public final class MessageDBStore: MessageStore, Service {
 
     // MARK: Writing
 
-    public func write(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> Int64 {
+    public func append(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> WriteResult {
         _ = try MessageStoreArguments.checkWrite(messages, to: stream)
         do {
-            let position: Int64
+            let result: WriteResult
             if messages.count == 1 {
-                position = try await writeOne(messages[0], to: stream, expectedVersion: expectedVersion?.value, on: nil)
+                result = WriteResult(recorded: [
+                    try await writeOne(messages[0], to: stream, expectedVersion: expectedVersion?.value, on: nil)
+                ])
             } else {
-                position = try await client.withTransaction(logger: logger) { connection in
+                result = try await client.withTransaction(logger: logger) { connection in
                     var expected = expectedVersion?.value
-                    var position: Int64 = -1
+                    var recorded: [WriteResult.Recorded] = []
                     for message in messages {
-                        position = try await self.writeOne(message, to: stream, expectedVersion: expected, on: connection)
-                        expected = position
+                        let written = try await self.writeOne(message, to: stream, expectedVersion: expected, on: connection)
+                        recorded.append(written)
+                        expected = written.position
                     }
-                    return position
+                    return WriteResult(recorded: recorded)
                 }
             }
             writeNotifier.notify(category: stream.category)
-            return position
+            return result
         } catch {
             throw MessageDBErrors.translate(error, stream: stream, expectedVersion: expectedVersion, messages: messages)
         }
     }
 
+    /// `write_message` alone, returning only the position: what other Message DB clients
+    /// do, and the baseline the benchmarks compare Thalo's own writes with.
+    @discardableResult
+    public func writeMessage(_ message: NewMessage, to stream: StreamName, expectedVersion: ExpectedVersion? = nil) async throws -> Int64 {
+        _ = try MessageStoreArguments.checkWrite([message], to: stream)
+        do {
+            let statement = WriteMessage(
+                id: message.id.uuidString.lowercased(), streamName: stream.rawValue, type: message.type, data: message.data,
+                metadata: message.metadata, expectedVersion: expectedVersion?.value)
+            for try await position in try await client.execute(statement, logger: logger) {
+                writeNotifier.notify(category: stream.category)
+                return position
+            }
+            throw MessageStoreError(.storage, "write_message returned no position for \(stream)")
+        } catch {
+            throw MessageDBErrors.translate(error, stream: stream, expectedVersion: expectedVersion, messages: [message])
+        }
+    }
+
+    /// Writes one message and reads back its global position and time in the same statement.
     private func writeOne(
         _ message: NewMessage, to stream: StreamName, expectedVersion: Int64?, on connection: PostgresConnection?
-    ) async throws -> Int64 {
-        let statement = WriteMessage(
+    ) async throws -> WriteResult.Recorded {
+        let statement = WriteMessageReturningPositions(
             id: message.id.uuidString.lowercased(), streamName: stream.rawValue, type: message.type, data: message.data,
             metadata: message.metadata, expectedVersion: expectedVersion)
         if let connection {
-            for try await position in try await connection.execute(statement, logger: logger) { return position }
+            for try await recorded in try await connection.execute(statement, logger: logger) { return recorded }
         } else {
-            for try await position in try await client.execute(statement, logger: logger) { return position }
+            for try await recorded in try await client.execute(statement, logger: logger) { return recorded }
         }
         throw MessageStoreError(.storage, "write_message returned no position for \(stream)")
     }

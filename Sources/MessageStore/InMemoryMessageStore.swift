@@ -24,11 +24,11 @@ public final class InMemoryMessageStore: MessageStore {
 
     public init() {}
 
-    public func write(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> Int64 {
+    public func append(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> WriteResult {
         let correlations = try MessageStoreArguments.checkWrite(messages, to: stream)
         let time = Timestamp.now()
         let category = stream.category
-        let position = try state.withLock { state throws(MessageStoreError) -> Int64 in
+        let result = try state.withLock { state throws(MessageStoreError) -> WriteResult in
             let current = state.streams[stream.rawValue].map { Int64($0.count - 1) }
             if let expectedVersion, expectedVersion.value != (current ?? -1) {
                 throw MessageStoreError.wrongExpectedVersion(expected: expectedVersion.value, stream: stream, actual: current)
@@ -38,6 +38,7 @@ public final class InMemoryMessageStore: MessageStore {
                     .duplicateMessageID, "Duplicate message id \(message.id.uuidString.lowercased()): it is already in the store")
             }
             var position = current ?? -1
+            var recorded: [WriteResult.Recorded] = []
             for (message, correlation) in zip(messages, correlations) {
                 position += 1
                 let record = Record(
@@ -51,11 +52,12 @@ public final class InMemoryMessageStore: MessageStore {
                 state.categories[category, default: []].append(state.records.count)
                 state.ids.insert(UUIDKey(message.id))
                 state.records.append(record)
+                recorded.append(.init(position: position, globalPosition: Int64(state.records.count), time: time))
             }
-            return position
+            return WriteResult(recorded: recorded)
         }
         writeNotifier.notify(category: category)
-        return position
+        return result
     }
 
     public func readStream(_ stream: StreamName, from position: Int64, batchSize: Int64, condition: String?) async throws -> [Message] {

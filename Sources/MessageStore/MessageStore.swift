@@ -12,14 +12,14 @@
 /// let messages = try await store.readStream("account-123")
 /// ```
 public protocol MessageStore: Sendable {
-    /// Appends messages to one stream, all or none, and returns the position of the last one.
+    /// Appends messages to one stream, all or none, and returns where each one was recorded.
     ///
     /// - Parameters:
     ///   - expectedVersion: when given, the stream's version must match it, or the write
     ///     fails with `wrongExpectedVersion` and nothing is written.
     /// - Throws: `wrongExpectedVersion`, `duplicateMessageID` (nothing written),
     ///   `invalidStreamName`, `invalidData`, `invalidMetadata`, or connection errors.
-    func write(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> Int64
+    func append(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> WriteResult
 
     /// Reads a stream from a position, in order (`get_stream_messages`).
     ///
@@ -52,7 +52,39 @@ public protocol MessageStore: Sendable {
     var writeNotifier: WriteNotifier { get }
 }
 
+/// Where the messages of one write were recorded.
+public struct WriteResult: Sendable, Hashable {
+    /// Where one message was recorded.
+    public struct Recorded: Sendable, Hashable {
+        public var position: Int64
+        public var globalPosition: Int64
+        public var time: Timestamp
+
+        public init(position: Int64, globalPosition: Int64, time: Timestamp) {
+            self.position = position
+            self.globalPosition = globalPosition
+            self.time = time
+        }
+    }
+
+    /// One entry per message, in the order written.
+    public var recorded: [Recorded]
+
+    public init(recorded: [Recorded]) {
+        self.recorded = recorded
+    }
+
+    /// The stream position of the last message written: the stream's new version.
+    public var lastPosition: Int64 { recorded.last?.position ?? -1 }
+}
+
 extension MessageStore {
+    /// Appends messages and returns the position of the last one.
+    @discardableResult
+    public func write(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> Int64 {
+        try await append(messages, to: stream, expectedVersion: expectedVersion).lastPosition
+    }
+
     /// Appends one message and returns its position.
     @discardableResult
     public func write(_ message: NewMessage, to stream: StreamName, expectedVersion: ExpectedVersion? = nil) async throws -> Int64 {
@@ -188,8 +220,8 @@ public struct AnyMessageStore: MessageStore {
 
     public var writeNotifier: WriteNotifier { base.writeNotifier }
 
-    public func write(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> Int64 {
-        try await base.write(messages, to: stream, expectedVersion: expectedVersion)
+    public func append(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> WriteResult {
+        try await base.append(messages, to: stream, expectedVersion: expectedVersion)
     }
 
     public func readStream(_ stream: StreamName, from position: Int64, batchSize: Int64, condition: String?) async throws -> [Message] {

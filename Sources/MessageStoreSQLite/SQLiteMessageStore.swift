@@ -89,7 +89,7 @@ public final class SQLiteMessageStore: MessageStore {
         writer.stop()
     }
 
-    public func write(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> Int64 {
+    public func append(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> WriteResult {
         let correlations = try MessageStoreArguments.checkWrite(messages, to: stream)
         return try await withCheckedThrowingContinuation { continuation in
             writer.submit(

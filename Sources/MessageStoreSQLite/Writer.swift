@@ -10,7 +10,7 @@ struct WriteRequest: Sendable {
     let messages: [NewMessage]
     let correlationCategories: [String?]
     let expectedVersion: ExpectedVersion?
-    let continuation: CheckedContinuation<Int64, any Error>
+    let continuation: CheckedContinuation<WriteResult, any Error>
 }
 
 /// The single writer: a thread that commits queued writes in groups (see
@@ -75,7 +75,7 @@ final class Writer: @unchecked Sendable {
     }
 
     private enum Outcome {
-        case written(Int64)
+        case written(WriteResult)
         case failed(MessageStoreError)
     }
 
@@ -103,9 +103,9 @@ final class Writer: @unchecked Sendable {
         var categories = Set<String>()
         for (request, outcome) in zip(group, outcomes) {
             switch outcome {
-            case .written(let position):
+            case .written(let result):
                 categories.insert(request.stream.category)
-                request.continuation.resume(returning: position)
+                request.continuation.resume(returning: result)
             case .failed(let error):
                 request.continuation.resume(throwing: error)
             }
@@ -121,9 +121,9 @@ final class Writer: @unchecked Sendable {
             return .failed(error)
         }
         do {
-            let position = try insert(request, time: time)
+            let result = try insert(request, time: time)
             try connection.execute("RELEASE write")
-            return .written(position)
+            return .written(result)
         } catch {
             try? connection.execute("ROLLBACK TO write")
             try? connection.execute("RELEASE write")
@@ -131,7 +131,7 @@ final class Writer: @unchecked Sendable {
         }
     }
 
-    private func insert(_ request: WriteRequest, time: Int64) throws(MessageStoreError) -> Int64 {
+    private func insert(_ request: WriteRequest, time: Int64) throws(MessageStoreError) -> WriteResult {
         let stream = request.stream
         let current = try SQLiteSchema.streamVersion(stream.rawValue, on: connection)
         if let expected = request.expectedVersion, expected.value != (current ?? -1) {
@@ -146,6 +146,8 @@ final class Writer: @unchecked Sendable {
         let category = stream.category
         let partitionHash = SQLiteSchema.partitionHash(stream)
         var position = current ?? -1
+        var recorded: [WriteResult.Recorded] = []
+        recorded.reserveCapacity(request.messages.count)
         for (message, correlation) in zip(request.messages, request.correlationCategories) {
             position += 1
             insert.reset()
@@ -171,8 +173,12 @@ final class Writer: @unchecked Sendable {
                 }
                 throw error
             }
+            recorded.append(
+                .init(
+                    position: position, globalPosition: sqlite3_last_insert_rowid(connection.handle),
+                    time: Timestamp(microsecondsSinceEpoch: time)))
         }
         insert.reset()
-        return position
+        return WriteResult(recorded: recorded)
     }
 }

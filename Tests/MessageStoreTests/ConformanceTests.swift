@@ -372,3 +372,20 @@ struct ConformanceTests {
         }
     }
 }
+
+extension ConformanceTests {
+    @Test("a write reports each message's position, global position and time as stored", arguments: Backend.allCases)
+    func writeResult(backend: Backend) async throws {
+        try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
+            try await store.write(Self.event(), to: "other-1")
+            let single = try await store.append([Self.event()], to: "account-1", expectedVersion: nil)
+            let batch = try await store.append([Self.event(), Self.event(), Self.event()], to: "account-1", expectedVersion: .version(0))
+            let stored = try await store.readStream("account-1")
+            let reported = single.recorded + batch.recorded
+            #expect(reported.map(\.position) == stored.map(\.position))
+            #expect(reported.map(\.globalPosition) == stored.map(\.globalPosition))
+            #expect(reported.map(\.time) == stored.map(\.time))
+            #expect(batch.lastPosition == 3)
+        }
+    }
+}
