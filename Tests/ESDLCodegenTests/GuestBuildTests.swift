@@ -1,0 +1,167 @@
+import ESDL
+import Foundation
+import GuestBuilder
+import Testing
+
+/// Builds real modules with the toolchain (Embedded Swift for wasm32, clang, wasm-ld).
+/// Each Swift build takes about ten seconds.
+@Suite("Guest builds with the real toolchain")
+struct GuestBuildTests {
+    /// A builder writing into a temporary folder, never into the repository.
+    func builder() throws -> GuestBuilder {
+        GuestBuilder(configuration: .init(outputDirectory: try Fixtures.temporaryDirectory("out")))
+    }
+
+    func expectContractModule(_ result: BuildResult, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+        let bytes = [UInt8](try Data(contentsOf: result.wasmURL))
+        #expect(bytes.count == result.sizeInBytes, sourceLocation: sourceLocation)
+        let inspection = try #require(WasmModuleInspection(bytes), sourceLocation: sourceLocation)
+        #expect(inspection.imports.isEmpty, "imports: \(inspection.imports)", sourceLocation: sourceLocation)
+        for export in GuestBuilder.requiredExports {
+            #expect(inspection.exports.contains(export), "missing export \(export)", sourceLocation: sourceLocation)
+        }
+        #expect(inspection.exports.contains("thalo_packed_arguments"), sourceLocation: sourceLocation)
+    }
+
+    @Test("each Swift example builds into a module that follows the contract", arguments: ["bank_account", "counter", "todos"])
+    func exampleBuilds(name: String) async throws {
+        let result = try await builder().build(directory: Fixtures.examplesDirectory.appendingPathComponent(name))
+        #expect(result.wasmURL.lastPathComponent == name + ".wasm")
+        #expect(result.language == .swift)
+        #expect(result.sizeInBytes < 100_000, "an example module should stay small: \(result.sizeInBytes) bytes")
+        try expectContractModule(result)
+    }
+
+    @Test("the generated code for everything.esdl compiles, with an implementation of every form")
+    func everythingCompiles() async throws {
+        let folder = try Fixtures.temporaryDirectory("order")
+        try FileManager.default.copyItem(
+            at: Fixtures.examplesDirectory.appendingPathComponent("schemas/everything.esdl"),
+            to: folder.appendingPathComponent("everything.esdl"))
+        try OrderFixture.source.write(to: folder.appendingPathComponent("Order.swift"), atomically: true, encoding: .utf8)
+        let result = try await builder().build(directory: folder)
+        #expect(result.wasmURL.lastPathComponent == "order.wasm")
+        #expect(result.schema.aggregate.name == "Order")
+        try expectContractModule(result)
+    }
+
+    @Test("the C counter builds with clang and wasm-ld alone")
+    func cCounterBuilds() async throws {
+        let result = try await builder().build(directory: Fixtures.examplesDirectory.appendingPathComponent("c_counter"))
+        #expect(result.language == .c)
+        #expect(result.wasmURL.lastPathComponent == "counter.wasm")
+        #expect(result.generatedSourceURL == nil)
+        try expectContractModule(result)
+    }
+
+    @Test("test files are left out of the module")
+    func testFilesAreExcluded() async throws {
+        let folder = try Fixtures.copyOfExample("counter")
+        let garbage = "this is not Swift and would fail to compile"
+        try garbage.write(to: folder.appendingPathComponent("CounterTests.swift"), atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("Tests"), withIntermediateDirectories: true)
+        try garbage.write(to: folder.appendingPathComponent("Tests/More.swift"), atomically: true, encoding: .utf8)
+        let sources = try GuestSources(directory: folder)
+        #expect(sources.swiftFiles == ["Counter.swift"])
+        try expectContractModule(try await builder().build(directory: folder))
+    }
+
+    @Test("a compile error names the author's file")
+    func compileErrorNamesTheFile() async throws {
+        let folder = try Fixtures.copyOfExample("bank_account")
+        try "let broken: Int = \"text\"\n".write(
+            to: folder.appendingPathComponent("Broken.swift"), atomically: true, encoding: .utf8)
+        let error = await #expect(throws: GuestBuildError.self) { try await builder().build(directory: folder) }
+        #expect(error?.code == .compileFailed)
+        #expect(error?.message.contains("Broken.swift:1:") == true, "\(error?.message ?? "")")
+    }
+
+    @Test("a missing implementation of the protocol is a compile error that says what to write")
+    func missingImplementation() async throws {
+        let folder = try Fixtures.temporaryDirectory("empty")
+        try String(contentsOf: Fixtures.examplesDirectory.appendingPathComponent("counter/counter.esdl"), encoding: .utf8)
+            .write(to: folder.appendingPathComponent("counter.esdl"), atomically: true, encoding: .utf8)
+        try "// nothing here yet\n".write(to: folder.appendingPathComponent("Counter.swift"), atomically: true, encoding: .utf8)
+        let error = await #expect(throws: GuestBuildError.self) { try await builder().build(directory: folder) }
+        #expect(error?.code == .compileFailed)
+        #expect(error?.hint?.contains("struct Counter: CounterAggregate") == true)
+    }
+}
+
+@Suite("Guest build errors")
+struct GuestBuildErrorTests {
+    @Test("a folder without a schema is rejected")
+    func missingSchema() throws {
+        let folder = try Fixtures.temporaryDirectory("noschema")
+        try "struct A {}".write(to: folder.appendingPathComponent("A.swift"), atomically: true, encoding: .utf8)
+        let error = #expect(throws: GuestBuildError.self) { try GuestSources(directory: folder) }
+        #expect(error?.code == .missingSchema)
+    }
+
+    @Test("a folder with two schemas is rejected, naming both")
+    func twoSchemas() throws {
+        let folder = try Fixtures.copyOfExample("counter")
+        try "version = \"0.1.0\"".write(to: folder.appendingPathComponent("other.esdl"), atomically: true, encoding: .utf8)
+        let error = #expect(throws: GuestBuildError.self) { try GuestSources(directory: folder) }
+        #expect(error?.code == .multipleSchemas)
+        #expect(error?.message.contains("counter.esdl") == true && error?.message.contains("other.esdl") == true)
+    }
+
+    @Test("a folder without sources is rejected")
+    func noSources() throws {
+        let folder = try Fixtures.temporaryDirectory("nosources")
+        try "version = \"0.1.0\"".write(to: folder.appendingPathComponent("a.esdl"), atomically: true, encoding: .utf8)
+        let error = #expect(throws: GuestBuildError.self) { try GuestSources(directory: folder) }
+        #expect(error?.code == .missingSources)
+    }
+
+    @Test("an invalid schema fails with its diagnostics and file position")
+    func invalidSchema() async throws {
+        let folder = try Fixtures.copyOfExample("counter")
+        try "version = \"0.1.0\"\naggregate Counter {\n  increment(amount: Integer) -> Incremented\n}\n"
+            .write(to: folder.appendingPathComponent("counter.esdl"), atomically: true, encoding: .utf8)
+        let error = await #expect(throws: GuestBuildError.self) { try await GuestBuilder().build(directory: folder) }
+        #expect(error?.code == .invalidSchema)
+        #expect(error?.message.contains("counter.esdl:3:") == true, "\(error?.message ?? "")")
+    }
+
+    @Test("a toolchain without swiftc is named in the error")
+    func missingCompiler() async throws {
+        let toolchain = Toolchain(binDirectory: URL(fileURLWithPath: "/nonexistent/usr/bin"))
+        let builder = GuestBuilder(configuration: .init(toolchain: toolchain))
+        let error = await #expect(throws: GuestBuildError.self) {
+            try await builder.build(directory: Fixtures.examplesDirectory.appendingPathComponent("counter"))
+        }
+        #expect(error?.code == .toolchainIncomplete)
+        #expect(error?.message.contains("swiftc") == true)
+        #expect(error?.hint != nil)
+    }
+
+    @Test("a toolchain without wasm-ld is named in the error")
+    func missingLinker() throws {
+        let folder = try Fixtures.temporaryDirectory("bin")
+        for tool in ["swiftc", "clang"] {
+            let path = folder.appendingPathComponent(tool).path
+            _ = FileManager.default.createFile(atPath: path, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+        }
+        let error = #expect(throws: GuestBuildError.self) { try Toolchain(binDirectory: folder).validate(language: .c) }
+        #expect(error?.code == .toolchainIncomplete)
+        #expect(error?.message.contains("wasm-ld") == true)
+    }
+
+    @Test("the toolchain is found from swiftc on PATH")
+    func toolchainFromPath() throws {
+        let folder = try Fixtures.temporaryDirectory("path")
+        let path = folder.appendingPathComponent("swiftc").path
+        _ = FileManager.default.createFile(atPath: path, contents: Data("#!/bin/sh\n".utf8), attributes: [.posixPermissions: 0o755])
+        let toolchain = Toolchain.locate(environment: ["PATH": "/nonexistent:" + folder.path])
+        #expect(toolchain.binDirectory.resolvingSymlinksInPath().path == folder.resolvingSymlinksInPath().path)
+        #expect(Toolchain.locate(environment: ["PATH": "/nonexistent"]).binDirectory.path == "/opt/swift/usr/bin")
+    }
+
+    @Test("module names are the aggregate in snake_case")
+    func moduleNames() throws {
+        #expect(GuestBuilder.moduleFileName(for: try Fixtures.schema("bank_account/bank_account.esdl")) == "bank_account.wasm")
+        #expect(GuestBuilder.moduleFileName(for: try Fixtures.schema("schemas/everything.esdl")) == "order.wasm")
+    }
+}
