@@ -73,9 +73,14 @@ public protocol AggregateModule {
 }
 
 /// The events a handler returned, encoded as they are appended.
+///
+/// Entries go straight into the result's `list<event>` buffer (reused across calls), with
+/// payload offsets that the export glue turns into addresses once the text buffer stops
+/// growing: no allocation per call.
 public struct EventList {
     @usableFromInline var writer: JSONWriter
-    @usableFromInline var records: [(type: StaticString, start: Int, end: Int)] = []
+    /// Number of events appended.
+    public private(set) var count = 0
 
     init(writer: JSONWriter) {
         self.writer = writer
@@ -85,11 +90,13 @@ public struct EventList {
     public mutating func append<E: Event>(_ event: E) {
         let start = writer.count
         event.encode(to: &writer)
-        records.append((E.eventType, start, writer.count))
+        let entry = eventList(capacity: count + 1) + count * 16
+        entry.storeBytes(of: address(E.eventType.utf8Start), toByteOffset: 0, as: UInt32.self)
+        entry.storeBytes(of: UInt32(E.eventType.utf8CodeUnitCount), toByteOffset: 4, as: UInt32.self)
+        entry.storeBytes(of: UInt32(start), toByteOffset: 8, as: UInt32.self)  // an offset until finished
+        entry.storeBytes(of: UInt32(writer.count - start), toByteOffset: 12, as: UInt32.self)
+        count += 1
     }
-
-    /// Number of events appended.
-    public var count: Int { records.count }
 }
 
 /// Reads a command payload, turning a JSON error into ``AggregateError/deserializeCommand(_:)``.

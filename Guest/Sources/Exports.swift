@@ -96,18 +96,16 @@ public enum Exports<Module: AggregateModule> {
                     context: context, events: &events)
             }
             results.text = events.writer
-            let list = eventList(capacity: events.records.count)
-            let base = UnsafeRawPointer(results.text.buffer.baseAddress)
-            for (index, record) in events.records.enumerated() {
+            let list = eventList(capacity: events.count)
+            let base = address(results.text.buffer.baseAddress)
+            for index in 0..<events.count {
                 let entry = list + index * 16
-                entry.storeBytes(of: UInt32(UInt(bitPattern: record.type.utf8Start)), toByteOffset: 0, as: UInt32.self)
-                entry.storeBytes(of: UInt32(record.type.utf8CodeUnitCount), toByteOffset: 4, as: UInt32.self)
-                entry.storeBytes(of: address(base.map { $0 + record.start }), toByteOffset: 8, as: UInt32.self)
-                entry.storeBytes(of: UInt32(record.end - record.start), toByteOffset: 12, as: UInt32.self)
+                let offset = entry.load(fromByteOffset: 8, as: UInt32.self)
+                entry.storeBytes(of: base &+ offset, toByteOffset: 8, as: UInt32.self)
             }
             area.storeBytes(of: 0, as: UInt8.self)
             area.storeBytes(of: address(list), toByteOffset: 4, as: UInt32.self)
-            area.storeBytes(of: UInt32(events.records.count), toByteOffset: 8, as: UInt32.self)
+            area.storeBytes(of: UInt32(events.count), toByteOffset: 8, as: UInt32.self)
         } catch {
             results.text = events.writer
             results.text.reset()
@@ -179,7 +177,7 @@ func resultArea() -> UnsafeMutableRawPointer {
 
 func eventList(capacity: Int) -> UnsafeMutableRawPointer {
     if capacity > results.listCapacity || results.list == nil {
-        let newCapacity = capacity < 4 ? 4 : capacity
+        let newCapacity = max(capacity, results.listCapacity * 2, 4)
         guard let list = thalo_realloc(results.list, newCapacity * 16) else { fatalError("out of memory") }
         results.list = list
         results.listCapacity = newCapacity

@@ -74,12 +74,14 @@ public struct JSONReader {
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key") }
         index += 1
         let start = index
-        while index < bytes.count {
-            let byte = bytes[index]
+        var position = index
+        while position < bytes.count {
+            let byte = bytes[position]
             if byte == UInt8(ascii: "\"") { break }
-            if byte == UInt8(ascii: "\\") { index += 1 }
-            index += 1
+            if byte == UInt8(ascii: "\\") { position += 1 }
+            position += 1
         }
+        index = position
         guard index < bytes.count else { throw error("unterminated key") }
         keyStart = start
         keyCount = index - start
@@ -185,13 +187,18 @@ public struct JSONReader {
         }
         guard index < bytes.count, isDigit(bytes[index]) else { throw error("expected an integer") }
         var magnitude: UInt64 = 0
-        while index < bytes.count, isDigit(bytes[index]) {
-            let (times10, overflow1) = magnitude.multipliedReportingOverflow(by: 10)
-            let (sum, overflow2) = times10.addingReportingOverflow(UInt64(bytes[index] &- 48))
-            guard !overflow1, !overflow2 else { throw error("integer out of range") }
-            magnitude = sum
-            index += 1
+        var position = index
+        while position < bytes.count, isDigit(bytes[position]) {
+            // Below 10^18 another digit cannot overflow; checking that is much cheaper
+            // than a 128-bit multiplication with overflow report.
+            if magnitude >= 1_000_000_000_000_000_000, magnitude > (UInt64.max - 9) / 10 {
+                index = position
+                throw error("integer out of range")
+            }
+            magnitude = magnitude &* 10 &+ UInt64(bytes[position] &- 48)
+            position += 1
         }
+        index = position
         if index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
@@ -264,16 +271,17 @@ public struct JSONReader {
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a string") }
         index += 1
         let start = index
-        while index < bytes.count {
-            let byte = bytes[index]
+        var position = index
+        while position < bytes.count {
+            let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
-                let text = makeString(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
-                index += 1
-                return text
+                index = position + 1
+                return makeString(UnsafeRawBufferPointer(rebasing: bytes[start..<position]))
             }
             if byte == UInt8(ascii: "\\") { break }
-            index += 1
+            position += 1
         }
+        index = position
         // Escapes: decode into a buffer.
         var decoded: [UInt8] = []
         decoded.reserveCapacity(index - start + 16)
@@ -359,10 +367,11 @@ public struct JSONReader {
             try beginArray()
             while try nextElement() { try skipValue() }
         case UInt8(ascii: "\""):
-            index += 1
-            while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
-                index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
+            var position = index + 1
+            while position < bytes.count, bytes[position] != UInt8(ascii: "\"") {
+                position += bytes[position] == UInt8(ascii: "\\") ? 2 : 1
             }
+            index = position
             guard index < bytes.count else { throw error("unterminated string") }
             index += 1
         case UInt8(ascii: "t"): try literal("true")
@@ -396,11 +405,15 @@ public struct JSONReader {
 
     @inline(__always)
     @usableFromInline mutating func skipWhitespace() {
-        while index < bytes.count {
-            let byte = bytes[index]
-            guard byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { return }
-            index += 1
+        // Loops work on a local index: stores through `self` cannot be kept in registers
+        // (they might alias the bytes), and each one costs in the interpreter.
+        var position = index
+        while position < bytes.count {
+            let byte = bytes[position]
+            guard byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { break }
+            position += 1
         }
+        index = position
     }
 
     @usableFromInline mutating func expect(_ byte: UInt8, _ what: StaticString) throws(JSONError) {

@@ -88,9 +88,14 @@ public protocol AggregateModule {
 }
 
 /// The events a handler returned, encoded as they are appended.
+///
+/// Entries go straight into the result's `list<event>` buffer (reused across calls), with
+/// payload offsets that the export glue turns into addresses once the text buffer stops
+/// growing: no allocation per call.
 public struct EventList {
     @usableFromInline var writer: JSONWriter
-    @usableFromInline var records: [(type: StaticString, start: Int, end: Int)] = []
+    /// Number of events appended.
+    public private(set) var count = 0
 
     init(writer: JSONWriter) {
         self.writer = writer
@@ -100,11 +105,13 @@ public struct EventList {
     public mutating func append<E: Event>(_ event: E) {
         let start = writer.count
         event.encode(to: &writer)
-        records.append((E.eventType, start, writer.count))
+        let entry = eventList(capacity: count + 1) + count * 16
+        entry.storeBytes(of: address(E.eventType.utf8Start), toByteOffset: 0, as: UInt32.self)
+        entry.storeBytes(of: UInt32(E.eventType.utf8CodeUnitCount), toByteOffset: 4, as: UInt32.self)
+        entry.storeBytes(of: UInt32(start), toByteOffset: 8, as: UInt32.self)  // an offset until finished
+        entry.storeBytes(of: UInt32(writer.count - start), toByteOffset: 12, as: UInt32.self)
+        count += 1
     }
-
-    /// Number of events appended.
-    public var count: Int { records.count }
 }
 
 /// Reads a command payload, turning a JSON error into ``AggregateError/deserializeCommand(_:)``.
@@ -569,18 +576,16 @@ public enum Exports<Module: AggregateModule> {
                     context: context, events: &events)
             }
             results.text = events.writer
-            let list = eventList(capacity: events.records.count)
-            let base = UnsafeRawPointer(results.text.buffer.baseAddress)
-            for (index, record) in events.records.enumerated() {
+            let list = eventList(capacity: events.count)
+            let base = address(results.text.buffer.baseAddress)
+            for index in 0..<events.count {
                 let entry = list + index * 16
-                entry.storeBytes(of: UInt32(UInt(bitPattern: record.type.utf8Start)), toByteOffset: 0, as: UInt32.self)
-                entry.storeBytes(of: UInt32(record.type.utf8CodeUnitCount), toByteOffset: 4, as: UInt32.self)
-                entry.storeBytes(of: address(base.map { $0 + record.start }), toByteOffset: 8, as: UInt32.self)
-                entry.storeBytes(of: UInt32(record.end - record.start), toByteOffset: 12, as: UInt32.self)
+                let offset = entry.load(fromByteOffset: 8, as: UInt32.self)
+                entry.storeBytes(of: base &+ offset, toByteOffset: 8, as: UInt32.self)
             }
             area.storeBytes(of: 0, as: UInt8.self)
             area.storeBytes(of: address(list), toByteOffset: 4, as: UInt32.self)
-            area.storeBytes(of: UInt32(events.records.count), toByteOffset: 8, as: UInt32.self)
+            area.storeBytes(of: UInt32(events.count), toByteOffset: 8, as: UInt32.self)
         } catch {
             results.text = events.writer
             results.text.reset()
@@ -652,7 +657,7 @@ func resultArea() -> UnsafeMutableRawPointer {
 
 func eventList(capacity: Int) -> UnsafeMutableRawPointer {
     if capacity > results.listCapacity || results.list == nil {
-        let newCapacity = capacity < 4 ? 4 : capacity
+        let newCapacity = max(capacity, results.listCapacity * 2, 4)
         guard let list = thalo_realloc(results.list, newCapacity * 16) else { fatalError("out of memory") }
         results.list = list
         results.listCapacity = newCapacity
@@ -770,12 +775,14 @@ public struct JSONReader {
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key") }
         index += 1
         let start = index
-        while index < bytes.count {
-            let byte = bytes[index]
+        var position = index
+        while position < bytes.count {
+            let byte = bytes[position]
             if byte == UInt8(ascii: "\"") { break }
-            if byte == UInt8(ascii: "\\") { index += 1 }
-            index += 1
+            if byte == UInt8(ascii: "\\") { position += 1 }
+            position += 1
         }
+        index = position
         guard index < bytes.count else { throw error("unterminated key") }
         keyStart = start
         keyCount = index - start
@@ -881,13 +888,18 @@ public struct JSONReader {
         }
         guard index < bytes.count, isDigit(bytes[index]) else { throw error("expected an integer") }
         var magnitude: UInt64 = 0
-        while index < bytes.count, isDigit(bytes[index]) {
-            let (times10, overflow1) = magnitude.multipliedReportingOverflow(by: 10)
-            let (sum, overflow2) = times10.addingReportingOverflow(UInt64(bytes[index] &- 48))
-            guard !overflow1, !overflow2 else { throw error("integer out of range") }
-            magnitude = sum
-            index += 1
+        var position = index
+        while position < bytes.count, isDigit(bytes[position]) {
+            // Below 10^18 another digit cannot overflow; checking that is much cheaper
+            // than a 128-bit multiplication with overflow report.
+            if magnitude >= 1_000_000_000_000_000_000, magnitude > (UInt64.max - 9) / 10 {
+                index = position
+                throw error("integer out of range")
+            }
+            magnitude = magnitude &* 10 &+ UInt64(bytes[position] &- 48)
+            position += 1
         }
+        index = position
         if index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
@@ -960,16 +972,17 @@ public struct JSONReader {
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a string") }
         index += 1
         let start = index
-        while index < bytes.count {
-            let byte = bytes[index]
+        var position = index
+        while position < bytes.count {
+            let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
-                let text = makeString(UnsafeRawBufferPointer(rebasing: bytes[start..<index]))
-                index += 1
-                return text
+                index = position + 1
+                return makeString(UnsafeRawBufferPointer(rebasing: bytes[start..<position]))
             }
             if byte == UInt8(ascii: "\\") { break }
-            index += 1
+            position += 1
         }
+        index = position
         // Escapes: decode into a buffer.
         var decoded: [UInt8] = []
         decoded.reserveCapacity(index - start + 16)
@@ -1055,10 +1068,11 @@ public struct JSONReader {
             try beginArray()
             while try nextElement() { try skipValue() }
         case UInt8(ascii: "\""):
-            index += 1
-            while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
-                index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
+            var position = index + 1
+            while position < bytes.count, bytes[position] != UInt8(ascii: "\"") {
+                position += bytes[position] == UInt8(ascii: "\\") ? 2 : 1
             }
+            index = position
             guard index < bytes.count else { throw error("unterminated string") }
             index += 1
         case UInt8(ascii: "t"): try literal("true")
@@ -1092,11 +1106,15 @@ public struct JSONReader {
 
     @inline(__always)
     @usableFromInline mutating func skipWhitespace() {
-        while index < bytes.count {
-            let byte = bytes[index]
-            guard byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { return }
-            index += 1
+        // Loops work on a local index: stores through `self` cannot be kept in registers
+        // (they might alias the bytes), and each one costs in the interpreter.
+        var position = index
+        while position < bytes.count {
+            let byte = bytes[position]
+            guard byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 else { break }
+            position += 1
         }
+        index = position
     }
 
     @usableFromInline mutating func expect(_ byte: UInt8, _ what: StaticString) throws(JSONError) {
