@@ -1853,6 +1853,10 @@ size_t strlen(const char *text) {
     return (size_t)(end - text);
 }
 
+// Embedded Swift prints `fatalError` messages through putchar in unoptimised builds. A
+// module has no output (it imports nothing), so the text is dropped; the trap remains.
+int putchar(int character) { return character; }
+
 // MARK: - Allocator
 
 // A block: a 16-byte header, then the payload. Payloads are 16-byte aligned (Swift asks

@@ -45,6 +45,13 @@ struct GuestBuildTests {
         try expectContractModule(result)
     }
 
+    @Test("an unoptimised build links too (for debugging)")
+    func unoptimisedBuild() async throws {
+        let builder = GuestBuilder(configuration: .init(optimization: .none, outputDirectory: try Fixtures.temporaryDirectory("onone")))
+        let result = try await builder.build(directory: Fixtures.examplesDirectory.appendingPathComponent("counter"))
+        try expectContractModule(result)
+    }
+
     @Test("the C counter builds with clang and wasm-ld alone")
     func cCounterBuilds() async throws {
         let result = try await builder().build(directory: Fixtures.examplesDirectory.appendingPathComponent("c_counter"))
