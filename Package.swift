@@ -109,7 +109,7 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["MessageStore", "MessageDB", "MessageStoreSQLite", "ESDL", "ESDLCodegen", "GuestBuilder", "ChildProcess"],
+            dependencies: ["MessageStore", "MessageDB", "MessageStoreSQLite", "ESDL", "ESDLCodegen", "GuestBuilder", "ChildProcess", "ThaloRuntime"],
             path: "Tests/Support",
             swiftSettings: strict
         ),

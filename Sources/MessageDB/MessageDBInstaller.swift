@@ -5,7 +5,8 @@ import PostgresNIO
 /// Installs Thalo's Message DB 1.3–compatible `message_store` schema.
 ///
 /// Idempotent: on a database that already has the schema (Thalo's or the official
-/// Message DB's) it changes nothing. Run it with a role that may create schemas (and, for
+/// Message DB's) it changes nothing in `message_store`. It also creates Thalo's module
+/// registry table, `thalo.modules`, in its own schema. Run it with a role that may create schemas (and, for
 /// the `message_store` role, roles).
 public enum MessageDBInstaller {
     /// What ``install(on:logger:)`` found and did.
@@ -27,6 +28,7 @@ public enum MessageDBInstaller {
     @discardableResult
     public static func install(on store: MessageDBStore, logger: Logger = Logger(label: "thalo.messagedb")) async throws -> Outcome {
         do {
+            try await store.installRegistry()
             if try await isInstalled(client: store.client, logger: logger) {
                 return .alreadyInstalled(version: try await store.messageStoreVersion())
             }

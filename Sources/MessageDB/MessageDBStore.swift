@@ -34,7 +34,7 @@ public final class MessageDBStore: MessageStore, Service {
     public let writeNotifier = WriteNotifier()
     /// The connection pool; usable while ``run()`` runs.
     public let client: PostgresClient
-    private let logger: Logger
+    let logger: Logger
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "thalo.messagedb")) throws {
         self.configuration = configuration

@@ -13,6 +13,11 @@ public enum Hash64 {
         for byte in digest[0..<8] { result = result << 8 | UInt64(byte) }
         return Int64(bitPattern: result)
     }
+
+    /// The 16-byte MD5 digest (RFC 1321) of `bytes`; for name-based ids, not for security.
+    public static func md5(_ bytes: [UInt8]) -> [UInt8] {
+        MD5.digest(bytes)
+    }
 }
 
 /// MD5 (RFC 1321), used only to reproduce Message DB's `hash_64`; not for security.

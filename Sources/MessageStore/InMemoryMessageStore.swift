@@ -22,6 +22,8 @@ public final class InMemoryMessageStore: MessageStore {
     private let state = Mutex(State())
     public let writeNotifier = WriteNotifier()
 
+    private let modules = InMemoryModuleStorage()
+
     public init() {}
 
     public func append(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> WriteResult {
@@ -122,5 +124,13 @@ public final class InMemoryMessageStore: MessageStore {
         if condition != nil {
             throw MessageStoreError(.conditionNotAllowed, "the in-memory store does not support SQL conditions")
         }
+    }
+}
+
+extension InMemoryMessageStore: ModuleStorage {
+    public func saveModule(_ module: StoredModule) async throws { try await modules.saveModule(module) }
+    public func moduleSummaries() async throws -> [StoredModuleSummary] { try await modules.moduleSummaries() }
+    public func loadModule(name: String, version: String) async throws -> StoredModule? {
+        try await modules.loadModule(name: name, version: version)
     }
 }

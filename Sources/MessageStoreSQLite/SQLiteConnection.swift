@@ -101,6 +101,18 @@ final class Statement {
         if let value { bind(index, value) } else { sqlite3_bind_null(raw, index) }
     }
 
+    func bind(_ index: Int32, bytes: [UInt8]) {
+        bytes.withUnsafeBytes { buffer in
+            _ = sqlite3_bind_blob(raw, index, buffer.baseAddress, Int32(buffer.count), transient)
+        }
+    }
+
+    func bytes(_ column: Int32) -> [UInt8] {
+        guard let pointer = sqlite3_column_blob(raw, column) else { return [] }
+        let count = Int(sqlite3_column_bytes(raw, column))
+        return Array(UnsafeRawBufferPointer(start: pointer, count: count))
+    }
+
     func bind(_ index: Int32, _ value: Int64) {
         sqlite3_bind_int64(raw, index, value)
     }

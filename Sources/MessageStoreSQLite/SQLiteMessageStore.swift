@@ -52,6 +52,7 @@ public final class SQLiteMessageStore: MessageStore {
     private let writer: Writer
     private let readers: ReaderPool
     private let logger: Logger
+    let registryConnection = Mutex(LazyConnection())
 
     /// Opens (or creates) the store at `path` with the default configuration.
     public convenience init(path: String, logger: Logger = Logger(label: "thalo.sqlite")) throws {

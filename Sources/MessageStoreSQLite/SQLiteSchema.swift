@@ -31,6 +31,14 @@ enum SQLiteSchema {
             CREATE UNIQUE INDEX IF NOT EXISTS messages_id ON messages (id);
             CREATE UNIQUE INDEX IF NOT EXISTS messages_stream ON messages (stream_name, position);
             CREATE INDEX IF NOT EXISTS messages_category ON messages (category, global_position);
+            CREATE TABLE IF NOT EXISTS thalo_modules (
+              name TEXT NOT NULL,
+              version TEXT NOT NULL,
+              esdl TEXT NOT NULL,
+              wasm BLOB NOT NULL,
+              published_at INTEGER NOT NULL,
+              PRIMARY KEY (name, version)
+            );
             CREATE TABLE IF NOT EXISTS thalo_store (key TEXT PRIMARY KEY, value TEXT NOT NULL);
             INSERT OR IGNORE INTO thalo_store (key, value) VALUES ('schema_version', '\(version)');
             """)

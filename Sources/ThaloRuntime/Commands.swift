@@ -1,0 +1,152 @@
+import Foundation
+import JSON
+import MessageStore
+
+/// A command for one entity of an aggregate.
+///
+/// ```swift
+/// let request = CommandRequest(aggregate: "BankAccount", id: "123", command: "deposit_funds", payload: ["amount": 10])
+/// let result = try await runtime.execute(request)
+/// ```
+public struct CommandRequest: Sendable {
+    /// The aggregate's name (`BankAccount`) or its category (`bankAccount`).
+    public var aggregate: String
+    /// The entity id: the stream name after the category.
+    public var id: String
+    /// The command's name as written in the ESDL file, e.g. `deposit_funds`.
+    public var command: String
+    /// The parameters, a JSON object keyed by the ESDL parameter names.
+    public var payload: JSONValue
+    /// The command's id; repeating an id is idempotent. A new one is made when nil.
+    public var commandID: UUID?
+    /// Metadata passed through to the events (`correlationStreamName`, `replyStreamName`, …).
+    public var metadata: Metadata?
+
+    public init(aggregate: String, id: String, command: String, payload: JSONValue, commandID: UUID? = nil, metadata: Metadata? = nil) {
+        self.aggregate = aggregate
+        self.id = id
+        self.command = command
+        self.payload = payload
+        self.commandID = commandID
+        self.metadata = metadata
+    }
+}
+
+/// An event as written to the entity's stream.
+public struct RecordedEvent: Sendable, Hashable {
+    public var id: UUID
+    public var type: String
+    /// The payload: JSON object text.
+    public var data: String
+    /// The metadata: JSON object text.
+    public var metadata: String?
+    public var streamName: StreamName
+    public var position: Int64
+    public var globalPosition: Int64
+    public var time: Timestamp
+
+    public init(_ message: Message) {
+        self.init(
+            id: message.id, type: message.type, data: message.data, metadata: message.metadata, streamName: message.streamName,
+            position: message.position, globalPosition: message.globalPosition, time: message.time)
+    }
+
+    public init(
+        id: UUID, type: String, data: String, metadata: String?, streamName: StreamName, position: Int64,
+        globalPosition: Int64, time: Timestamp
+    ) {
+        self.id = id
+        self.type = type
+        self.data = data
+        self.metadata = metadata
+        self.streamName = streamName
+        self.position = position
+        self.globalPosition = globalPosition
+        self.time = time
+    }
+}
+
+/// What handling a command did.
+public enum CommandOutcome: Sendable, Hashable {
+    /// The events were written (none when the command may return no event).
+    case recorded([RecordedEvent])
+    /// The command id was handled before: these are the events it wrote then; nothing new was written.
+    case duplicate([RecordedEvent])
+    /// The aggregate chose to ignore the command (for example a repeated delivery); nothing was written.
+    case ignored(reason: String?)
+
+    /// The events written for this command, now or before.
+    public var events: [RecordedEvent] {
+        switch self {
+        case .recorded(let events), .duplicate(let events): events
+        case .ignored: []
+        }
+    }
+}
+
+/// The result of ``Runtime/execute(_:)``.
+public struct CommandResult: Sendable, Hashable {
+    public var outcome: CommandOutcome
+    /// The aggregate's name.
+    public var aggregate: String
+    /// The entity's event stream.
+    public var streamName: StreamName
+    public var commandID: UUID
+    /// The module version that handled the command (for duplicates: the current one).
+    public var moduleVersion: String
+}
+
+/// The result of ``Runtime/submit(_:)``: where the command was written.
+public struct SubmitReceipt: Sendable, Hashable {
+    public var commandID: UUID
+    /// The entity's command stream, `{category}:command-{id}`.
+    public var streamName: StreamName
+    public var position: Int64
+    public var globalPosition: Int64
+    /// Whether a command with this id had already been submitted (nothing new was written).
+    public var duplicate: Bool
+}
+
+/// An entity as it was at some point of its history.
+public struct EntityView: Sendable, Hashable {
+    public var aggregate: String
+    public var streamName: StreamName
+    /// The events up to the point asked for.
+    public var events: [RecordedEvent]
+    /// The stream version at that point (-1 when there were no events yet).
+    public var version: Int64
+    /// The module's JSON view of the state, when it exposes one.
+    public var state: JSONValue?
+    /// The module version that computed the state.
+    public var moduleVersion: String
+}
+
+/// A point in an entity's history, for time travel.
+public enum HistoryPoint: Sendable, Hashable {
+    /// Everything.
+    case latest
+    /// Up to and including this stream position.
+    case position(Int64)
+    /// Events recorded at or before this time.
+    case time(Timestamp)
+}
+
+extension UUID {
+    /// A name-based UUID (version 3, MD5) for the `index`-th event of a command, so that
+    /// handling a command twice derives the same event ids and the store rejects the copy.
+    static func derived(from commandID: UUID, index: Int) -> UUID {
+        var bytes = withUnsafeBytes(of: commandID.uuid) { Array($0) }
+        bytes += Array("thalo-event-\(index)".utf8)
+        var digest = Hash64.md5(bytes)
+        digest[6] = (digest[6] & 0x0F) | 0x30
+        digest[8] = (digest[8] & 0x3F) | 0x80
+        return UUID(uuid: (
+            digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
+            digest[8], digest[9], digest[10], digest[11], digest[12], digest[13], digest[14], digest[15]))
+    }
+
+    /// A 64-bit key for sets of processed command ids.
+    var key64: UInt64 {
+        withUnsafeBytes(of: uuid) { $0.load(fromByteOffset: 0, as: UInt64.self) ^ $0.load(fromByteOffset: 8, as: UInt64.self) }
+    }
+}

@@ -1,0 +1,111 @@
+import MessageStore
+
+/// What the runtime keeps per live entity: its guest handle, the stream version it has
+/// applied, the command ids it has seen (for idempotency), and a FIFO lock so that one
+/// command at a time runs against it.
+///
+/// Owned by one ``InstanceWorker`` and only touched on that actor.
+final class EntityRecord {
+    let id: String
+    let stream: StreamName
+    /// The guest's handle, valid for instance `generation` only.
+    var handle: UInt32?
+    var generation = -1
+    /// The position of the last event applied; -1 before the first.
+    var version: Int64 = -1
+    /// 64-bit keys of the command ids whose events are in the stream.
+    var processed: Set<UInt64> = []
+    var locked = false
+    var waiters: [CheckedContinuation<Void, Never>] = []
+    // Recency list links.
+    var newer: EntityRecord?
+    var older: EntityRecord?
+
+    init(id: String, stream: StreamName) {
+        self.id = id
+        self.stream = stream
+    }
+
+    var isBusy: Bool { locked || !waiters.isEmpty }
+}
+
+/// Live entities with least-recently-used eviction; busy entities are never evicted.
+struct EntityCache {
+    private(set) var records: [String: EntityRecord] = [:]
+    private var newest: EntityRecord?
+    private var oldest: EntityRecord?
+    var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+    }
+
+    var count: Int { records.count }
+
+    /// The record for `id`, marked as most recently used; nil when not cached.
+    mutating func get(_ id: String) -> EntityRecord? {
+        guard let record = records[id] else { return nil }
+        moveToFront(record)
+        return record
+    }
+
+    /// Adds a record as the most recently used one.
+    mutating func insert(_ record: EntityRecord) {
+        records[record.id] = record
+        record.older = newest
+        record.newer = nil
+        newest?.newer = record
+        newest = record
+        if oldest == nil { oldest = record }
+    }
+
+    /// Removes and returns the least recently used records beyond the capacity.
+    mutating func evictOverflow() -> [EntityRecord] {
+        var evicted: [EntityRecord] = []
+        var candidate = oldest
+        while records.count > capacity, let record = candidate {
+            candidate = record.newer
+            if record.isBusy { continue }
+            remove(record)
+            evicted.append(record)
+        }
+        return evicted
+    }
+
+    /// Removes every record.
+    mutating func removeAll() -> [EntityRecord] {
+        let all = Array(records.values)
+        records.removeAll()
+        for record in all {
+            record.newer = nil
+            record.older = nil
+        }
+        newest = nil
+        oldest = nil
+        return all
+    }
+
+    mutating func remove(_ record: EntityRecord) {
+        guard records[record.id] === record else { return }
+        records[record.id] = nil
+        unlink(record)
+    }
+
+    private mutating func moveToFront(_ record: EntityRecord) {
+        guard newest !== record else { return }
+        unlink(record)
+        record.older = newest
+        newest?.newer = record
+        newest = record
+        if oldest == nil { oldest = record }
+    }
+
+    private mutating func unlink(_ record: EntityRecord) {
+        record.newer?.older = record.older
+        record.older?.newer = record.newer
+        if newest === record { newest = record.older }
+        if oldest === record { oldest = record.newer }
+        record.newer = nil
+        record.older = nil
+    }
+}

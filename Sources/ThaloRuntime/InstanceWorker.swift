@@ -1,0 +1,403 @@
+import ESDL
+import Foundation
+import JSON
+import Logging
+import MessageStore
+
+/// A command ready for the guest: validated, with its context and the metadata its events get.
+struct PreparedCommand: Sendable {
+    let commandID: UUID
+    let command: String
+    let payloadText: String
+    let context: GuestContext
+    /// JSON text of the metadata every event of this command gets.
+    let eventMetadata: String
+}
+
+/// One instance of a module and the entities living in it.
+///
+/// The actor serialises calls into its wasm instance; a per-entity FIFO lock keeps one
+/// command at a time on each entity across the awaits of reading and writing the store.
+/// When the instance fails (trap, budget, malformed output) it is replaced and every
+/// entity in it is rebuilt from its stream on next use; other workers are unaffected.
+actor InstanceWorker<Store: MessageStore> {
+    let module: AggregateModule
+    private let store: Store
+    private let configuration: RuntimeConfiguration
+    private let metrics: RuntimeMetrics
+    private let logger: Logger
+    private var guest: GuestInstance?
+    private var generation = 0
+    private var cache: EntityCache
+    private let category: String
+
+    init(module: AggregateModule, store: Store, configuration: RuntimeConfiguration, capacity: Int, metrics: RuntimeMetrics, logger: Logger) {
+        self.module = module
+        self.store = store
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+        self.cache = EntityCache(capacity: capacity)
+        self.category = module.schema.aggregate.category
+    }
+
+    // MARK: Commands
+
+    func execute(entityID: String, command: PreparedCommand) async throws(RuntimeError) -> CommandOutcome {
+        let record = entity(entityID)
+        await lock(record)
+        defer { unlock(record) }
+        var conflicts = 0
+        while true {
+            try await load(record)
+            if record.processed.contains(command.commandID.key64) {
+                metrics.duplicates.increment()
+                return .duplicate(try await events(of: command.commandID, in: record))
+            }
+            let handled = try call("handle") { guest throws(GuestFailure) in
+                try guest.handle(record.handle!, command: command.command, payload: command.payloadText, context: command.context)
+            }
+            let events: [GuestEvent]
+            switch handled {
+            case .success(let returned): events = returned
+            case .failure(let error): return try outcome(for: error, command: command)
+            }
+            let messages = try validate(events, command: command)
+            if messages.isEmpty {
+                record.processed.insert(command.commandID.key64)
+                return .recorded([])
+            }
+            let written: WriteResult
+            do {
+                written = try await store.append(
+                    messages, to: record.stream, expectedVersion: record.version < 0 ? .noStream : .version(record.version))
+            } catch let error as MessageStoreError where error.code == .wrongExpectedVersion {
+                conflicts += 1
+                metrics.conflicts.increment()
+                guard conflicts <= configuration.maximumConflictRetries else {
+                    throw RuntimeError(
+                        .conflict,
+                        "\(record.stream) kept changing while handling \(command.command) (\(conflicts) attempts); try again",
+                        aggregate: module.name, moduleVersion: module.version.description)
+                }
+                continue  // `load` catches up with what the other writer wrote, then we retry.
+            } catch let error as MessageStoreError where error.code == .duplicateMessageID {
+                // The events' ids derive from the command id: they exist, so this command id
+                // was already used, for this entity (the next load shows it) or another one.
+                conflicts += 1
+                try await catchUp(record)
+                if record.processed.contains(command.commandID.key64) { continue }
+                throw RuntimeError(
+                    .conflict,
+                    "command id \(command.commandID.uuidString.lowercased()) was already used for another entity; use a new id",
+                    aggregate: module.name)
+            } catch {
+                throw RuntimeError.store(error, while: "writing the events of \(command.command) to \(record.stream)")
+            }
+            let recorded = zip(messages, written.recorded).map { message, position in
+                RecordedEvent(
+                    id: message.id, type: message.type, data: message.data, metadata: message.metadata,
+                    streamName: record.stream, position: position.position, globalPosition: position.globalPosition,
+                    time: position.time)
+            }
+            try applyRecorded(recorded, to: record)
+            record.processed.insert(command.commandID.key64)
+            metrics.eventsWritten.increment(by: Int64(recorded.count))
+            return .recorded(recorded)
+        }
+    }
+
+    /// The entity's state at a point of its history, computed on a fresh guest entity.
+    func view(entityID: String, stream: StreamName, at point: HistoryPoint) async throws(RuntimeError) -> EntityView {
+        var events: [RecordedEvent] = []
+        do {
+            var position: Int64 = 0
+            reading: while true {
+                let batch = try await store.readStream(stream, from: position, batchSize: configuration.replayBatchSize, condition: nil)
+                for message in batch {
+                    switch point {
+                    case .latest: break
+                    case .position(let last): if message.position > last { break reading }
+                    case .time(let time): if message.time > time { break reading }
+                    }
+                    events.append(RecordedEvent(message))
+                }
+                guard let last = batch.last, batch.count == configuration.replayBatchSize else { break }
+                position = last.position + 1
+            }
+        } catch {
+            throw RuntimeError.store(error, while: "reading \(stream)")
+        }
+        let handle = try call("new-entity") { guest throws(GuestFailure) in try guest.newEntity(id: entityID) }
+        let owner = generation
+        defer {
+            if owner == generation, let guest, !guest.isPoisoned { try? guest.dropEntity(handle) }
+        }
+        var start = 0
+        while start < events.count {
+            let chunk = Array(events[start..<min(events.count, start + Int(configuration.replayBatchSize))])
+            let failure = try call("apply") { guest throws(GuestFailure) in
+                try guest.apply(handle, events: chunk.map(Self.guestEvent))
+            }
+            if let failure { throw applyFailure(failure, stream: stream) }
+            start += chunk.count
+        }
+        let stateText = try call("state") { guest throws(GuestFailure) in try guest.state(handle) }
+        var state: JSONValue?
+        if let stateText {
+            do {
+                state = try JSONValue(parsing: stateText)
+            } catch {
+                throw RuntimeError(
+                    .moduleFailure, "module \(module.label) returned a state that is not JSON: \(error)", aggregate: module.name,
+                    moduleVersion: module.version.description)
+            }
+        }
+        return EntityView(
+            aggregate: module.name, streamName: stream, events: events, version: events.last?.position ?? -1, state: state,
+            moduleVersion: module.version.description)
+    }
+
+    /// How many entities are live, for metrics and tests.
+    var liveEntities: Int { cache.count }
+
+    /// Bytes of guest memory, for the memory benchmark.
+    var guestMemoryBytes: Int { guest?.memoryBytes ?? 0 }
+
+    /// Drops every entity and the instance (on upgrade or shutdown).
+    func shutdown() {
+        _ = cache.removeAll()
+        guest = nil
+    }
+
+    // MARK: Entities
+
+    private func entity(_ id: String) -> EntityRecord {
+        if let record = cache.get(id) {
+            metrics.cacheHits.increment()
+            return record
+        }
+        metrics.cacheMisses.increment()
+        let record = EntityRecord(id: id, stream: StreamName(category: category, id: id))
+        cache.insert(record)
+        for evicted in cache.evictOverflow() {
+            metrics.evictions.increment()
+            if evicted.generation == generation, let handle = evicted.handle, let guest, !guest.isPoisoned {
+                do {
+                    try guest.dropEntity(handle)
+                } catch {
+                    replaceGuest(after: error)
+                }
+            }
+        }
+        return record
+    }
+
+    private func lock(_ record: EntityRecord) async {
+        if record.locked {
+            await withCheckedContinuation { record.waiters.append($0) }
+        } else {
+            record.locked = true
+        }
+    }
+
+    private func unlock(_ record: EntityRecord) {
+        if record.waiters.isEmpty {
+            record.locked = false
+        } else {
+            record.waiters.removeFirst().resume()
+        }
+    }
+
+    /// Makes sure the entity exists in the current instance and has applied its whole stream.
+    private func load(_ record: EntityRecord) async throws(RuntimeError) {
+        if record.handle == nil || record.generation != generation {
+            let id = record.id
+            let handle = try call("new-entity") { guest throws(GuestFailure) in try guest.newEntity(id: id) }
+            record.handle = handle
+            record.generation = generation
+            record.version = -1
+            record.processed = []
+        }
+        try await catchUp(record)
+    }
+
+    /// Applies the events written after the entity's version.
+    private func catchUp(_ record: EntityRecord) async throws(RuntimeError) {
+        while true {
+            let batch: [Message]
+            do {
+                batch = try await store.readStream(
+                    record.stream, from: record.version + 1, batchSize: configuration.replayBatchSize, condition: nil)
+            } catch {
+                throw RuntimeError.store(error, while: "reading \(record.stream)")
+            }
+            // The instance may have been replaced while we were reading: start over in the new one.
+            if record.generation != generation || record.handle == nil {
+                return try await load(record)
+            }
+            guard !batch.isEmpty else { return }
+            try applyRecorded(batch.map(RecordedEvent.init), to: record)
+            metrics.replayedEvents.increment(by: Int64(batch.count))
+            if batch.count < configuration.replayBatchSize { return }
+        }
+    }
+
+    private func applyRecorded(_ events: [RecordedEvent], to record: EntityRecord) throws(RuntimeError) {
+        guard let handle = record.handle else { return }
+        let failure = try call("apply") { guest throws(GuestFailure) in try guest.apply(handle, events: events.map(Self.guestEvent)) }
+        if let failure {
+            record.handle = nil
+            throw applyFailure(failure, stream: record.stream)
+        }
+        for event in events {
+            record.version = event.position
+            if let metadata = event.metadata, let commandID = Self.commandID(inMetadata: metadata) {
+                record.processed.insert(commandID)
+            }
+        }
+    }
+
+    private func applyFailure(_ failure: GuestError, stream: StreamName) -> RuntimeError {
+        let reason: String
+        switch failure {
+        case .command(let message), .deserializeCommand(let message): reason = message
+        case .deserializeEvent(let message): reason = "an event could not be read: \(message)"
+        case .unknownEvent: reason = "the module does not know an event type in the stream"
+        case .unknownCommand: reason = "unknown command"
+        case .ignore(let message): reason = message ?? "ignored"
+        }
+        return RuntimeError(
+            .moduleFailure, "module \(module.label) could not apply the events of \(stream): \(reason)",
+            aggregate: module.name, moduleVersion: module.version.description)
+    }
+
+    /// The events a command id wrote, read back from the stream.
+    private func events(of commandID: UUID, in record: EntityRecord) async throws(RuntimeError) -> [RecordedEvent] {
+        let key = commandID.key64
+        do {
+            return try await store.readWholeStream(record.stream).filter { message in
+                message.metadata.flatMap(Self.commandID(inMetadata:)) == key
+            }.map(RecordedEvent.init)
+        } catch {
+            throw RuntimeError.store(error, while: "reading \(record.stream)")
+        }
+    }
+
+    // MARK: Guest calls
+
+    /// Runs a guest call; when the instance fails, replaces it and reports the failure.
+    private func call<T>(_ export: String, _ body: (GuestInstance) throws(GuestFailure) -> T) throws(RuntimeError) -> T {
+        let guest: GuestInstance
+        if let current = self.guest {
+            guest = current
+        } else {
+            guest = try GuestInstance(module: module)
+            self.guest = guest
+        }
+        do {
+            return try body(guest)
+        } catch {
+            replaceGuest(after: error)
+            throw RuntimeError(
+                .moduleFailure, "module \(module.label) failed in \(error.export): \(error.reason)", aggregate: module.name,
+                moduleVersion: module.version.description)
+        }
+    }
+
+    private func replaceGuest(after error: GuestFailure) {
+        logger.error(
+            "module instance failed; replacing it, its entities will be rebuilt from their streams",
+            metadata: ["module.name": "\(module.name)", "module.version": "\(module.version)", "error": "\(error)"])
+        metrics.instanceRestarts.increment()
+        guest = nil
+        generation += 1
+    }
+
+    private func outcome(for error: GuestError, command: PreparedCommand) throws(RuntimeError) -> CommandOutcome {
+        switch error {
+        case .ignore(let reason):
+            metrics.ignored.increment()
+            return .ignored(reason: reason)
+        case .command(let message):
+            metrics.rejected.increment()
+            throw RuntimeError(.rejected, message, aggregate: module.name, moduleVersion: module.version.description)
+        case .deserializeCommand(let message):
+            throw RuntimeError(
+                .invalidPayload, "module \(module.label) could not read the \(command.command) payload: \(message)",
+                aggregate: module.name, moduleVersion: module.version.description)
+        case .unknownCommand:
+            throw RuntimeError(
+                .unknownCommand, "module \(module.label) has no handler for \(command.command)", aggregate: module.name,
+                moduleVersion: module.version.description)
+        case .deserializeEvent(let message):
+            throw RuntimeError(
+                .moduleFailure, "module \(module.label) could not read an event: \(message)", aggregate: module.name,
+                moduleVersion: module.version.description)
+        case .unknownEvent:
+            throw RuntimeError(
+                .moduleFailure, "module \(module.label) met an event type it does not know", aggregate: module.name,
+                moduleVersion: module.version.description)
+        }
+    }
+
+    /// Checks the events against the ESDL schema and turns them into messages.
+    private func validate(_ events: [GuestEvent], command: PreparedCommand) throws(RuntimeError) -> [NewMessage] {
+        var parsed: [(type: String, payload: JSONValue)] = []
+        var problems: [PayloadError] = []
+        for (index, event) in events.enumerated() {
+            do {
+                let payload = try JSONValue(parsing: event.payload)
+                parsed.append((event.type, payload))
+                for problem in module.schema.validateEvent(event.type, payload: payload) {
+                    var problem = problem
+                    problem.path = "events[\(index)]" + (problem.path.isEmpty ? "" : "." + problem.path)
+                    problems.append(problem)
+                }
+            } catch {
+                problems.append(PayloadError(.typeMismatch, path: "events[\(index)]", message: "payload is not JSON: \(error)"))
+            }
+        }
+        if problems.isEmpty {
+            problems = module.schema.validateReturnedEvents(command: command.command, events: parsed)
+        }
+        guard problems.isEmpty else {
+            throw RuntimeError(
+                .invalidEvents,
+                "module \(module.label) returned events that do not match its schema: "
+                    + problems.map(\.description).joined(separator: "; "),
+                aggregate: module.name, moduleVersion: module.version.description, payloadErrors: problems)
+        }
+        return events.enumerated().map { index, event in
+            NewMessage(
+                id: UUID.derived(from: command.commandID, index: index), type: event.type, data: event.payload,
+                metadata: command.eventMetadata)
+        }
+    }
+
+    private static func guestEvent(_ event: RecordedEvent) -> GuestRecordedEvent {
+        GuestRecordedEvent(
+            type: event.type, payload: event.data,
+            context: GuestContext(
+                id: event.id.uuidString.lowercased(), streamName: event.streamName.rawValue, position: event.position,
+                globalPosition: event.globalPosition, metadata: event.metadata ?? "{}", time: event.time.microsecondsSinceEpoch))
+    }
+
+    /// The `commandId` Thalo puts in event metadata, found without parsing the whole object.
+    static func commandID(inMetadata metadata: String) -> UInt64? {
+        guard let range = metadata.range(of: "\"commandId\"") else { return nil }
+        var index = range.upperBound
+        let text = metadata.utf8
+        let utf8Index = index.samePosition(in: text) ?? text.endIndex
+        var cursor = utf8Index
+        while cursor < text.endIndex, text[cursor] == UInt8(ascii: " ") || text[cursor] == UInt8(ascii: ":") {
+            cursor = text.index(after: cursor)
+        }
+        guard cursor < text.endIndex, text[cursor] == UInt8(ascii: "\"") else { return nil }
+        cursor = text.index(after: cursor)
+        guard let end = text[cursor...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+        index = cursor
+        guard let id = UUID(uuidString: String(metadata[index..<end])) else { return nil }
+        return id.key64
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+
+/// How a ``Runtime`` runs its modules and entities.
+public struct RuntimeConfiguration: Sendable {
+    /// The most live entities kept per aggregate; the least recently used are evicted.
+    public var cacheCapacity: Int
+    /// Instances per module; entities are spread over them by id. Defaults to the number of cores.
+    public var instancesPerModule: Int
+    /// How many times a command is retried after another writer changed the entity first.
+    public var maximumConflictRetries: Int
+    /// Events read per query when an entity is rebuilt.
+    public var replayBatchSize: Int64
+    /// The bounds of every module call.
+    public var limits: ModuleLimits
+    /// The consumer name under which command consumers record their positions.
+    public var consumerName: String
+    /// Whether ``Runtime/run()`` consumes the command streams (`{category}:command`).
+    public var consumesCommands: Bool
+    /// How often ``Runtime/run()`` looks for modules published by other processes.
+    public var registryPollInterval: Duration
+
+    public init(
+        cacheCapacity: Int = 100_000,
+        instancesPerModule: Int = ProcessInfo.processInfo.activeProcessorCount,
+        maximumConflictRetries: Int = 5,
+        replayBatchSize: Int64 = 1_000,
+        limits: ModuleLimits = ModuleLimits(),
+        consumerName: String = "thalo",
+        consumesCommands: Bool = true,
+        registryPollInterval: Duration = .seconds(2)
+    ) {
+        self.cacheCapacity = cacheCapacity
+        self.instancesPerModule = max(1, instancesPerModule)
+        self.maximumConflictRetries = maximumConflictRetries
+        self.replayBatchSize = replayBatchSize
+        self.limits = limits
+        self.consumerName = consumerName
+        self.consumesCommands = consumesCommands
+        self.registryPollInterval = registryPollInterval
+    }
+}

@@ -1,0 +1,45 @@
+import Metrics
+
+/// The runtime's metrics for one aggregate, created once and reused on the hot path.
+///
+/// Names follow Prometheus conventions; the server exports them at `/metrics`.
+struct RuntimeMetrics: Sendable {
+    let handled: Counter
+    let rejected: Counter
+    let ignored: Counter
+    let duplicates: Counter
+    let failed: Counter
+    let conflicts: Counter
+    let eventsWritten: Counter
+    let cacheHits: Counter
+    let cacheMisses: Counter
+    let evictions: Counter
+    let instanceRestarts: Counter
+    let latency: Timer
+    let replayedEvents: Counter
+
+    init(aggregate: String) {
+        let dimensions = [("aggregate", aggregate)]
+        handled = Counter(label: "thalo_commands_handled_total", dimensions: dimensions)
+        rejected = Counter(label: "thalo_commands_rejected_total", dimensions: dimensions)
+        ignored = Counter(label: "thalo_commands_ignored_total", dimensions: dimensions)
+        duplicates = Counter(label: "thalo_commands_duplicate_total", dimensions: dimensions)
+        failed = Counter(label: "thalo_commands_failed_total", dimensions: dimensions)
+        conflicts = Counter(label: "thalo_command_conflicts_total", dimensions: dimensions)
+        eventsWritten = Counter(label: "thalo_events_written_total", dimensions: dimensions)
+        cacheHits = Counter(label: "thalo_entity_cache_hits_total", dimensions: dimensions)
+        cacheMisses = Counter(label: "thalo_entity_cache_misses_total", dimensions: dimensions)
+        evictions = Counter(label: "thalo_entity_evictions_total", dimensions: dimensions)
+        instanceRestarts = Counter(label: "thalo_module_instance_restarts_total", dimensions: dimensions)
+        latency = Timer(label: "thalo_command_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
+        replayedEvents = Counter(label: "thalo_events_replayed_total", dimensions: dimensions)
+    }
+}
+
+extension Timer {
+    /// Records the time elapsed since `start`.
+    func record(since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,448 @@
+@_spi(Fuzzing) import WasmKit
+import ESDL
+
+/// What a recorded event looks like to a module's `apply`.
+struct GuestRecordedEvent: Sendable {
+    var type: String
+    var payload: String
+    var context: GuestContext
+}
+
+/// The `context` record of the contract.
+struct GuestContext: Sendable {
+    var id: String
+    var streamName: String
+    var position: Int64
+    var globalPosition: Int64
+    var metadata: String
+    var time: Int64
+}
+
+/// An event a module's `handle` returned.
+struct GuestEvent: Sendable, Hashable {
+    var type: String
+    var payload: String
+}
+
+/// The contract's `error` variant.
+enum GuestError: Error, Sendable, Hashable {
+    case command(String)
+    case ignore(String?)
+    case deserializeCommand(String)
+    case deserializeEvent(String)
+    case unknownCommand
+    case unknownEvent
+}
+
+/// A failure of the instance itself: a trap, a budget overrun, malformed output. After
+/// one, the instance is poisoned and must be replaced.
+struct GuestFailure: Error, CustomStringConvertible {
+    var export: String
+    var reason: String
+    var description: String { "\(export): \(reason)" }
+}
+
+/// Stops a call whose memory would grow beyond the module's cap. Throwing (rather than
+/// letting `memory.grow` return -1) ends the call at once with a clear error, whatever the
+/// guest would have done with the failure.
+final class MemoryCap: ResourceLimiter {
+    struct Exceeded: Error {
+        let desired: Int
+        let maximum: Int
+    }
+
+    let maximumBytes: Int
+    init(maximumBytes: Int) { self.maximumBytes = maximumBytes }
+    func limitMemoryGrowth(to desired: Int) throws -> Bool {
+        if desired > maximumBytes { throw Exceeded(desired: desired, maximum: maximumBytes) }
+        return true
+    }
+    func limitTableGrowth(to desired: Int) throws -> Bool { desired <= 100_000 }
+}
+
+/// One instance of a module: the host side of the canonical ABI glue.
+///
+/// It resolves every export once, reuses one interpreter stack, always calls post-return,
+/// bounds every call with fuel, and checks every pointer, length, tag and string the guest
+/// returns, so a misbehaving module yields a ``GuestFailure`` and never crashes the host.
+/// Not thread-safe: an ``InstanceWorker`` owns it.
+final class GuestInstance {
+    let module: AggregateModule
+    private let store: Store
+    private let memory: Memory
+    private var stack: ExecutionStack
+    private let newEntityFunction: Function
+    private let applyFunction: Function
+    private let handleFunction: Function
+    private let stateFunction: Function
+    private let dropEntityFunction: Function
+    private let postApply: Function
+    private let postHandle: Function
+    private let postState: Function
+    private let realloc: Function
+    private let packed: Bool
+    /// Set after a failure: the instance must not be called again.
+    private(set) var isPoisoned = false
+    /// Calls made, for metrics.
+    private(set) var calls = 0
+
+    init(module: AggregateModule) throws(RuntimeError) {
+        self.module = module
+        let limits = module.limits
+        let engine = Engine(configuration: EngineConfiguration(stackSize: limits.stackBytes, fuelMetering: true))
+        let store = Store(engine: engine)
+        store.resourceLimiter = MemoryCap(maximumBytes: limits.maximumMemoryBytes)
+        store.fuel = Fuel(remaining: limits.fuelPerCall)
+        self.store = store
+        let label = module.label
+        func fail(_ reason: String) -> RuntimeError {
+            RuntimeError(.invalidModule, "module \(label): \(reason)", aggregate: module.name, moduleVersion: module.version.description)
+        }
+        let instance: Instance
+        do {
+            instance = try module.module.instantiate(store: store)
+        } catch {
+            throw fail("cannot be instantiated: \(error)")
+        }
+        guard case .memory(let memory)? = instance.export(ModuleContract.memoryExport) else {
+            throw fail("does not export its memory as \"memory\"")
+        }
+        if memory.byteCount > limits.maximumMemoryBytes {
+            throw fail("starts with \(memory.byteCount) bytes of memory, more than the cap of \(limits.maximumMemoryBytes)")
+        }
+        self.memory = memory
+        var functions: [String: Function] = [:]
+        for (name, type) in ModuleContract.requiredFunctions {
+            guard let function = instance.exports[function: name] else { throw fail("does not export the function \(name)") }
+            guard function.type == type else {
+                throw fail("exports \(name) with signature \(function.type), expected \(type)")
+            }
+            functions[name] = function
+        }
+        newEntityFunction = functions[ModuleContract.newEntityExport]!
+        applyFunction = functions[ModuleContract.applyExport]!
+        handleFunction = functions[ModuleContract.handleExport]!
+        stateFunction = functions[ModuleContract.stateExport]!
+        dropEntityFunction = functions[ModuleContract.dropEntityExport]!
+        postApply = functions[ModuleContract.postApplyExport]!
+        postHandle = functions[ModuleContract.postHandleExport]!
+        postState = functions[ModuleContract.postStateExport]!
+        realloc = functions[ModuleContract.reallocExport]!
+        packed = module.packsArguments
+        stack = ExecutionStack(engine: engine)
+        do {
+            if let initialize = instance.exports[function: ModuleContract.initializeExport] {
+                guard initialize.type == FunctionType(parameters: [], results: []) else {
+                    throw fail("exports _initialize with signature \(initialize.type), expected () -> ()")
+                }
+                try invoke(initialize, [], export: ModuleContract.initializeExport)
+            }
+            let abi = try invoke(functions[ModuleContract.abiVersionExport]!, [], export: ModuleContract.abiVersionExport)
+            guard case .i32(let version)? = abi.first, version == ModuleContract.abiVersion else {
+                throw fail("reports ABI version \(abi.first.map { "\($0)" } ?? "none"), this runtime implements \(ModuleContract.abiVersion)")
+            }
+        } catch let error as RuntimeError {
+            throw error
+        } catch {
+            throw fail("failed while starting: \(error)")
+        }
+    }
+
+    // MARK: Exports
+
+    func newEntity(id: String) throws(GuestFailure) -> UInt32 {
+        let export = ModuleContract.newEntityExport
+        let (pointer, length) = try allocateArguments([Array(id.utf8)], export: export)[0]
+        let result = try invoke(newEntityFunction, [.i32(pointer), .i32(length)], export: export)
+        return try i32(result, export: export)
+    }
+
+    func dropEntity(_ handle: UInt32) throws(GuestFailure) {
+        try invoke(dropEntityFunction, [.i32(handle)], export: ModuleContract.dropEntityExport)
+    }
+
+    func apply(_ handle: UInt32, events: [GuestRecordedEvent]) throws(GuestFailure) -> GuestError? {
+        let export = ModuleContract.applyExport
+        guard !events.isEmpty else { return nil }
+        // Strings first (one block when packed), then the list of 64-byte records.
+        var strings: [[UInt8]] = []
+        strings.reserveCapacity(events.count * 5)
+        for event in events {
+            strings.append(Array(event.type.utf8))
+            strings.append(Array(event.payload.utf8))
+            strings.append(Array(event.context.id.utf8))
+            strings.append(Array(event.context.streamName.utf8))
+            strings.append(Array(event.context.metadata.utf8))
+        }
+        let listBytes = events.count * ModuleContract.recordedEventSize
+        let placed = try allocateArguments(strings, list: (size: listBytes, alignment: 8), export: export)
+        let listPointer = placed.last!.pointer
+        try writeMemory(at: listPointer, count: listBytes, export: export) { buffer in
+            for (index, event) in events.enumerated() {
+                let base = index * ModuleContract.recordedEventSize
+                let s = index * 5
+                func put32(_ offset: Int, _ value: UInt32) { buffer.storeBytes(of: value.littleEndian, toByteOffset: base + offset, as: UInt32.self) }
+                func put64(_ offset: Int, _ value: Int64) { buffer.storeBytes(of: value.littleEndian, toByteOffset: base + offset, as: Int64.self) }
+                put32(0, placed[s].pointer); put32(4, placed[s].length)
+                put32(8, placed[s + 1].pointer); put32(12, placed[s + 1].length)
+                put32(16, placed[s + 2].pointer); put32(20, placed[s + 2].length)
+                put32(24, placed[s + 3].pointer); put32(28, placed[s + 3].length)
+                put64(32, event.context.position)
+                put64(40, event.context.globalPosition)
+                put32(48, placed[s + 4].pointer); put32(52, placed[s + 4].length)
+                put64(56, event.context.time)
+            }
+        }
+        let result = try invoke(
+            applyFunction, [.i32(handle), .i32(listPointer), .i32(UInt32(events.count))], export: export)
+        let area = try i32(result, export: export)
+        let outcome: GuestError?
+        do throws(GuestFailure) {
+            try checkRange(area, ModuleContract.resultSize, alignment: 4, what: "result", export: export)
+            switch try byte(at: area, export: export) {
+            case 0: outcome = nil
+            case 1: outcome = try readError(at: area + 4, export: export)
+            case let tag: throw GuestFailure(export: export, reason: "result tag \(tag) is neither ok (0) nor err (1)")
+            }
+        } catch {
+            isPoisoned = true
+            _ = try? invoke(postApply, [.i32(area)], export: ModuleContract.postApplyExport)
+            throw error
+        }
+        try invoke(postApply, [.i32(area)], export: ModuleContract.postApplyExport)
+        return outcome
+    }
+
+    func handle(_ handle: UInt32, command: String, payload: String, context: GuestContext) throws(GuestFailure) -> Result<[GuestEvent], GuestError> {
+        let export = ModuleContract.handleExport
+        let placed = try allocateArguments(
+            [Array(command.utf8), Array(payload.utf8), Array(context.id.utf8), Array(context.streamName.utf8), Array(context.metadata.utf8)],
+            export: export)
+        let arguments: [Value] = [
+            .i32(handle),
+            .i32(placed[0].pointer), .i32(placed[0].length),
+            .i32(placed[1].pointer), .i32(placed[1].length),
+            .i32(placed[2].pointer), .i32(placed[2].length),
+            .i32(placed[3].pointer), .i32(placed[3].length),
+            .i64(UInt64(bitPattern: context.position)), .i64(UInt64(bitPattern: context.globalPosition)),
+            .i32(placed[4].pointer), .i32(placed[4].length),
+            .i64(UInt64(bitPattern: context.time)),
+        ]
+        let area = try i32(try invoke(handleFunction, arguments, export: export), export: export)
+        let outcome: Result<[GuestEvent], GuestError>
+        do throws(GuestFailure) {
+            try checkRange(area, ModuleContract.resultSize, alignment: 4, what: "result", export: export)
+            switch try byte(at: area, export: export) {
+            case 0:
+                let listPointer = try word(at: area + 4, export: export)
+                let count = Int(try word(at: area + 8, export: export))
+                guard count <= module.limits.maximumEventsPerCommand else {
+                    throw GuestFailure(export: export, reason: "returned \(count) events, more than the limit of \(module.limits.maximumEventsPerCommand)")
+                }
+                try checkRange(listPointer, count * ModuleContract.eventSize, alignment: 4, what: "event list", export: export)
+                var events: [GuestEvent] = []
+                events.reserveCapacity(count)
+                var total = 0
+                for index in 0..<count {
+                    let base = listPointer + UInt32(index * ModuleContract.eventSize)
+                    let type = try string(at: base, export: export, what: "event \(index) type", total: &total)
+                    let payload = try string(at: base + 8, export: export, what: "event \(index) payload", total: &total)
+                    events.append(GuestEvent(type: type, payload: payload))
+                }
+                outcome = .success(events)
+            case 1:
+                outcome = .failure(try readError(at: area + 4, export: export))
+            case let tag:
+                throw GuestFailure(export: export, reason: "result tag \(tag) is neither ok (0) nor err (1)")
+            }
+        } catch {
+            isPoisoned = true
+            _ = try? invoke(postHandle, [.i32(area)], export: ModuleContract.postHandleExport)
+            throw error
+        }
+        try invoke(postHandle, [.i32(area)], export: ModuleContract.postHandleExport)
+        return outcome
+    }
+
+    func state(_ handle: UInt32) throws(GuestFailure) -> String? {
+        let export = ModuleContract.stateExport
+        let area = try i32(try invoke(stateFunction, [.i32(handle)], export: export), export: export)
+        let state: String?
+        do throws(GuestFailure) {
+            try checkRange(area, ModuleContract.optionStringSize, alignment: 4, what: "option", export: export)
+            switch try byte(at: area, export: export) {
+            case 0: state = nil
+            case 1:
+                var total = 0
+                state = try string(at: area + 4, export: export, what: "state", total: &total)
+            case let tag: throw GuestFailure(export: export, reason: "option tag \(tag) is neither none (0) nor some (1)")
+            }
+        } catch {
+            isPoisoned = true
+            _ = try? invoke(postState, [.i32(area)], export: ModuleContract.postStateExport)
+            throw error
+        }
+        try invoke(postState, [.i32(area)], export: ModuleContract.postStateExport)
+        return state
+    }
+
+    /// Bytes of linear memory in use, for metrics and memory tests.
+    var memoryBytes: Int { memory.byteCount }
+
+    // MARK: Calling
+
+    @discardableResult
+    private func invoke(_ function: Function, _ arguments: [Value], export: String) throws(GuestFailure) -> [Value] {
+        guard !isPoisoned else { throw GuestFailure(export: export, reason: "the instance failed earlier and is being replaced") }
+        store.fuel = Fuel(remaining: module.limits.fuelPerCall)
+        calls += 1
+        do {
+            return try function.invoke(arguments, on: &stack)
+        } catch let error as MemoryCap.Exceeded {
+            isPoisoned = true
+            throw GuestFailure(
+                export: export, reason: "tried to grow its memory to \(error.desired) bytes, past the cap of \(error.maximum) bytes")
+        } catch {
+            isPoisoned = true
+            let text = "\(error)"
+            if text.contains("out of fuel") {
+                throw GuestFailure(export: export, reason: "exceeded its budget of \(module.limits.fuelPerCall) instructions")
+            }
+            let firstLine = text.split(separator: "\n").first.map(String.init) ?? text
+            throw GuestFailure(export: export, reason: "trapped: \(firstLine)")
+        }
+    }
+
+    /// Copies argument byte strings into guest memory: one `cabi_realloc` per string, or one
+    /// for all of them when the module packs arguments. A trailing list area is allocated
+    /// after the strings when asked for; it is the last element of the result.
+    private func allocateArguments(
+        _ strings: [[UInt8]], list: (size: Int, alignment: Int)? = nil, export: String
+    ) throws(GuestFailure) -> [(pointer: UInt32, length: UInt32)] {
+        var placed: [(pointer: UInt32, length: UInt32)] = []
+        placed.reserveCapacity(strings.count + 1)
+        if packed {
+            var total = 0
+            for string in strings { total += string.count }
+            var listOffset = 0
+            if let list {
+                listOffset = (total + list.alignment - 1) / list.alignment * list.alignment
+                total = listOffset + list.size
+            }
+            let base = try reallocate(size: max(total, 1), alignment: list?.alignment ?? 1, export: export)
+            var offset = 0
+            try writeMemory(at: base, count: total, export: export) { buffer in
+                for string in strings {
+                    string.withUnsafeBytes { buffer.baseAddress!.advanced(by: offset).copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, byteCount: string.count) }
+                    placed.append((base + UInt32(offset), UInt32(string.count)))
+                    offset += string.count
+                }
+            }
+            if let list { placed.append((base + UInt32(listOffset), UInt32(list.size))) }
+            return placed
+        }
+        for string in strings {
+            if string.isEmpty {
+                placed.append((1, 0))
+                continue
+            }
+            let pointer = try reallocate(size: string.count, alignment: 1, export: export)
+            try writeMemory(at: pointer, count: string.count, export: export) { buffer in
+                string.withUnsafeBytes { buffer.copyMemory(from: $0) }
+            }
+            placed.append((pointer, UInt32(string.count)))
+        }
+        if let list {
+            placed.append((try reallocate(size: max(list.size, 1), alignment: list.alignment, export: export), UInt32(list.size)))
+        }
+        return placed
+    }
+
+    private func reallocate(size: Int, alignment: Int, export: String) throws(GuestFailure) -> UInt32 {
+        let result = try invoke(realloc, [.i32(0), .i32(0), .i32(UInt32(alignment)), .i32(UInt32(size))], export: "cabi_realloc (for \(export))")
+        let pointer = try i32(result, export: "cabi_realloc")
+        try checkRange(pointer, size, alignment: alignment, what: "cabi_realloc result", export: export)
+        return pointer
+    }
+
+    // MARK: Reading and writing guest memory, checked
+
+    private func checkRange(_ pointer: UInt32, _ count: Int, alignment: Int, what: String, export: String) throws(GuestFailure) {
+        let end = Int(pointer) + count
+        guard count >= 0, end <= memory.byteCount else {
+            isPoisoned = true
+            throw GuestFailure(export: export, reason: "\(what) at \(pointer) (\(count) bytes) lies outside memory of \(memory.byteCount) bytes")
+        }
+        guard alignment <= 1 || Int(pointer) % alignment == 0 else {
+            isPoisoned = true
+            throw GuestFailure(export: export, reason: "\(what) at \(pointer) is not aligned to \(alignment) bytes")
+        }
+    }
+
+    private func writeMemory(at pointer: UInt32, count: Int, export: String, _ body: (UnsafeMutableRawBufferPointer) -> Void) throws(GuestFailure) {
+        try checkRange(pointer, count, alignment: 1, what: "argument area", export: export)
+        guard count > 0 else { return }
+        memory.withUnsafeMutableBufferPointer(offset: UInt(pointer), count: count, body)
+    }
+
+    private func byte(at pointer: UInt32, export: String) throws(GuestFailure) -> UInt8 {
+        try checkRange(pointer, 1, alignment: 1, what: "tag", export: export)
+        return memory.withUnsafeBufferPointer(offset: UInt(pointer), count: 1) { $0[0] }
+    }
+
+    private func word(at pointer: UInt32, export: String) throws(GuestFailure) -> UInt32 {
+        try checkRange(pointer, 4, alignment: 1, what: "word", export: export)
+        return memory.withUnsafeBufferPointer(offset: UInt(pointer), count: 4) { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
+    }
+
+    /// A `(ptr, len)` string at `pointer`, checked and decoded as strict UTF-8.
+    private func string(at pointer: UInt32, export: String, what: String, total: inout Int) throws(GuestFailure) -> String {
+        let start = try word(at: pointer, export: export)
+        let length = Int(try word(at: pointer + 4, export: export))
+        total += length
+        guard total <= module.limits.maximumResultBytes else {
+            isPoisoned = true
+            throw GuestFailure(export: export, reason: "returned more than \(module.limits.maximumResultBytes) bytes")
+        }
+        guard length > 0 else { return "" }
+        try checkRange(start, length, alignment: 1, what: what, export: export)
+        let text = memory.withUnsafeBufferPointer(offset: UInt(start), count: length) { raw in
+            String(validating: raw.bindMemory(to: UInt8.self), as: UTF8.self)
+        }
+        guard let text else {
+            isPoisoned = true
+            throw GuestFailure(export: export, reason: "\(what) is not valid UTF-8")
+        }
+        return text
+    }
+
+    private func readError(at pointer: UInt32, export: String) throws(GuestFailure) -> GuestError {
+        var total = 0
+        switch try byte(at: pointer, export: export) {
+        case 0: return .command(try string(at: pointer + 4, export: export, what: "error message", total: &total))
+        case 1:
+            switch try byte(at: pointer + 4, export: export) {
+            case 0: return .ignore(nil)
+            case 1: return .ignore(try string(at: pointer + 8, export: export, what: "ignore reason", total: &total))
+            case let tag:
+                isPoisoned = true
+                throw GuestFailure(export: export, reason: "option tag \(tag) in ignore is neither none (0) nor some (1)")
+            }
+        case 2: return .deserializeCommand(try string(at: pointer + 4, export: export, what: "error message", total: &total))
+        case 3: return .deserializeEvent(try string(at: pointer + 4, export: export, what: "error message", total: &total))
+        case 4: return .unknownCommand
+        case 5: return .unknownEvent
+        case let tag:
+            isPoisoned = true
+            throw GuestFailure(export: export, reason: "error tag \(tag) is not one of the six error cases")
+        }
+    }
+
+    private func i32(_ values: [Value], export: String) throws(GuestFailure) -> UInt32 {
+        guard values.count == 1, case .i32(let value) = values[0] else {
+            isPoisoned = true
+            throw GuestFailure(export: export, reason: "returned \(values) instead of one i32")
+        }
+        return value
+    }
+}
