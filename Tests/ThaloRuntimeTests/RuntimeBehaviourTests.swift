@@ -1,0 +1,225 @@
+import ESDL
+import Foundation
+import GuestBuilder
+import JSON
+import MessageStore
+import TestSupport
+import Testing
+@testable import ThaloRuntime
+
+/// Builds bank_account with a new version and a changed rule, for upgrade tests.
+actor UpgradedBankAccount {
+    static let shared = UpgradedBankAccount()
+    private var built: Task<(schema: String, wasm: [UInt8]), any Error>?
+
+    func build() async throws -> (schema: String, wasm: [UInt8]) {
+        if let built { return try await built.value }
+        let task = Task<(schema: String, wasm: [UInt8]), any Error> {
+            let source = ExampleModules.folder("bank_account")
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("thalo-upgrade-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            var schema = try String(contentsOf: source.appendingPathComponent("bank_account.esdl"), encoding: .utf8)
+            schema = schema.replacingOccurrences(of: "version = \"0.1.0\"", with: "version = \"0.2.0\"")
+            try schema.write(to: folder.appendingPathComponent("bank_account.esdl"), atomically: true, encoding: .utf8)
+            let code = try String(contentsOf: source.appendingPathComponent("BankAccount.swift"), encoding: .utf8)
+                .replacingOccurrences(of: "\"insufficient funds\"", with: "\"insufficient funds (rule of 0.2.0)\"")
+            try code.write(to: folder.appendingPathComponent("BankAccount.swift"), atomically: true, encoding: .utf8)
+            let result = try await GuestBuilder().build(directory: folder)
+            return (schema, try [UInt8](Data(contentsOf: result.wasmURL)))
+        }
+        built = task
+        return try await task.value
+    }
+}
+
+/// Waits until `condition` holds, polling.
+func eventually(timeout: Duration = .seconds(30), _ condition: @Sendable () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else { throw RuntimeError(.unavailable, "timed out waiting for a condition") }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}
+
+@Suite("Runtime: concurrency, submit, cache, upgrade")
+struct RuntimeBehaviourTests {
+    @Test("concurrent commands on one entity run one at a time: every one is recorded, positions gapless", arguments: [Backend.sqlite, .postgres])
+    func concurrentSameEntity(backend: Backend) async throws {
+        try await withRuntime(backend) { runtime in
+            _ = try await runtime.execute(bank("hot", "open_account", ["initial_balance": 0]))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<40 {
+                    group.addTask { _ = try await runtime.execute(bank("hot", "deposit_funds", ["amount": 1])) }
+                }
+                try await group.waitForAll()
+            }
+            let messages = try await runtime.store.readStream("bankAccount-hot")
+            #expect(messages.map(\.position) == Array(0...40))
+            #expect(try await runtime.entity(aggregate: "BankAccount", id: "hot").state == ["open": true, "balance": 40])
+        }
+    }
+
+    @Test("two runtimes on one store (as two processes): conflicts are retried, nothing lost or doubled", arguments: [Backend.sqlite, .postgres])
+    func twoRuntimes(backend: Backend) async throws {
+        try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
+            let built = try await ExampleModules.shared.build("bank_account")
+            let configuration = RuntimeConfiguration(maximumConflictRetries: 50)
+            let first = Runtime(store: AnyModuleStore(store), configuration: configuration)
+            try await first.publish(schema: built.schema, wasm: built.wasm)
+            let second = Runtime(store: AnyModuleStore(store), configuration: configuration)
+            let accounts = ["a", "b", "c"]
+            for account in accounts { _ = try await first.execute(bank(account, "open_account", ["initial_balance": 0])) }
+            let acknowledged = try await withThrowingTaskGroup(of: [UUID].self) { group in
+                for (index, runtime) in [first, second, first, second].enumerated() {
+                    group.addTask {
+                        var ids: [UUID] = []
+                        for round in 0..<15 {
+                            let id = UUID()
+                            let account = accounts[(index + round) % accounts.count]
+                            _ = try await runtime.execute(bank(account, "deposit_funds", ["amount": 1], commandID: id))
+                            ids.append(id)
+                        }
+                        return ids
+                    }
+                }
+                var all: [UUID] = []
+                for try await ids in group { all += ids }
+                return all
+            }
+            var seen: [String: Int] = [:]
+            var total = 0
+            for account in accounts {
+                let messages = try await store.readWholeStream(StreamName(category: "bankAccount", id: account))
+                #expect(messages.map(\.position) == Array(0..<Int64(messages.count)))
+                for message in messages.dropFirst() {
+                    let commandID = try message.parsedMetadata().properties["commandId"]?.stringValue ?? "?"
+                    seen[commandID, default: 0] += 1
+                }
+                total += messages.count - 1
+            }
+            #expect(total == acknowledged.count)
+            for id in acknowledged { #expect(seen[id.uuidString.lowercased()] == 1) }
+        }
+    }
+
+    @Test("submitted commands, also ones written by other programs, are handled in order by the consumer", arguments: [Backend.sqlite, .postgres])
+    func submitAndConsume(backend: Backend) async throws {
+        try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
+            let built = try await ExampleModules.shared.build("bank_account")
+            let configuration = RuntimeConfiguration(registryPollInterval: .milliseconds(100))
+            let runtime = Runtime(store: AnyModuleStore(store), configuration: configuration)
+            try await runtime.publish(schema: built.schema, wasm: built.wasm)
+            let consumer = Task { try await runtime.run() }
+            let opened = try await runtime.submit(bank("s1", "open_account", ["initial_balance": 10]))
+            #expect(opened.streamName == "bankAccount:command-s1")
+            #expect(opened.position == 0)
+            #expect(!opened.duplicate)
+            let depositID = UUID()
+            _ = try await runtime.submit(bank("s1", "deposit_funds", ["amount": 5], commandID: depositID))
+            let again = try await runtime.submit(bank("s1", "deposit_funds", ["amount": 5], commandID: depositID))
+            #expect(again.duplicate)
+            #expect(again.position == 1)
+            // Another program writes a command straight into the command stream.
+            try await store.write(NewMessage(type: "withdraw_funds", data: ["amount": 3]), to: "bankAccount:command-s1")
+            // And one that the aggregate rejects, asking for a reply.
+            try await store.write(
+                NewMessage(type: "withdraw_funds", data: ["amount": 1_000], metadata: Metadata(replyStreamName: "client-1")),
+                to: "bankAccount:command-s1")
+            try await eventually { try await store.streamVersion("bankAccount-s1") == 2 }
+            try await eventually { try await store.streamVersion("client-1") == 0 }
+            let events = try await store.readStream("bankAccount-s1")
+            #expect(events.map(\.type) == ["OpenedAccount", "DepositedFunds", "WithdrewFunds"])
+            let commands = try await store.readStream("bankAccount:command-s1")
+            for (event, command) in zip(events, commands) {
+                let metadata = try event.parsedMetadata()
+                #expect(metadata.causationMessageStreamName == "bankAccount:command-s1")
+                #expect(metadata.causationMessagePosition == command.position)
+                #expect(metadata.causationMessageGlobalPosition == command.globalPosition)
+                #expect(metadata.properties["commandId"]?.stringValue == command.id.uuidString.lowercased())
+            }
+            let reply = try #require(try await store.lastMessage(in: "client-1"))
+            #expect(reply.type == "CommandRejected")
+            #expect(try reply.dataJSON()["message"] == "insufficient funds")
+            consumer.cancel()
+            try await consumer.value
+            let recorded = try #require(try await store.lastMessage(in: "bankAccount:command+position-thalo"))
+            #expect(try recorded.dataJSON()["position"]?.integerValue == commands.last?.globalPosition)
+            // A restarted consumer does not handle anything twice.
+            let restarted = Runtime(store: AnyModuleStore(store), configuration: configuration)
+            let second = Task { try await restarted.run() }
+            try await Task.sleep(for: .milliseconds(500))
+            second.cancel()
+            try await second.value
+            #expect(try await store.streamVersion("bankAccount-s1") == 2)
+        }
+    }
+
+    @Test("a redelivered command with a new id at an old position is ignored by the counter (ctx.processed)")
+    func ignoredRedelivery() async throws {
+        try await withRuntime(.sqlite, publishing: ["counter"]) { runtime in
+            let store = runtime.store
+            try await store.write(NewMessage(type: "increment", data: ["amount": 2]), to: "counter:command-1")
+            let command = try #require(try await store.readStream("counter:command-1").first)
+            let first = try await runtime.handleSubmitted(command)
+            #expect(first.outcome.events.map(\.type) == ["Incremented"])
+            var copy = command
+            copy.id = UUID()
+            let second = try await runtime.handleSubmitted(copy)
+            #expect(second.outcome == .ignored(reason: "command already processed"))
+            #expect(try await store.streamVersion("counter-1") == 0)
+        }
+    }
+
+    @Test("the entity cache is bounded; evicted entities are rebuilt correctly on next use")
+    func cacheEviction() async throws {
+        let configuration = RuntimeConfiguration(cacheCapacity: 3, instancesPerModule: 1)
+        try await withRuntime(.sqlite, configuration: configuration) { runtime in
+            for index in 0..<8 {
+                _ = try await runtime.execute(bank("e\(index)", "open_account", ["initial_balance": .integer(Int64(index))]))
+            }
+            let worker = try await runtime.aggregate("BankAccount").workers[0]
+            #expect(await worker.liveEntities <= 3)
+            _ = try await runtime.execute(bank("e0", "deposit_funds", ["amount": 5]))
+            let withdraw = await #expect(throws: RuntimeError.self) {
+                try await runtime.execute(bank("e1", "withdraw_funds", ["amount": 2]))
+            }
+            #expect(withdraw?.message == "insufficient funds")
+            #expect(try await runtime.entity(aggregate: "BankAccount", id: "e0").state == ["open": true, "balance": 5])
+            #expect(await worker.liveEntities <= 3)
+        }
+    }
+
+    @Test("publishing a new version upgrades live: new commands run on it and entities are rebuilt", arguments: [Backend.sqlite, .postgres])
+    func liveUpgrade(backend: Backend) async throws {
+        try await withRuntime(backend) { runtime in
+            _ = try await runtime.execute(bank("u", "open_account", ["initial_balance": 10]))
+            let old = await #expect(throws: RuntimeError.self) { try await runtime.execute(bank("u", "withdraw_funds", ["amount": 11])) }
+            #expect(old?.message == "insufficient funds")
+            let upgraded = try await UpgradedBankAccount.shared.build()
+            let info = try await runtime.publish(schema: upgraded.schema, wasm: upgraded.wasm)
+            #expect(info.version.description == "0.2.0")
+            #expect(runtime.activeVersions()["BankAccount"]?.description == "0.2.0")
+            let new = await #expect(throws: RuntimeError.self) { try await runtime.execute(bank("u", "withdraw_funds", ["amount": 11])) }
+            #expect(new?.message == "insufficient funds (rule of 0.2.0)")
+            #expect(new?.moduleVersion == "0.2.0")
+            let deposit = try await runtime.execute(bank("u", "deposit_funds", ["amount": 1]))
+            #expect(deposit.moduleVersion == "0.2.0")
+            #expect(try Metadata(jsonText: deposit.outcome.events[0].metadata!).properties["moduleVersion"] == "0.2.0")
+            #expect(try await runtime.entity(aggregate: "BankAccount", id: "u").state == ["open": true, "balance": 11])
+            // Another runtime on the same store picks the newest version.
+            let other = Runtime(store: runtime.store)
+            let fromOther = try await other.execute(bank("u", "deposit_funds", ["amount": 1]))
+            #expect(fromOther.moduleVersion == "0.2.0")
+            // The registry lists both and answers semver requirements.
+            let versions = try await runtime.registry.versions(of: "BankAccount").map(\.version.description)
+            #expect(versions == ["0.1.0", "0.2.0"])
+            #expect(try await runtime.registry.module(named: "BankAccount", matching: VersionRequirement("~0.1"))?.version.description == "0.1.0")
+            #expect(try await runtime.registry.module(named: "BankAccount", matching: VersionRequirement(">=0.2.0"))?.version.description == "0.2.0")
+            #expect(try await runtime.registry.module(named: "BankAccount", matching: VersionRequirement("^1")) == nil)
+            // An older version cannot be published after a newer one.
+            let built = try await ExampleModules.shared.build("bank_account")
+            let stale = await #expect(throws: RuntimeError.self) { try await runtime.publish(schema: built.schema, wasm: built.wasm) }
+            #expect(stale?.code == .versionExists)
+        }
+    }
+}
