@@ -1,0 +1,47 @@
+import ESDL
+import Foundation
+import TestSupport
+import Testing
+@testable import ThaloRuntime
+
+@Suite("Guest memory")
+struct GuestMemoryTests {
+    /// How many handle+apply pairs the soak runs: a million by default (set
+    /// THALO_SOAK_CALLS to change it).
+    static let calls = Int(ProcessInfo.processInfo.environment["THALO_SOAK_CALLS"] ?? "") ?? 1_000_000
+
+    @Test("a Swift guest's memory stays flat over a million calls", arguments: ["counter", "bank_account"])
+    func flatMemory(example: String) async throws {
+        let built = try await ExampleModules.shared.build(example)
+        let schema = try Schema.parse(built.schema)
+        let module = try AggregateModule(name: schema.aggregate.name, version: schema.version, schema: schema, bytes: built.wasm)
+        let guest = try GuestInstance(module: module)
+        let entity = try guest.newEntity(id: "soak")
+        let command = example == "counter" ? "increment" : "deposit_funds"
+        let event = example == "counter" ? "Incremented" : "DepositedFunds"
+        if example == "bank_account" {
+            _ = try guest.apply(entity, events: [Self.recorded("OpenedAccount", #"{"initial_balance":0}"#, position: 0)])
+        }
+        let context = GuestContext(id: UUID().uuidString, streamName: "x:command-soak", position: -1, globalPosition: -1, metadata: "{}", time: 0)
+        let pairs = Self.calls / 2
+        var baseline = 0
+        for index in 0..<pairs {
+            let result = try guest.handle(entity, command: command, payload: #"{"amount":1}"#, context: context)
+            let events = try result.get()
+            let payload = events[0].payload
+            let failure = try guest.apply(entity, events: [Self.recorded(event, payload, position: Int64(index + 1))])
+            #expect(failure == nil)
+            if index == 1_000 { baseline = guest.memoryBytes }
+        }
+        #expect(guest.memoryBytes == baseline, "memory grew from \(baseline) to \(guest.memoryBytes) bytes over \(pairs * 2) calls")
+        #expect(try guest.state(entity) != nil)
+    }
+
+    static func recorded(_ type: String, _ payload: String, position: Int64) -> GuestRecordedEvent {
+        GuestRecordedEvent(
+            type: type, payload: payload,
+            context: GuestContext(
+                id: "00000000-0000-0000-0000-000000000000", streamName: "x-soak", position: position, globalPosition: position + 1,
+                metadata: "{}", time: 0))
+    }
+}
