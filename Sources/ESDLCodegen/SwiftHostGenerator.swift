@@ -167,10 +167,17 @@ public struct SwiftHostGenerator: Sendable {
         }
     }
 
-    /// The case of each event in the event enum, in schema order. `eventTypes` is a static
-    /// member of the enum, so a case cannot share its name.
+    /// The case of each event in the event enum, in schema order: the name in
+    /// lowerCamelCase, with `Event` appended when that is an event's own name (`went` →
+    /// `wentEvent`), since inside the enum a case would hide the type `went.self` refers to.
+    /// `eventTypes` is a static member of the enum, so a case cannot share its name either.
     private var eventCaseNames: [String] {
-        Self.unique(schema.events.map { SwiftNames.lowerCamel($0.name) }, taken: ["eventTypes"])
+        let eventNames = Set(schema.events.map(\.name))
+        let names = schema.events.map { event in
+            let name = SwiftNames.lowerCamel(event.name)
+            return eventNames.contains(name) ? name + "Event" : name
+        }
+        return Self.unique(names, taken: eventNames.union(["eventTypes"]))
     }
 
     /// The struct of each command: `<Command>Command`, else `<Command>CommandPayload`, else

@@ -94,6 +94,9 @@ struct SwiftHostGeneratorTests {
         #expect(code.contains("    case eventTypes2(EventTypes)\n"))
         #expect(code.contains("    case `default`(Default)\n"))
         #expect(code.contains("    case typeName(TypeName)\n"))
+        #expect(code.contains("    case wentEvent(Went)\n"))
+        #expect(code.contains("    case wentEvent2(went)\n"))
+        #expect(code.contains("self = .wentEvent2(try decoder.decode(went.self, from: data))"))
     }
 
     // MARK: Compiling and running the output
@@ -166,8 +169,8 @@ enum HostCompiler {
 enum HostFixtures {
     /// Names that collide with what the generator invents: a command struct name taken by
     /// an event, two commands with one Swift name, event cases named like enum members,
-    /// a keyword case, types recursive through each other, and fields named like the
-    /// locals of the written-out `Codable` code.
+    /// a keyword case, an event whose case would hide a type (`went`), types recursive
+    /// through each other, and fields named like the locals of the written-out `Codable` code.
     static let clashes = """
         version = "1.0.0"
 
@@ -175,12 +178,15 @@ enum HostFixtures {
           deposit_funds(name: String, self: Int, data: Bytes?) -> (EventTypes | Default)
           depositFunds(node: Node) -> TypeName?
           noop() -> DepositFundsCommand
+          more() -> (Went | went)
         }
 
         event EventTypes {}
         event Default { in: Int, init: [Long?]? }
         event TypeName { type_name: String, typeName: String }
         event DepositFundsCommand { a: A }
+        event Went { v: Int }
+        event went {}
 
         type A { b: B? }
         type B { a: A, more: [B] }
