@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
@@ -79,8 +80,10 @@ let package = Package(
         .target(
             name: "ThaloServer",
             dependencies: [
-                "ThaloRuntime", "MessageStoreSQLite", "MessageDB", "ESDL", "JSON",
+                "ThaloRuntime", "MessageStoreSQLite", "MessageDB", "ESDL", "JSON", "GuestBuilder",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
@@ -97,7 +100,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .executableTarget(name: "thalo", dependencies: ["ThaloCLI"], swiftSettings: strict),
+        .executableTarget(
+            name: "thalo",
+            dependencies: ["ThaloCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "ThaloBenchmarks",
             dependencies: [

@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ThaloServer
+
+/// `thalo serve`
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the Thalo runtime and its HTTP API.",
+        discussion: """
+            Uses the embedded SQLite store in --data-dir unless --database-url names a
+            PostgreSQL database (Message DB; the schema is installed when missing). Stops
+            gracefully on Ctrl-C or SIGTERM. The API is described at /openapi.json.
+            """)
+
+    @Option(name: .long, help: ArgumentHelp("Folder of the embedded store (file thalo.sqlite).", valueName: "dir"))
+    var dataDir: String = ServerOptions.defaultDataDirectory
+
+    @Option(name: .long, help: ArgumentHelp("PostgreSQL URL, postgres://user:password@host:port/db (or THALO_DATABASE_URL).", valueName: "url"))
+    var databaseURL: String? = ProcessInfo.processInfo.environment["THALO_DATABASE_URL"]
+
+    @Option(name: .long, help: ArgumentHelp("Address and port to listen on.", valueName: "host:port"))
+    var listen: String = "127.0.0.1:\(ServerOptions.defaultPort)"
+
+    @Option(name: .long, help: ArgumentHelp("Require this bearer token for publishing and commands (or THALO_TOKEN).", valueName: "token"))
+    var token: String? = ProcessInfo.processInfo.environment["THALO_TOKEN"]
+
+    @Flag(name: .long, help: "Build and publish the example aggregates (from --examples-dir) at start.")
+    var examples = false
+
+    @Option(name: .long, help: ArgumentHelp("Folder of example aggregates for --examples.", valueName: "dir"))
+    var examplesDir: String = "Examples"
+
+    @Option(name: .long, help: "Live entities kept per aggregate.")
+    var cacheCapacity: Int = 100_000
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "info"
+
+    func validate() throws {
+        guard Self.parseListen(listen) != nil else {
+            throw ValidationError("--listen must be host:port, e.g. 127.0.0.1:7878, got \(listen)")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        if examples && !FileManager.default.fileExists(atPath: examplesDir) {
+            throw ValidationError("--examples needs the examples folder \(examplesDir); run from the repository root or pass --examples-dir")
+        }
+    }
+
+    static func parseListen(_ text: String) -> (String, Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            return nil
+        }
+        let host = String(text[..<colon])
+        return (host.isEmpty ? "127.0.0.1" : host, port)
+    }
+
+    func run() async throws {
+        let (host, port) = Self.parseListen(listen)!
+        var logger = Logger(label: "thalo")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let options = ServerOptions(
+            host: host, port: port, dataDirectory: dataDir, databaseURL: databaseURL, token: token,
+            examplesDirectory: examples ? URL(fileURLWithPath: examplesDir) : nil, cacheCapacity: cacheCapacity)
+        let progress = examples ? Progress("building and publishing the examples…") : nil
+        let me = CommandLine.arguments.first.map { $0.contains("/") ? $0 : "thalo" } ?? "thalo"
+        do {
+            try await Server.run(options: options, logger: logger) { started in
+                progress?.stop()
+                Terminal.print(Terminal.paint("Thalo is running on \(started.url)", .green) + " (\(started.store))")
+                if !started.published.isEmpty {
+                    Terminal.print("Published examples: " + started.published.joined(separator: ", "))
+                }
+                if options.token != nil { Terminal.print("Publishing and commands require the bearer token.") }
+                Terminal.print(
+                    """
+
+                    Next, in another terminal:
+                      \(me) modules
+                      \(me) execute BankAccount 1 open_account '{"initial_balance": 100}'
+                      \(me) execute BankAccount 1 deposit_funds '{"amount": 50}'
+                      \(me) execute BankAccount 1 withdraw_funds '{"amount": 500}'
+                      \(me) streams read bankAccount-1
+                      \(me) entity BankAccount 1
+                      \(me) streams tail bankAccount
+                    Stop with Ctrl-C.
+                    """)
+            }
+        } catch {
+            progress?.stop()
+            Terminal.printError("\(error)")
+            throw ExitCode(1)
+        }
+    }
+}

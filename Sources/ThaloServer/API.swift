@@ -1,0 +1,349 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdCore
+import JSON
+import Logging
+import MessageStore
+import Prometheus
+import ThaloRuntime
+
+/// The HTTP API of `thalo serve` (documented in ``OpenAPIDocument``).
+///
+/// Publishing and command endpoints require `Authorization: Bearer <token>` when the
+/// server has a token; reads, health, metrics and the OpenAPI document do not.
+public struct API<Store: MessageStore & ModuleStorage>: Sendable {
+    let runtime: Runtime<Store>
+    let token: String?
+    let metrics: PrometheusCollectorRegistry?
+    let storeName: String
+    let logger: Logger
+    /// The largest request body accepted (a module with its schema, base64-encoded).
+    static var maximumBodyBytes: Int { 64 << 20 }
+
+    public init(runtime: Runtime<Store>, token: String?, metrics: PrometheusCollectorRegistry?, storeName: String, logger: Logger) {
+        self.runtime = runtime
+        self.token = token.flatMap { $0.isEmpty ? nil : $0 }
+        self.metrics = metrics
+        self.storeName = storeName
+        self.logger = logger
+    }
+
+    /// Every route, as `METHOD path` in the router's syntax, for the OpenAPI check.
+    public static var routes: [String] {
+        [
+            "GET /health", "GET /metrics", "GET /openapi.json",
+            "GET /v1/modules", "POST /v1/modules", "GET /v1/modules/{name}",
+            "POST /v1/execute/{aggregate}/{id}/{command}", "POST /v1/submit/{aggregate}/{id}/{command}",
+            "GET /v1/aggregates/{aggregate}/{id}",
+            "GET /v1/streams/{stream}", "GET /v1/categories/{category}", "GET /v1/categories/{category}/events",
+        ]
+    }
+
+    /// Adds the routes to a router.
+    public func register(on router: Router<BasicRequestContext>) {
+        router.get("/health") { _, _ in try await self.health() }
+        router.get("/metrics") { _, _ in self.prometheus() }
+        router.get("/openapi.json") { _, _ in Self.json(.ok, OpenAPIDocument.text) }
+        router.get("/v1/modules") { _, _ in try await self.listModules(name: nil) }
+        router.post("/v1/modules") { request, context in try await self.publish(request, context) }
+        router.get("/v1/modules/:name") { _, context in try await self.listModules(name: Self.parameter("name", context)) }
+        router.post("/v1/execute/:aggregate/:id/:command") { request, context in try await self.execute(request, context) }
+        router.post("/v1/submit/:aggregate/:id/:command") { request, context in try await self.submit(request, context) }
+        router.get("/v1/aggregates/:aggregate/:id") { request, context in try await self.entity(request, context) }
+        router.get("/v1/streams/:stream") { request, context in try await self.readStream(request, context) }
+        router.get("/v1/categories/:category") { request, context in try await self.readCategory(request, context) }
+        router.get("/v1/categories/:category/events") { request, context in try self.subscribe(request, context) }
+    }
+
+    // MARK: Handlers
+
+    func health() async throws -> Response {
+        let versions = runtime.activeVersions()
+        var output = JSONOutput()
+        output.object { object in
+            object.string("status", "ok")
+            object.string("store", storeName)
+            object.member("aggregates") { list in
+                list.object { aggregates in
+                    for name in versions.keys.sorted() { aggregates.string(name, versions[name]!.description) }
+                }
+            }
+        }
+        return Self.json(.ok, output.text)
+    }
+
+    func prometheus() -> Response {
+        var bytes: [UInt8] = []
+        metrics?.emit(into: &bytes)
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    func listModules(name: String?) async throws -> Response {
+        do {
+            var modules = try await runtime.registry.list()
+            if let name { modules = modules.filter { $0.name == name || $0.category == name } }
+            if let name, modules.isEmpty {
+                throw APIError(.notFound, code: "unknownAggregate", message: "no module is published for aggregate \(name)")
+            }
+            let active = runtime.activeVersions()
+            var output = JSONOutput()
+            output.object { object in
+                object.member("modules") { list in
+                    list.array(modules) { output, module in
+                        output.object { item in
+                            item.string("name", module.name)
+                            item.string("version", module.version.description)
+                            item.string("category", module.category)
+                            item.integer("size", Int64(module.size))
+                            item.string("publishedAt", module.publishedAt.iso8601)
+                            item.bool("active", active[module.name] == module.version)
+                        }
+                    }
+                }
+            }
+            return Self.json(.ok, output.text)
+        } catch {
+            throw APIError.from(error)
+        }
+    }
+
+    func publish(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        try authorize(request)
+        let body = try await Self.jsonBody(request)
+        guard let schema = body["schema"]?.stringValue else {
+            throw APIError(.badRequest, code: "invalidRequest", message: "the body needs \"schema\": the ESDL source as a string")
+        }
+        guard let wasmText = body["wasm"]?.stringValue else {
+            throw APIError(.badRequest, code: "invalidRequest", message: "the body needs \"wasm\": the module's bytes in base64")
+        }
+        guard let wasm = Data(base64Encoded: wasmText) else {
+            throw APIError(.badRequest, code: "invalidRequest", message: "\"wasm\" is not valid base64")
+        }
+        do {
+            let info = try await runtime.publish(
+                schema: schema, wasm: [UInt8](wasm), expectedName: body["name"]?.stringValue,
+                file: body["file"]?.stringValue ?? "schema.esdl")
+            var output = JSONOutput()
+            output.object { object in
+                object.string("name", info.name)
+                object.string("version", info.version.description)
+                object.string("category", info.category)
+                object.integer("size", Int64(info.size))
+                object.string("publishedAt", info.publishedAt.iso8601)
+            }
+            return Self.json(.created, output.text)
+        } catch {
+            throw APIError.from(error)
+        }
+    }
+
+    func execute(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        try authorize(request)
+        let command = try await commandRequest(request, context)
+        do {
+            let result = try await runtime.execute(command)
+            var output = JSONOutput()
+            output.object { object in
+                switch result.outcome {
+                case .recorded: object.string("outcome", "recorded")
+                case .duplicate: object.string("outcome", "duplicate")
+                case .ignored(let reason):
+                    object.string("outcome", "ignored")
+                    object.string("reason", reason)
+                }
+                object.string("aggregate", result.aggregate)
+                object.string("streamName", result.streamName.rawValue)
+                object.string("commandId", result.commandID.uuidString.lowercased())
+                object.string("moduleVersion", result.moduleVersion)
+                object.member("events") { $0.array(result.outcome.events) { $0.event($1) } }
+            }
+            return Self.json(.ok, output.text)
+        } catch {
+            throw APIError.from(error)
+        }
+    }
+
+    func submit(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        try authorize(request)
+        let command = try await commandRequest(request, context)
+        do {
+            let receipt = try await runtime.submit(command)
+            var output = JSONOutput()
+            output.object { object in
+                object.string("commandId", receipt.commandID.uuidString.lowercased())
+                object.string("streamName", receipt.streamName.rawValue)
+                object.integer("position", receipt.position)
+                object.integer("globalPosition", receipt.globalPosition)
+                object.bool("duplicate", receipt.duplicate)
+            }
+            return Self.json(.accepted, output.text)
+        } catch {
+            throw APIError.from(error)
+        }
+    }
+
+    func entity(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let aggregate = try Self.parameter("aggregate", context)
+        let id = try Self.parameter("id", context)
+        let query = request.uri.queryParameters
+        var point = HistoryPoint.latest
+        if let position = query["position"] {
+            guard let value = Int64(position), value >= 0 else {
+                throw APIError(.badRequest, code: "invalidArgument", message: "position must be a non-negative integer, got \(position)")
+            }
+            point = .position(value)
+        } else if let time = query["time"] {
+            guard let value = Timestamp(iso8601: String(time)) else {
+                throw APIError(.badRequest, code: "invalidArgument", message: "time must be ISO 8601 such as 2026-11-27T10:00:00Z, got \(time)")
+            }
+            point = .time(value)
+        }
+        do {
+            let view = try await runtime.entity(aggregate: aggregate, id: id, at: point)
+            var output = JSONOutput()
+            output.object { object in
+                object.string("aggregate", view.aggregate)
+                object.string("streamName", view.streamName.rawValue)
+                object.integer("version", view.version)
+                object.string("moduleVersion", view.moduleVersion)
+                object.value("state", view.state)
+                object.member("events") { $0.array(view.events) { $0.event($1) } }
+            }
+            return Self.json(.ok, output.text)
+        } catch {
+            throw APIError.from(error)
+        }
+    }
+
+    func readStream(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let stream = StreamName(unchecked: try Self.parameter("stream", context))
+        let query = request.uri.queryParameters
+        let position = try Self.integer(query["position"], name: "position", default: 0)
+        let batchSize = try Self.integer(query["batchSize"], name: "batchSize", default: 1000)
+        do {
+            return Self.json(.ok, JSONOutput.messages(try await runtime.store.readStream(stream, from: position, batchSize: batchSize)))
+        } catch {
+            throw APIError.from(error)
+        }
+    }
+
+    func readCategory(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let category = try Self.parameter("category", context)
+        let query = request.uri.queryParameters
+        let position = try Self.integer(query["position"], name: "position", default: 1)
+        let batchSize = try Self.integer(query["batchSize"], name: "batchSize", default: 1000)
+        let group = try Self.consumerGroup(query)
+        do {
+            let messages = try await runtime.store.readCategory(
+                category, from: position, batchSize: batchSize, correlation: query["correlation"].map(String.init),
+                consumerGroup: group)
+            return Self.json(.ok, JSONOutput.messages(messages))
+        } catch {
+            throw APIError.from(error)
+        }
+    }
+
+    // MARK: Helpers
+
+    func authorize(_ request: Request) throws {
+        guard let token else { return }
+        guard let header = request.headers[.authorization] else {
+            throw APIError(.unauthorized, code: "unauthorized", message: "this server requires a bearer token: send Authorization: Bearer <token> (thalo --token)")
+        }
+        let expected = "Bearer \(token)"
+        // Compare in constant time so that the token cannot be guessed byte by byte.
+        let given = Array(header.utf8)
+        let wanted = Array(expected.utf8)
+        var difference = given.count ^ wanted.count
+        for index in 0..<wanted.count { difference |= Int((index < given.count ? given[index] : 0) ^ wanted[index]) }
+        guard difference == 0 else {
+            throw APIError(.unauthorized, code: "unauthorized", message: "the bearer token is wrong")
+        }
+    }
+
+    func commandRequest(_ request: Request, _ context: BasicRequestContext) async throws -> CommandRequest {
+        let aggregate = try Self.parameter("aggregate", context)
+        let id = try Self.parameter("id", context)
+        let command = try Self.parameter("command", context)
+        let payload = try await Self.jsonBody(request, allowEmpty: true)
+        guard case .object = payload else {
+            throw APIError(.badRequest, code: "invalidPayload", message: "the command payload must be a JSON object, found \(payload.typeName)")
+        }
+        var commandID: UUID?
+        if let key = request.headers[.idempotencyKey] {
+            guard let id = UUID(uuidString: key) else {
+                throw APIError(.badRequest, code: "invalidRequest", message: "Idempotency-Key must be a UUID (the command id), got \(key)")
+            }
+            commandID = id
+        }
+        var metadata = Metadata()
+        metadata.correlationStreamName = request.headers[.correlationStreamName]
+        metadata.replyStreamName = request.headers[.replyStreamName]
+        return CommandRequest(
+            aggregate: aggregate, id: id, command: command, payload: payload, commandID: commandID,
+            metadata: metadata.isEmpty ? nil : metadata)
+    }
+
+    static func jsonBody(_ request: Request, allowEmpty: Bool = false) async throws -> JSONValue {
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: maximumBodyBytes)
+        } catch {
+            throw APIError(.contentTooLarge, code: "invalidRequest", message: "the body is larger than \(maximumBodyBytes) bytes")
+        }
+        if buffer.readableBytes == 0 && allowEmpty { return .object([:]) }
+        do {
+            return try buffer.withUnsafeReadableBytes { try JSONValue(parsing: $0) }
+        } catch {
+            throw APIError(.badRequest, code: "invalidJSON", message: "the body is not valid JSON: \(error)")
+        }
+    }
+
+    static func parameter(_ name: String, _ context: BasicRequestContext) throws -> String {
+        guard let raw = context.parameters.get(name) else {
+            throw APIError(.badRequest, code: "invalidRequest", message: "missing \(name) in the path")
+        }
+        return raw.removingPercentEncoding ?? raw
+    }
+
+    static func integer(_ text: Substring?, name: String, default value: Int64) throws -> Int64 {
+        guard let text else { return value }
+        guard let parsed = Int64(text) else {
+            throw APIError(.badRequest, code: "invalidArgument", message: "\(name) must be an integer, got \(text)")
+        }
+        return parsed
+    }
+
+    static func consumerGroup(_ query: FlatDictionary<Substring, Substring>) throws -> ConsumerGroup? {
+        let member = query["consumerGroupMember"]
+        let size = query["consumerGroupSize"]
+        guard member != nil || size != nil else { return nil }
+        guard let member, let size, let memberValue = Int64(member), let sizeValue = Int64(size) else {
+            throw APIError(
+                .badRequest, code: "invalidArgument",
+                message: "consumerGroupMember and consumerGroupSize must both be given, as integers")
+        }
+        do {
+            return try ConsumerGroup(member: memberValue, size: sizeValue)
+        } catch {
+            throw APIError(error)
+        }
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ text: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+extension HTTPField.Name {
+    static let idempotencyKey = Self("Idempotency-Key")!
+    static let correlationStreamName = Self("Correlation-Stream-Name")!
+    static let replyStreamName = Self("Reply-Stream-Name")!
+    static let lastEventID = Self("Last-Event-ID")!
+}
