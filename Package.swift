@@ -148,7 +148,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["TestSupport", "JSON"],
+            dependencies: [
+                "TestSupport", "JSON", "ChildProcess", "MessageStore", "MessageDB",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             swiftSettings: strict
         ),
     ]

@@ -158,3 +158,75 @@ public enum ChildProcess {
         return (output, error)
     }
 }
+
+/// A program started in the background, its output going to a file.
+public final class BackgroundProcess: Sendable {
+    /// The process id.
+    public let pid: pid_t
+    /// Where its standard output and error go.
+    public let logPath: String
+
+    /// Starts `executable`; its output (both streams) is appended to `logPath`.
+    public init(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil, logPath: String
+    ) throws(ChildProcess.LaunchError) {
+        guard let path = ChildProcess.resolve(executable) else {
+            throw ChildProcess.LaunchError(description: "cannot find the program \(executable) (looked on PATH)")
+        }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var environmentList: [String: String] = [:]
+        var index = 0
+        while let entry = environ[index] {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                environmentList[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            index += 1
+        }
+        for (key, value) in environment ?? [:] { environmentList[key] = value }
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp = environmentList.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
+        }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
+        guard spawned == 0 else {
+            throw ChildProcess.LaunchError(description: "cannot start \(path): \(String(cString: strerror(spawned)))")
+        }
+        self.pid = pid
+        self.logPath = logPath
+    }
+
+    /// Sends a signal (SIGTERM by default).
+    public func signal(_ signal: Int32 = SIGTERM) {
+        kill(pid, signal)
+    }
+
+    /// Waits for the process to end and returns its exit status (128 + signal when killed).
+    @discardableResult
+    public func wait() -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    /// Whether the process is still running.
+    public var isRunning: Bool {
+        var status: Int32 = 0
+        return waitpid(pid, &status, WNOHANG) == 0
+    }
+
+    /// What it has printed so far.
+    public var output: String {
+        (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+    }
+}
+
+import Foundation

@@ -1,0 +1,105 @@
+import AsyncHTTPClient
+import ChildProcess
+import Foundation
+import JSON
+import NIOCore
+import NIOHTTP1
+import TestSupport
+
+/// The built `thalo` executable, next to the test bundle.
+enum ThaloBinary {
+    static let path: String = {
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var folder = URL(fileURLWithPath: executable).deletingLastPathComponent()
+        while folder.path != "/" {
+            let candidate = folder.appendingPathComponent("thalo").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            folder.deleteLastPathComponent()
+        }
+        return ExampleModules.repositoryRoot.appendingPathComponent(".build/debug/thalo").path
+    }()
+
+    /// Runs `thalo` with arguments and returns what it printed and its exit status.
+    @discardableResult
+    static func run(_ arguments: [String], input: String? = nil) throws -> ChildProcess.Output {
+        try ChildProcess.run(path, arguments, environment: ["NO_COLOR": "1"], currentDirectory: ExampleModules.repositoryRoot.path, input: input)
+    }
+}
+
+/// A `thalo serve` process on a free port, stopped at the end.
+final class ServerProcess: Sendable {
+    let process: BackgroundProcess
+    let port: Int
+    let url: String
+
+    init(_ arguments: [String], port: Int? = nil) async throws {
+        let port = try port ?? TemporaryPostgres.freePort()
+        self.port = port
+        self.url = "http://127.0.0.1:\(port)"
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("thalo-serve-\(UUID().uuidString).log").path
+        process = try BackgroundProcess(
+            ThaloBinary.path, ["serve", "--listen", "127.0.0.1:\(port)"] + arguments, environment: ["NO_COLOR": "1"], logPath: log)
+        let deadline = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < deadline {
+            if let response = try? await HTTP.get("\(url)/health"), response.status == 200 { return }
+            if !process.isRunning { throw HarnessError("thalo serve exited early:\n\(process.output)") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        process.signal(SIGKILL)
+        throw HarnessError("thalo serve did not answer /health within 120 s:\n\(process.output)")
+    }
+
+    /// Stops the server with SIGTERM and returns its exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        process.signal(SIGTERM)
+        return process.wait()
+    }
+
+    deinit {
+        process.signal(SIGKILL)
+    }
+}
+
+/// A few HTTP calls for tests.
+enum HTTP {
+    struct Response: Sendable {
+        var status: Int
+        var text: String
+        var json: JSONValue { (try? JSONValue(parsing: text)) ?? .null }
+        var headers: [(String, String)]
+    }
+
+    static func get(_ url: String, headers: [String: String] = [:]) async throws -> Response {
+        try await send(url, method: .GET, body: nil, headers: headers)
+    }
+
+    static func post(_ url: String, _ body: JSONValue?, headers: [String: String] = [:]) async throws -> Response {
+        try await send(url, method: .POST, body: body?.jsonText, headers: headers)
+    }
+
+    static func send(_ url: String, method: HTTPMethod, body: String?, headers: [String: String]) async throws -> Response {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
+        let buffer = try await response.body.collect(upTo: 64 << 20)
+        return Response(status: Int(response.status.code), text: String(buffer: buffer), headers: response.headers.map { ($0.name, $0.value) })
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A temporary folder.
+func temporaryFolder(_ name: String) throws -> URL {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("thalo-\(name)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    return folder
+}

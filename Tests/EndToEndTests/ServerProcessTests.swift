@@ -1,0 +1,126 @@
+import ChildProcess
+import Foundation
+import JSON
+import TestSupport
+import Testing
+
+/// The real `thalo serve` process driven by the real `thalo` CLI binary.
+@Suite("End to end: thalo serve and the thalo CLI", .serialized)
+struct ServerProcessTests {
+    @Test("publish, execute, submit, read, errors for bad input, token enforced")
+    func cliAgainstServer() async throws {
+        let data = try temporaryFolder("e2e")
+        let server = try await ServerProcess(["--data-dir", data.path, "--token", "s3cret"])
+        let url = ["--url", server.url]
+        let token = ["--token", "s3cret"]
+
+        let build = try ThaloBinary.run(["build", "Examples/bank_account", "--output", data.appendingPathComponent("build").path, "--json"])
+        #expect(build.status == 0, "\(build.combined)")
+        let built = try JSONValue(parsing: build.standardOutput)
+        let module = try #require(built["module"]?.stringValue)
+        #expect(built["size"]?.integerValue ?? 0 > 1_000)
+
+        let unauthorized = try ThaloBinary.run(["publish", "Examples/bank_account/bank_account.esdl", module] + url)
+        #expect(unauthorized.status == 8, "\(unauthorized.combined)")
+        #expect(unauthorized.standardError.contains("bearer token"))
+        let wrongToken = try ThaloBinary.run(["publish", "Examples/bank_account/bank_account.esdl", module, "--token", "nope"] + url)
+        #expect(wrongToken.status == 8)
+        let published = try ThaloBinary.run(["publish", "Examples/bank_account/bank_account.esdl", module] + url + token)
+        #expect(published.status == 0, "\(published.combined)")
+        #expect(published.standardOutput.contains("published BankAccount 0.1.0"))
+        let again = try ThaloBinary.run(["publish", "Examples/bank_account/bank_account.esdl", module] + url + token)
+        #expect(again.status == 6, "\(again.combined)")
+
+        let modules = try ThaloBinary.run(["modules", "--json"] + url)
+        #expect(try JSONValue(parsing: modules.standardOutput)["modules"]?.arrayValue?.count == 1)
+
+        let noToken = try ThaloBinary.run(["execute", "BankAccount", "1", "open_account", #"{"initial_balance": 100}"#] + url)
+        #expect(noToken.status == 8)
+        let opened = try ThaloBinary.run(["execute", "BankAccount", "1", "open_account", #"{"initial_balance": 100}"#, "--json"] + url + token)
+        #expect(opened.status == 0, "\(opened.combined)")
+        let openedJSON = try JSONValue(parsing: opened.standardOutput)
+        #expect(openedJSON["outcome"] == "recorded")
+        #expect(openedJSON["events"]?.arrayValue?.first?["type"] == "OpenedAccount")
+
+        let human = try ThaloBinary.run(["execute", "BankAccount", "1", "deposit_funds", #"{"amount": 50}"#] + url + token)
+        #expect(human.status == 0)
+        #expect(human.standardOutput.contains("recorded 1 event on bankAccount-1"))
+        #expect(human.standardOutput.contains("DepositedFunds"))
+
+        let overdraft = try ThaloBinary.run(["execute", "BankAccount", "1", "withdraw_funds", #"{"amount": 500}"#] + url + token)
+        #expect(overdraft.status == 4)
+        #expect(overdraft.standardError.contains("rejected by BankAccount 0.1.0: insufficient funds"))
+        let badPayload = try ThaloBinary.run(["execute", "BankAccount", "1", "deposit_funds", #"{"amount": "ten"}"#] + url + token)
+        #expect(badPayload.status == 2)
+        #expect(badPayload.standardError.contains("amount: expected Int"))
+        let notJSON = try ThaloBinary.run(["execute", "BankAccount", "1", "deposit_funds", "{amount: 1}"] + url + token)
+        #expect(notJSON.status == 2)
+        #expect(notJSON.standardError.contains("not valid JSON"))
+        let unknownCommand = try ThaloBinary.run(["execute", "BankAccount", "1", "close", "{}"] + url + token)
+        #expect(unknownCommand.status == 5)
+        let unknownAggregate = try ThaloBinary.run(["execute", "Rocket", "1", "launch", "{}"] + url + token)
+        #expect(unknownAggregate.status == 5)
+
+        let commandID = UUID().uuidString
+        let first = try ThaloBinary.run(["execute", "BankAccount", "1", "withdraw_funds", #"{"amount": 30}"#, "--command-id", commandID, "--json"] + url + token)
+        let repeated = try ThaloBinary.run(["execute", "BankAccount", "1", "withdraw_funds", #"{"amount": 30}"#, "--command-id", commandID, "--json"] + url + token)
+        #expect(try JSONValue(parsing: first.standardOutput)["outcome"] == "recorded")
+        #expect(try JSONValue(parsing: repeated.standardOutput)["outcome"] == "duplicate")
+
+        let submitted = try ThaloBinary.run(["submit", "BankAccount", "1", "deposit_funds", "-", "--json"] + url + token, input: #"{"amount": 5}"#)
+        #expect(submitted.status == 0, "\(submitted.combined)")
+        #expect(try JSONValue(parsing: submitted.standardOutput)["streamName"] == "bankAccount:command-1")
+        var events: [JSONValue] = []
+        let deadline = ContinuousClock.now + .seconds(30)
+        while events.count < 4 && ContinuousClock.now < deadline {
+            let read = try ThaloBinary.run(["streams", "read", "bankAccount-1", "--json"] + url)
+            events = try JSONValue(parsing: read.standardOutput)["messages"]?.arrayValue ?? []
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(events.map { $0["type"]?.stringValue ?? "" } == ["OpenedAccount", "DepositedFunds", "WithdrewFunds", "DepositedFunds"])
+
+        let entity = try ThaloBinary.run(["entity", "BankAccount", "1", "--json"] + url)
+        #expect(try JSONValue(parsing: entity.standardOutput)["state"] == ["open": true, "balance": 125])
+        let past = try ThaloBinary.run(["entity", "BankAccount", "1", "--position", "1", "--json"] + url)
+        #expect(try JSONValue(parsing: past.standardOutput)["state"] == ["open": true, "balance": 150])
+
+        let tail = try ThaloBinary.run(["streams", "tail", "bankAccount", "--from-start", "--count", "3", "--json"] + url)
+        #expect(tail.status == 0, "\(tail.combined)")
+        #expect(tail.standardOutput.split(separator: "\n").count == 3)
+
+        let category = try ThaloBinary.run(["streams", "read", "bankAccount"] + url)
+        #expect(category.standardOutput.contains("bankAccount-1"))
+
+        #expect(server.stop() == 0, "\(server.process.output)")
+        #expect(server.process.output.contains("Thalo is running on \(server.url)"))
+
+        let down = try ThaloBinary.run(["modules"] + url)
+        #expect(down.status == 3)
+        #expect(down.standardError.contains("start it with `thalo serve`"))
+    }
+
+    @Test("local tools: new, build, test and generate work without a server, with clear errors")
+    func localTools() async throws {
+        let folder = try temporaryFolder("new")
+        let created = try ThaloBinary.run(["new", "ShoppingCart", "--directory", folder.path])
+        #expect(created.status == 0, "\(created.combined)")
+        let project = folder.appendingPathComponent("shopping_cart").path
+        let tested = try ThaloBinary.run(["test", project])
+        #expect(tested.status == 0, "\(tested.combined)")
+        #expect(tested.standardOutput.contains("scenarios passed"))
+        let generated = try ThaloBinary.run(["generate", "Examples/bank_account/bank_account.esdl"])
+        #expect(generated.status == 0)
+        #expect(generated.standardOutput.contains("protocol BankAccountAggregate"))
+        let broken = folder.appendingPathComponent("broken.esdl")
+        try "version = \"1.0\"\naggregate A {\n  go(x: Integer) -> Gone\n}\n".write(to: broken, atomically: true, encoding: .utf8)
+        let diagnostics = try ThaloBinary.run(["generate", broken.path])
+        #expect(diagnostics.status == 2)
+        #expect(diagnostics.standardError.contains("broken.esdl:1:"))
+        #expect(diagnostics.standardError.contains("unknown type 'Integer'"))
+        let missing = try ThaloBinary.run(["build", folder.appendingPathComponent("nothing").path])
+        #expect(missing.status == 2)
+        let help = try ThaloBinary.run(["--help"])
+        #expect(help.standardOutput.contains("execute"))
+        #expect(help.standardOutput.contains("Exit codes"))
+    }
+}
