@@ -141,8 +141,10 @@ let package = Package(
         .testTarget(
             name: "ThaloServerTests",
             dependencies: [
-                "ThaloServer", "TestSupport",
+                "ThaloServer", "TestSupport", "ThaloRuntime", "MessageStore", "JSON",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict
         ),

@@ -20,16 +20,22 @@ public enum Server {
         public var published: [String]
     }
 
-    private static let metricsRegistry = PrometheusCollectorRegistry()
+    /// The Prometheus registry that `/metrics` exports.
+    public static let metricsRegistry = PrometheusCollectorRegistry()
     private static let bootstrapMetrics: Void = {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metricsRegistry))
     }()
+
+    /// Routes swift-metrics to ``metricsRegistry`` (once per process; later calls do nothing).
+    public static func bootstrapMetricsOnce() {
+        _ = bootstrapMetrics
+    }
 
     /// Starts the server and runs until SIGINT/SIGTERM (or cancellation).
     ///
     /// - Parameter onStarted: called once the server listens.
     public static func run(options: ServerOptions, logger: Logger, onStarted: @escaping @Sendable (Started) -> Void) async throws {
-        _ = bootstrapMetrics
+        bootstrapMetricsOnce()
         if let url = options.databaseURL {
             let store = try MessageDBStore(configuration: .init(url: try DatabaseURL(url)), logger: logger)
             try await store.checkConnection()

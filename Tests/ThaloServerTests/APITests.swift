@@ -1,0 +1,201 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import HTTPTypes
+import JSON
+import Logging
+import MessageStore
+import NIOCore
+import TestSupport
+import Testing
+import ThaloRuntime
+@testable import ThaloServer
+
+/// Runs `body` against the API on a live socket, with bank_account published.
+func withAPI(token: String? = nil, _ body: @Sendable (any TestClientProtocol, Runtime<AnyModuleStore>) async throws -> Void) async throws {
+    Server.bootstrapMetricsOnce()
+    try await withStore(.sqlite) { (store: AnyMessageStore) async throws -> Void in
+        let runtime = Runtime(store: AnyModuleStore(store))
+        let router = Router()
+        router.add(middleware: ErrorMiddleware())
+        API(runtime: runtime, token: token, metrics: Server.metricsRegistry, storeName: "sqlite", logger: Logger(label: "test"))
+            .register(on: router)
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        try await app.test(.live) { client in
+            try await body(client, runtime)
+        }
+    }
+}
+
+extension TestClientProtocol {
+    func json(_ uri: String, _ method: HTTPRequest.Method = .get, body: JSONValue? = nil, headers: HTTPFields = [:]) async throws -> (Int, JSONValue, String) {
+        var headers = headers
+        if body != nil { headers[.contentType] = "application/json" }
+        return try await execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0.jsonText) }) { response in
+            let text = String(buffer: response.body)
+            return (Int(response.status.code), (try? JSONValue(parsing: text)) ?? .string(text), text)
+        }
+    }
+}
+
+func publishBankAccount(_ client: any TestClientProtocol, token: String? = nil) async throws -> (Int, JSONValue, String) {
+    let built = try await ExampleModules.shared.build("bank_account")
+    var headers: HTTPFields = [:]
+    if let token { headers[.authorization] = "Bearer \(token)" }
+    return try await client.json(
+        "/v1/modules", .post, body: ["schema": .string(built.schema), "wasm": .string(Data(built.wasm).base64EncodedString())],
+        headers: headers)
+}
+
+@Suite("HTTP API")
+struct APITests {
+    @Test("the OpenAPI document is valid and lists exactly the routes the server has")
+    func openAPIDocument() async throws {
+        let document = try JSONValue(parsing: OpenAPIDocument.text)
+        var documented: Set<String> = []
+        for (path, item) in document["paths"]?.objectValue ?? [:] {
+            for method in (item.objectValue ?? [:]).keys { documented.insert("\(method.uppercased()) \(path)") }
+        }
+        #expect(documented == Set(API<AnyModuleStore>.routes))
+        let python = try PythonEnvironment.shared.python()
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("thalo-openapi-\(UUID().uuidString).json")
+        try OpenAPIDocument.text.write(to: file, atomically: true, encoding: .utf8)
+        let check = try ProcessRunner.run(
+            python, ["-c", "import json,sys; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1]))); print('valid')", file.path])
+        #expect(check.status == 0, "\(check.combined)")
+        #expect(check.standardOutput.contains("valid"))
+        try await withAPI { client, _ in
+            let (status, served, _) = try await client.json("/openapi.json")
+            #expect(status == 200)
+            #expect(served == document)
+        }
+    }
+
+    @Test("real responses match the OpenAPI schemas, for successes and every error status")
+    func responsesMatchSchemas() async throws {
+        try await withAPI { client, _ in
+            var samples: [JSONValue] = []
+            func sample(_ path: String, _ method: String, _ uri: String, body: JSONValue? = nil, headers: HTTPFields = [:]) async throws -> (Int, JSONValue) {
+                let (status, json, text) = try await client.json(uri, method == "post" ? .post : .get, body: body, headers: headers)
+                samples.append(["path": .string(path), "method": .string(method), "status": .string(String(status)), "body": (try? JSONValue(parsing: text)) ?? .string(text)])
+                return (status, json)
+            }
+            let built = try await ExampleModules.shared.build("bank_account")
+            let publish: JSONValue = ["schema": .string(built.schema), "wasm": .string(Data(built.wasm).base64EncodedString())]
+            #expect(try await sample("/v1/modules", "post", "/v1/modules", body: publish).0 == 201)
+            #expect(try await sample("/v1/modules", "post", "/v1/modules", body: publish).0 == 409)
+            #expect(try await sample("/v1/modules", "post", "/v1/modules", body: ["schema": "x"]).0 == 400)
+            #expect(try await sample("/v1/modules", "get", "/v1/modules").0 == 200)
+            #expect(try await sample("/v1/modules/{name}", "get", "/v1/modules/BankAccount").0 == 200)
+            #expect(try await sample("/v1/modules/{name}", "get", "/v1/modules/Nope").0 == 404)
+            let execute = "/v1/execute/{aggregate}/{id}/{command}"
+            #expect(try await sample(execute, "post", "/v1/execute/BankAccount/9/open_account", body: ["initial_balance": 10]).0 == 200)
+            let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: UUID().uuidString]
+            #expect(try await sample(execute, "post", "/v1/execute/BankAccount/9/deposit_funds", body: ["amount": 1], headers: key).0 == 200)
+            let (duplicateStatus, duplicate) = try await sample(execute, "post", "/v1/execute/BankAccount/9/deposit_funds", body: ["amount": 1], headers: key)
+            #expect(duplicateStatus == 200)
+            #expect(duplicate["outcome"] == "duplicate")
+            let (rejectedStatus, rejected) = try await sample(execute, "post", "/v1/execute/BankAccount/9/withdraw_funds", body: ["amount": 100])
+            #expect(rejectedStatus == 422)
+            #expect(rejected["error"]?["code"] == "rejected")
+            #expect(rejected["error"]?["message"] == "insufficient funds")
+            let (invalidStatus, invalid) = try await sample(execute, "post", "/v1/execute/BankAccount/9/deposit_funds", body: ["amount": "many", "x": 1])
+            #expect(invalidStatus == 400)
+            #expect(Set(invalid["error"]?["details"]?.arrayValue?.compactMap { $0["path"]?.stringValue } ?? []) == ["amount", "x"])
+            #expect(try await sample(execute, "post", "/v1/execute/BankAccount/9/fly", body: [:]).0 == 404)
+            #expect(try await sample(execute, "post", "/v1/execute/Plane/9/fly", body: [:]).0 == 404)
+            let submit = "/v1/submit/{aggregate}/{id}/{command}"
+            #expect(try await sample(submit, "post", "/v1/submit/BankAccount/9/deposit_funds", body: ["amount": 2]).0 == 202)
+            #expect(try await sample(submit, "post", "/v1/submit/BankAccount/9/deposit_funds", body: ["amount": []]).0 == 400)
+            #expect(try await sample("/v1/aggregates/{aggregate}/{id}", "get", "/v1/aggregates/BankAccount/9").0 == 200)
+            #expect(try await sample("/v1/aggregates/{aggregate}/{id}", "get", "/v1/aggregates/BankAccount/9?position=0").0 == 200)
+            #expect(try await sample("/v1/aggregates/{aggregate}/{id}", "get", "/v1/aggregates/BankAccount/9?time=yesterday").0 == 400)
+            #expect(try await sample("/v1/streams/{stream}", "get", "/v1/streams/bankAccount-9").0 == 200)
+            #expect(try await sample("/v1/streams/{stream}", "get", "/v1/streams/bankAccount-9?batchSize=0").0 == 400)
+            #expect(try await sample("/v1/categories/{category}", "get", "/v1/categories/bankAccount?consumerGroupMember=0&consumerGroupSize=2").0 == 200)
+            #expect(try await sample("/v1/categories/{category}", "get", "/v1/categories/bankAccount?consumerGroupMember=5&consumerGroupSize=2").0 == 400)
+            #expect(try await sample("/v1/categories/{category}", "get", "/v1/categories/bankAccount-9").0 == 400)
+            #expect(try await sample("/health", "get", "/health").0 == 200)
+
+            let python = try PythonEnvironment.shared.python()
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("thalo-samples-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try OpenAPIDocument.text.write(to: folder.appendingPathComponent("openapi.json"), atomically: true, encoding: .utf8)
+            try JSONValue.array(samples).jsonText.write(to: folder.appendingPathComponent("samples.json"), atomically: true, encoding: .utf8)
+            let script = """
+                import json, sys, jsonschema
+                doc = json.load(open(sys.argv[1] + "/openapi.json"))
+                failures = 0
+                for s in json.load(open(sys.argv[1] + "/samples.json")):
+                    op = doc["paths"][s["path"]][s["method"]]
+                    response = op["responses"].get(s["status"])
+                    if response is None:
+                        print("undocumented status", s["status"], s["method"], s["path"]); failures += 1; continue
+                    if "$ref" in response:
+                        response = doc["components"]["responses"][response["$ref"].split("/")[-1]]
+                    schema = response["content"]["application/json"]["schema"]
+                    root = dict(schema); root["components"] = doc["components"]
+                    try:
+                        jsonschema.validate(s["body"], root, cls=jsonschema.Draft202012Validator)
+                    except jsonschema.ValidationError as error:
+                        print("mismatch", s["method"], s["path"], s["status"], error.message); failures += 1
+                print("checked", len(json.load(open(sys.argv[1] + "/samples.json"))), "failures", failures)
+                sys.exit(1 if failures else 0)
+                """
+            let check = try ProcessRunner.run(python, ["-c", script, folder.path])
+            #expect(check.status == 0, "\(check.combined)")
+            #expect(check.standardOutput.contains("checked \(samples.count) failures 0"))
+        }
+    }
+
+    @Test("with a token, publishing and commands need it; reads do not")
+    func token() async throws {
+        try await withAPI(token: "t0ken") { client, _ in
+            let (missing, body, _) = try await publishBankAccount(client)
+            #expect(missing == 401)
+            #expect(body["error"]?["code"] == "unauthorized")
+            #expect(try await publishBankAccount(client, token: "wrong").0 == 401)
+            #expect(try await publishBankAccount(client, token: "t0ken").0 == 201)
+            #expect(try await client.json("/v1/execute/BankAccount/1/open_account", .post, body: ["initial_balance": 1]).0 == 401)
+            #expect(try await client.json("/v1/submit/BankAccount/1/open_account", .post, body: ["initial_balance": 1]).0 == 401)
+            let authorized: HTTPFields = [.authorization: "Bearer t0ken"]
+            #expect(try await client.json("/v1/execute/BankAccount/1/open_account", .post, body: ["initial_balance": 1], headers: authorized).0 == 200)
+            #expect(try await client.json("/v1/streams/bankAccount-1").0 == 200)
+            #expect(try await client.json("/v1/modules").0 == 200)
+            #expect(try await client.json("/health").0 == 200)
+        }
+    }
+
+    @Test("metrics count handled and rejected commands, latency, events written and cache hits")
+    func metrics() async throws {
+        try await withAPI { client, _ in
+            _ = try await publishBankAccount(client)
+            _ = try await client.json("/v1/execute/BankAccount/m1/open_account", .post, body: ["initial_balance": 1])
+            _ = try await client.json("/v1/execute/BankAccount/m1/deposit_funds", .post, body: ["amount": 1])
+            _ = try await client.json("/v1/execute/BankAccount/m1/withdraw_funds", .post, body: ["amount": 99])
+            let text = try await client.execute(uri: "/metrics", method: .get) { String(buffer: $0.body) }
+            for name in [
+                "thalo_commands_handled_total", "thalo_commands_rejected_total", "thalo_command_duration_seconds_bucket",
+                "thalo_events_written_total", "thalo_entity_cache_hits_total", "thalo_entity_cache_misses_total",
+            ] {
+                #expect(text.contains(name), "missing \(name)")
+            }
+            #expect(text.contains(#"aggregate="BankAccount""#))
+        }
+    }
+
+    @Test("unknown routes and malformed bodies are JSON errors")
+    func malformed() async throws {
+        try await withAPI { client, _ in
+            let (status, body, _) = try await client.json("/v2/nothing")
+            #expect(status == 404)
+            #expect(body["error"]?["message"]?.stringValue?.contains("/openapi.json") == true)
+            let (badJSON, error, _) = try await client.execute(uri: "/v1/modules", method: .post, body: ByteBuffer(string: "{nope")) { response in
+                (Int(response.status.code), (try? JSONValue(parsing: String(buffer: response.body))) ?? .null, "")
+            }
+            #expect(badJSON == 400)
+            #expect(error["error"]?["code"] == "invalidJSON")
+        }
+    }
+}
