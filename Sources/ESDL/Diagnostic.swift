@@ -83,6 +83,10 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
         public static let invalidName = Code(rawValue: "invalid-name")
         /// A definition has the same name as another kind of definition or a built-in type.
         public static let nameClash = Code(rawValue: "name-clash")
+        /// An aggregate, event or type has a name reserved for generated Swift code: a Swift
+        /// keyword, a name of the guest SDK, or one derived from the aggregate's name (see
+        /// ``Schema/reservation(of:as:aggregate:)``).
+        public static let reservedName = Code(rawValue: "reserved-name")
         /// An event is used as the type of a field or parameter.
         public static let eventUsedAsType = Code(rawValue: "event-used-as-type")
         /// A command returns a custom type instead of an event.

@@ -5,7 +5,10 @@
 ///
 /// Decisions worth knowing:
 /// - Events and custom types share one namespace, and neither may be named like a scalar
-///   or like the aggregate: the names become type names in generated code.
+///   or like the aggregate: the names become type names in generated code. For the same
+///   reason the aggregate, events and types may not have a name reserved for generated
+///   Swift code (``Schema/reservation(of:as:aggregate:)``): a Swift keyword, a name the
+///   guest SDK declares or uses, or one derived from the aggregate (`BankAccountCommand`).
 /// - An event cannot be the type of a field or parameter: events are facts in a stream,
 ///   not values; define a `type` to share a shape.
 /// - A custom type may refer to itself only through an optional or an array
@@ -157,6 +160,7 @@ struct Validator {
                 "'\(definition.name.text)' is a built-in type; expected another name for the \(definition.kind)",
                 at: definition.name.location)
         }
+        checkReservedNames(definitions)
         for aggregate in syntax.aggregates {
             guard let name = aggregate.name else { continue }
             if let event = eventsByName[name.text] {
@@ -170,6 +174,33 @@ struct Validator {
                     .nameClash,
                     "aggregate '\(name.text)' has the same name as type '\(name.text)'; expected distinct names",
                     at: name.location, notes: [.init("type '\(name.text)' defined here", at: type.location)])
+            }
+        }
+    }
+
+    /// Refuses names that would break the generated Swift code (see
+    /// ``Schema/reservation(of:as:aggregate:)``), and an aggregate whose derived names
+    /// would (`Aggregate` makes `AggregateModule`, a type of the guest SDK).
+    private mutating func checkReservedNames(_ definitions: [(kind: String, name: NameSyntax)]) {
+        let aggregateName = syntax.aggregates.first?.name?.text
+        for (kindText, name) in definitions where Scalar(rawValue: name.text) == nil {
+            guard let kind = Schema.DefinitionKind(rawValue: kindText),
+                let reason = Schema.reservation(of: name.text, as: kind, aggregate: aggregateName)
+            else { continue }
+            error(
+                .reservedName,
+                "'\(name.text)' is reserved for generated Swift code: \(reason); expected another name for the \(kindText)",
+                at: name.location)
+        }
+        for aggregate in syntax.aggregates {
+            guard let name = aggregate.name, Schema.reservation(of: name.text, as: .aggregate, aggregate: nil) == nil
+            else { continue }
+            for derived in Schema.derivedNames(ofAggregate: name.text) {
+                guard let entry = ReservedNames.table[derived] else { continue }
+                error(
+                    .reservedName,
+                    "'\(name.text)' is reserved for generated Swift code: the generated '\(derived)' would clash, as \(entry.origin.reason(derived)); expected another name for the aggregate",
+                    at: name.location)
             }
         }
     }
