@@ -63,7 +63,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(name: "ESDL", dependencies: ["JSON"], swiftSettings: strict),
-        .target(name: "ESDLCodegen", dependencies: ["ESDL"], swiftSettings: strict),
+        .target(name: "ESDLCodegen", dependencies: ["ESDL", "JSON"], swiftSettings: strict),
         .target(name: "GuestBuilder", dependencies: ["ESDL", "ESDLCodegen", "ChildProcess"], swiftSettings: strict),
         .target(
             name: "ThaloRuntime",
@@ -115,6 +115,22 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            name: "CountReadModel",
+            dependencies: ["ThaloRuntime", "MessageStore", "CSQLite", "JSON"],
+            path: "Examples/count_read_model/Sources/CountReadModel",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "count-read-model",
+            dependencies: [
+                "CountReadModel", "ThaloRuntime", "MessageStore", "MessageStoreSQLite", "MessageDB",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Examples/count_read_model/Sources/count-read-model",
+            swiftSettings: strict
+        ),
+        .target(
             name: "TestSupport",
             dependencies: ["MessageStore", "MessageDB", "MessageStoreSQLite", "ESDL", "ESDLCodegen", "GuestBuilder", "ChildProcess", "ThaloRuntime"],
             path: "Tests/Support",
@@ -129,13 +145,13 @@ let package = Package(
         .testTarget(name: "ESDLTests", dependencies: ["ESDL", "JSON"], swiftSettings: strict),
         .testTarget(
             name: "ESDLCodegenTests",
-            dependencies: ["ESDL", "ESDLCodegen", "GuestBuilder", "TestSupport"],
+            dependencies: ["ESDL", "ESDLCodegen", "GuestBuilder", "TestSupport", "ChildProcess", "JSON"],
             exclude: ["Golden"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "ThaloRuntimeTests",
-            dependencies: ["ThaloRuntime", "MessageStoreSQLite", "MessageDB", "TestSupport"],
+            dependencies: ["ThaloRuntime", "MessageStoreSQLite", "MessageDB", "TestSupport", "CountReadModel", "GuestBuilder"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,0 +1,123 @@
+import Logging
+import MessageStore
+import Metrics
+import ServiceLifecycle
+
+/// A read model that follows events: it names the categories and event types it wants and
+/// handles each message.
+///
+/// ```swift
+/// struct Balances: Projection {
+///     let categories = ["bankAccount"]
+///     let eventTypes: Set<String>? = ["DepositedFunds", "WithdrewFunds"]
+///     func handle(_ message: Message) async throws {
+///         if let event = try BankAccountEvent(type: message.type, data: Data(message.data.utf8)) { … }
+///     }
+/// }
+/// try await ProjectionRunner(store: store, projection: Balances(), name: "balances").run()
+/// ```
+///
+/// Handlers should be idempotent: delivery is at least once (after a crash, the messages
+/// handled since the last recorded position are delivered again).
+public protocol Projection: Sendable {
+    /// The categories to follow, e.g. `["bankAccount"]`.
+    var categories: [String] { get }
+    /// The message types to handle; `nil` for every type. Others are skipped (and still
+    /// count as read, so the position moves past them).
+    var eventTypes: Set<String>? { get }
+    /// Handles one message. Throwing retries it with backoff (see ``ProjectionRunner``).
+    func handle(_ message: Message) async throws
+}
+
+extension Projection {
+    public var eventTypes: Set<String>? { nil }
+}
+
+/// Runs a ``Projection``: one ``Subscription`` per category, each delivering in global
+/// order, recording its position in `{category}:position-{name}` after handling, and
+/// resuming there after a restart.
+///
+/// A handler error is retried with exponential backoff and logged at warning level each
+/// time, counted in `thalo_projection_failures_total`; after ``Configuration/skipAfter``
+/// failed attempts (when set) the message is skipped, logged at error level and counted in
+/// `thalo_projection_skipped_total` — never silently. With a consumer group, several
+/// processes share the categories: member `i` of `n` handles the streams assigned to it.
+public final class ProjectionRunner<Store: MessageStore>: Service, Sendable {
+    /// How the runner reads and retries.
+    public struct Configuration: Sendable {
+        public var consumerGroup: ConsumerGroup?
+        public var batchSize: Int64
+        public var positionUpdateInterval: Int
+        public var positionUpdateTime: Duration
+        public var maximumBackoff: Duration
+        /// Skip a message after this many failed attempts; `nil` retries forever.
+        public var skipAfter: Int?
+        public var minimumPollInterval: Duration
+        public var maximumPollInterval: Duration
+
+        public init(
+            consumerGroup: ConsumerGroup? = nil, batchSize: Int64 = 500, positionUpdateInterval: Int = 100,
+            positionUpdateTime: Duration = .seconds(1), maximumBackoff: Duration = .seconds(30), skipAfter: Int? = nil,
+            minimumPollInterval: Duration = .milliseconds(10), maximumPollInterval: Duration = .seconds(1)
+        ) {
+            self.consumerGroup = consumerGroup
+            self.batchSize = batchSize
+            self.positionUpdateInterval = positionUpdateInterval
+            self.positionUpdateTime = positionUpdateTime
+            self.maximumBackoff = maximumBackoff
+            self.skipAfter = skipAfter
+            self.minimumPollInterval = minimumPollInterval
+            self.maximumPollInterval = maximumPollInterval
+        }
+    }
+
+    private let subscriptions: [Subscription<Store>]
+
+    /// - Parameters:
+    ///   - name: the consumer name under which positions are recorded.
+    public init(
+        store: Store, projection: some Projection, name: String, configuration: Configuration = Configuration(),
+        logger: Logger = Logger(label: "thalo.projection")
+    ) {
+        var logger = logger
+        logger[metadataKey: "projection.name"] = "\(name)"
+        let handled = Counter(label: "thalo_projection_messages_total", dimensions: [("projection", name)])
+        let failures = Counter(label: "thalo_projection_failures_total", dimensions: [("projection", name)])
+        let skipped = Counter(label: "thalo_projection_skipped_total", dimensions: [("projection", name)])
+        let position = Gauge(label: "thalo_projection_position", dimensions: [("projection", name)])
+        let types = projection.eventTypes
+        subscriptions = projection.categories.map { category in
+            Subscription(
+                store: store,
+                configuration: .init(
+                    category: category, consumer: name, consumerGroup: configuration.consumerGroup, batchSize: configuration.batchSize,
+                    positionUpdateInterval: configuration.positionUpdateInterval, positionUpdateTime: configuration.positionUpdateTime,
+                    minimumPollInterval: configuration.minimumPollInterval, maximumPollInterval: configuration.maximumPollInterval,
+                    errorPolicy: .retry(maximumBackoff: configuration.maximumBackoff, skipAfter: configuration.skipAfter)),
+                logger: logger,
+                observer: { event in
+                    switch event.kind {
+                    case .handled:
+                        handled.increment()
+                        position.record(event.globalPosition)
+                    case .failed: failures.increment()
+                    case .skipped: skipped.increment()
+                    case .recorded: break
+                    }
+                }
+            ) { message in
+                if let types, !types.contains(message.type) { return }
+                try await projection.handle(message)
+            }
+        }
+    }
+
+    /// Follows every category until cancelled or graceful shutdown, recording positions on the way out.
+    public func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            for subscription in subscriptions {
+                group.addTask { try await subscription.run() }
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import CountReadModel
+import Foundation
+import JSON
+import MessageStore
+import Synchronization
+import TestSupport
+import Testing
+import ThaloRuntime
+
+/// A projection that records what it was given.
+final class Recorder: Projection, Sendable {
+    let categories: [String]
+    let eventTypes: Set<String>?
+    private let seen = Mutex<[Message]>([])
+    private let failing = Mutex<Set<Int64>>([])
+
+    init(categories: [String], eventTypes: Set<String>? = nil, failOn: Set<Int64> = []) {
+        self.categories = categories
+        self.eventTypes = eventTypes
+        failing.withLock { $0 = failOn }
+    }
+
+    func handle(_ message: Message) async throws {
+        if failing.withLock({ $0.contains(message.globalPosition) }) { throw ReadModelError("cannot handle \(message.globalPosition)") }
+        seen.withLock { $0.append(message) }
+    }
+
+    var messages: [Message] { seen.withLock { $0 } }
+
+    func waitFor(_ count: Int) async throws {
+        let deadline = ContinuousClock.now + .seconds(20)
+        while messages.count < count {
+            guard ContinuousClock.now < deadline else { throw ReadModelError("timed out: \(messages.count) of \(count)") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+}
+
+func counterEvent(_ count: Int64, amount: Int64 = 1, decrement: Bool = false) -> NewMessage {
+    NewMessage(type: decrement ? "Decremented" : "Incremented", data: ["amount": .integer(amount), "count": .integer(count)])
+}
+
+@Suite("Projections")
+struct ProjectionTests {
+    @Test("delivery resumes after the recorded position on restart, with no message lost", arguments: [Backend.sqlite, .postgres])
+    func resumeAfterRestart(backend: Backend) async throws {
+        try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
+            for index in 1...10 { try await store.write(counterEvent(Int64(index)), to: StreamName(unchecked: "counter-\(index % 3)")) }
+            try await store.write(NewMessage(type: "Noise", data: [:]), to: "counter-9")
+            let first = Recorder(categories: ["counter"], eventTypes: ["Incremented"])
+            let configuration = ProjectionRunner<AnyMessageStore>.Configuration(positionUpdateInterval: 3)
+            let run1 = Task { try await ProjectionRunner(store: store, projection: first, name: "totals", configuration: configuration).run() }
+            try await first.waitFor(10)
+            run1.cancel()
+            try await run1.value
+            for index in 11...15 { try await store.write(counterEvent(Int64(index)), to: StreamName(unchecked: "counter-\(index % 3)")) }
+            let second = Recorder(categories: ["counter"], eventTypes: ["Incremented"])
+            let run2 = Task { try await ProjectionRunner(store: store, projection: second, name: "totals", configuration: configuration).run() }
+            try await second.waitFor(5)
+            try await Task.sleep(for: .milliseconds(200))
+            run2.cancel()
+            try await run2.value
+            let all = try await store.readCategory("counter", batchSize: -1).filter { $0.type == "Incremented" }.map(\.globalPosition)
+            #expect(first.messages.map(\.globalPosition) + second.messages.map(\.globalPosition) == all)
+            #expect(first.messages.allSatisfy { $0.type == "Incremented" })
+        }
+    }
+
+    @Test("two group members together see every message exactly once, each its own streams", arguments: [Backend.sqlite, .postgres])
+    func consumerGroups(backend: Backend) async throws {
+        try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
+            for index in 0..<40 { try await store.write(counterEvent(Int64(index)), to: StreamName(unchecked: "counter-\(index % 11)")) }
+            let members = [Recorder(categories: ["counter"]), Recorder(categories: ["counter"])]
+            var tasks: [Task<Void, any Error>] = []
+            for (index, member) in members.enumerated() {
+                let configuration = ProjectionRunner<AnyMessageStore>.Configuration(consumerGroup: try ConsumerGroup(member: Int64(index), size: 2))
+                tasks.append(Task { try await ProjectionRunner(store: store, projection: member, name: "grouped", configuration: configuration).run() })
+            }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while members.map(\.messages.count).reduce(0, +) < 40 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+            for task in tasks { task.cancel() }
+            for task in tasks { try await task.value }
+            let seen = members.flatMap { $0.messages.map(\.globalPosition) }
+            #expect(seen.count == 40)
+            #expect(Set(seen).count == 40)
+            for (index, member) in members.enumerated() {
+                #expect(member.messages.allSatisfy { ConsumerGroup.partition(of: $0.streamName, size: 2) == Int64(index) })
+                #expect(!member.messages.isEmpty)
+            }
+        }
+    }
+
+    @Test("a poison message is skipped only when configured, and the rest still arrives")
+    func poisonMessage() async throws {
+        let store = InMemoryMessageStore()
+        for index in 1...4 { try await store.write(counterEvent(Int64(index)), to: "counter-1") }
+        let recorder = Recorder(categories: ["counter"], failOn: [2])
+        let configuration = ProjectionRunner<InMemoryMessageStore>.Configuration(maximumBackoff: .milliseconds(10), skipAfter: 3)
+        let task = Task { try await ProjectionRunner(store: store, projection: recorder, name: "p", configuration: configuration).run() }
+        try await recorder.waitFor(3)
+        task.cancel()
+        try await task.value
+        #expect(recorder.messages.map(\.globalPosition) == [1, 3, 4])
+    }
+
+    @Test("the count read model keeps counter totals in a table, and a redelivered batch changes nothing")
+    func countReadModel() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("thalo-readmodel-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let totals = try CounterTotals(path: folder.appendingPathComponent("totals.sqlite").path)
+        let store = InMemoryMessageStore()
+        try await store.write([counterEvent(5, amount: 5), counterEvent(3, amount: 2, decrement: true)], to: "counter-a")
+        try await store.write(counterEvent(1), to: "counter-b")
+        let messages = try await store.readCategory("counter")
+        for message in messages { try await totals.handle(message) }
+        let once = try totals.rows()
+        #expect(once.map(\.counterID) == ["a", "b"])
+        #expect(once.map(\.count) == [3, 1])
+        #expect(once.map(\.events) == [2, 1])
+        // At-least-once delivery: the same batch again, and an old event alone.
+        for message in messages { try await totals.handle(message) }
+        try await totals.handle(messages[0])
+        #expect(try totals.rows() == once)
+        // Through the runner, from the store, with a restart in the middle.
+        try await store.write(counterEvent(10, amount: 7), to: "counter-a")
+        let run = Task { try await ProjectionRunner(store: store, projection: totals, name: "countReadModel").run() }
+        let deadline = ContinuousClock.now + .seconds(20)
+        while try totals.rows().first?.count != 10 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        run.cancel()
+        try await run.value
+        #expect(try totals.rows().map(\.count) == [10, 1])
+        #expect(try totals.rows().map(\.events) == [3, 1])
+    }
+}
