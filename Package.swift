@@ -167,7 +167,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "TestSupport", "JSON", "ChildProcess", "MessageStore", "MessageDB",
+                "TestSupport", "JSON", "ChildProcess", "MessageStore", "MessageDB", "GuestBuilder",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict

@@ -98,6 +98,23 @@ public enum ChildProcess {
             standardError: String(decoding: error, as: UTF8.self))
     }
 
+    /// Runs a program like ``run(_:_:environment:currentDirectory:input:)``, on a thread of
+    /// its own, so that waiting for it never blocks a Swift concurrency thread.
+    public static func output(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
+        currentDirectory: String? = nil, input: String? = nil
+    ) async throws(LaunchError) -> Output {
+        let result: Result<Output, LaunchError> = await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(
+                    returning: Result { () throws(LaunchError) in
+                        try run(executable, arguments, environment: environment, currentDirectory: currentDirectory, input: input)
+                    })
+            }
+        }
+        return try result.get()
+    }
+
     /// The absolute path of a program, looking on `PATH` for bare names.
     public static func resolve(_ name: String) -> String? {
         if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }

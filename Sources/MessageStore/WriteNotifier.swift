@@ -43,8 +43,11 @@ public final class WriteNotifier: Sendable {
 
     /// Waits until a write to `category` (any category when nil) is notified after
     /// `writeCount` was observed, or until `timeout` passes, or the task is cancelled.
-    public func wait(category: String?, seenWriteCount: UInt64? = nil, timeout: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
+    ///
+    /// - Returns: whether a write (or cancellation) ended the wait, rather than the timeout.
+    @discardableResult
+    public func wait(category: String?, seenWriteCount: UInt64? = nil, timeout: Duration) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
             let token = state.withLock { state -> Int in
                 state.nextID += 1
                 return state.nextID
@@ -66,12 +69,15 @@ public final class WriteNotifier: Sendable {
                     let continuation = self.state.withLock { $0.waiters.removeValue(forKey: token)?.continuation }
                     continuation?.resume()
                 }
+                return true
             }
             group.addTask {
                 try? await Task.sleep(for: timeout)
+                return false
             }
-            await group.next()
+            let first = await group.next() ?? false
             group.cancelAll()
+            return first
         }
     }
 }

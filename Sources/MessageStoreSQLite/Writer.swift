@@ -26,16 +26,16 @@ final class Writer: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [WriteRequest] = []
     private var stopped = false
-    private var thread: Thread?
 
     init(connection: SQLiteConnection, notifier: WriteNotifier, maximumGroupSize: Int, logger: Logger) {
         self.connection = connection
         self.notifier = notifier
         self.maximumGroupSize = max(1, maximumGroupSize)
         self.logger = logger
-        let thread = Thread { [unowned self] in self.loop() }
+        // The thread holds the writer until its loop ends (after `stop()`), so the writer
+        // cannot be freed under it.
+        let thread = Thread { self.loop() }
         thread.name = "thalo-sqlite-writer"
-        self.thread = thread
         thread.start()
     }
 

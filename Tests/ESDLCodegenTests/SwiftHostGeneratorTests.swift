@@ -104,7 +104,7 @@ struct SwiftHostGeneratorTests {
     @Test(
         "the generated code type-checks in Swift 6 mode without warnings",
         arguments: Fixtures.goldenSchemas.map(\.golden) + ["clashes", "no-events"])
-    func generatedCodeCompiles(name: String) throws {
+    func generatedCodeCompiles(name: String) async throws {
         let schema: Schema
         switch name {
         case "clashes": schema = try Schema.parse(HostFixtures.clashes, file: "clashes.esdl")
@@ -117,7 +117,7 @@ struct SwiftHostGeneratorTests {
             let file = folder.appendingPathComponent("\(name)-\(accessLevel).swift")
             try SwiftHostGenerator(schema: schema, accessLevel: accessLevel).generate()
                 .write(to: file, atomically: true, encoding: .utf8)
-            let result = try HostCompiler.run([
+            let result = try await HostCompiler.run([
                 "-typecheck", "-swift-version", "6", "-warnings-as-errors", "-package-name", "Projections", file.path,
             ])
             #expect(result.status == 0, "\(name) (\(accessLevel)) does not compile:\n\(result.combined)")
@@ -126,7 +126,7 @@ struct SwiftHostGeneratorTests {
     }
 
     @Test("a program decodes sample payloads into the generated types and encodes them back")
-    func roundTrips() throws {
+    func roundTrips() async throws {
         let folder = try Fixtures.temporaryDirectory("host-roundtrip")
         defer { try? FileManager.default.removeItem(at: folder) }
         let schema = try Fixtures.schema("schemas/everything.esdl")
@@ -135,7 +135,7 @@ struct SwiftHostGeneratorTests {
         let main = folder.appendingPathComponent("main.swift")
         try HostFixtures.roundTripProgram.write(to: main, atomically: true, encoding: .utf8)
         let program = folder.appendingPathComponent("roundtrip")
-        let build = try HostCompiler.run([
+        let build = try await HostCompiler.run([
             "-swift-version", "6", "-warnings-as-errors", "-module-name", "RoundTrip", generated.path, main.path, "-o", program.path,
         ])
         try #require(build.status == 0, "the round-trip program does not compile:\n\(build.combined)")
@@ -143,7 +143,7 @@ struct SwiftHostGeneratorTests {
         let samples = folder.appendingPathComponent("samples.tsv")
         try HostFixtures.samples.map { "\($0.type)\t\($0.input)" }.joined(separator: "\n")
             .write(to: samples, atomically: true, encoding: .utf8)
-        let run = try ChildProcess.run(program.path, [samples.path])
+        let run = try await ChildProcess.output(program.path, [samples.path])
         try #require(run.status == 0, "the round-trip program failed:\n\(run.combined)")
 
         let lines = run.standardOutput.split(separator: "\n").map(String.init)
@@ -160,8 +160,8 @@ struct SwiftHostGeneratorTests {
 
 /// Runs the host Swift compiler (the one on `PATH`, else the toolchain's default place).
 enum HostCompiler {
-    static func run(_ arguments: [String]) throws -> ChildProcess.Output {
-        try ChildProcess.run(Toolchain.locate().swiftc.path, arguments)
+    static func run(_ arguments: [String]) async throws -> ChildProcess.Output {
+        try await ChildProcess.output(Toolchain.locate().swiftc.path, arguments)
     }
 }
 

@@ -21,8 +21,9 @@ enum ThaloBinary {
 
     /// Runs `thalo` with arguments and returns what it printed and its exit status.
     @discardableResult
-    static func run(_ arguments: [String], input: String? = nil) throws -> ChildProcess.Output {
-        try ChildProcess.run(path, arguments, environment: ["NO_COLOR": "1"], currentDirectory: ExampleModules.repositoryRoot.path, input: input)
+    static func run(_ arguments: [String], input: String? = nil) async throws -> ChildProcess.Output {
+        try await ChildProcess.output(
+            path, arguments, environment: ["NO_COLOR": "1"], currentDirectory: ExampleModules.repositoryRoot.path, input: input)
     }
 }
 

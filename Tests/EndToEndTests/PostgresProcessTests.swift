@@ -12,13 +12,13 @@ struct PostgresProcessTests {
     /// Publishes the bank account example to a server with the CLI.
     static func publishBankAccount(to server: ServerProcess) async throws {
         let built = try await ExampleModules.shared.build("bank_account")
-        let published = try ThaloBinary.run(["publish", "Examples/bank_account/bank_account.esdl", built.result.wasmURL.path, "--url", server.url])
+        let published = try await ThaloBinary.run(["publish", "Examples/bank_account/bank_account.esdl", built.result.wasmURL.path, "--url", server.url])
         guard published.status == 0 else { throw HarnessError("publish failed: \(published.combined)") }
     }
 
     @Test("a command written by message-db-py is handled by thalo serve, and message-db-py reads the events")
     func messageDBPyInterop() async throws {
-        let python = try PythonEnvironment.shared.python()
+        let python = try await PythonEnvironment.shared.python()
         let url = try await PostgresFixture.shared.freshDatabase()
         let server = try await ServerProcess(["--database-url", url])
         defer { server.stop() }
@@ -38,7 +38,7 @@ struct PostgresProcessTests {
                 time.sleep(0.1)
             print(json.dumps(events, default=str))
             """
-        let output = try ChildProcess.run(python, ["-c", script])
+        let output = try await ChildProcess.output(python, ["-c", script])
         try #require(output.status == 0, "\(output.combined)\n\(server.process.output)")
         let events = try #require(try JSONValue(parsing: output.standardOutput).arrayValue)
         #expect(events.map { $0["type"]?.stringValue ?? "" } == ["OpenedAccount", "DepositedFunds"])

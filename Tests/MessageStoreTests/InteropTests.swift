@@ -10,7 +10,7 @@ import Testing
 struct InteropTests {
     @Test("message-db-py reads what Thalo wrote and Thalo reads what it wrote, with identical fields")
     func roundTrip() async throws {
-        let python = try PythonEnvironment.shared.python()
+        let python = try await PythonEnvironment.shared.python()
         let url = try await PostgresFixture.shared.freshDatabase()
         let database = URLComponents(string: url)!.path.dropFirst()
         let port = URLComponents(string: url)!.port!
@@ -35,7 +35,7 @@ struct InteropTests {
                     out["conflict"] = str(error)
                 print(json.dumps(out, default=str))
                 """
-            let output = try ProcessRunner.run(python, ["-c", script])
+            let output = try await ProcessRunner.output(python, ["-c", script])
             try #require(output.status == 0, "\(output.combined)")
             let result = try JSONValue(parsing: output.standardOutput)
             let read = try #require(result["read"]?.arrayValue)

@@ -12,7 +12,7 @@ final class Delivered: Sendable {
     var messages: [Message] { state.withLock { $0 } }
     var count: Int { state.withLock { $0.count } }
 
-    func waitFor(_ count: Int, timeout: Duration = .seconds(20)) async throws {
+    func waitFor(_ count: Int, timeout: Duration = .seconds(120)) async throws {
         let deadline = ContinuousClock.now + timeout
         while self.count < count {
             if ContinuousClock.now > deadline { throw TemporaryPostgresError("timed out waiting for \(count) messages, got \(self.count)") }
@@ -89,7 +89,7 @@ struct SubscriptionTests {
                 ) { members[member].append($0) }
                 tasks.append(Task { try await subscription.run() })
             }
-            let deadline = ContinuousClock.now + .seconds(20)
+            let deadline = ContinuousClock.now + .seconds(120)
             while members.map(\.count).reduce(0, +) < 60 && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(10))
             }
@@ -105,21 +105,18 @@ struct SubscriptionTests {
         }
     }
 
-    @Test("a local write wakes an idle subscription long before its poll interval", arguments: Backend.allCases)
+    @Test("a local write wakes an idle subscription, which would otherwise poll only hourly", arguments: Backend.allCases)
     func wakeOnWrite(backend: Backend) async throws {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
             let delivered = Delivered()
             let subscription = Subscription(
                 store: store,
-                configuration: .init(category: "counter", minimumPollInterval: .seconds(30), maximumPollInterval: .seconds(30))
+                configuration: .init(category: "counter", minimumPollInterval: .seconds(3600), maximumPollInterval: .seconds(3600))
             ) { delivered.append($0) }
             let task = Task { try await subscription.run() }
             try await Task.sleep(for: .milliseconds(200))
-            let clock = ContinuousClock()
-            let start = clock.now
             try await Self.write(store, 1) { _ in "counter-1" }
-            try await delivered.waitFor(1, timeout: .seconds(10))
-            #expect(clock.now - start < .seconds(5))
+            try await delivered.waitFor(1, timeout: .seconds(120))
             task.cancel()
             try await task.value
         }

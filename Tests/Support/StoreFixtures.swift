@@ -23,8 +23,9 @@ public actor PostgresFixture {
     public func cluster() async throws -> TemporaryPostgres {
         if let starting { return try await starting.value }
         let task = Task<TemporaryPostgres, any Error> {
-            let server = try TemporaryPostgres()
-            try server.createDatabase("thalo_template")
+            // initdb and pg_ctl take seconds: run them on a thread of their own.
+            let server = try await onThread { try TemporaryPostgres() }
+            try await onThread { try server.createDatabase("thalo_template") }
             try await MessageDBStore.withStore(url: server.url(database: "thalo_template")) { store in
                 try await MessageDBInstaller.install(on: store)
             }
@@ -39,7 +40,7 @@ public actor PostgresFixture {
         let server = try await cluster()
         counter += 1
         let name = "test_\(counter)_\(UUID().uuidString.prefix(6).lowercased())"
-        try server.createDatabase(name, template: "thalo_template")
+        try await onThread { try server.createDatabase(name, template: "thalo_template") }
         return server.url(database: name)
     }
 }
@@ -64,5 +65,13 @@ public func withStore<T: Sendable>(
         return try await MessageDBStore.withStore(url: url, allowSQLCondition: allowSQLCondition) { store in
             try await body(AnyMessageStore(store))
         }
+    }
+}
+
+/// Runs blocking work on a thread of its own, so that it does not hold one of the few
+/// threads every concurrently running test shares.
+public func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
 }

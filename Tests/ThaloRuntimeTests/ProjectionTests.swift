@@ -28,7 +28,7 @@ final class Recorder: Projection, Sendable {
     var messages: [Message] { seen.withLock { $0 } }
 
     func waitFor(_ count: Int) async throws {
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(120)
         while messages.count < count {
             guard ContinuousClock.now < deadline else { throw ReadModelError("timed out: \(messages.count) of \(count)") }
             try await Task.sleep(for: .milliseconds(10))
@@ -76,7 +76,7 @@ struct ProjectionTests {
                 let configuration = ProjectionRunner<AnyMessageStore>.Configuration(consumerGroup: try ConsumerGroup(member: Int64(index), size: 2))
                 tasks.append(Task { try await ProjectionRunner(store: store, projection: member, name: "grouped", configuration: configuration).run() })
             }
-            let deadline = ContinuousClock.now + .seconds(20)
+            let deadline = ContinuousClock.now + .seconds(120)
             while members.map(\.messages.count).reduce(0, +) < 40 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
             for task in tasks { task.cancel() }
             for task in tasks { try await task.value }
@@ -124,7 +124,7 @@ struct ProjectionTests {
         // Through the runner, from the store, with a restart in the middle.
         try await store.write(counterEvent(10, amount: 7), to: "counter-a")
         let run = Task { try await ProjectionRunner(store: store, projection: totals, name: "countReadModel").run() }
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(120)
         while try totals.rows().first?.count != 10 && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
         run.cancel()
         try await run.value

@@ -33,7 +33,7 @@ actor UpgradedBankAccount {
 }
 
 /// Waits until `condition` holds, polling.
-func eventually(timeout: Duration = .seconds(30), _ condition: @Sendable () async throws -> Bool) async throws {
+func eventually(timeout: Duration = .seconds(120), _ condition: @Sendable () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while try await !condition() {
         guard ContinuousClock.now < deadline else { throw RuntimeError(.unavailable, "timed out waiting for a condition") }

@@ -58,10 +58,10 @@ struct APITests {
             for method in (item.objectValue ?? [:]).keys { documented.insert("\(method.uppercased()) \(path)") }
         }
         #expect(documented == Set(API<AnyModuleStore>.routes))
-        let python = try PythonEnvironment.shared.python()
+        let python = try await PythonEnvironment.shared.python()
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("thalo-openapi-\(UUID().uuidString).json")
         try OpenAPIDocument.text.write(to: file, atomically: true, encoding: .utf8)
-        let check = try ProcessRunner.run(
+        let check = try await ProcessRunner.output(
             python, ["-c", "import json,sys; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1]))); print('valid')", file.path])
         #expect(check.status == 0, "\(check.combined)")
         #expect(check.standardOutput.contains("valid"))
@@ -118,7 +118,7 @@ struct APITests {
             #expect(try await sample("/v1/categories/{category}", "get", "/v1/categories/bankAccount-9").0 == 400)
             #expect(try await sample("/health", "get", "/health").0 == 200)
 
-            let python = try PythonEnvironment.shared.python()
+            let python = try await PythonEnvironment.shared.python()
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("thalo-samples-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             try OpenAPIDocument.text.write(to: folder.appendingPathComponent("openapi.json"), atomically: true, encoding: .utf8)
@@ -143,7 +143,7 @@ struct APITests {
                 print("checked", len(json.load(open(sys.argv[1] + "/samples.json"))), "failures", failures)
                 sys.exit(1 if failures else 0)
                 """
-            let check = try ProcessRunner.run(python, ["-c", script, folder.path])
+            let check = try await ProcessRunner.output(python, ["-c", script, folder.path])
             #expect(check.status == 0, "\(check.combined)")
             #expect(check.standardOutput.contains("checked \(samples.count) failures 0"))
         }

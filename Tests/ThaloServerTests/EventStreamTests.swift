@@ -14,7 +14,7 @@ import ThaloRuntime
 func readEvents(port: Int, path: String, lastEventID: String? = nil, count: Int) async throws -> [(id: String, message: JSONValue)] {
     var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
     if let lastEventID { request.headers.add(name: "Last-Event-ID", value: lastEventID) }
-    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(120))
     #expect(response.status == .ok)
     #expect(response.headers["Content-Type"].first?.hasPrefix("text/event-stream") == true)
     var events: [(String, JSONValue)] = []
