@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "thalo", targets: ["thalo"]),
+        .executable(name: "thalo-bench", targets: ["ThaloBenchmarks"]),
         .library(name: "ThaloRuntime", targets: ["ThaloRuntime"]),
         .library(name: "MessageStore", targets: ["MessageStore"]),
         .library(name: "MessageStoreSQLite", targets: ["MessageStoreSQLite"]),
@@ -108,7 +109,8 @@ let package = Package(
         .executableTarget(
             name: "ThaloBenchmarks",
             dependencies: [
-                "ThaloRuntime", "ThaloServer", "MessageStoreSQLite", "MessageDB", "ESDLCodegen", "TestSupport",
+                "ThaloRuntime", "ThaloServer", "MessageStore", "MessageStoreSQLite", "MessageDB", "ESDL", "JSON",
+                "GuestBuilder", "ChildProcess", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Benchmarks/ThaloBenchmarks",

@@ -2,30 +2,51 @@
 import ESDL
 
 /// What a recorded event looks like to a module's `apply`.
-struct GuestRecordedEvent: Sendable {
-    var type: String
-    var payload: String
-    var context: GuestContext
+public struct GuestRecordedEvent: Sendable {
+    public var type: String
+    public var payload: String
+    public var context: GuestContext
+
+    public init(type: String, payload: String, context: GuestContext) {
+        self.type = type
+        self.payload = payload
+        self.context = context
+    }
 }
 
-/// The `context` record of the contract.
-struct GuestContext: Sendable {
-    var id: String
-    var streamName: String
-    var position: Int64
-    var globalPosition: Int64
-    var metadata: String
-    var time: Int64
+/// The `context` record of the contract (docs/module-contract.md).
+public struct GuestContext: Sendable {
+    /// The message id.
+    public var id: String
+    public var streamName: String
+    /// Position in the stream, or -1.
+    public var position: Int64
+    /// Position in the store, or -1.
+    public var globalPosition: Int64
+    /// JSON object text.
+    public var metadata: String
+    /// Microseconds since the Unix epoch.
+    public var time: Int64
+
+    public init(id: String, streamName: String, position: Int64, globalPosition: Int64, metadata: String, time: Int64) {
+        self.id = id
+        self.streamName = streamName
+        self.position = position
+        self.globalPosition = globalPosition
+        self.metadata = metadata
+        self.time = time
+    }
 }
 
 /// An event a module's `handle` returned.
-struct GuestEvent: Sendable, Hashable {
-    var type: String
-    var payload: String
+public struct GuestEvent: Sendable, Hashable {
+    public var type: String
+    /// JSON text, as the module wrote it.
+    public var payload: String
 }
 
 /// The contract's `error` variant.
-enum GuestError: Error, Sendable, Hashable {
+public enum GuestError: Error, Sendable, Hashable {
     case command(String)
     case ignore(String?)
     case deserializeCommand(String)
@@ -36,10 +57,11 @@ enum GuestError: Error, Sendable, Hashable {
 
 /// A failure of the instance itself: a trap, a budget overrun, malformed output. After
 /// one, the instance is poisoned and must be replaced.
-struct GuestFailure: Error, CustomStringConvertible {
-    var export: String
-    var reason: String
-    var description: String { "\(export): \(reason)" }
+public struct GuestFailure: Error, CustomStringConvertible {
+    /// The export that failed.
+    public var export: String
+    public var reason: String
+    public var description: String { "\(export): \(reason)" }
 }
 
 /// Stops a call whose memory would grow beyond the module's cap. Throwing (rather than
@@ -65,8 +87,9 @@ final class MemoryCap: ResourceLimiter {
 /// It resolves every export once, reuses one interpreter stack, always calls post-return,
 /// bounds every call with fuel, and checks every pointer, length, tag and string the guest
 /// returns, so a misbehaving module yields a ``GuestFailure`` and never crashes the host.
-/// Not thread-safe: an ``InstanceWorker`` owns it.
-final class GuestInstance {
+/// Not thread-safe: the runtime's ``InstanceWorker`` owns each one; tools (the spec runner,
+/// benchmarks) may drive one directly from a single task.
+public final class GuestInstance {
     let module: AggregateModule
     private let store: Store
     private let memory: Memory
@@ -82,11 +105,12 @@ final class GuestInstance {
     private let realloc: Function
     private let packed: Bool
     /// Set after a failure: the instance must not be called again.
-    private(set) var isPoisoned = false
+    public private(set) var isPoisoned = false
     /// Calls made, for metrics.
     private(set) var calls = 0
 
-    init(module: AggregateModule) throws(RuntimeError) {
+    /// Instantiates the module (and checks it), ready for entities.
+    public init(module: AggregateModule) throws(RuntimeError) {
         self.module = module
         let limits = module.limits
         let engine = Engine(configuration: EngineConfiguration(stackSize: limits.stackBytes, fuelMetering: true))
@@ -150,18 +174,21 @@ final class GuestInstance {
 
     // MARK: Exports
 
-    func newEntity(id: String) throws(GuestFailure) -> UInt32 {
+    /// `new-entity`: a new entity with this id; returns its handle.
+    public func newEntity(id: String) throws(GuestFailure) -> UInt32 {
         let export = ModuleContract.newEntityExport
         let (pointer, length) = try allocateArguments([Array(id.utf8)], export: export)[0]
         let result = try invoke(newEntityFunction, [.i32(pointer), .i32(length)], export: export)
         return try i32(result, export: export)
     }
 
-    func dropEntity(_ handle: UInt32) throws(GuestFailure) {
+    /// `drop-entity`.
+    public func dropEntity(_ handle: UInt32) throws(GuestFailure) {
         try invoke(dropEntityFunction, [.i32(handle)], export: ModuleContract.dropEntityExport)
     }
 
-    func apply(_ handle: UInt32, events: [GuestRecordedEvent]) throws(GuestFailure) -> GuestError? {
+    /// `apply`: returns the module's error, if it refused an event.
+    public func apply(_ handle: UInt32, events: [GuestRecordedEvent]) throws(GuestFailure) -> GuestError? {
         let export = ModuleContract.applyExport
         guard !events.isEmpty else { return nil }
         // Strings first (one block when packed), then the list of 64-byte records.
@@ -213,7 +240,8 @@ final class GuestInstance {
         return outcome
     }
 
-    func handle(_ handle: UInt32, command: String, payload: String, context: GuestContext) throws(GuestFailure) -> Result<[GuestEvent], GuestError> {
+    /// `handle`: the events the command produces, or the module's error.
+    public func handle(_ handle: UInt32, command: String, payload: String, context: GuestContext) throws(GuestFailure) -> Result<[GuestEvent], GuestError> {
         let export = ModuleContract.handleExport
         let placed = try allocateArguments(
             [Array(command.utf8), Array(payload.utf8), Array(context.id.utf8), Array(context.streamName.utf8), Array(context.metadata.utf8)],
@@ -264,7 +292,8 @@ final class GuestInstance {
         return outcome
     }
 
-    func state(_ handle: UInt32) throws(GuestFailure) -> String? {
+    /// `state`: the module's JSON view of the entity, if it has one.
+    public func state(_ handle: UInt32) throws(GuestFailure) -> String? {
         let export = ModuleContract.stateExport
         let area = try i32(try invoke(stateFunction, [.i32(handle)], export: export), export: export)
         let state: String?
@@ -287,7 +316,7 @@ final class GuestInstance {
     }
 
     /// Bytes of linear memory in use, for metrics and memory tests.
-    var memoryBytes: Int { memory.byteCount }
+    public var memoryBytes: Int { memory.byteCount }
 
     // MARK: Calling
 

@@ -1,0 +1,94 @@
+import ChildProcess
+import ESDL
+import Foundation
+import GuestBuilder
+import JSON
+import Logging
+import MessageDB
+import MessageStore
+import MessageStoreSQLite
+import TestSupport
+import ThaloRuntime
+
+/// `thalo-bench`: Thalo's benchmarks; prints a table per case and the Markdown for
+/// BENCHMARKS.md. Build and run in release mode: `swift run -c release thalo-bench`.
+@main
+struct Benchmarks {
+    static func main() async throws {
+        let arguments = CommandLine.arguments.dropFirst()
+        let seconds = Double(arguments.first { $0.hasPrefix("--seconds=") }?.dropFirst(10) ?? "") ?? 5
+        let only = arguments.first { $0.hasPrefix("--only=") }.map { String($0.dropFirst(7)).split(separator: ",").map(String.init) }
+        let duration = Duration.milliseconds(Int(seconds * 1000))
+        func wanted(_ name: String) -> Bool { only.map { $0.contains(name) } ?? true }
+
+        #if DEBUG
+        print("warning: this is a debug build; measure with `swift run -c release thalo-bench`")
+        #endif
+        print("Thalo benchmarks, \(ProcessInfo.processInfo.activeProcessorCount) cores, \(format(seconds)) s per case")
+        print("building the bank_account module…")
+        let module = try await BankAccountModule.build()
+        print("  \(module.wasm.count) bytes")
+        var sections: [String] = []
+
+        if wanted("wasm") { sections.append(try WasmCost.run(module: module)) }
+        if wanted("rebuild") { sections.append(try await Rebuild.run(module: module)) }
+        if wanted("memory") { sections.append(try await Memory.run(module: module)) }
+        if wanted("soak") { sections.append(try Soak.run(module: module)) }
+        var rawSQLite: [Int: Measurement] = [:]
+        var rawPostgres: [Int: Measurement] = [:]
+        let throughput = Report(header: ["case", "store", "callers", "ops/s", "p50 µs", "p99 µs", "vs raw append"])
+        if wanted("sqlite") {
+            print("embedded store (SQLite, synchronous=FULL)")
+            let folder = try temporaryFolder("bench-sqlite")
+            try await StoreCases.run(
+                store: { try SQLiteMessageStore(path: folder.appendingPathComponent("raw-\(UUID().uuidString).sqlite").path, logger: quiet) },
+                name: "SQLite", module: module, duration: duration, report: throughput, raw: &rawSQLite)
+        }
+        if wanted("postgres") {
+            print("PostgreSQL 15 (Message DB, default durable settings), throwaway cluster")
+            let server = try TemporaryPostgres(durable: true)
+            defer { server.stop() }
+            try await StoreCases.runPostgres(server: server, module: module, duration: duration, report: throughput, raw: &rawPostgres)
+        }
+        if wanted("http") {
+            sections.append(try await HTTPCase.run(module: module, duration: duration, rawSQLite: rawSQLite[8]))
+        }
+        if wanted("sqlite") || wanted("postgres") {
+            sections.insert("### Commands and appends\n\n" + throughput.markdown, at: 0)
+        }
+        print("\n" + sections.joined(separator: "\n\n"))
+    }
+}
+
+let quiet: Logger = {
+    var logger = Logger(label: "bench")
+    logger.logLevel = .warning
+    return logger
+}()
+
+func temporaryFolder(_ name: String) throws -> URL {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("thalo-\(name)-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    return folder
+}
+
+/// The bank_account example, compiled with the real toolchain.
+struct BankAccountModule: Sendable {
+    var schema: String
+    var wasm: [UInt8]
+    var module: AggregateModule
+
+    static func build() async throws -> BankAccountModule {
+        var folder = URL(fileURLWithPath: #filePath)
+        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("Package.swift").path) && folder.path != "/" {
+            folder.deleteLastPathComponent()
+        }
+        let example = folder.appendingPathComponent("Examples/bank_account")
+        let result = try await GuestBuilder(configuration: .init(outputDirectory: try temporaryFolder("bench-module"))).build(directory: example)
+        let schema = try String(contentsOf: example.appendingPathComponent("bank_account.esdl"), encoding: .utf8)
+        let wasm = try [UInt8](Data(contentsOf: result.wasmURL))
+        let parsed = try Schema.parse(schema)
+        return BankAccountModule(
+            schema: schema, wasm: wasm, module: try AggregateModule(name: "BankAccount", version: parsed.version, schema: parsed, bytes: wasm))
+    }
+}

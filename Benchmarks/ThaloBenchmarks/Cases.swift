@@ -1,0 +1,303 @@
+import AsyncHTTPClient
+import ChildProcess
+import ESDL
+import Foundation
+import JSON
+import MessageDB
+import MessageStore
+import MessageStoreSQLite
+import NIOCore
+import NIOHTTP1
+import TestSupport
+import ThaloRuntime
+
+/// A ~100-byte event payload, as a deposit with some context would have.
+let eventData = #"{"amount":100,"currency":"EUR","reference":"invoice-2026-000123","note":"monthly deposit"}"#
+
+/// Raw appends and end-to-end executes on one store.
+enum StoreCases {
+    static func run<Store: MessageStore & ModuleStorage>(
+        store make: @Sendable () throws -> Store, name: String, module: BankAccountModule, duration: Duration, report: Report,
+        raw: inout [Int: Measurement]
+    ) async throws {
+        let rawStore = try make()
+        for callers in [1, 8] {
+            let result = try await measure(callers: callers, duration: duration) { caller, index in
+                try await rawStore.append([NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "raw-\(caller)x\(index)"), expectedVersion: nil)
+            }
+            raw[callers] = result
+            report.add(["raw append", name, "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99), "1.00"])
+        }
+        try await executeCases(store: try make(), name: name, module: module, duration: duration, report: report, raw: raw)
+    }
+
+    static func runPostgres(
+        server: TemporaryPostgres, module: BankAccountModule, duration: Duration, report: Report, raw: inout [Int: Measurement]
+    ) async throws {
+        try server.createDatabase("bench")
+        raw = try await MessageDBStore.withStore(url: server.url(database: "bench"), logger: quiet) { store in
+            try await MessageDBInstaller.install(on: store, logger: quiet)
+            var results: [Int: Measurement] = [:]
+            for callers in [1, 8] {
+                let result = try await measure(callers: callers, duration: duration) { caller, index in
+                    try await store.writeMessage(NewMessage(type: "Deposited", data: eventData), to: StreamName(unchecked: "raw-\(caller)x\(index)"))
+                }
+                results[callers] = result
+                report.add(["raw write_message", "PostgreSQL", "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99), "1.00"])
+            }
+            try await executeCases(store: store, name: "PostgreSQL", module: module, duration: duration, report: report, raw: results)
+            return results
+        }
+    }
+
+    /// `deposit_funds` through the in-process runtime, on 10,000 entities and on one hot entity.
+    static func executeCases<Store: MessageStore & ModuleStorage>(
+        store: Store, name: String, module: BankAccountModule, duration: Duration, report: Report, raw: [Int: Measurement]
+    ) async throws {
+        let runtime = Runtime(store: store, configuration: RuntimeConfiguration(consumesCommands: false), logger: quiet)
+        try await runtime.publish(schema: module.schema, wasm: module.wasm)
+        let entities = 10_000
+        print("  opening \(entities) accounts…")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for caller in 0..<8 {
+                group.addTask {
+                    for index in stride(from: caller, to: entities, by: 8) {
+                        _ = try await runtime.execute(
+                            CommandRequest(aggregate: "BankAccount", id: "a\(index)", command: "open_account", payload: ["initial_balance": 0]))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        _ = try await runtime.execute(CommandRequest(aggregate: "BankAccount", id: "hot", command: "open_account", payload: ["initial_balance": 0]))
+        for (label, hot) in [("execute, 10,000 entities", false), ("execute, one hot entity", true)] {
+            for callers in [1, 8] {
+                let result = try await measure(callers: callers, duration: duration) { caller, index in
+                    let id = hot ? "hot" : "a\((caller * 7919 + index) % entities)"
+                    _ = try await runtime.execute(CommandRequest(aggregate: "BankAccount", id: id, command: "deposit_funds", payload: ["amount": 1]))
+                }
+                let ratio = raw[callers].map { result.throughput / $0.throughput } ?? 0
+                report.add([label, name, "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99), format(ratio, 2)])
+            }
+        }
+    }
+}
+
+/// One `handle` call in wasm against the same logic in native Swift.
+enum WasmCost {
+    /// The bank account's deposit rule, natively: read the payload, check, write the event.
+    struct NativeBankAccount {
+        var isOpen = true
+        var balance: Int64 = 0
+
+        func handleDepositFunds(payload: String) throws -> String {
+            let value = try JSONValue(parsing: payload)
+            guard let amount = value["amount"]?.integerValue, let amount32 = Int32(exactly: amount) else {
+                throw BenchmarkError("bad payload")
+            }
+            guard isOpen else { throw BenchmarkError("account is not open") }
+            guard amount32 >= 0 else { throw BenchmarkError("amount cannot be negative") }
+            return JSONValue.object(["amount": .integer(Int64(amount32))]).jsonText
+        }
+    }
+
+    static func run(module: BankAccountModule) throws -> String {
+        print("wasm cost: one handle call (deposit_funds)")
+        let guest = try GuestInstance(module: module.module)
+        let entity = try guest.newEntity(id: "cost")
+        let context = GuestContext(id: UUID().uuidString.lowercased(), streamName: "bankAccount:command-cost", position: -1, globalPosition: -1, metadata: "{}", time: 0)
+        _ = try guest.apply(entity, events: [GuestRecordedEvent(type: "OpenedAccount", payload: #"{"initial_balance":0}"#, context: context)])
+        let calls = 200_000
+        var wasm: [Double] = []
+        wasm.reserveCapacity(calls)
+        for _ in 0..<calls {
+            let start = ContinuousClock.now
+            let result = try guest.handle(entity, command: "deposit_funds", payload: #"{"amount":1}"#, context: context)
+            wasm.append(microseconds(ContinuousClock.now - start) * 1000)
+            guard case .success = result else { throw BenchmarkError("handle failed: \(result)") }
+        }
+        let native = NativeBankAccount()
+        var swift: [Double] = []
+        swift.reserveCapacity(calls)
+        var sink = 0
+        for _ in 0..<calls {
+            let start = ContinuousClock.now
+            sink &+= try native.handleDepositFunds(payload: #"{"amount":1}"#).utf8.count
+            swift.append(microseconds(ContinuousClock.now - start) * 1000)
+        }
+        precondition(sink > 0)
+        wasm.sort()
+        swift.sort()
+        let report = Report(header: ["implementation", "median ns", "p99 ns", "calls/s (1 core)"])
+        let wasmMedian = wasm[calls / 2]
+        let swiftMedian = swift[calls / 2]
+        report.add(["bank_account.wasm in WasmKit (handle, incl. argument copy and result checks)", format(wasmMedian), format(wasm[calls * 99 / 100]), formatRate(1e9 / wasmMedian)])
+        report.add(["same logic, native Swift (JSON in, JSON out)", format(swiftMedian), format(swift[calls * 99 / 100]), formatRate(1e9 / swiftMedian)])
+        return "### One handle call (\(formatRate(Double(calls))) calls each; wasm is \(format(wasmMedian / swiftMedian, 1))× native)\n\n" + report.markdown
+    }
+}
+
+/// Rebuilding a cold entity from 10,000 events.
+enum Rebuild {
+    static func run(module: BankAccountModule) async throws -> String {
+        print("rebuild: a cold entity with 10,000 events")
+        let folder = try temporaryFolder("bench-rebuild")
+        let store = try SQLiteMessageStore(path: folder.appendingPathComponent("rebuild.sqlite").path, logger: quiet)
+        defer { store.close() }
+        let events = 10_000
+        var metadata = Metadata(causationMessageStreamName: "bankAccount:command-r", schemaVersion: "0.1.0")
+        metadata.properties = ["moduleName": "BankAccount", "moduleVersion": "0.1.0"]
+        try await store.write(NewMessage(type: "OpenedAccount", data: ["initial_balance": 0], metadata: metadata), to: "bankAccount-r")
+        var batch: [NewMessage] = []
+        for index in 1..<events {
+            var eventMetadata = metadata
+            eventMetadata.properties["commandId"] = .string(UUID().uuidString.lowercased())
+            _ = index
+            batch.append(NewMessage(type: "DepositedFunds", data: ["amount": 1], metadata: eventMetadata))
+            if batch.count == 1000 || index == events - 1 {
+                try await store.write(batch, to: "bankAccount-r")
+                batch = []
+            }
+        }
+        let report = Report(header: ["what", "median ms", "events/s"])
+        var viewTimes: [Double] = []
+        var executeTimes: [Double] = []
+        for _ in 0..<7 {
+            // A new runtime each time: nothing cached.
+            let runtime = Runtime(store: store, logger: quiet)
+            if try await runtime.registry.list().isEmpty { try await runtime.publish(schema: module.schema, wasm: module.wasm) }
+            var start = ContinuousClock.now
+            _ = try await runtime.execute(CommandRequest(aggregate: "BankAccount", id: "r", command: "withdraw_funds", payload: ["amount": 0]))
+            executeTimes.append(microseconds(ContinuousClock.now - start) / 1000)
+            start = ContinuousClock.now
+            let view = try await runtime.entity(aggregate: "BankAccount", id: "r")
+            viewTimes.append(microseconds(ContinuousClock.now - start) / 1000)
+            precondition(view.events.count >= events)
+        }
+        viewTimes.sort()
+        executeTimes.sort()
+        let total = Double(events)
+        report.add(["first command on a cold entity (read 10,000 events, apply, handle, write)", format(executeTimes[3], 1), formatRate(total / executeTimes[3] * 1000)])
+        report.add(["time travel view (read 10,000+ events, apply to a fresh entity, state)", format(viewTimes[3], 1), formatRate(total / viewTimes[3] * 1000)])
+        return "### Rebuild (embedded store, median of 7)\n\n" + report.markdown
+    }
+}
+
+/// Resident memory per cached entity.
+enum Memory {
+    static func run(module: BankAccountModule) async throws -> String {
+        print("memory: 100,000 live bank_account entities")
+        let folder = try temporaryFolder("bench-memory")
+        let store = try SQLiteMessageStore(
+            configuration: .init(path: folder.appendingPathComponent("memory.sqlite").path, synchronous: .normal), logger: quiet)
+        defer { store.close() }
+        let runtime = Runtime(store: store, configuration: RuntimeConfiguration(cacheCapacity: 200_000, consumesCommands: false), logger: quiet)
+        try await runtime.publish(schema: module.schema, wasm: module.wasm)
+        let entities = 100_000
+        // Warm up allocator, store and instances with a few entities first.
+        for index in 0..<1_000 {
+            _ = try await runtime.execute(CommandRequest(aggregate: "BankAccount", id: "w\(index)", command: "open_account", payload: ["initial_balance": 1]))
+        }
+        let before = residentBytes()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for caller in 0..<8 {
+                group.addTask {
+                    for index in stride(from: caller, to: entities, by: 8) {
+                        _ = try await runtime.execute(
+                            CommandRequest(aggregate: "BankAccount", id: "m\(index)", command: "open_account", payload: ["initial_balance": 1]))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let after = residentBytes()
+        let perEntity = Double(after - before) / Double(entities)
+        let report = Report(header: ["live entities", "RSS before", "RSS after", "bytes per entity"])
+        report.add([formatRate(Double(entities)), "\(before / 1_048_576) MiB", "\(after / 1_048_576) MiB", format(perEntity)])
+        return "### Memory per cached entity (process RSS delta, including the store's and allocator's share)\n\n" + report.markdown
+    }
+}
+
+/// A million calls on one guest: its memory must not grow.
+enum Soak {
+    static func run(module: BankAccountModule) throws -> String {
+        print("soak: a million calls (handle and apply alternating)")
+        let guest = try GuestInstance(module: module.module)
+        let entity = try guest.newEntity(id: "soak")
+        let context = GuestContext(id: UUID().uuidString.lowercased(), streamName: "bankAccount:command-soak", position: -1, globalPosition: -1, metadata: "{}", time: 0)
+        _ = try guest.apply(entity, events: [GuestRecordedEvent(type: "OpenedAccount", payload: #"{"initial_balance":0}"#, context: context)])
+        let start = ContinuousClock.now
+        var after1000 = 0
+        for index in 0..<500_000 {
+            let events = try guest.handle(entity, command: "deposit_funds", payload: #"{"amount":1}"#, context: context).get()
+            let recorded = GuestRecordedEvent(
+                type: events[0].type, payload: events[0].payload,
+                context: GuestContext(id: context.id, streamName: "bankAccount-soak", position: Int64(index + 1), globalPosition: Int64(index + 2), metadata: "{}", time: 0))
+            if let error = try guest.apply(entity, events: [recorded]) { throw BenchmarkError("apply failed: \(error)") }
+            if index == 500 { after1000 = guest.memoryBytes }
+        }
+        let seconds = microseconds(ContinuousClock.now - start) / 1_000_000
+        let report = Report(header: ["calls", "seconds", "memory after 1,000 calls", "memory after 1,000,000 calls"])
+        report.add(["1,000,000", format(seconds, 1), "\(after1000) bytes", "\(guest.memoryBytes) bytes"])
+        return "### Guest memory over a million calls\n\n" + report.markdown
+    }
+}
+
+/// Commands over HTTP against a `thalo serve` process.
+enum HTTPCase {
+    static func run(module: BankAccountModule, duration: Duration, rawSQLite: Measurement?) async throws -> String {
+        print("through the server: thalo serve (embedded store), 8 connections")
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("thalo").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw BenchmarkError("build thalo first: swift build -c release --product thalo (looked for \(binary))")
+        }
+        let port = try TemporaryPostgres.freePort()
+        let folder = try temporaryFolder("bench-http")
+        let server = try BackgroundProcess(
+            binary, ["serve", "--listen", "127.0.0.1:\(port)", "--data-dir", folder.path, "--log-level", "warning"],
+            logPath: folder.appendingPathComponent("serve.log").path)
+        defer {
+            server.signal()
+            server.wait()
+        }
+        let base = "http://127.0.0.1:\(port)"
+        var ready = false
+        for _ in 0..<200 where !ready {
+            ready = (try? await post("\(base)/health", nil, method: .GET)) == 200
+            if !ready { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        guard ready else { throw BenchmarkError("thalo serve did not start: \(server.output)") }
+        let published = try await post("\(base)/v1/modules", .object(["schema": .string(module.schema), "wasm": .string(Data(module.wasm).base64EncodedString())]))
+        guard published == 201 else { throw BenchmarkError("publish failed: \(published)") }
+        for index in 0..<1_000 {
+            _ = try await post("\(base)/v1/execute/BankAccount/h\(index)/open_account", ["initial_balance": 0])
+        }
+        let result = try await measure(callers: 8, duration: duration) { caller, index in
+            let status = try await post("\(base)/v1/execute/BankAccount/h\((caller * 131 + index) % 1_000)/deposit_funds", ["amount": 1])
+            if status != 200 { throw BenchmarkError("HTTP \(status)") }
+        }
+        let report = Report(header: ["case", "connections", "requests/s", "p50 µs", "p99 µs", "vs raw append (SQLite, 8 writers)"])
+        report.add([
+            "POST /v1/execute deposit_funds, 1,000 entities", "8", formatRate(result.throughput), format(result.p50), format(result.p99),
+            rawSQLite.map { format(result.throughput / $0.throughput, 2) } ?? "–",
+        ])
+        return "### Through the server (HTTP, Swift client in the benchmark process)\n\n" + report.markdown
+    }
+
+    static func post(_ url: String, _ body: JSONValue?, method: HTTPMethod = .POST) async throws -> Int {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body.jsonText))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        _ = try await response.body.collect(upTo: 1 << 20)
+        return Int(response.status.code)
+    }
+}
+
+struct BenchmarkError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Synchronization
+
+/// Timing helpers: run work for a while from several concurrent callers and report
+/// throughput and latency percentiles.
+struct Measurement: Sendable {
+    var operations: Int
+    var seconds: Double
+    /// Sorted latencies in microseconds.
+    var latencies: [Double]
+
+    var throughput: Double { Double(operations) / seconds }
+    func percentile(_ fraction: Double) -> Double {
+        guard !latencies.isEmpty else { return 0 }
+        return latencies[min(latencies.count - 1, Int(Double(latencies.count) * fraction))]
+    }
+    var p50: Double { percentile(0.50) }
+    var p99: Double { percentile(0.99) }
+}
+
+/// Runs `operation(caller, index)` from `callers` concurrent tasks for `duration`.
+func measure(
+    callers: Int, duration: Duration, warmup: Duration = .milliseconds(500),
+    _ operation: @escaping @Sendable (Int, Int) async throws -> Void
+) async throws -> Measurement {
+    // Warm up (lazy translation of wasm code, connection pools, caches).
+    let warmupEnd = ContinuousClock.now + warmup
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for caller in 0..<callers {
+            group.addTask {
+                var index = 1_000_000_000 + caller * 10_000_000
+                while ContinuousClock.now < warmupEnd {
+                    try await operation(caller, index)
+                    index += 1
+                }
+            }
+        }
+        try await group.waitForAll()
+    }
+    let start = ContinuousClock.now
+    let end = start + duration
+    let results = try await withThrowingTaskGroup(of: [Double].self) { group in
+        for caller in 0..<callers {
+            group.addTask {
+                var latencies: [Double] = []
+                latencies.reserveCapacity(100_000)
+                var index = caller * 10_000_000
+                while ContinuousClock.now < end {
+                    let began = ContinuousClock.now
+                    try await operation(caller, index)
+                    latencies.append(microseconds(ContinuousClock.now - began))
+                    index += 1
+                }
+                return latencies
+            }
+        }
+        var all: [Double] = []
+        for try await latencies in group { all += latencies }
+        return all
+    }
+    let elapsed = microseconds(ContinuousClock.now - start) / 1_000_000
+    return Measurement(operations: results.count, seconds: elapsed, latencies: results.sorted())
+}
+
+func microseconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) * 1_000_000 + Double(duration.components.attoseconds) / 1_000_000_000_000
+}
+
+/// The resident set size of this process, in bytes (from /proc/self/statm).
+func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+/// A results table, printed as Markdown.
+final class Report: @unchecked Sendable {
+    // `@unchecked Sendable`: rows are appended from the main flow only.
+    private var rows: [[String]] = []
+    let header: [String]
+
+    init(header: [String]) {
+        self.header = header
+    }
+
+    func add(_ row: [String]) {
+        rows.append(row)
+        FileHandle.standardOutput.write(Data(("  " + row.joined(separator: " | ") + "\n").utf8))
+    }
+
+    var markdown: String {
+        var lines = ["| " + header.joined(separator: " | ") + " |", "|" + header.map { _ in " --- |" }.joined()]
+        for row in rows { lines.append("| " + row.joined(separator: " | ") + " |") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+func format(_ value: Double, _ digits: Int = 0) -> String {
+    String(format: "%.\(digits)f", value)
+}
+
+func formatRate(_ value: Double) -> String {
+    let rounded = Int(value.rounded())
+    var text = String(rounded)
+    var index = text.count - 3
+    while index > 0 {
+        text.insert(",", at: text.index(text.startIndex, offsetBy: index))
+        index -= 3
+    }
+    return text
+}
