@@ -22,8 +22,12 @@ enum StoreCases {
     ) async throws {
         let rawStore = try make()
         for callers in [1, 8] {
+            let before = (rawStore as? SQLiteMessageStore)?.groupStatistics
             let result = try await measure(callers: callers, duration: duration) { caller, index in
                 try await rawStore.append([NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "raw-\(caller)x\(index)"), expectedVersion: nil)
+            }
+            if let before, let after = (rawStore as? SQLiteMessageStore)?.groupStatistics {
+                print("  writes per commit: \(format(Double(after.writes - before.writes) / Double(max(1, after.commits - before.commits)), 2))")
             }
             raw[callers] = result
             report.add(["raw append", name, "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99), "1.00"])
@@ -105,7 +109,7 @@ enum WasmCost {
         print("wasm cost: one handle call (deposit_funds)")
         let guest = try GuestInstance(module: module.module)
         let entity = try guest.newEntity(id: "cost")
-        let context = GuestContext(id: UUID().uuidString.lowercased(), streamName: "bankAccount:command-cost", position: -1, globalPosition: -1, metadata: "{}", time: 0)
+        let context = GuestContext(id: UUID().lowercasedText, streamName: "bankAccount:command-cost", position: -1, globalPosition: -1, metadata: "{}", time: 0)
         _ = try guest.apply(entity, events: [GuestRecordedEvent(type: "OpenedAccount", payload: #"{"initial_balance":0}"#, context: context)])
         let calls = 200_000
         var wasm: [Double] = []
@@ -151,7 +155,7 @@ enum Rebuild {
         var batch: [NewMessage] = []
         for index in 1..<events {
             var eventMetadata = metadata
-            eventMetadata.properties["commandId"] = .string(UUID().uuidString.lowercased())
+            eventMetadata.properties["commandId"] = .string(UUID().lowercasedText)
             _ = index
             batch.append(NewMessage(type: "DepositedFunds", data: ["amount": 1], metadata: eventMetadata))
             if batch.count == 1000 || index == events - 1 {
@@ -224,7 +228,7 @@ enum Soak {
         print("soak: a million calls (handle and apply alternating)")
         let guest = try GuestInstance(module: module.module)
         let entity = try guest.newEntity(id: "soak")
-        let context = GuestContext(id: UUID().uuidString.lowercased(), streamName: "bankAccount:command-soak", position: -1, globalPosition: -1, metadata: "{}", time: 0)
+        let context = GuestContext(id: UUID().lowercasedText, streamName: "bankAccount:command-soak", position: -1, globalPosition: -1, metadata: "{}", time: 0)
         _ = try guest.apply(entity, events: [GuestRecordedEvent(type: "OpenedAccount", payload: #"{"initial_balance":0}"#, context: context)])
         let start = ContinuousClock.now
         var after1000 = 0

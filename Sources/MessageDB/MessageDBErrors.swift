@@ -15,7 +15,7 @@ enum MessageDBErrors {
                 return MessageStoreError(.wrongExpectedVersion, text, actualVersion: actualVersion(in: text))
             }
             if server[.sqlState] == "23505" {
-                let ids = messages.map { $0.id.uuidString.lowercased() }.joined(separator: ", ")
+                let ids = messages.map { $0.id.lowercasedText }.joined(separator: ", ")
                 return MessageStoreError(
                     .duplicateMessageID, "Duplicate message id: a message with id \(ids) is already in the store (\(text))")
             }

@@ -122,7 +122,7 @@ public final class MessageDBStore: MessageStore, Service {
         _ = try MessageStoreArguments.checkWrite([message], to: stream)
         do {
             let statement = WriteMessage(
-                id: message.id.uuidString.lowercased(), streamName: stream.rawValue, type: message.type, data: message.data,
+                id: message.id.lowercasedText, streamName: stream.rawValue, type: message.type, data: message.data,
                 metadata: message.metadata, expectedVersion: expectedVersion?.value)
             for try await position in try await client.execute(statement, logger: logger) {
                 writeNotifier.notify(category: stream.category)
@@ -139,7 +139,7 @@ public final class MessageDBStore: MessageStore, Service {
         _ message: NewMessage, to stream: StreamName, expectedVersion: Int64?, on connection: PostgresConnection?
     ) async throws -> WriteResult.Recorded {
         let statement = WriteMessageReturningPositions(
-            id: message.id.uuidString.lowercased(), streamName: stream.rawValue, type: message.type, data: message.data,
+            id: message.id.lowercasedText, streamName: stream.rawValue, type: message.type, data: message.data,
             metadata: message.metadata, expectedVersion: expectedVersion)
         if let connection {
             for try await recorded in try await connection.execute(statement, logger: logger) { return recorded }

@@ -156,7 +156,7 @@ enum MessageRows {
         let (id, streamName, type, position, globalPosition, data, metadata, time) = try row.decode(
             (String, String, String, Int64, Int64, String, String?, Date).self)
         return Message(
-            id: UUID(uuidString: id) ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+            id: UUID(canonicalText: id) ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
             streamName: StreamName(unchecked: streamName), type: type, position: position,
             globalPosition: globalPosition, data: data, metadata: metadata,
             time: Timestamp(microsecondsSinceEpoch: Int64((time.timeIntervalSince1970 * 1_000_000).rounded())))

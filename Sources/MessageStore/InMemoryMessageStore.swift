@@ -37,7 +37,7 @@ public final class InMemoryMessageStore: MessageStore {
             }
             for message in messages where state.ids.contains(UUIDKey(message.id)) {
                 throw MessageStoreError(
-                    .duplicateMessageID, "Duplicate message id \(message.id.uuidString.lowercased()): it is already in the store")
+                    .duplicateMessageID, "Duplicate message id \(message.id.lowercasedText): it is already in the store")
             }
             var position = current ?? -1
             var recorded: [WriteResult.Recorded] = []

@@ -184,7 +184,7 @@ public enum MessageStoreArguments {
             correlations.append(try message.validate())
             if !ids.insert(UUIDKey(message.id)).inserted {
                 throw MessageStoreError(
-                    .duplicateMessageID, "message id \(message.id.uuidString.lowercased()) appears twice in one batch")
+                    .duplicateMessageID, "message id \(message.id.lowercasedText) appears twice in one batch")
             }
         }
         return correlations

@@ -49,6 +49,8 @@ public final class SQLiteMessageStore: MessageStore {
 
     public let configuration: Configuration
     public let writeNotifier = WriteNotifier()
+    /// How many commits the writer made and how many writes they held (group commit at work).
+    public var groupStatistics: GroupStatistics { writer.groupStatistics }
     private let writer: Writer
     private let readers: ReaderPool
     private let logger: Logger

@@ -58,7 +58,7 @@ enum SQLiteSchema {
 
     static func message(from statement: Statement) -> Message {
         Message(
-            id: UUID(uuidString: statement.text(0)) ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
+            id: UUID(canonicalText: statement.text(0)) ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),
             streamName: StreamName(unchecked: statement.text(1)),
             type: statement.text(2),
             position: statement.int64(3),

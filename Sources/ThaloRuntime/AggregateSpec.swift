@@ -127,14 +127,14 @@ public struct AggregateSpec: Sendable {
                     GuestRecordedEvent(
                         type: event.type, payload: event.payload.jsonText,
                         context: GuestContext(
-                            id: Self.id(position).uuidString.lowercased(), streamName: stream,
+                            id: Self.id(position).lowercasedText, streamName: stream,
                             position: Int64(position), globalPosition: Int64(position + 1), metadata: event.metadata.jsonText, time: time))
                 }
                 if let failure = try guest.apply(handle, events: given) {
                     problems.append("applying the given events failed: \(Self.describe(failure))")
                 }
                 let context = GuestContext(
-                    id: Self.id(1_000 + index).uuidString.lowercased(),
+                    id: Self.id(1_000 + index).lowercasedText,
                     streamName: "\(category):command-\(id)", position: scenario.position,
                     globalPosition: scenario.position >= 0 ? scenario.position + 1 : -1, metadata: scenario.commandMetadata.jsonText,
                     time: time)
@@ -155,7 +155,7 @@ public struct AggregateSpec: Sendable {
                         for (offset, event) in events.enumerated() {
                             let position = Int64(given.count + offset)
                             let context = GuestContext(
-                                id: Self.id(2_000 + offset).uuidString.lowercased(), streamName: stream, position: position,
+                                id: Self.id(2_000 + offset).lowercasedText, streamName: stream, position: position,
                                 globalPosition: position + 1, metadata: "{}", time: time)
                             recorded.append(GuestRecordedEvent(type: event.type, payload: event.payload, context: context))
                         }

@@ -48,8 +48,19 @@ actor InstanceWorker<Store: MessageStore> {
         await lock(record)
         defer { unlock(record) }
         var conflicts = 0
+        // A live entity is used as it is: when another process has written to its stream
+        // since, the append's expected version fails and the entity catches up before the
+        // retry. Outcomes that write nothing (a rejection, an ignore, no events) have no such
+        // check, so for them the entity catches up first and the command runs again if the
+        // stream had moved. That saves a read per command without deciding on stale state.
+        var mustCatchUp = false
+        var readThisCall = false
         while true {
-            try await load(record)
+            if mustCatchUp || !isLive(record) {
+                try await load(record)
+                mustCatchUp = false
+                readThisCall = true
+            }
             if record.processed.contains(command.commandID.key64) {
                 metrics.duplicates.increment()
                 return .duplicate(try await events(of: command.commandID, in: record))
@@ -60,10 +71,19 @@ actor InstanceWorker<Store: MessageStore> {
             let events: [GuestEvent]
             switch handled {
             case .success(let returned): events = returned
-            case .failure(let error): return try outcome(for: error, command: command)
+            case .failure(let error):
+                if !readThisCall {
+                    readThisCall = true
+                    if try await streamMoved(record) { continue }
+                }
+                return try outcome(for: error, command: command)
             }
             let messages = try validate(events, command: command)
             if messages.isEmpty {
+                if !readThisCall {
+                    readThisCall = true
+                    if try await streamMoved(record) { continue }
+                }
                 record.processed.insert(command.commandID.key64)
                 return .recorded([])
             }
@@ -80,6 +100,7 @@ actor InstanceWorker<Store: MessageStore> {
                         "\(record.stream) kept changing while handling \(command.command) (\(conflicts) attempts); try again",
                         aggregate: module.name, moduleVersion: module.version.description)
                 }
+                mustCatchUp = true
                 continue  // `load` catches up with what the other writer wrote, then we retry.
             } catch let error as MessageStoreError where error.code == .duplicateMessageID {
                 // The events' ids derive from the command id: they exist, so this command id
@@ -89,7 +110,7 @@ actor InstanceWorker<Store: MessageStore> {
                 if record.processed.contains(command.commandID.key64) { continue }
                 throw RuntimeError(
                     .conflict,
-                    "command id \(command.commandID.uuidString.lowercased()) was already used for another entity; use a new id",
+                    "command id \(command.commandID.lowercasedText) was already used for another entity; use a new id",
                     aggregate: module.name)
             } catch {
                 throw RuntimeError.store(error, while: "writing the events of \(command.command) to \(record.stream)")
@@ -207,6 +228,20 @@ actor InstanceWorker<Store: MessageStore> {
         } else {
             record.waiters.removeFirst().resume()
         }
+    }
+
+    /// Whether the entity has been loaded in the current instance.
+    private func isLive(_ record: EntityRecord) -> Bool {
+        record.handle != nil && record.generation == generation
+    }
+
+    /// Catches a live entity up with its stream; true when there were events to apply (or
+    /// the entity had to be rebuilt), so that a decision made before is stale.
+    private func streamMoved(_ record: EntityRecord) async throws(RuntimeError) -> Bool {
+        let version = record.version
+        let liveGeneration = record.generation
+        try await load(record)
+        return record.version != version || record.generation != liveGeneration
     }
 
     /// Makes sure the entity exists in the current instance and has applied its whole stream.
@@ -379,25 +414,41 @@ actor InstanceWorker<Store: MessageStore> {
         GuestRecordedEvent(
             type: event.type, payload: event.data,
             context: GuestContext(
-                id: event.id.uuidString.lowercased(), streamName: event.streamName.rawValue, position: event.position,
+                id: event.id.lowercasedText, streamName: event.streamName.rawValue, position: event.position,
                 globalPosition: event.globalPosition, metadata: event.metadata ?? "{}", time: event.time.microsecondsSinceEpoch))
     }
 
     /// The `commandId` Thalo puts in event metadata, found without parsing the whole object.
     static func commandID(inMetadata metadata: String) -> UInt64? {
-        guard let range = metadata.range(of: "\"commandId\"") else { return nil }
-        var index = range.upperBound
-        let text = metadata.utf8
-        let utf8Index = index.samePosition(in: text) ?? text.endIndex
-        var cursor = utf8Index
-        while cursor < text.endIndex, text[cursor] == UInt8(ascii: " ") || text[cursor] == UInt8(ascii: ":") {
-            cursor = text.index(after: cursor)
+        var metadata = metadata
+        return metadata.withUTF8 { bytes -> UInt64? in
+            let key = commandIDMetadataKey
+            var start = 0
+            while start + key.count <= bytes.count {
+                var matches = true
+                for offset in 0..<key.count where bytes[start + offset] != key[offset] {
+                    matches = false
+                    break
+                }
+                if matches {
+                    // `"commandId"` as a key: a colon, then a string of 36 characters.
+                    var cursor = start + key.count
+                    while cursor < bytes.count, bytes[cursor] == UInt8(ascii: " ") { cursor += 1 }
+                    if cursor < bytes.count, bytes[cursor] == UInt8(ascii: ":") {
+                        cursor += 1
+                        while cursor < bytes.count, bytes[cursor] == UInt8(ascii: " ") { cursor += 1 }
+                        guard cursor + 37 < bytes.count, bytes[cursor] == UInt8(ascii: "\""), bytes[cursor + 37] == UInt8(ascii: "\"")
+                        else { return nil }
+                        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[(cursor + 1)..<(cursor + 37)]), as: UTF8.self)
+                        return UUID(canonicalText: text)?.key64
+                    }
+                }
+                start += 1
+            }
+            return nil
         }
-        guard cursor < text.endIndex, text[cursor] == UInt8(ascii: "\"") else { return nil }
-        cursor = text.index(after: cursor)
-        guard let end = text[cursor...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
-        index = cursor
-        guard let id = UUID(uuidString: String(metadata[index..<end])) else { return nil }
-        return id.key64
     }
 }
+
+/// The metadata key ``InstanceWorker/commandID(inMetadata:)`` looks for, as UTF-8.
+private let commandIDMetadataKey = Array(#""commandId""#.utf8)

@@ -171,7 +171,7 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
                 throw RuntimeError.store(error, while: "reading \(stream)")
             }
             throw RuntimeError(
-                .conflict, "command id \(commandID.uuidString.lowercased()) was already used for another message; use a new id",
+                .conflict, "command id \(commandID.lowercasedText) was already used for another message; use a new id",
                 aggregate: running.module.name)
         } catch {
             throw RuntimeError.store(error, while: "writing the command to \(stream)")
@@ -332,11 +332,11 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
             correlationStreamName: commandMetadata.correlationStreamName,
             replyStreamName: commandMetadata.replyStreamName,
             schemaVersion: module.version.description)
-        eventMetadata.properties["commandId"] = .string(commandID.uuidString.lowercased())
+        eventMetadata.properties["commandId"] = .string(commandID.lowercasedText)
         eventMetadata.properties["moduleName"] = .string(module.name)
         eventMetadata.properties["moduleVersion"] = .string(module.version.description)
         let context = GuestContext(
-            id: commandID.uuidString.lowercased(), streamName: commandStream.rawValue, position: position,
+            id: commandID.lowercasedText, streamName: commandStream.rawValue, position: position,
             globalPosition: globalPosition, metadata: commandMetadataText ?? commandMetadata.jsonText,
             time: time.microsecondsSinceEpoch)
         return PreparedCommand(

@@ -156,7 +156,7 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
                 }
                 object.string("aggregate", result.aggregate)
                 object.string("streamName", result.streamName.rawValue)
-                object.string("commandId", result.commandID.uuidString.lowercased())
+                object.string("commandId", result.commandID.lowercasedText)
                 object.string("moduleVersion", result.moduleVersion)
                 object.member("events") { $0.array(result.outcome.events) { $0.event($1) } }
             }
@@ -173,7 +173,7 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
             let receipt = try await runtime.submit(command)
             var output = JSONOutput()
             output.object { object in
-                object.string("commandId", receipt.commandID.uuidString.lowercased())
+                object.string("commandId", receipt.commandID.lowercasedText)
                 object.string("streamName", receipt.streamName.rawValue)
                 object.integer("position", receipt.position)
                 object.integer("globalPosition", receipt.globalPosition)

@@ -72,7 +72,7 @@ extension JSONOutput {
     /// A stored message as the API shows it.
     mutating func message(_ message: Message) {
         object { object in
-            object.string("id", message.id.uuidString.lowercased())
+            object.string("id", message.id.lowercasedText)
             object.string("streamName", message.streamName.rawValue)
             object.string("type", message.type)
             object.integer("position", message.position)
@@ -86,7 +86,7 @@ extension JSONOutput {
     /// An event written by a command, as the API shows it.
     mutating func event(_ event: RecordedEvent) {
         object { object in
-            object.string("id", event.id.uuidString.lowercased())
+            object.string("id", event.id.lowercasedText)
             object.string("streamName", event.streamName.rawValue)
             object.string("type", event.type)
             object.integer("position", event.position)

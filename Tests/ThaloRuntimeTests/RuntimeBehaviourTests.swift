@@ -102,6 +102,40 @@ struct RuntimeBehaviourTests {
         }
     }
 
+    @Test("a live entity that another runtime moved on decides on the new state: no stale rejection, no stale duplicate", arguments: [Backend.sqlite, .postgres])
+    func staleLiveEntity(backend: Backend) async throws {
+        try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
+            let built = try await ExampleModules.shared.build("bank_account")
+            let first = Runtime(store: AnyModuleStore(store))
+            try await first.publish(schema: built.schema, wasm: built.wasm)
+            let second = Runtime(store: AnyModuleStore(store))
+            // The first runtime holds the account live with a balance of 0.
+            _ = try await first.execute(bank("s", "open_account", ["initial_balance": 0]))
+            // The second runtime deposits 100: the first runtime's entity is now behind.
+            _ = try await second.execute(bank("s", "deposit_funds", ["amount": 100]))
+            // On its stale state the withdrawal would be rejected (insufficient funds);
+            // the first runtime must catch up and accept it.
+            let withdrawn = try await first.execute(bank("s", "withdraw_funds", ["amount": 60]))
+            #expect(withdrawn.outcome.events.map(\.position) == [2])
+            // A write on the stale entity conflicts, catches up and lands after the others.
+            _ = try await second.execute(bank("s", "deposit_funds", ["amount": 5]))
+            let deposited = try await first.execute(bank("s", "deposit_funds", ["amount": 1]))
+            #expect(deposited.outcome.events.map(\.position) == [4])
+            // A command id the second runtime handled is a duplicate for the first one too.
+            let id = UUID()
+            let original = try await second.execute(bank("s", "deposit_funds", ["amount": 7], commandID: id))
+            let repeated = try await first.execute(bank("s", "deposit_funds", ["amount": 7], commandID: id))
+            guard case .duplicate(let events) = repeated.outcome else {
+                Issue.record("expected a duplicate, got \(repeated.outcome)")
+                return
+            }
+            #expect(events.map(\.id) == original.outcome.events.map(\.id))
+            let view = try await first.entity(aggregate: "BankAccount", id: "s")
+            #expect(view.state == ["open": true, "balance": 53])
+            #expect(try await store.readWholeStream("bankAccount-s").count == 6)
+        }
+    }
+
     @Test("submitted commands, also ones written by other programs, are handled in order by the consumer", arguments: [Backend.sqlite, .postgres])
     func submitAndConsume(backend: Backend) async throws {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
@@ -220,6 +254,29 @@ struct RuntimeBehaviourTests {
             let built = try await ExampleModules.shared.build("bank_account")
             let stale = await #expect(throws: RuntimeError.self) { try await runtime.publish(schema: built.schema, wasm: built.wasm) }
             #expect(stale?.code == .versionExists)
+        }
+    }
+}
+
+@Suite("Command ids in event metadata")
+struct CommandIDMetadataTests {
+    @Test("the command id is found wherever it stands in the metadata")
+    func found() throws {
+        let id = UUID()
+        let expected = id.key64
+        for text in [
+            #"{"commandId":"\#(id.lowercasedText)"}"#,
+            #"{"causationMessageStreamName":"a:command-1","commandId" : "\#(id.lowercasedText)","moduleName":"A"}"#,
+            #"{"x":"commandId","commandId":"\#(id.uuidString)"}"#,
+        ] {
+            #expect(InstanceWorker<InMemoryMessageStore>.commandID(inMetadata: text) == expected, "\(text)")
+        }
+    }
+
+    @Test("metadata without a well-formed command id gives none")
+    func absent() {
+        for text in ["", "{}", #"{"commandId":1}"#, #"{"commandId":"123"}"#, #"{"commandId":"#, #"{"commandI":"x"}"#] {
+            #expect(InstanceWorker<InMemoryMessageStore>.commandID(inMetadata: text) == nil, "\(text)")
         }
     }
 }

@@ -1,0 +1,67 @@
+import Foundation
+
+extension UUID {
+    /// Parses the 36-character `8-4-4-4-12` hexadecimal form (either case), as
+    /// `UUID(uuidString:)` does, without Foundation's scanner: stores and the runtime read
+    /// one id per message, so this is on the path of every rebuild.
+    public init?(canonicalText text: some StringProtocol) {
+        let fast = text.utf8.withContiguousStorageIfAvailable { Self.parse($0) }
+        guard let value = fast ?? Array(text.utf8).withUnsafeBufferPointer({ Self.parse($0) }) else { return nil }
+        self.init(uuid: value)
+    }
+
+    private static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> uuid_t? {
+        guard bytes.count == 36 else { return nil }
+        var value = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)).uuid
+        let parsed = withUnsafeMutableBytes(of: &value) { output -> Bool in
+            var read = 0
+            var written = 0
+            while read < 36 {
+                if read == 8 || read == 13 || read == 18 || read == 23 {
+                    guard bytes[read] == UInt8(ascii: "-") else { return false }
+                    read += 1
+                    continue
+                }
+                guard let high = hexValue(bytes[read]), let low = hexValue(bytes[read + 1]) else { return false }
+                output[written] = high << 4 | low
+                written += 1
+                read += 2
+            }
+            return true
+        }
+        return parsed ? value : nil
+    }
+
+    /// The lowercase `8-4-4-4-12` form Message DB and Thalo store, without Foundation's
+    /// formatter (`lowercasedText` costs a `sprintf` and a copy).
+    public var lowercasedText: String {
+        withUnsafeBytes(of: uuid) { raw in
+            String(unsafeUninitializedCapacity: 36) { output in
+                var written = 0
+                for (index, byte) in raw.enumerated() {
+                    if index == 4 || index == 6 || index == 8 || index == 10 {
+                        output[written] = UInt8(ascii: "-")
+                        written += 1
+                    }
+                    output[written] = Self.hexDigit(byte >> 4)
+                    output[written + 1] = Self.hexDigit(byte & 0x0F)
+                    written += 2
+                }
+                return written
+            }
+        }
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
+    }
+}
