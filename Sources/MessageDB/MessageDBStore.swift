@@ -88,31 +88,36 @@ public final class MessageDBStore: MessageStore, Service {
 
     // MARK: Writing
 
+    /// Writes with `write_message` (one message on its own, several in one transaction), then
+    /// reads the messages' global positions and times back with `get_stream_messages`.
+    ///
+    /// The read happens after the commit, in a statement of its own: reading inside the
+    /// writing statement (a `LATERAL` join) keeps the transaction, and the stream's advisory
+    /// lock, open for the length of a dynamic query and measured 20–50% slower under
+    /// concurrent writers. Written messages never change, so reading them afterwards is exact.
     public func append(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> WriteResult {
         _ = try MessageStoreArguments.checkWrite(messages, to: stream)
+        let first: Int64
         do {
-            let result: WriteResult
             if messages.count == 1 {
-                result = WriteResult(recorded: [
-                    try await writeOne(messages[0], to: stream, expectedVersion: expectedVersion?.value, on: nil)
-                ])
+                first = try await writeOne(messages[0], to: stream, expectedVersion: expectedVersion?.value, on: nil)
             } else {
-                result = try await client.withTransaction(logger: logger) { connection in
+                first = try await client.withTransaction(logger: logger) { connection in
                     var expected = expectedVersion?.value
-                    var recorded: [WriteResult.Recorded] = []
+                    var first: Int64?
                     for message in messages {
-                        let written = try await self.writeOne(message, to: stream, expectedVersion: expected, on: connection)
-                        recorded.append(written)
-                        expected = written.position
+                        let position = try await self.writeOne(message, to: stream, expectedVersion: expected, on: connection)
+                        first = first ?? position
+                        expected = position
                     }
-                    return WriteResult(recorded: recorded)
+                    return first!
                 }
             }
-            writeNotifier.notify(category: stream.category)
-            return result
         } catch {
             throw MessageDBErrors.translate(error, stream: stream, expectedVersion: expectedVersion, messages: messages)
         }
+        writeNotifier.notify(category: stream.category)
+        return try await recordedPositions(of: stream, from: first, count: messages.count)
     }
 
     /// `write_message` alone, returning only the position: what other Message DB clients
@@ -121,32 +126,51 @@ public final class MessageDBStore: MessageStore, Service {
     public func writeMessage(_ message: NewMessage, to stream: StreamName, expectedVersion: ExpectedVersion? = nil) async throws -> Int64 {
         _ = try MessageStoreArguments.checkWrite([message], to: stream)
         do {
-            let statement = WriteMessage(
-                id: message.id.lowercasedText, streamName: stream.rawValue, type: message.type, data: message.data,
-                metadata: message.metadata, expectedVersion: expectedVersion?.value)
-            for try await position in try await client.execute(statement, logger: logger) {
-                writeNotifier.notify(category: stream.category)
-                return position
-            }
-            throw MessageStoreError(.storage, "write_message returned no position for \(stream)")
+            let position = try await writeOne(message, to: stream, expectedVersion: expectedVersion?.value, on: nil)
+            writeNotifier.notify(category: stream.category)
+            return position
         } catch {
             throw MessageDBErrors.translate(error, stream: stream, expectedVersion: expectedVersion, messages: [message])
         }
     }
 
-    /// Writes one message and reads back its global position and time in the same statement.
     private func writeOne(
         _ message: NewMessage, to stream: StreamName, expectedVersion: Int64?, on connection: PostgresConnection?
-    ) async throws -> WriteResult.Recorded {
-        let statement = WriteMessageReturningPositions(
+    ) async throws -> Int64 {
+        let statement = WriteMessage(
             id: message.id.lowercasedText, streamName: stream.rawValue, type: message.type, data: message.data,
             metadata: message.metadata, expectedVersion: expectedVersion)
         if let connection {
-            for try await recorded in try await connection.execute(statement, logger: logger) { return recorded }
+            for try await position in try await connection.execute(statement, logger: logger) { return position }
         } else {
-            for try await recorded in try await client.execute(statement, logger: logger) { return recorded }
+            for try await position in try await client.execute(statement, logger: logger) { return position }
         }
         throw MessageStoreError(.storage, "write_message returned no position for \(stream)")
+    }
+
+    /// The positions of `count` committed messages from `position`; retried a few times, as
+    /// the messages are already written when this runs.
+    private func recordedPositions(of stream: StreamName, from position: Int64, count: Int) async throws -> WriteResult {
+        var attempt = 0
+        while true {
+            do {
+                var recorded: [WriteResult.Recorded] = []
+                let rows = try await client.execute(
+                    GetStreamPositions(streamName: stream.rawValue, position: position, batchSize: Int64(count)), logger: logger)
+                for try await row in rows { recorded.append(row) }
+                guard recorded.count == count else {
+                    throw MessageStoreError(
+                        .storage, "\(count) message(s) were written to \(stream) from position \(position), but \(recorded.count) could be read back")
+                }
+                return WriteResult(recorded: recorded)
+            } catch {
+                attempt += 1
+                guard attempt < 3 else {
+                    throw MessageDBErrors.translate(error, context: "reading back the positions of the messages written to \(stream) (they are written)")
+                }
+                try? await Task.sleep(for: .milliseconds(50 * attempt))
+            }
+        }
     }
 
     // MARK: Reading

@@ -32,35 +32,23 @@ struct WriteMessage: PostgresPreparedStatement {
     }
 }
 
-/// `write_message` followed, in the same statement, by `get_stream_messages` for the message
-/// just written: its position, global position and time in one round trip. `LATERAL` makes
-/// the read run after the write, and a volatile function sees the rows its statement's
-/// earlier function calls inserted.
-struct WriteMessageReturningPositions: PostgresPreparedStatement {
-    static let name = "thalo_write_message_returning"
-    static let sql = """
-        SELECT written.position, m.global_position, m.time
-        FROM message_store.write_message($1, $2, $3, $4::jsonb, $5::jsonb, $6) AS written(position)
-        CROSS JOIN LATERAL message_store.get_stream_messages($2, written.position, 1) AS m
-        """
-    static let bindingDataTypes: [PostgresDataType] = [.varchar, .varchar, .varchar, .text, .text, .int8]
+/// The global positions and times of messages just written, read with
+/// `get_stream_messages` once their transaction has committed.
+struct GetStreamPositions: PostgresPreparedStatement {
+    static let name = "thalo_get_stream_positions"
+    static let sql = "SELECT position, global_position, time FROM message_store.get_stream_messages($1, $2, $3)"
+    static let bindingDataTypes: [PostgresDataType] = [.varchar, .int8, .int8]
     typealias Row = WriteResult.Recorded
 
-    var id: String
     var streamName: String
-    var type: String
-    var data: String
-    var metadata: String?
-    var expectedVersion: Int64?
+    var position: Int64
+    var batchSize: Int64
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 6)
-        bindings.append(id)
+        var bindings = PostgresBindings(capacity: 3)
         bindings.append(streamName)
-        bindings.append(type)
-        bindings.append(data)
-        bindings.append(metadata)
-        bindings.append(expectedVersion)
+        bindings.append(position)
+        bindings.append(batchSize)
         return bindings
     }
 
