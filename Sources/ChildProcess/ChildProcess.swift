@@ -58,16 +58,7 @@ public enum ChildProcess {
         for descriptor in stdinPipe + stdoutPipe + stderrPipe {
             posix_spawn_file_actions_addclose(&actions, descriptor)
         }
-        var environmentList: [String: String] = [:]
-        var index = 0
-        while let entry = environ[index] {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") {
-                environmentList[String(text[..<equals])] = String(text[text.index(after: equals)...])
-            }
-            index += 1
-        }
-        for (key, value) in environment ?? [:] { environmentList[key] = value }
+        let environmentList = ChildProcess.environment(overriding: environment)
 
         // posix_spawn has no portable "change directory" action: let the shell do it.
         let command = currentDirectory.map { ["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", $0, path] } ?? [path]
@@ -116,6 +107,21 @@ public enum ChildProcess {
     }
 
     /// The absolute path of a program, looking on `PATH` for bare names.
+    /// This process's environment with `overrides` applied, for a child.
+    static func environment(overriding overrides: [String: String]?) -> [String: String] {
+        var variables: [String: String] = [:]
+        var index = 0
+        while let entry = environ[index] {
+            let text = String(cString: entry)
+            if let equals = text.firstIndex(of: "=") {
+                variables[String(text[..<equals])] = String(text[text.index(after: equals)...])
+            }
+            index += 1
+        }
+        for (key, value) in overrides ?? [:] { variables[key] = value }
+        return variables
+    }
+
     public static func resolve(_ name: String) -> String? {
         if name.contains("/") { return access(name, X_OK) == 0 ? name : nil }
         let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin"
@@ -196,16 +202,7 @@ public final class BackgroundProcess: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var environmentList: [String: String] = [:]
-        var index = 0
-        while let entry = environ[index] {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") {
-                environmentList[String(text[..<equals])] = String(text[text.index(after: equals)...])
-            }
-            index += 1
-        }
-        for (key, value) in environment ?? [:] { environmentList[key] = value }
+        let environmentList = ChildProcess.environment(overriding: environment)
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         let envp = environmentList.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {

@@ -197,9 +197,7 @@ public final class MessageDBStore: MessageStore, Service {
         _ category: String, from globalPosition: Int64, batchSize: Int64, correlation: String?,
         consumerGroup: ConsumerGroup?, condition: String?
     ) async throws -> [Message] {
-        try MessageStoreArguments.checkCategory(category)
-        try MessageStoreArguments.checkRead(position: globalPosition, batchSize: batchSize, positionName: "global position")
-        try MessageStoreArguments.checkCorrelation(correlation)
+        try MessageStoreArguments.checkCategoryRead(category, from: globalPosition, batchSize: batchSize, correlation: correlation)
         return try await run("reading category \(category)") {
             let rows = try await self.client.execute(
                 GetCategoryMessages(

@@ -32,17 +32,15 @@ struct WriteMessage: PostgresPreparedStatement {
     }
 }
 
-/// The global positions and times of messages just written, read with
-/// `get_stream_messages` once their transaction has committed.
-struct GetStreamPositions: PostgresPreparedStatement {
-    static let name = "thalo_get_stream_positions"
-    static let sql = "SELECT position, global_position, time FROM message_store.get_stream_messages($1, $2, $3)"
-    static let bindingDataTypes: [PostgresDataType] = [.varchar, .int8, .int8]
-    typealias Row = WriteResult.Recorded
+/// A `get_stream_messages(stream_name, position, batch_size)` call.
+protocol StreamRangeStatement: PostgresPreparedStatement {
+    var streamName: String { get }
+    var position: Int64 { get }
+    var batchSize: Int64 { get }
+}
 
-    var streamName: String
-    var position: Int64
-    var batchSize: Int64
+extension StreamRangeStatement {
+    static var bindingDataTypes: [PostgresDataType] { [.varchar, .int8, .int8] }
 
     func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings(capacity: 3)
@@ -51,6 +49,18 @@ struct GetStreamPositions: PostgresPreparedStatement {
         bindings.append(batchSize)
         return bindings
     }
+}
+
+/// The global positions and times of messages just written, read with
+/// `get_stream_messages` once their transaction has committed.
+struct GetStreamPositions: StreamRangeStatement {
+    static let name = "thalo_get_stream_positions"
+    static let sql = "SELECT position, global_position, time FROM message_store.get_stream_messages($1, $2, $3)"
+    typealias Row = WriteResult.Recorded
+
+    var streamName: String
+    var position: Int64
+    var batchSize: Int64
 
     func decodeRow(_ row: PostgresRow) throws -> WriteResult.Recorded {
         let (position, globalPosition, time) = try row.decode((Int64, Int64, Date).self)
@@ -61,24 +71,15 @@ struct GetStreamPositions: PostgresPreparedStatement {
 }
 
 /// `get_stream_messages` without a condition.
-struct GetStreamMessages: PostgresPreparedStatement {
+struct GetStreamMessages: StreamRangeStatement {
     static let name = "thalo_get_stream_messages"
     static let sql =
         "SELECT id, stream_name, type, position, global_position, data, metadata, time FROM message_store.get_stream_messages($1, $2, $3)"
-    static let bindingDataTypes: [PostgresDataType] = [.varchar, .int8, .int8]
     typealias Row = Message
 
     var streamName: String
     var position: Int64
     var batchSize: Int64
-
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 3)
-        bindings.append(streamName)
-        bindings.append(position)
-        bindings.append(batchSize)
-        return bindings
-    }
 
     func decodeRow(_ row: PostgresRow) throws -> Message {
         try MessageRows.message(row)

@@ -77,9 +77,7 @@ public final class InMemoryMessageStore: MessageStore {
         _ category: String, from globalPosition: Int64, batchSize: Int64, correlation: String?,
         consumerGroup: ConsumerGroup?, condition: String?
     ) async throws -> [Message] {
-        try MessageStoreArguments.checkCategory(category)
-        try MessageStoreArguments.checkRead(position: globalPosition, batchSize: batchSize, positionName: "global position")
-        try MessageStoreArguments.checkCorrelation(correlation)
+        try MessageStoreArguments.checkCategoryRead(category, from: globalPosition, batchSize: batchSize, correlation: correlation)
         try Self.rejectCondition(condition)
         return state.withLock { state in
             guard let indices = state.categories[category] else { return [] }

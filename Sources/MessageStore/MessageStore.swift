@@ -140,6 +140,15 @@ public enum MessageStoreArguments {
     }
 
     /// Checks a category name given to a category read.
+    /// The checks every backend's category read makes before touching storage.
+    public static func checkCategoryRead(
+        _ category: String, from globalPosition: Int64, batchSize: Int64, correlation: String?
+    ) throws(MessageStoreError) {
+        try checkCategory(category)
+        try checkRead(position: globalPosition, batchSize: batchSize, positionName: "global position")
+        try checkCorrelation(correlation)
+    }
+
     public static func checkCategory(_ category: String) throws(MessageStoreError) {
         if let problem = StreamName.problem(in: category) {
             throw MessageStoreError(.invalidStreamName, "invalid category name \"\(category)\": \(problem)")

@@ -147,7 +147,14 @@ public final class Subscription<Store: MessageStore>: Service, Sendable {
     public func run() async throws {
         try MessageStoreArguments.checkCategory(configuration.category)
         try MessageStoreArguments.checkCorrelation(configuration.correlation)
-        let start = try await startingPosition()
+        let start: Int64
+        do {
+            start = try await startingPosition()
+        } catch where Task.isCancelled {
+            // Stopped while starting: nothing was read, so there is nothing to record.
+            logger.debug("subscription stopped before it started", metadata: ["error": "\(error)"])
+            return
+        }
         logger.debug("subscription starting", metadata: ["subscription.position": "\(start)"])
         let outcome = try await cancelWhenGracefulShutdown { await self.follow(from: start) }
         let tracker = outcome.tracker

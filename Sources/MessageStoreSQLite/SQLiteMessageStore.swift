@@ -122,9 +122,7 @@ public final class SQLiteMessageStore: MessageStore {
         _ category: String, from globalPosition: Int64, batchSize: Int64, correlation: String?,
         consumerGroup: ConsumerGroup?, condition: String?
     ) async throws -> [Message] {
-        try MessageStoreArguments.checkCategory(category)
-        try MessageStoreArguments.checkRead(position: globalPosition, batchSize: batchSize, positionName: "global position")
-        try MessageStoreArguments.checkCorrelation(correlation)
+        try MessageStoreArguments.checkCategoryRead(category, from: globalPosition, batchSize: batchSize, correlation: correlation)
         let condition = try checkCondition(condition)
         return try readers.withConnection { connection throws(MessageStoreError) in
             var sql = "SELECT \(SQLiteSchema.columns) FROM messages WHERE category = ?1 AND global_position >= ?2"
