@@ -34,11 +34,6 @@ final class Writer: @unchecked Sendable {
     private let condition = NSCondition()
     private var queue: [WriteRequest] = []
     private var stopped = false
-    /// How many writes the previous commit held: the writers that are likely to come back
-    /// at once. Only the writer thread uses it.
-    private var previousGroupSize = 0
-    /// How long the previous commit took (BEGIN to COMMIT, fsync included), in seconds.
-    private var previousCommitSeconds = 0.0
     private let statistics = Mutex(GroupStatistics())
 
     init(connection: SQLiteConnection, notifier: WriteNotifier, maximumGroupSize: Int, logger: Logger) {
@@ -83,37 +78,15 @@ final class Writer: @unchecked Sendable {
                 condition.unlock()
                 return
             }
-            gather()
             let count = min(queue.count, maximumGroupSize)
             let group = Array(queue.prefix(count))
             queue.removeFirst(count)
             condition.unlock()
-            let started = ContinuousClock.now
             commit(group)
-            let elapsed = ContinuousClock.now - started
-            previousCommitSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-            previousGroupSize = group.count
             statistics.withLock {
                 $0.commits += 1
                 $0.writes += group.count
             }
-        }
-    }
-
-    /// Waits briefly for the writers of the previous group to come back before committing.
-    ///
-    /// Without this, the first writer to return after a commit wakes the thread alone, gets a
-    /// commit (and an fsync) of its own, and the others queue behind it: groups alternate
-    /// between one write and the rest, and throughput halves. Waiting at most a fraction of
-    /// a commit's duration, and only when the previous commit held several writes, costs a
-    /// lone writer nothing. Called with `condition` locked.
-    private func gather() {
-        guard previousGroupSize > 1, queue.count < previousGroupSize, !stopped else { return }
-        let wait = min(previousCommitSeconds / 2, 0.002)
-        guard wait > 0 else { return }
-        let deadline = Date(timeIntervalSinceNow: wait)
-        while queue.count < previousGroupSize && !stopped {
-            if !condition.wait(until: deadline) { break }
         }
     }
 
