@@ -75,10 +75,15 @@ struct Build: AsyncParsableCommand {
 struct Generate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check an ESDL schema and generate code from it.",
-        discussion: "By default the Embedded-Swift guest code (types, JSON, the protocol to implement). --format json prints the schema model; --format canonical the normalised ESDL.")
+        discussion: """
+            By default the Embedded-Swift guest code (types, JSON, the protocol to implement). \
+            --format host writes Codable Swift types of the events, commands and custom types for host programs \
+            such as projections; --format json-schema a JSON Schema of every payload; --format json the schema \
+            model; --format canonical the normalised ESDL.
+            """)
 
     @Argument(help: "The ESDL file.") var schema: String
-    @Option(name: .long, help: "What to generate: swift (guest code, default), json (schema model), canonical (ESDL).")
+    @Option(name: .long, help: "What to generate: swift (guest code, default), host (Codable types for projections), json-schema, json (schema model), canonical (ESDL).")
     var format: String = "swift"
     @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?
 
@@ -96,9 +101,11 @@ struct Generate: AsyncParsableCommand {
             let generated: String
             switch format {
             case "swift": generated = SwiftGuestGenerator(schema: parsed, fileName: (schema as NSString).lastPathComponent).generate()
+            case "host": generated = SwiftHostGenerator(schema: parsed, fileName: (schema as NSString).lastPathComponent).generate()
+            case "json-schema": generated = JSONSchemaGenerator(schema: parsed).generate().prettyJSONText + "\n"
             case "json": generated = parsed.jsonValue.prettyJSONText + "\n"
             case "canonical": generated = parsed.canonicalText
-            default: throw CLIError.input("--format must be swift, json or canonical")
+            default: throw CLIError.input("--format must be swift, host, json-schema, json or canonical (got \(format))")
             }
             if let output {
                 do {
