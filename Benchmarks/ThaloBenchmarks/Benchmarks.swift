@@ -37,6 +37,18 @@ struct Benchmarks {
         var rawSQLite: [Int: Measurement] = [:]
         var rawPostgres: [Int: Measurement] = [:]
         let throughput = Report(header: ["case", "store", "callers", "ops/s", "p50 µs", "p99 µs", "vs raw append"])
+        if wanted("inmemory") {
+            print("in-memory store (tests only: nothing is durable)")
+            let store = InMemoryMessageStore()
+            for callers in [1, 8] {
+                let result = try await measure(callers: callers, duration: duration) { caller, index in
+                    try await store.append(
+                        [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "raw\(callers)-\(caller)x\(index)"),
+                        expectedVersion: nil)
+                }
+                throughput.add(["raw append", "in-memory", "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99), "1.00"])
+            }
+        }
         if wanted("sqlite") {
             print("embedded store (SQLite, synchronous=FULL)")
             let folder = try temporaryFolder("bench-sqlite")
@@ -53,7 +65,7 @@ struct Benchmarks {
         if wanted("http") {
             sections.append(try await HTTPCase.run(module: module, duration: duration, rawSQLite: rawSQLite[8]))
         }
-        if wanted("sqlite") || wanted("postgres") {
+        if wanted("inmemory") || wanted("sqlite") || wanted("postgres") {
             sections.insert("### Commands and appends\n\n" + throughput.markdown, at: 0)
         }
         print("\n" + sections.joined(separator: "\n\n"))

@@ -12,6 +12,9 @@ struct CLIError: Error, CustomStringConvertible {
     var message: String
     var exitCode: Int32
     var json: JSONValue?
+    /// The message is compiler-style diagnostics (`file:line:column: error: …`), printed
+    /// as they are rather than after `error: `.
+    var isDiagnostics = false
 
     var description: String { message }
 
@@ -59,6 +62,11 @@ struct CLIError: Error, CustomStringConvertible {
     static func input(_ message: String) -> CLIError {
         CLIError(message: message, exitCode: 2)
     }
+
+    /// Schema diagnostics, already rendered with their positions.
+    static func diagnostics(_ rendered: String) -> CLIError {
+        CLIError(message: rendered.trimmingCharacters(in: .newlines), exitCode: 2, isDiagnostics: true)
+    }
 }
 
 /// Runs a command body, printing a failure as `error: …` (or JSON) and exiting with its code.
@@ -70,6 +78,8 @@ func runReporting(json: Bool, _ body: () async throws -> Void) async throws {
             Terminal.print(body.jsonText)
         } else if json {
             Terminal.print(JSONValue.object(["error": .object(["message": .string(error.message)])]).jsonText)
+        } else if error.isDiagnostics {
+            Terminal.note(error.message)
         } else {
             Terminal.printError(error.message)
         }

@@ -51,6 +51,9 @@ struct Build: AsyncParsableCommand {
             do {
                 result = try await builder.build(directory: URL(fileURLWithPath: directory))
                 progress.stop()
+            } catch let error as GuestBuildError where error.code == .invalidSchema {
+                progress.stop()
+                throw CLIError.diagnostics(error.message)
             } catch {
                 progress.stop()
                 throw CLIError.input("\(error)")
@@ -96,7 +99,7 @@ struct Generate: AsyncParsableCommand {
             do {
                 parsed = try Schema.parse(text, file: schema)
             } catch let error as ESDLError {
-                throw CLIError.input(error.rendered(colored: Terminal.isStandardErrorTTY).trimmingCharacters(in: .newlines))
+                throw CLIError.diagnostics(error.rendered(colored: Terminal.isStandardErrorTTY))
             }
             let generated: String
             switch format {
@@ -135,6 +138,9 @@ struct Test: AsyncParsableCommand {
             do {
                 result = try await GuestBuilder().build(directory: URL(fileURLWithPath: directory))
                 progress.stop()
+            } catch let error as GuestBuildError where error.code == .invalidSchema {
+                progress.stop()
+                throw CLIError.diagnostics(error.message)
             } catch {
                 progress.stop()
                 throw CLIError.input("\(error)")

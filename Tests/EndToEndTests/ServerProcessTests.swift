@@ -127,6 +127,7 @@ struct ServerProcessTests {
         #expect(diagnostics.status == 2)
         #expect(diagnostics.standardError.contains("broken.esdl:1:"))
         #expect(diagnostics.standardError.contains("unknown type 'Integer'"))
+        #expect(diagnostics.standardError.hasPrefix("\(broken.path):1:"), "printed like a compiler, not after `error: `")
         let missing = try await ThaloBinary.run(["build", folder.appendingPathComponent("nothing").path])
         #expect(missing.status == 2)
         let help = try await ThaloBinary.run(["--help"])
