@@ -75,16 +75,9 @@ enum StoreCases {
         try await runtime.publish(schema: module.schema, wasm: module.wasm)
         let entities = 10_000
         print("  opening \(entities) accounts…")
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for caller in 0..<8 {
-                group.addTask {
-                    for index in stride(from: caller, to: entities, by: 8) {
-                        _ = try await runtime.execute(
-                            CommandRequest(aggregate: "BankAccount", id: "a\(index)", command: "open_account", payload: ["initial_balance": 0]))
-                    }
-                }
-            }
-            try await group.waitForAll()
+        try await forEachConcurrently(entities, callers: 8) { index in
+            _ = try await runtime.execute(
+                CommandRequest(aggregate: "BankAccount", id: "a\(index)", command: "open_account", payload: ["initial_balance": 0]))
         }
         _ = try await runtime.execute(CommandRequest(aggregate: "BankAccount", id: "hot", command: "open_account", payload: ["initial_balance": 0]))
         for (label, hot) in [("execute, 10,000 entities", false), ("execute, one hot entity", true)] {
@@ -216,16 +209,9 @@ enum Memory {
             _ = try await runtime.execute(CommandRequest(aggregate: "BankAccount", id: "w\(index)", command: "open_account", payload: ["initial_balance": 1]))
         }
         let before = residentBytes()
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for caller in 0..<8 {
-                group.addTask {
-                    for index in stride(from: caller, to: entities, by: 8) {
-                        _ = try await runtime.execute(
-                            CommandRequest(aggregate: "BankAccount", id: "m\(index)", command: "open_account", payload: ["initial_balance": 1]))
-                    }
-                }
-            }
-            try await group.waitForAll()
+        try await forEachConcurrently(entities, callers: 8) { index in
+            _ = try await runtime.execute(
+                CommandRequest(aggregate: "BankAccount", id: "m\(index)", command: "open_account", payload: ["initial_balance": 1]))
         }
         let after = residentBytes()
         let perEntity = Double(after - before) / Double(entities)
@@ -287,16 +273,9 @@ enum HTTPCase {
         let published = try await post("\(base)/v1/modules", .object(["schema": .string(module.schema), "wasm": .string(Data(module.wasm).base64EncodedString())]))
         guard published == 201 else { throw BenchmarkError("publish failed: \(published)") }
         let entities = 10_000
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for caller in 0..<8 {
-                group.addTask {
-                    for index in stride(from: caller, to: entities, by: 8) {
-                        let status = try await post("\(base)/v1/execute/BankAccount/h\(index)/open_account", ["initial_balance": 0])
-                        if status != 200 { throw BenchmarkError("HTTP \(status) opening an account") }
-                    }
-                }
-            }
-            try await group.waitForAll()
+        try await forEachConcurrently(entities, callers: 8) { index in
+            let status = try await post("\(base)/v1/execute/BankAccount/h\(index)/open_account", ["initial_balance": 0])
+            if status != 200 { throw BenchmarkError("HTTP \(status) opening an account") }
         }
         let result = try await measure(callers: 8, duration: duration) { caller, index in
             let status = try await post("\(base)/v1/execute/BankAccount/h\((caller * 7919 + index) % entities)/deposit_funds", ["amount": 1])

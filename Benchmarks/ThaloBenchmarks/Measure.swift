@@ -62,6 +62,19 @@ func measure(
     return Measurement(operations: results.count, seconds: elapsed, latencies: results.sorted())
 }
 
+/// Runs `body(index)` for every index below `count`, spread over `callers` concurrent tasks
+/// (used to set up entities before a measurement).
+func forEachConcurrently(_ count: Int, callers: Int, _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for caller in 0..<callers {
+            group.addTask {
+                for index in stride(from: caller, to: count, by: callers) { try await body(index) }
+            }
+        }
+        try await group.waitForAll()
+    }
+}
+
 func microseconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) * 1_000_000 + Double(duration.components.attoseconds) / 1_000_000_000_000
 }

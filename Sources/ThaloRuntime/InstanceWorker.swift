@@ -72,18 +72,12 @@ actor InstanceWorker<Store: MessageStore> {
             switch handled {
             case .success(let returned): events = returned
             case .failure(let error):
-                if !readThisCall {
-                    readThisCall = true
-                    if try await streamMoved(record) { continue }
-                }
+                if try await isStale(record, readThisCall: &readThisCall) { continue }
                 return try outcome(for: error, command: command)
             }
             let messages = try validate(events, command: command)
             if messages.isEmpty {
-                if !readThisCall {
-                    readThisCall = true
-                    if try await streamMoved(record) { continue }
-                }
+                if try await isStale(record, readThisCall: &readThisCall) { continue }
                 record.processed.insert(command.commandID.key64)
                 return .recorded([])
             }
@@ -235,9 +229,12 @@ actor InstanceWorker<Store: MessageStore> {
         record.handle != nil && record.generation == generation
     }
 
-    /// Catches a live entity up with its stream; true when there were events to apply (or
-    /// the entity had to be rebuilt), so that a decision made before is stale.
-    private func streamMoved(_ record: EntityRecord) async throws(RuntimeError) -> Bool {
+    /// Whether a decision just made on a live entity was made on stale state: unless the
+    /// stream was read during this command already, catches the entity up and answers true
+    /// when there were events to apply (or the entity had to be rebuilt).
+    private func isStale(_ record: EntityRecord, readThisCall: inout Bool) async throws(RuntimeError) -> Bool {
+        guard !readThisCall else { return false }
+        readThisCall = true
         let version = record.version
         let liveGeneration = record.generation
         try await load(record)
