@@ -192,14 +192,14 @@ public final class Subscription<Store: MessageStore>: Service, Sendable {
                         configuration.category, from: tracker.next, batchSize: configuration.batchSize,
                         correlation: configuration.correlation, consumerGroup: configuration.consumerGroup,
                         condition: nil)
-                } catch let error as MessageStoreError where error.code == .connectionFailed || error.code == .storage {
+                } catch let error as MessageStoreError where error.code == .connectionFailed || error.code == .storage || error.code == .unavailable {
                     // The store may come back: keep polling, slowly, and say so.
                     logger.warning("reading the category failed; retrying", metadata: ["error": "\(error)"])
                     try await Task.sleep(for: backoff.nextWait())
                     continue
                 }
                 if batch.isEmpty {
-                    if tracker.shouldRecordWhenIdle(now: .now) { try await record(&tracker) }
+                    if tracker.shouldRecordWhenIdle(now: .now) { try await recordOrRetryLater(&tracker) }
                     await store.writeNotifier.wait(
                         category: configuration.category, seenWriteCount: seenWrites, timeout: backoff.nextWait())
                     continue
@@ -207,7 +207,7 @@ public final class Subscription<Store: MessageStore>: Service, Sendable {
                 backoff.reset()
                 for message in batch {
                     try await deliver(message)
-                    if tracker.handled(message.globalPosition, now: .now) { try await record(&tracker) }
+                    if tracker.handled(message.globalPosition, now: .now) { try await recordOrRetryLater(&tracker) }
                     if Task.isCancelled { break }
                 }
             }
@@ -267,6 +267,17 @@ public final class Subscription<Store: MessageStore>: Service, Sendable {
                     wait = min(wait * 2, maximumBackoff)
                 }
             }
+        }
+    }
+
+    /// Records the position; when the store fails, logs it and goes on handling (the
+    /// position is recorded at the next chance, and delivery is at least once anyway).
+    private func recordOrRetryLater(_ tracker: inout PositionTracker) async throws {
+        do {
+            try await record(&tracker)
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            logger.warning("recording the position failed; will retry", metadata: ["error": "\(error)"])
         }
     }
 

@@ -4,8 +4,8 @@ import MessageStore
 /// The registry's table in the embedded store's file: `thalo_modules`.
 extension SQLiteMessageStore: ModuleStorage {
     public func saveModule(_ module: StoredModule) async throws {
-        try registryConnection.withLock { connection throws(MessageStoreError) in
-            let connection = try connection.open(path: configuration.path)
+        try await withRegistryConnection { connection throws(MessageStoreError) in
+            let connection = try connection.open(path: self.configuration.path)
             let statement = try connection.statement(
                 "INSERT INTO thalo_modules (name, version, esdl, wasm, published_at) VALUES (?1, ?2, ?3, ?4, ?5)")
             statement.bind(1, module.name)
@@ -26,8 +26,8 @@ extension SQLiteMessageStore: ModuleStorage {
     }
 
     public func moduleSummaries() async throws -> [StoredModuleSummary] {
-        try registryConnection.withLock { connection throws(MessageStoreError) in
-            let connection = try connection.open(path: configuration.path)
+        try await withRegistryConnection { connection throws(MessageStoreError) in
+            let connection = try connection.open(path: self.configuration.path)
             let statement = try connection.statement(
                 "SELECT name, version, published_at, length(wasm) FROM thalo_modules ORDER BY name, published_at")
             var summaries: [StoredModuleSummary] = []
@@ -43,8 +43,8 @@ extension SQLiteMessageStore: ModuleStorage {
     }
 
     public func loadModule(name: String, version: String) async throws -> StoredModule? {
-        try registryConnection.withLock { connection throws(MessageStoreError) in
-            let connection = try connection.open(path: configuration.path)
+        try await withRegistryConnection { connection throws(MessageStoreError) in
+            let connection = try connection.open(path: self.configuration.path)
             let statement = try connection.statement(
                 "SELECT esdl, wasm, published_at FROM thalo_modules WHERE name = ?1 AND version = ?2")
             statement.bind(1, name)
@@ -54,6 +54,17 @@ extension SQLiteMessageStore: ModuleStorage {
             return StoredModule(
                 name: name, version: version, schema: statement.text(0), wasm: statement.bytes(1),
                 publishedAt: Timestamp(microsecondsSinceEpoch: statement.int64(2)))
+        }
+    }
+}
+
+extension SQLiteMessageStore {
+    /// Runs a registry statement on the registry's connection, off the cooperative pool.
+    func withRegistryConnection<T: Sendable>(
+        _ body: @escaping @Sendable (LazyConnection) throws(MessageStoreError) -> T
+    ) async throws(MessageStoreError) -> T {
+        try await SQLiteThreads.run { () throws(MessageStoreError) -> T in
+            try self.registryConnection.withLock { connection throws(MessageStoreError) in try body(connection) }
         }
     }
 }

@@ -32,6 +32,10 @@ public final class SQLiteMessageStore: MessageStore {
         public var allowSQLCondition: Bool
         /// The most writes committed in one transaction.
         public var maximumGroupSize: Int
+        /// For fault-injection tests: called with each statement of the group-commit protocol
+        /// (`BEGIN IMMEDIATE`, `SAVEPOINT write`, `RELEASE write`, `ROLLBACK TO write`,
+        /// `COMMIT`); an error it returns is raised instead of running the statement.
+        public var faultInjector: (@Sendable (String) -> MessageStoreError?)?
 
         public init(path: String, synchronous: Synchronous = .full, allowSQLCondition: Bool = false, maximumGroupSize: Int = 512) {
             self.path = path
@@ -79,7 +83,7 @@ public final class SQLiteMessageStore: MessageStore {
         try SQLiteSchema.install(on: connection, synchronous: configuration.synchronous)
         self.writer = Writer(
             connection: connection, notifier: writeNotifier, maximumGroupSize: configuration.maximumGroupSize,
-            logger: logger)
+            logger: logger, faultInjector: configuration.faultInjector)
         self.readers = ReaderPool(path: configuration.path)
     }
 
@@ -107,7 +111,7 @@ public final class SQLiteMessageStore: MessageStore {
         try MessageStoreArguments.checkStream(stream)
         try MessageStoreArguments.checkRead(position: position, batchSize: batchSize, positionName: "position")
         let condition = try checkCondition(condition)
-        return try readers.withConnection { connection throws(MessageStoreError) in
+        return try await readers.withConnection { connection throws(MessageStoreError) in
             let sql = "SELECT \(SQLiteSchema.columns) FROM messages WHERE stream_name = ?1 AND position >= ?2"
                 + (condition.map { " AND (\($0))" } ?? "") + " ORDER BY position LIMIT ?3"
             let statement = try condition == nil ? connection.statement(sql) : connection.uncachedStatement(sql)
@@ -124,7 +128,7 @@ public final class SQLiteMessageStore: MessageStore {
     ) async throws -> [Message] {
         try MessageStoreArguments.checkCategoryRead(category, from: globalPosition, batchSize: batchSize, correlation: correlation)
         let condition = try checkCondition(condition)
-        return try readers.withConnection { connection throws(MessageStoreError) in
+        return try await readers.withConnection { connection throws(MessageStoreError) in
             var sql = "SELECT \(SQLiteSchema.columns) FROM messages WHERE category = ?1 AND global_position >= ?2"
             if correlation != nil { sql += " AND correlation_category = ?4" }
             if consumerGroup != nil { sql += " AND partition_hash % ?5 = ?6" }
@@ -145,7 +149,7 @@ public final class SQLiteMessageStore: MessageStore {
 
     public func lastMessage(in stream: StreamName, type: String?) async throws -> Message? {
         try MessageStoreArguments.checkStream(stream)
-        return try readers.withConnection { connection throws(MessageStoreError) in
+        return try await readers.withConnection { connection throws(MessageStoreError) in
             let sql = "SELECT \(SQLiteSchema.columns) FROM messages WHERE stream_name = ?1"
                 + (type == nil ? "" : " AND type = ?2") + " ORDER BY position DESC LIMIT 1"
             let statement = try connection.statement(sql)
@@ -157,7 +161,7 @@ public final class SQLiteMessageStore: MessageStore {
 
     public func streamVersion(_ stream: StreamName) async throws -> Int64? {
         try MessageStoreArguments.checkStream(stream)
-        return try readers.withConnection { connection throws(MessageStoreError) in
+        return try await readers.withConnection { connection throws(MessageStoreError) in
             try SQLiteSchema.streamVersion(stream.rawValue, on: connection)
         }
     }
@@ -182,7 +186,9 @@ public final class SQLiteMessageStore: MessageStore {
     }
 }
 
-/// Read-only connections, checked out by one read at a time.
+/// Read-only connections, checked out by one read at a time. Reads run on their own
+/// threads (``SQLiteThreads``), never on Swift's cooperative pool: a slow query blocks a
+/// thread, and the pool's few threads serve every task of the process.
 ///
 /// `@unchecked Sendable`: the connections are only touched while checked out, and the
 /// list of idle ones is guarded by the mutex.
@@ -194,7 +200,13 @@ private final class ReaderPool: @unchecked Sendable {
         self.path = path
     }
 
-    func withConnection<T>(_ body: (SQLiteConnection) throws(MessageStoreError) -> T) throws(MessageStoreError) -> T {
+    func withConnection<T: Sendable>(
+        _ body: @escaping @Sendable (SQLiteConnection) throws(MessageStoreError) -> T
+    ) async throws(MessageStoreError) -> T {
+        try await SQLiteThreads.run { () throws(MessageStoreError) -> T in try self.withConnectionNow(body) }
+    }
+
+    private func withConnectionNow<T>(_ body: (SQLiteConnection) throws(MessageStoreError) -> T) throws(MessageStoreError) -> T {
         let connection: SQLiteConnection
         if let reused = idle.withLock({ $0.popLast() }) {
             connection = reused

@@ -35,8 +35,16 @@ final class Writer: @unchecked Sendable {
     private var queue: [WriteRequest] = []
     private var stopped = false
     private let statistics = Mutex(GroupStatistics())
+    /// For tests: an error to raise instead of running a statement (`BEGIN IMMEDIATE`,
+    /// `SAVEPOINT write`, `RELEASE write`, `ROLLBACK TO write`, `COMMIT`), or nil to run it.
+    /// Only read on the writer thread.
+    let faultInjector: (@Sendable (String) -> MessageStoreError?)?
 
-    init(connection: SQLiteConnection, notifier: WriteNotifier, maximumGroupSize: Int, logger: Logger) {
+    init(
+        connection: SQLiteConnection, notifier: WriteNotifier, maximumGroupSize: Int, logger: Logger,
+        faultInjector: (@Sendable (String) -> MessageStoreError?)? = nil
+    ) {
+        self.faultInjector = faultInjector
         self.connection = connection
         self.notifier = notifier
         self.maximumGroupSize = max(1, maximumGroupSize)
@@ -95,25 +103,39 @@ final class Writer: @unchecked Sendable {
         case failed(MessageStoreError)
     }
 
+    /// The group's transaction is in a state nobody can vouch for (a savepoint could not be
+    /// rolled back or released, or SQLite rolled the whole transaction back after an I/O
+    /// error or a full disk): nothing of the group may be acknowledged.
+    private struct GroupFailed: Error {
+        let error: MessageStoreError
+    }
+
     private func commit(_ group: [WriteRequest]) {
         var outcomes: [Outcome] = []
         outcomes.reserveCapacity(group.count)
         do {
-            try connection.execute("BEGIN IMMEDIATE")
+            try execute("BEGIN IMMEDIATE")
         } catch {
             for request in group { request.continuation.resume(throwing: error) }
             return
         }
         let time = Timestamp.now().microsecondsSinceEpoch
-        for request in group {
-            outcomes.append(apply(request, time: time))
-        }
         do {
-            try connection.execute("COMMIT")
+            for request in group {
+                outcomes.append(try apply(request, time: time))
+            }
+            try execute("COMMIT")
         } catch {
-            try? connection.execute("ROLLBACK")
-            logger.error("SQLite commit failed; no write of this group was acknowledged", metadata: ["error": "\(error)"])
-            for request in group { request.continuation.resume(throwing: error) }
+            // Every request learns the truth: the transaction is rolled back (if SQLite has
+            // not done so already), so none of them was written.
+            let failure = (error as? GroupFailed)?.error ?? (error as? MessageStoreError)
+                ?? MessageStoreError(.storage, "\(error)")
+            if sqlite3_get_autocommit(connection.handle) == 0 { try? execute("ROLLBACK") }
+            logger.error("SQLite group commit failed; no write of this group was acknowledged", metadata: ["error": "\(failure)"])
+            for request in group {
+                request.continuation.resume(
+                    throwing: MessageStoreError(.storage, "the write was not committed: \(failure.message)"))
+            }
             return
         }
         var categories = Set<String>()
@@ -130,21 +152,43 @@ final class Writer: @unchecked Sendable {
     }
 
     /// Writes one request inside a savepoint, so that its failure undoes only itself.
-    private func apply(_ request: WriteRequest, time: Int64) -> Outcome {
+    ///
+    /// - Throws: ``GroupFailed`` when the group's transaction can no longer be trusted.
+    private func apply(_ request: WriteRequest, time: Int64) throws(GroupFailed) -> Outcome {
         do {
-            try connection.execute("SAVEPOINT write")
+            try execute("SAVEPOINT write")
         } catch {
-            return .failed(error)
+            throw GroupFailed(error: error)
         }
         do {
             let result = try insert(request, time: time)
-            try connection.execute("RELEASE write")
+            do {
+                try execute("RELEASE write")
+            } catch {
+                throw GroupFailed(error: error)
+            }
             return .written(result)
+        } catch let failure as GroupFailed {
+            throw failure
         } catch {
-            try? connection.execute("ROLLBACK TO write")
-            try? connection.execute("RELEASE write")
-            return .failed(error)
+            let failure = error as? MessageStoreError ?? MessageStoreError(.storage, "\(error)")
+            // After an I/O error or a full disk SQLite may have rolled back the whole
+            // transaction; then the earlier writes of the group are gone too.
+            guard sqlite3_get_autocommit(connection.handle) == 0 else { throw GroupFailed(error: failure) }
+            do {
+                try execute("ROLLBACK TO write")
+                try execute("RELEASE write")
+            } catch {
+                throw GroupFailed(error: error)
+            }
+            return .failed(failure)
         }
+    }
+
+    /// Runs a statement of the group protocol, through the fault injector in tests.
+    private func execute(_ sql: String) throws(MessageStoreError) {
+        if let fault = faultInjector?(sql) { throw fault }
+        try connection.execute(sql)
     }
 
     private func insert(_ request: WriteRequest, time: Int64) throws(MessageStoreError) -> WriteResult {
