@@ -35,6 +35,9 @@ public struct PayloadError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let tooDeep = Code(rawValue: "too-deep")
         /// A command returned more events than it may, or none when it must return one.
         public static let eventCount = Code(rawValue: "event-count")
+        /// More problems were found than are listed (see ``Schema/maximumListedProblems``);
+        /// this last entry says how many more.
+        public static let moreProblems = Code(rawValue: "more-problems")
         /// A command returned an event its declaration does not list.
         public static let unexpectedEvent = Code(rawValue: "unexpected-event")
     }

@@ -20,6 +20,10 @@ import JSON
 extension Schema {
     /// How deeply a payload may nest objects and arrays before it is rejected.
     public static let maximumPayloadDepth = 512
+    /// How many problems a validation lists; past them one ``PayloadError/Code/moreProblems``
+    /// entry gives the count of the rest, so that a payload with millions of wrong fields
+    /// gets a short report.
+    public static let maximumListedProblems = 100
 
     /// Checks a command's payload: a JSON object of the command's parameters.
     ///
@@ -208,7 +212,18 @@ struct PayloadCollector {
     let schema: Schema
     private var components: [Component]
     private let root: String
-    private(set) var errors: [PayloadError] = []
+    private var listed: [PayloadError] = []
+    private var unlisted = 0
+
+    /// The problems found: the first ``Schema/maximumListedProblems``, then a count of the rest.
+    var errors: [PayloadError] {
+        guard unlisted > 0 else { return listed }
+        return listed + [
+            PayloadError(
+                .moreProblems, path: "",
+                message: "\(unlisted) more problem\(unlisted == 1 ? "" : "s") not listed (only the first \(listed.count) are)")
+        ]
+    }
 
     init(schema: Schema, prefix: [Component] = [], root: String = "") {
         self.schema = schema
@@ -231,7 +246,11 @@ struct PayloadCollector {
     }
 
     private mutating func report(_ code: PayloadError.Code, _ message: String) {
-        errors.append(PayloadError(code, path: path, message: message))
+        guard listed.count < Schema.maximumListedProblems else {
+            unlisted += 1
+            return
+        }
+        listed.append(PayloadError(code, path: path, message: message))
     }
 
     mutating func checkObject(_ value: JSONValue, fields: [Field], expected: String, depth: Int) {
@@ -304,6 +323,60 @@ struct PayloadCollector {
                 return
             }
             checkObject(value, fields: definition.fields, expected: "\(name) (an object)", depth: depth)
+        }
+    }
+}
+
+// MARK: - Normalising integral numbers
+
+extension Schema {
+    /// The command's payload with every number at an `Int` or `Long` position written as an
+    /// integer: `3.0` and `3e0` become `3`.
+    ///
+    /// Validation accepts such numbers when their value is an exact integer in range; the
+    /// runtime hands the normalised payload to the module, so a guest never sees a fraction
+    /// or an exponent in an integer field. Call it on a valid payload; other values are
+    /// returned unchanged.
+    public func normalizingIntegers(command name: String, payload: JSONValue) -> JSONValue {
+        guard let command = command(named: name) else { return payload }
+        return normalized(payload, fields: command.parameters, depth: 0) ?? payload
+    }
+
+    /// The value with integral numbers normalised, or nil when nothing had to change (the
+    /// common case, which then allocates nothing).
+    private func normalized(_ value: JSONValue, fields: [Field], depth: Int) -> JSONValue? {
+        guard depth < Schema.maximumPayloadDepth, case .object(var members) = value else { return nil }
+        var changed = false
+        for field in fields {
+            guard let member = members[field.name], let replacement = normalized(member, type: field.type, depth: depth + 1)
+            else { continue }
+            members[field.name] = replacement
+            changed = true
+        }
+        return changed ? .object(members) : nil
+    }
+
+    private func normalized(_ value: JSONValue, type: TypeReference, depth: Int) -> JSONValue? {
+        switch type {
+        case .optional(let wrapped):
+            return normalized(value, type: wrapped, depth: depth)
+        case .scalar(.int), .scalar(.long):
+            guard case .double(let number) = value, number.isFinite, let integer = Int64(exactly: number) else { return nil }
+            return .integer(integer)
+        case .scalar:
+            return nil
+        case .array(let element):
+            guard depth < Schema.maximumPayloadDepth, case .array(var elements) = value else { return nil }
+            var changed = false
+            for index in elements.indices {
+                guard let replacement = normalized(elements[index], type: element, depth: depth + 1) else { continue }
+                elements[index] = replacement
+                changed = true
+            }
+            return changed ? .array(elements) : nil
+        case .custom(let name):
+            guard let definition = self.type(named: name) else { return nil }
+            return normalized(value, fields: definition.fields, depth: depth)
         }
     }
 }

@@ -9,6 +9,9 @@ import MessageStore
 final class AggregateRuntime<Store: MessageStore>: Sendable {
     let module: AggregateModule
     let workers: [InstanceWorker<Store>]
+    /// A separate instance for entity views (time travel), so that replaying a long
+    /// history for a reader never holds up the commands of the entities in `workers`.
+    let viewWorker: InstanceWorker<Store>
     let metrics: RuntimeMetrics
 
     init(module: AggregateModule, store: Store, configuration: RuntimeConfiguration, logger: Logger) {
@@ -23,6 +26,7 @@ final class AggregateRuntime<Store: MessageStore>: Sendable {
         self.workers = (0..<count).map { _ in
             InstanceWorker(module: module, store: store, configuration: configuration, capacity: capacity, metrics: metrics, logger: logger)
         }
+        self.viewWorker = InstanceWorker(module: module, store: store, configuration: configuration, capacity: 1, metrics: metrics, logger: logger)
     }
 
     /// The worker that owns an entity.
@@ -36,5 +40,6 @@ final class AggregateRuntime<Store: MessageStore>: Sendable {
 
     func shutdown() async {
         for worker in workers { await worker.shutdown() }
+        await viewWorker.shutdown()
     }
 }

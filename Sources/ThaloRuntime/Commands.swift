@@ -129,6 +129,18 @@ public enum HistoryPoint: Sendable, Hashable {
     case position(Int64)
     /// Events recorded at or before this time.
     case time(Timestamp)
+    /// Up to this stream position and at or before this time, whichever comes first.
+    case positionAndTime(Int64, Timestamp)
+
+    /// Whether a message is past this point.
+    func isPast(_ position: Int64, time: Timestamp) -> Bool {
+        switch self {
+        case .latest: false
+        case .position(let last): position > last
+        case .time(let last): time > last
+        case .positionAndTime(let lastPosition, let lastTime): position > lastPosition || time > lastTime
+        }
+    }
 }
 
 extension UUID {
@@ -145,8 +157,33 @@ extension UUID {
             digest[8], digest[9], digest[10], digest[11], digest[12], digest[13], digest[14], digest[15]))
     }
 
-    /// A 64-bit key for sets of processed command ids.
-    var key64: UInt64 {
-        withUnsafeBytes(of: uuid) { $0.load(fromByteOffset: 0, as: UInt64.self) ^ $0.load(fromByteOffset: 8, as: UInt64.self) }
+}
+
+/// What identifies a command's request beyond its id: the command's name and payload.
+///
+/// Stored in the metadata of the events a command writes (`commandDigest`), so that a
+/// command id reused for a different command or payload is refused instead of being
+/// answered with the first command's events.
+struct CommandDigest: Sendable, Hashable {
+    let value: UInt64
+
+    init(value: UInt64) { self.value = value }
+
+    init(command: String, payloadText: String) {
+        let digest = Hash64.md5(Array(command.utf8) + [0] + Array(payloadText.utf8))
+        var value: UInt64 = 0
+        for byte in digest[0..<8] { value = value << 8 | UInt64(byte) }
+        self.value = value
+    }
+
+    /// 16 lowercase hexadecimal digits.
+    var text: String {
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    init?(text: some StringProtocol) {
+        guard text.utf8.count == 16, let value = UInt64(text, radix: 16) else { return nil }
+        self.value = value
     }
 }

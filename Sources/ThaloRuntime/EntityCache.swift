@@ -1,3 +1,4 @@
+import Foundation
 import MessageStore
 
 /// What the runtime keeps per live entity: its guest handle, the stream version it has
@@ -7,14 +8,16 @@ import MessageStore
 /// Owned by one ``InstanceWorker`` and only touched on that actor.
 final class EntityRecord {
     let id: String
+    let key: EntityKey
     let stream: StreamName
     /// The guest's handle, valid for instance `generation` only.
     var handle: UInt32?
     var generation = -1
     /// The position of the last event applied; -1 before the first.
     var version: Int64 = -1
-    /// 64-bit keys of the command ids whose events are in the stream.
-    var processed: Set<UInt64> = []
+    /// The command ids whose events are in the stream, with the digest of their command
+    /// and payload (nil for events written before digests were recorded).
+    var processed: [UUID: CommandDigest?] = [:]
     var locked = false
     var waiters: [CheckedContinuation<Void, Never>] = []
     // Recency list links.
@@ -23,15 +26,24 @@ final class EntityRecord {
 
     init(id: String, stream: StreamName) {
         self.id = id
+        self.key = EntityKey(id)
         self.stream = stream
     }
 
     var isBusy: Bool { locked || !waiters.isEmpty }
 }
 
+/// An entity id by its UTF-8 bytes. Swift compares `String`s by canonical equivalence
+/// (`"é"` written precomposed equals `"e\u{301}"`), but the stores compare bytes: those
+/// are two streams, and must be two entities.
+struct EntityKey: Hashable {
+    let bytes: [UInt8]
+    init(_ id: String) { bytes = Array(id.utf8) }
+}
+
 /// Live entities with least-recently-used eviction; busy entities are never evicted.
 struct EntityCache {
-    private(set) var records: [String: EntityRecord] = [:]
+    private(set) var records: [EntityKey: EntityRecord] = [:]
     private var newest: EntityRecord?
     private var oldest: EntityRecord?
     var capacity: Int
@@ -44,14 +56,14 @@ struct EntityCache {
 
     /// The record for `id`, marked as most recently used; nil when not cached.
     mutating func get(_ id: String) -> EntityRecord? {
-        guard let record = records[id] else { return nil }
+        guard let record = records[EntityKey(id)] else { return nil }
         moveToFront(record)
         return record
     }
 
     /// Adds a record as the most recently used one.
     mutating func insert(_ record: EntityRecord) {
-        records[record.id] = record
+        records[record.key] = record
         record.older = newest
         record.newer = nil
         newest?.newer = record
@@ -86,8 +98,8 @@ struct EntityCache {
     }
 
     mutating func remove(_ record: EntityRecord) {
-        guard records[record.id] === record else { return }
-        records[record.id] = nil
+        guard records[record.key] === record else { return }
+        records[record.key] = nil
         unlink(record)
     }
 

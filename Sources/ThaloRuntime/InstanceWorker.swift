@@ -12,6 +12,8 @@ struct PreparedCommand: Sendable {
     let context: GuestContext
     /// JSON text of the metadata every event of this command gets.
     let eventMetadata: String
+    /// The command's name and payload, to tell a repeated command from a reused id.
+    let digest: CommandDigest
 }
 
 /// One instance of a module and the entities living in it.
@@ -61,7 +63,8 @@ actor InstanceWorker<Store: MessageStore> {
                 mustCatchUp = false
                 readThisCall = true
             }
-            if record.processed.contains(command.commandID.key64) {
+            if let seen = record.processed[command.commandID] {
+                if let seen, seen != command.digest { throw reusedKey(command, record: record) }
                 metrics.duplicates.increment()
                 return .duplicate(try await events(of: command.commandID, in: record))
             }
@@ -78,7 +81,7 @@ actor InstanceWorker<Store: MessageStore> {
             let messages = try validate(events, command: command)
             if messages.isEmpty {
                 if try await isStale(record, readThisCall: &readThisCall) { continue }
-                record.processed.insert(command.commandID.key64)
+                record.processed[command.commandID] = command.digest
                 return .recorded([])
             }
             let written: WriteResult
@@ -101,10 +104,11 @@ actor InstanceWorker<Store: MessageStore> {
                 // was already used, for this entity (the next load shows it) or another one.
                 conflicts += 1
                 try await catchUp(record)
-                if record.processed.contains(command.commandID.key64) { continue }
+                if record.processed[command.commandID] != nil { continue }
                 throw RuntimeError(
-                    .conflict,
-                    "command id \(command.commandID.lowercasedText) was already used for another entity; use a new id",
+                    .idempotencyKeyReused,
+                    "command id \(command.commandID.lowercasedText) was already used for another entity or aggregate; "
+                        + "use a new id for a different command",
                     aggregate: module.name)
             } catch {
                 throw RuntimeError.store(error, while: "writing the events of \(command.command) to \(record.stream)")
@@ -115,8 +119,16 @@ actor InstanceWorker<Store: MessageStore> {
                     streamName: record.stream, position: position.position, globalPosition: position.globalPosition,
                     time: position.time)
             }
-            try applyRecorded(recorded, to: record)
-            record.processed.insert(command.commandID.key64)
+            if isLive(record) {
+                try applyRecorded(recorded, to: record)
+                record.processed[command.commandID] = command.digest
+            } else {
+                // The instance was replaced while the append was in flight (another command
+                // broke it, or a new version was published): the handle belongs to the old
+                // instance, and in the new one it may name another entity. The events are
+                // written; the entity is rebuilt from its stream on next use.
+                record.handle = nil
+            }
             metrics.eventsWritten.increment(by: Int64(recorded.count))
             return .recorded(recorded)
         }
@@ -130,11 +142,7 @@ actor InstanceWorker<Store: MessageStore> {
             reading: while true {
                 let batch = try await store.readStream(stream, from: position, batchSize: configuration.replayBatchSize, condition: nil)
                 for message in batch {
-                    switch point {
-                    case .latest: break
-                    case .position(let last): if message.position > last { break reading }
-                    case .time(let time): if message.time > time { break reading }
-                    }
+                    if point.isPast(message.position, time: message.time) { break reading }
                     events.append(RecordedEvent(message))
                 }
                 guard let last = batch.last, batch.count == configuration.replayBatchSize else { break }
@@ -148,16 +156,14 @@ actor InstanceWorker<Store: MessageStore> {
         defer {
             if owner == generation, let guest, !guest.isPoisoned { try? guest.dropEntity(handle) }
         }
-        var start = 0
-        while start < events.count {
-            let chunk = Array(events[start..<min(events.count, start + Int(configuration.replayBatchSize))])
+        for chunk in Self.applyChunks(events, limits: module.limits) {
             let failure = try call("apply") { guest throws(GuestFailure) in
                 try guest.apply(handle, events: chunk.map(Self.guestEvent))
             }
             if let failure { throw applyFailure(failure, stream: stream) }
-            start += chunk.count
         }
-        let stateText = try call("state") { guest throws(GuestFailure) in try guest.state(handle) }
+        let appliedBytes = events.reduce(0) { $0 + $1.data.utf8.count }
+        let stateText = try call("state") { guest throws(GuestFailure) in try guest.state(handle, appliedBytes: appliedBytes) }
         var state: JSONValue?
         if let stateText {
             do {
@@ -183,6 +189,9 @@ actor InstanceWorker<Store: MessageStore> {
     func shutdown() {
         _ = cache.removeAll()
         guest = nil
+        // Commands still in flight hold handles of the dropped instance: a new generation
+        // makes them rebuild instead of using those handles in a new instance.
+        generation += 1
     }
 
     // MARK: Entities
@@ -249,7 +258,7 @@ actor InstanceWorker<Store: MessageStore> {
             record.handle = handle
             record.generation = generation
             record.version = -1
-            record.processed = []
+            record.processed = [:]
         }
         try await catchUp(record)
     }
@@ -277,15 +286,43 @@ actor InstanceWorker<Store: MessageStore> {
 
     private func applyRecorded(_ events: [RecordedEvent], to record: EntityRecord) throws(RuntimeError) {
         guard let handle = record.handle else { return }
-        let failure = try call("apply") { guest throws(GuestFailure) in try guest.apply(handle, events: events.map(Self.guestEvent)) }
-        if let failure {
-            record.handle = nil
-            throw applyFailure(failure, stream: record.stream)
+        for chunk in Self.applyChunks(events, limits: module.limits) {
+            let failure = try call("apply") { guest throws(GuestFailure) in try guest.apply(handle, events: chunk.map(Self.guestEvent)) }
+            if let failure {
+                record.handle = nil
+                throw applyFailure(failure, stream: record.stream)
+            }
+            recordApplied(chunk, to: record)
         }
+    }
+
+    /// Splits events into `apply` calls of at most ``ModuleLimits/maximumApplyBytes`` of
+    /// strings each (always at least one event per call), so that whatever could be written
+    /// one event at a time can be replayed, whatever the sizes of its events.
+    static func applyChunks(_ events: [RecordedEvent], limits: ModuleLimits) -> [ArraySlice<RecordedEvent>] {
+        var chunks: [ArraySlice<RecordedEvent>] = []
+        var start = events.startIndex
+        var bytes = 0
+        for index in events.indices {
+            let event = events[index]
+            let size = event.type.utf8.count + event.data.utf8.count + (event.metadata?.utf8.count ?? 0)
+                + event.streamName.rawValue.utf8.count + 36 + ModuleContract.recordedEventSize
+            if index > start && bytes + size > limits.maximumApplyBytes {
+                chunks.append(events[start..<index])
+                start = index
+                bytes = 0
+            }
+            bytes += size
+        }
+        if start < events.endIndex { chunks.append(events[start...]) }
+        return chunks
+    }
+
+    private func recordApplied(_ events: ArraySlice<RecordedEvent>, to record: EntityRecord) {
         for event in events {
             record.version = event.position
             if let metadata = event.metadata, let commandID = Self.commandID(inMetadata: metadata) {
-                record.processed.insert(commandID)
+                record.processed[commandID] = Self.commandDigest(inMetadata: metadata)
             }
         }
     }
@@ -306,10 +343,9 @@ actor InstanceWorker<Store: MessageStore> {
 
     /// The events a command id wrote, read back from the stream.
     private func events(of commandID: UUID, in record: EntityRecord) async throws(RuntimeError) -> [RecordedEvent] {
-        let key = commandID.key64
         do {
             return try await store.readWholeStream(record.stream).filter { message in
-                message.metadata.flatMap(Self.commandID(inMetadata:)) == key
+                message.metadata.flatMap(Self.commandID(inMetadata:)) == commandID
             }.map(RecordedEvent.init)
         } catch {
             throw RuntimeError.store(error, while: "reading \(record.stream)")
@@ -416,10 +452,21 @@ actor InstanceWorker<Store: MessageStore> {
     }
 
     /// The `commandId` Thalo puts in event metadata, found without parsing the whole object.
-    static func commandID(inMetadata metadata: String) -> UInt64? {
+    static func commandID(inMetadata metadata: String) -> UUID? {
+        stringValue(of: commandIDMetadataKey, length: 36, inMetadata: metadata).flatMap { UUID(canonicalText: $0) }
+    }
+
+    /// The `commandDigest` Thalo puts in event metadata (absent in events of older versions).
+    static func commandDigest(inMetadata metadata: String) -> CommandDigest? {
+        stringValue(of: commandDigestMetadataKey, length: 16, inMetadata: metadata).flatMap { CommandDigest(text: $0) }
+    }
+
+    /// The string of exactly `length` bytes that follows `"key":` in JSON object text, found
+    /// by scanning bytes: replaying an entity reads this per event, and parsing the whole
+    /// metadata object costs several times more.
+    private static func stringValue(of key: [UInt8], length: Int, inMetadata metadata: String) -> String? {
         var metadata = metadata
-        return metadata.withUTF8 { bytes -> UInt64? in
-            let key = commandIDMetadataKey
+        return metadata.withUTF8 { bytes -> String? in
             var start = 0
             while start + key.count <= bytes.count {
                 var matches = true
@@ -428,16 +475,15 @@ actor InstanceWorker<Store: MessageStore> {
                     break
                 }
                 if matches {
-                    // `"commandId"` as a key: a colon, then a string of 36 characters.
                     var cursor = start + key.count
                     while cursor < bytes.count, bytes[cursor] == UInt8(ascii: " ") { cursor += 1 }
                     if cursor < bytes.count, bytes[cursor] == UInt8(ascii: ":") {
                         cursor += 1
                         while cursor < bytes.count, bytes[cursor] == UInt8(ascii: " ") { cursor += 1 }
-                        guard cursor + 37 < bytes.count, bytes[cursor] == UInt8(ascii: "\""), bytes[cursor + 37] == UInt8(ascii: "\"")
+                        guard cursor + length + 1 < bytes.count, bytes[cursor] == UInt8(ascii: "\""),
+                            bytes[cursor + length + 1] == UInt8(ascii: "\"")
                         else { return nil }
-                        let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[(cursor + 1)..<(cursor + 37)]), as: UTF8.self)
-                        return UUID(canonicalText: text)?.key64
+                        return String(decoding: UnsafeBufferPointer(rebasing: bytes[(cursor + 1)..<(cursor + 1 + length)]), as: UTF8.self)
                     }
                 }
                 start += 1
@@ -445,7 +491,17 @@ actor InstanceWorker<Store: MessageStore> {
             return nil
         }
     }
+
+    private func reusedKey(_ command: PreparedCommand, record: EntityRecord) -> RuntimeError {
+        RuntimeError(
+            .idempotencyKeyReused,
+            "command id \(command.commandID.lowercasedText) was already used on \(record.stream) for a different command or "
+                + "payload; use a new id for a different command",
+            aggregate: module.name, moduleVersion: module.version.description)
+    }
 }
 
 /// The metadata key ``InstanceWorker/commandID(inMetadata:)`` looks for, as UTF-8.
 private let commandIDMetadataKey = Array(#""commandId""#.utf8)
+/// The metadata key ``InstanceWorker/commandDigest(inMetadata:)`` looks for, as UTF-8.
+private let commandDigestMetadataKey = Array(#""commandDigest""#.utf8)

@@ -18,9 +18,10 @@ public struct ModuleInfo: Sendable, Hashable {
 /// Every published version of every module, stored next to the messages.
 ///
 /// Publishing checks, before storing anything: that the ESDL is valid, that its version
-/// is newer than the newest published one of that aggregate, that the wasm module loads,
-/// imports nothing and exports the contract, and (when given) that the aggregate name
-/// matches. A rejected publish stores nothing and says why. Loaded modules are cached.
+/// is newer than the newest published one of that aggregate, that no other aggregate owns
+/// its category, that the wasm module loads, imports nothing and exports the contract,
+/// that it handles every command and applies every event of the schema, and (when given)
+/// that the aggregate name matches. A rejected publish stores nothing and says why. Loaded modules are cached.
 public final class ModuleRegistry: Sendable {
     private let storage: any ModuleStorage
     private let limits: ModuleLimits
@@ -56,7 +57,16 @@ public final class ModuleRegistry: Sendable {
                 .invalidModule, "the schema defines aggregate \(name), but the module is published as \(expectedName)",
                 aggregate: expectedName)
         }
-        let existing = try await versions(of: name)
+        let all = try await list()
+        let category = schema.aggregate.category
+        if let owner = all.first(where: { $0.name != name && $0.category == category }) {
+            throw RuntimeError(
+                .categoryTaken,
+                "aggregate \(name) would write to the streams of category \(category), which belong to aggregate \(owner.name); "
+                    + "rename the aggregate",
+                aggregate: name, moduleVersion: schema.version.description)
+        }
+        let existing = all.filter { $0.name == name }
         if let newest = existing.map(\.version).max(), schema.version <= newest {
             throw RuntimeError(
                 .versionExists,
@@ -64,6 +74,7 @@ public final class ModuleRegistry: Sendable {
                 aggregate: name, moduleVersion: schema.version.description)
         }
         let module = try AggregateModule(name: name, version: schema.version, schema: schema, bytes: wasm, limits: limits)
+        try module.checkImplementsSchema()
         let stored = StoredModule(
             name: name, version: schema.version.description, schema: schemaText, wasm: wasm, publishedAt: .now())
         do {

@@ -2,6 +2,7 @@ import ESDL
 import Foundation
 import JSON
 import Logging
+import Metrics
 import MessageStore
 import ServiceLifecycle
 import Synchronization
@@ -30,6 +31,10 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
     private let active = Mutex<[String: AggregateRuntime<Store>]>([:])
     /// Loads in progress, so that concurrent first commands load a module once.
     private let activating = Mutex<[String: Task<AggregateRuntime<Store>?, any Error>]>([:])
+    /// Submitted commands parked in a dead-letter stream.
+    private let deadLettered = Counter(label: "thalo_commands_dead_lettered_total")
+    /// Command consumers restarted after an error.
+    private let consumerRestarts = Counter(label: "thalo_command_consumer_restarts_total")
 
     public init(store: Store, configuration: RuntimeConfiguration = RuntimeConfiguration(), logger: Logger = Logger(label: "thalo.runtime")) {
         self.store = store
@@ -126,6 +131,9 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
         let running = try await aggregate(request.aggregate)
         let commandID = request.commandID ?? UUID()
         let commandStream = try Self.commandStream(for: running.module, id: request.id)
+        if let reply = request.metadata?.replyStreamName {
+            try await checkReplyStream(reply, aggregate: running.module.name)
+        }
         let prepared = try prepare(
             request, module: running.module, commandID: commandID, commandStream: commandStream, position: -1, globalPosition: -1,
             time: .now())
@@ -153,6 +161,9 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
         let commandID = request.commandID ?? UUID()
         let stream = try Self.commandStream(for: running.module, id: request.id)
         try validatePayload(request, module: running.module)
+        if let reply = request.metadata?.replyStreamName {
+            try await checkReplyStream(reply, aggregate: running.module.name)
+        }
         let message = NewMessage(id: commandID, type: request.command, data: request.payload, metadata: request.metadata)
         do {
             let written = try await store.append([message], to: stream, expectedVersion: nil)
@@ -161,20 +172,48 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
                 commandID: commandID, streamName: stream, position: recorded.position, globalPosition: recorded.globalPosition,
                 duplicate: false)
         } catch let error as MessageStoreError where error.code == .duplicateMessageID {
+            let original: Message?
             do {
-                if let original = try await store.readWholeStream(stream).first(where: { $0.id == commandID }) {
-                    return SubmitReceipt(
-                        commandID: commandID, streamName: stream, position: original.position,
-                        globalPosition: original.globalPosition, duplicate: true)
-                }
+                original = try await store.readWholeStream(stream).first(where: { $0.id == commandID })
             } catch {
                 throw RuntimeError.store(error, while: "reading \(stream)")
             }
-            throw RuntimeError(
-                .conflict, "command id \(commandID.lowercasedText) was already used for another message; use a new id",
-                aggregate: running.module.name)
+            // The same id is a repeat only for the same command and payload on this stream.
+            guard let original, original.type == request.command, (try? original.dataJSON()) == request.payload else {
+                throw RuntimeError(
+                    .idempotencyKeyReused,
+                    "command id \(commandID.lowercasedText) was already used for a different message"
+                        + (original == nil ? "" : " on \(stream)") + "; use a new id for a different command",
+                    aggregate: running.module.name)
+            }
+            return SubmitReceipt(
+                commandID: commandID, streamName: stream, position: original.position,
+                globalPosition: original.globalPosition, duplicate: true)
         } catch {
             throw RuntimeError.store(error, while: "writing the command to \(stream)")
+        }
+    }
+
+    /// Checks a reply stream name given with a command: a stream (`category-id`) Thalo can
+    /// write to, and not inside the event category of a published aggregate (replies there
+    /// would become events of an entity).
+    public func checkReplyStream(_ name: String, aggregate: String? = nil) async throws(RuntimeError) {
+        if let problem = StreamName.problem(in: name) {
+            throw RuntimeError(.invalidReplyStream, "invalid reply stream name \"\(name)\": \(problem)", aggregate: aggregate)
+        }
+        let stream = StreamName(unchecked: name)
+        guard !stream.isCategory else {
+            throw RuntimeError(
+                .invalidReplyStream, "invalid reply stream name \"\(name)\": it names a category; give a stream such as \(name)-1",
+                aggregate: aggregate)
+        }
+        let categories = Set(try await registry.latestVersions().keys.map { Aggregate(name: $0, commands: []).category })
+        if categories.contains(stream.category) {
+            throw RuntimeError(
+                .invalidReplyStream,
+                "reply stream \(name) is in the event category of an aggregate (\(stream.category)); replies must go elsewhere, "
+                    + "for example \(stream.category):reply-\(stream.id ?? "1")",
+                aggregate: aggregate)
         }
     }
 
@@ -219,7 +258,7 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
         if let problem = StreamName.problem(in: stream.rawValue) {
             throw RuntimeError(.invalidEntityID, "invalid entity id \"\(id)\": \(problem)", aggregate: running.module.name)
         }
-        return try await running.worker(for: id).view(entityID: id, stream: stream, at: point)
+        return try await running.viewWorker.view(entityID: id, stream: stream, at: point)
     }
 
     // MARK: Service
@@ -238,7 +277,7 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
                                 consuming.insert(name)
                                 let running = try await self.aggregate(name)
                                 let category = running.module.schema.aggregate.category + ":command"
-                                group.addTask { try await self.consumeCommands(category: category) }
+                                group.addTask { await self.keepConsumingCommands(category: category) }
                             }
                         }
                     } catch {
@@ -250,33 +289,143 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
         }
     }
 
-    private func consumeCommands(category: String) async throws {
-        let subscription = Subscription(
-            store: store,
-            configuration: .init(category: category, consumer: configuration.consumerName, positionUpdateInterval: 100, positionUpdateTime: .seconds(1)),
-            logger: logger
-        ) { message in
+    /// Runs a command consumer until shutdown: a consumer that stops on an error (the
+    /// store went away while it read its position, say) is logged and started again after
+    /// a backoff, so one failure never stops the server.
+    private func keepConsumingCommands(category: String) async {
+        var backoff = Backoff(minimum: .milliseconds(100), maximum: .seconds(5))
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                _ = try await self.handleSubmitted(message)
-            } catch let error as RuntimeError where Self.isPermanent(error) {
-                // A command that cannot succeed is not retried: it is logged (and the reply
-                // stream told, when the command named one) and the consumer moves on.
-                self.logger.warning(
-                    "submitted command not handled",
-                    metadata: ["message.stream_name": "\(message.streamName)", "message.position": "\(message.position)", "error": "\(error)"])
-                try await self.reply(to: message, error: error)
+                try await consumeCommands(category: category)
+                return
+            } catch {
+                if Task.isCancelled { return }
+                consumerRestarts.increment()
+                logger.warning(
+                    "command consumer stopped on an error; restarting it",
+                    metadata: ["subscription.category": "\(category)", "error": "\(error)"])
+                try? await Task.sleep(for: backoff.nextWait())
             }
         }
+    }
+
+    private func consumeCommands(category: String) async throws {
+        let configuration = Subscription<Store>.Configuration(
+            category: category, consumer: self.configuration.consumerName, positionUpdateInterval: 100,
+            positionUpdateTime: .seconds(1), errorPolicy: .retry(maximumBackoff: .seconds(5), skipAfter: nil))
+        let deadLetters = StreamName(
+            category: StreamName(unchecked: category).entityName, id: self.configuration.consumerName,
+            types: StreamName(unchecked: category).categoryTypes + ["deadLetter"])
+        let subscription = Subscription(store: store, configuration: configuration, logger: logger) { message in
+            try await self.consume(message, deadLetters: deadLetters)
+        }
         try await subscription.run()
+    }
+
+    /// Handles one submitted command for the consumer. A command decided by the aggregate
+    /// (or one that cannot be handled at all) is answered on its reply stream; a store that
+    /// is unavailable makes the consumer retry the same message with backoff; a message
+    /// whose outcome cannot be written after ``RuntimeConfiguration/deadLetterAttempts``
+    /// tries is parked in the dead-letter stream so that it never holds up the others.
+    private func consume(_ message: Message, deadLetters: StreamName) async throws {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                try await handleOrReply(message)
+                return
+            } catch {
+                if Self.isTransient(error) { throw error }  // the subscription retries with backoff
+                if Task.isCancelled { throw CancellationError() }
+                guard attempt >= configuration.deadLetterAttempts else {
+                    try await Task.sleep(for: .milliseconds(50 << min(attempt, 6)))
+                    continue
+                }
+                try await park(message, error: error, attempts: attempt, in: deadLetters)
+                return
+            }
+        }
+    }
+
+    /// Handles a submitted command; a command that cannot succeed is not retried: it is
+    /// logged (and the reply stream told, when the command named one).
+    private func handleOrReply(_ message: Message) async throws {
+        let failure: RuntimeError
+        do {
+            _ = try await handleSubmitted(message)
+            return
+        } catch {
+            failure = error
+        }
+        guard Self.isPermanent(failure) else { throw failure }
+        logger.warning(
+            "submitted command not handled",
+            metadata: [
+                "message.stream_name": "\(message.streamName)", "message.position": "\(message.position)", "error": "\(failure)",
+            ])
+        try await reply(to: message, error: failure)
+    }
+
+    /// Writes a message the consumer gave up on to the dead-letter stream, with why.
+    private func park(_ message: Message, error: any Error, attempts: Int, in deadLetters: StreamName) async throws {
+        logger.error(
+            "submitted command parked in the dead-letter stream",
+            metadata: [
+                "message.stream_name": "\(message.streamName)", "message.position": "\(message.position)",
+                "dead_letter.stream_name": "\(deadLetters)", "error": "\(error)",
+            ])
+        let code: String
+        switch error {
+        case let error as RuntimeError: code = error.code.description
+        case let error as MessageStoreError: code = error.code.description
+        default: code = "internal"
+        }
+        let data: JSONValue = [
+            "messageId": .string(message.id.lowercasedText), "streamName": .string(message.streamName.rawValue),
+            "position": .integer(message.position), "globalPosition": .integer(message.globalPosition),
+            "type": .string(message.type), "data": .string(message.data), "metadata": message.metadata.map(JSONValue.string) ?? .null,
+            "attempts": .integer(Int64(attempts)),
+            "error": ["code": .string(code), "message": .string(String(describing: error))],
+        ]
+        let parked = NewMessage(
+            id: UUID.derived(from: message.id, index: -2), type: "DeadLetter", data: data,
+            metadata: Metadata(
+                causationMessageStreamName: message.streamName.rawValue, causationMessagePosition: message.position,
+                causationMessageGlobalPosition: message.globalPosition))
+        do {
+            try await store.write(parked, to: deadLetters)
+        } catch let error as MessageStoreError where error.code == .duplicateMessageID {
+            // Parked before a crash: once is enough.
+        }
+        deadLettered.increment()
     }
 
     private static func isPermanent(_ error: RuntimeError) -> Bool {
         error.code != .store && error.code != .unavailable
     }
 
+    /// Errors that go away by themselves: the store is unreachable or busy.
+    static func isTransient(_ error: any Error) -> Bool {
+        switch error {
+        case let error as RuntimeError:
+            if error.code == .unavailable { return true }
+            if let storeError = error.storeError { return isTransient(storeError) }
+            return error.code == .store && error.storeError == nil
+        case let error as MessageStoreError:
+            return error.code == .connectionFailed || error.code == .unavailable || error.code == .storage
+        case is CancellationError:
+            return true
+        default:
+            return false
+        }
+    }
+
     /// Writes `CommandRejected` to the command's `replyStreamName`, when it has one.
     private func reply(to message: Message, error: RuntimeError) async throws {
         guard let replyStream = (try? message.parsedMetadata())?.replyStreamName else { return }
+        // Commands written by other programs were not checked at submit: a reply stream that
+        // is malformed or inside an aggregate's events is refused here (and the command parked).
+        try await checkReplyStream(replyStream)
         let reply = NewMessage(
             id: UUID.derived(from: message.id, index: -1), type: "CommandRejected",
             data: ["code": .string(error.code.description), "message": .string(error.message)],
@@ -284,7 +433,7 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
                 causationMessageStreamName: message.streamName.rawValue, causationMessagePosition: message.position,
                 causationMessageGlobalPosition: message.globalPosition))
         do {
-            try await store.write(reply, to: StreamName(unchecked: replyStream))
+            try await store.write(reply, to: StreamName(validating: replyStream))
         } catch let error as MessageStoreError where error.code == .duplicateMessageID {
             return
         }
@@ -324,6 +473,10 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
         globalPosition: Int64, time: Timestamp, commandMetadataText: String? = nil
     ) throws(RuntimeError) -> PreparedCommand {
         try validatePayload(request, module: module)
+        // The guest gets integral numbers as integers, whatever their spelling (`3.0`, `3e0`).
+        let payloadText = module.schema.normalizingIntegers(command: request.command, payload: request.payload).jsonText
+        try checkPayloadSize(payloadText, request: request, module: module)
+        let digest = CommandDigest(command: request.command, payloadText: payloadText)
         let commandMetadata = request.metadata ?? Metadata()
         var eventMetadata = Metadata(
             causationMessageStreamName: commandStream.rawValue,
@@ -333,6 +486,7 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
             replyStreamName: commandMetadata.replyStreamName,
             schemaVersion: module.version.description)
         eventMetadata.properties["commandId"] = .string(commandID.lowercasedText)
+        eventMetadata.properties["commandDigest"] = .string(digest.text)
         eventMetadata.properties["moduleName"] = .string(module.name)
         eventMetadata.properties["moduleVersion"] = .string(module.version.description)
         let context = GuestContext(
@@ -340,7 +494,22 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
             globalPosition: globalPosition, metadata: commandMetadataText ?? commandMetadata.jsonText,
             time: time.microsecondsSinceEpoch)
         return PreparedCommand(
-            commandID: commandID, command: request.command, payloadText: request.payload.jsonText, context: context,
-            eventMetadata: eventMetadata.jsonText)
+            commandID: commandID, command: request.command, payloadText: payloadText, context: context,
+            eventMetadata: eventMetadata.jsonText, digest: digest)
     }
+
+    /// Refuses a valid payload too large to hand to the module: it must fit in the guest's
+    /// memory next to the entity's state, so a quarter of the memory cap is the limit.
+    private func checkPayloadSize(_ text: String, request: CommandRequest, module: AggregateModule) throws(RuntimeError) {
+        let limit = Self.maximumPayloadBytes(module.limits)
+        guard text.utf8.count > limit else { return }
+        throw RuntimeError(
+            .payloadTooLarge,
+            "the \(request.command) payload is \(text.utf8.count) bytes; modules take payloads of at most \(limit) bytes "
+                + "(a quarter of the module memory cap of \(module.limits.maximumMemoryBytes) bytes)",
+            aggregate: module.name, moduleVersion: module.version.description)
+    }
+
+    /// The largest command payload handed to a module with these limits.
+    public static func maximumPayloadBytes(_ limits: ModuleLimits) -> Int { limits.maximumMemoryBytes / 4 }
 }

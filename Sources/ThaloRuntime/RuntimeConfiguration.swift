@@ -18,6 +18,10 @@ public struct RuntimeConfiguration: Sendable {
     public var consumesCommands: Bool
     /// How often ``Runtime/run()`` looks for modules published by other processes.
     public var registryPollInterval: Duration
+    /// How many times the command consumer tries a submitted command whose outcome cannot
+    /// be written (for example an unusable reply stream) before it parks the command in the
+    /// dead-letter stream `{category}:command+deadLetter-{consumer}` and moves on.
+    public var deadLetterAttempts: Int
 
     public init(
         cacheCapacity: Int = 100_000,
@@ -27,7 +31,8 @@ public struct RuntimeConfiguration: Sendable {
         limits: ModuleLimits = ModuleLimits(),
         consumerName: String = "thalo",
         consumesCommands: Bool = true,
-        registryPollInterval: Duration = .seconds(2)
+        registryPollInterval: Duration = .seconds(2),
+        deadLetterAttempts: Int = 3
     ) {
         self.cacheCapacity = cacheCapacity
         self.instancesPerModule = max(1, instancesPerModule)
@@ -37,5 +42,6 @@ public struct RuntimeConfiguration: Sendable {
         self.consumerName = consumerName
         self.consumesCommands = consumesCommands
         self.registryPollInterval = registryPollInterval
+        self.deadLetterAttempts = max(1, deadLetterAttempts)
     }
 }

@@ -30,10 +30,20 @@ public struct RuntimeError: Error, Sendable, CustomStringConvertible {
         public static let invalidEvents = Code("invalidEvents")
         /// A module could not be published (invalid ESDL, version not newer, bad wasm…).
         public static let invalidModule = Code("invalidModule")
+        /// The aggregate's category already belongs to another aggregate (`BankAccount` and
+        /// `bankAccount` would share `bankAccount-…` streams): nothing was published.
+        public static let categoryTaken = Code("categoryTaken")
         /// The version to publish already exists or is not newer than the latest one.
         public static let versionExists = Code("versionExists")
         /// The message store failed (see ``RuntimeError/storeError``).
         public static let store = Code("store")
+        /// A command id (idempotency key) was reused for a different aggregate, entity,
+        /// command or payload: nothing was written.
+        public static let idempotencyKeyReused = Code("idempotencyKeyReused")
+        /// A valid payload too large for the module's memory: nothing ran.
+        public static let payloadTooLarge = Code("payloadTooLarge")
+        /// A reply stream name that is malformed or inside an aggregate's event category.
+        public static let invalidReplyStream = Code("invalidReplyStream")
         /// The runtime is shutting down.
         public static let unavailable = Code("unavailable")
 

@@ -27,6 +27,18 @@ public struct AggregateModule: Sendable {
         self.bytes = bytes
         self.limits = limits
         let label = "module \(name) \(version)"
+        guard bytes.starts(with: [0x00, 0x61, 0x73, 0x6D]) else {
+            throw RuntimeError(
+                .invalidModule, "\(label): not a WebAssembly module (bad magic header: a .wasm file starts with \\0asm)",
+                aggregate: name, moduleVersion: version.description)
+        }
+        guard bytes.count >= 8, bytes[4..<8].elementsEqual([0x01, 0x00, 0x00, 0x00]) else {
+            throw RuntimeError(
+                .invalidModule,
+                "\(label): not a WebAssembly 1.0 core module (version field \(bytes.dropFirst(4).prefix(4).map { String($0) }.joined(separator: " ")); "
+                    + "components are not supported, publish the core module)",
+                aggregate: name, moduleVersion: version.description)
+        }
         do {
             self.module = try parseWasm(bytes: bytes)
         } catch {
@@ -54,6 +66,62 @@ public struct AggregateModule: Sendable {
         // and constructors finish within the budget.
         let probe = try GuestInstance(module: self)
         _ = probe
+    }
+
+    /// Checks that the module implements its schema: every command has a handler and every
+    /// event can be applied. Each command is sent with an empty payload to a fresh entity,
+    /// and each event is applied to one: a module that answers `unknown-command` or
+    /// `unknown-event` for a name the schema declares is refused, naming them.
+    ///
+    /// - Throws: ``RuntimeError`` (`invalidModule`) listing what does not match.
+    func checkImplementsSchema() throws(RuntimeError) {
+        var problems: [String] = []
+        var instance: GuestInstance?
+        func probe(_ what: String, _ body: (GuestInstance, UInt32) throws(GuestFailure) -> GuestError?) throws(RuntimeError) {
+            let guest: GuestInstance
+            if let instance {
+                guest = instance
+            } else {
+                guest = try GuestInstance(module: self)
+                instance = guest
+            }
+            do {
+                let entity = try guest.newEntity(id: "thalo-publish-check")
+                switch try body(guest, entity) {
+                case .unknownCommand?: problems.append("command \(what) has no handler (the module answers unknown-command)")
+                case .unknownEvent?: problems.append("event \(what) cannot be applied (the module answers unknown-event)")
+                default: break
+                }
+                try guest.dropEntity(entity)
+            } catch {
+                // A trap on an empty payload says nothing about the name being known (a
+                // handler may abort on input it never gets from the runtime): not a mismatch.
+                instance = nil
+            }
+        }
+        let context = GuestContext(
+            id: "00000000-0000-0000-0000-000000000000", streamName: "\(schema.aggregate.category)-thalo-publish-check", position: 0,
+            globalPosition: 1, metadata: "{}", time: 0)
+        for command in schema.aggregate.commands {
+            try probe(command.name) { guest, entity throws(GuestFailure) in
+                if case .failure(let error) = try guest.handle(entity, command: command.name, payload: "{}", context: context) {
+                    return error == .unknownCommand ? .unknownCommand : nil
+                }
+                return nil
+            }
+        }
+        for event in schema.events {
+            try probe(event.name) { guest, entity throws(GuestFailure) in
+                let failure = try guest.apply(entity, events: [GuestRecordedEvent(type: event.name, payload: "{}", context: context)])
+                return failure == .unknownEvent ? .unknownEvent : nil
+            }
+        }
+        guard problems.isEmpty else {
+            throw RuntimeError(
+                .invalidModule,
+                "module \(label) does not implement its schema (was it built from this ESDL file?): " + problems.joined(separator: "; "),
+                aggregate: name, moduleVersion: version.description)
+        }
     }
 
     /// Whether the module opted into packed arguments (one allocation per call).

@@ -220,8 +220,11 @@ public final class GuestInstance {
                 put64(56, event.context.time)
             }
         }
+        // The budget grows with the bytes to apply: a large event costs its parsing.
+        let bytes = strings.reduce(0) { $0 + $1.count }
         let result = try invoke(
-            applyFunction, [.i32(handle), .i32(listPointer), .i32(UInt32(events.count))], export: export)
+            applyFunction, [.i32(handle), .i32(listPointer), .i32(UInt32(events.count))], export: export,
+            fuel: module.limits.fuel(forBytes: bytes))
         let area = try i32(result, export: export)
         let outcome: GuestError?
         do throws(GuestFailure) {
@@ -293,9 +296,13 @@ public final class GuestInstance {
     }
 
     /// `state`: the module's JSON view of the entity, if it has one.
-    public func state(_ handle: UInt32) throws(GuestFailure) -> String? {
+    ///
+    /// - Parameter appliedBytes: the bytes of events the entity was built from; the budget
+    ///   grows with them (``ModuleLimits/fuelPerAppliedByte``), as writing a large state costs.
+    public func state(_ handle: UInt32, appliedBytes: Int = 0) throws(GuestFailure) -> String? {
         let export = ModuleContract.stateExport
-        let area = try i32(try invoke(stateFunction, [.i32(handle)], export: export), export: export)
+        let area = try i32(
+            try invoke(stateFunction, [.i32(handle)], export: export, fuel: module.limits.fuel(forBytes: appliedBytes)), export: export)
         let state: String?
         do throws(GuestFailure) {
             try checkRange(area, ModuleContract.optionStringSize, alignment: 4, what: "option", export: export)
@@ -321,9 +328,10 @@ public final class GuestInstance {
     // MARK: Calling
 
     @discardableResult
-    private func invoke(_ function: Function, _ arguments: [Value], export: String) throws(GuestFailure) -> [Value] {
+    private func invoke(_ function: Function, _ arguments: [Value], export: String, fuel: UInt64? = nil) throws(GuestFailure) -> [Value] {
         guard !isPoisoned else { throw GuestFailure(export: export, reason: "the instance failed earlier and is being replaced") }
-        store.fuel = Fuel(remaining: module.limits.fuelPerCall)
+        let budget = fuel ?? module.limits.fuelPerCall
+        store.fuel = Fuel(remaining: budget)
         calls += 1
         do {
             return try function.invoke(arguments, on: &stack)
@@ -335,7 +343,7 @@ public final class GuestInstance {
             isPoisoned = true
             let text = "\(error)"
             if text.contains("out of fuel") {
-                throw GuestFailure(export: export, reason: "exceeded its budget of \(module.limits.fuelPerCall) instructions")
+                throw GuestFailure(export: export, reason: "exceeded its budget of \(budget) instructions")
             }
             let firstLine = text.split(separator: "\n").first.map(String.init) ?? text
             throw GuestFailure(export: export, reason: "trapped: \(firstLine)")
