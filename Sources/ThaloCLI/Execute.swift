@@ -13,6 +13,12 @@ struct CommandArguments: ParsableArguments {
     @Option(name: .long, help: "Correlation stream name copied to the events.") var correlation: String?
     @Option(name: .long, help: "Reply stream name copied to the events.") var reply: String?
 
+    func validate() throws {
+        if id.isEmpty { throw ValidationError("the entity id is empty; give the id of the entity, e.g. 1") }
+        if command.isEmpty { throw ValidationError("the command name is empty; give a command of the aggregate's ESDL file") }
+        if aggregate.isEmpty { throw ValidationError("the aggregate name is empty; see `thalo modules`") }
+    }
+
     func body() throws(CLIError) -> JSONValue {
         var text = payload
         if payload == "-" {
@@ -119,6 +125,8 @@ struct Entity: AsyncParsableCommand {
 
     func validate() throws {
         if position != nil && time != nil { throw ValidationError("give --position or --time, not both") }
+        if id.isEmpty { throw ValidationError("the entity id is empty; give the id of the entity, e.g. 1") }
+        if aggregate.isEmpty { throw ValidationError("the aggregate name is empty; see `thalo modules`") }
     }
 
     func run() async throws {

@@ -22,8 +22,27 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Address and port to listen on.", valueName: "host:port"))
     var listen: String = "127.0.0.1:\(ServerOptions.defaultPort)"
 
-    @Option(name: .long, help: ArgumentHelp("Require this bearer token for publishing and commands (or THALO_TOKEN).", valueName: "token"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Require this bearer token on every endpoint but /health, /metrics and /openapi.json (or THALO_TOKEN; an empty one is refused).",
+            valueName: "token"))
     var token: String? = ProcessInfo.processInfo.environment["THALO_TOKEN"]
+
+    @Flag(name: .long, help: "With a token, let reads (modules, streams, categories, event streams, entity views) through without it.")
+    var openReads = false
+
+    @Option(name: .long, help: ArgumentHelp("Largest command body accepted, in bytes (413 above).", valueName: "bytes"))
+    var maxCommandBytes: Int = APILimits().maximumCommandBodyBytes
+
+    @Option(name: .long, help: ArgumentHelp("Largest publish body accepted, in bytes (413 above).", valueName: "bytes"))
+    var maxPublishBytes: Int = APILimits().maximumPublishBodyBytes
+
+    @Option(name: .long, help: ArgumentHelp("Largest batchSize of a read (400 above).", valueName: "n"))
+    var maxBatchSize: Int64 = APILimits().maximumBatchSize
+
+    @Option(name: .long, help: ArgumentHelp("Most Server-Sent Events subscribers at once (503 above).", valueName: "n"))
+    var maxSubscribers: Int = APILimits().maximumSubscribers
 
     @Flag(name: .long, help: "Build and publish the example aggregates (from --examples-dir) at start.")
     var examples = false
@@ -44,6 +63,11 @@ struct Serve: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
+        do {
+            try options(host: "127.0.0.1", port: 0).validate()
+        } catch {
+            throw ValidationError(error.description)
+        }
         if examples && !FileManager.default.fileExists(atPath: examplesDir) {
             throw ValidationError("--examples needs the examples folder \(examplesDir); run from the repository root or pass --examples-dir")
         }
@@ -57,13 +81,20 @@ struct Serve: AsyncParsableCommand {
         return (host.isEmpty ? "127.0.0.1" : host, port)
     }
 
+    func options(host: String, port: Int) -> ServerOptions {
+        ServerOptions(
+            host: host, port: port, dataDirectory: dataDir, databaseURL: databaseURL, token: token,
+            examplesDirectory: examples ? URL(fileURLWithPath: examplesDir) : nil, cacheCapacity: cacheCapacity,
+            limits: APILimits(
+                maximumCommandBodyBytes: maxCommandBytes, maximumPublishBodyBytes: maxPublishBytes, maximumBatchSize: maxBatchSize,
+                maximumSubscribers: maxSubscribers, openReads: openReads))
+    }
+
     func run() async throws {
         let (host, port) = Self.parseListen(listen)!
         var logger = Logger(label: "thalo")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let options = ServerOptions(
-            host: host, port: port, dataDirectory: dataDir, databaseURL: databaseURL, token: token,
-            examplesDirectory: examples ? URL(fileURLWithPath: examplesDir) : nil, cacheCapacity: cacheCapacity)
+        let options = options(host: host, port: port)
         let progress = examples ? Progress("building and publishing the examples…") : nil
         let me = CommandLine.arguments.first.map { $0.contains("/") ? $0 : "thalo" } ?? "thalo"
         do {
@@ -73,7 +104,12 @@ struct Serve: AsyncParsableCommand {
                 if !started.published.isEmpty {
                     Terminal.print("Published examples: " + started.published.joined(separator: ", "))
                 }
-                if options.token != nil { Terminal.print("Publishing and commands require the bearer token.") }
+                if options.token != nil {
+                    Terminal.print(
+                        options.limits.openReads
+                            ? "Publishing and commands require the bearer token; reads are open."
+                            : "Every endpoint but /health, /metrics and /openapi.json requires the bearer token.")
+                }
                 Terminal.print(
                     """
 

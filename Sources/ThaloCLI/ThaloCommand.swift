@@ -31,11 +31,11 @@ struct ServerConnection: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The server's URL (or THALO_URL).", valueName: "url"))
     var url: String = ProcessInfo.processInfo.environment["THALO_URL"] ?? "http://127.0.0.1:7878"
 
-    @Option(name: .long, help: ArgumentHelp("Bearer token for publishing and commands (or THALO_TOKEN).", valueName: "token"))
+    @Option(name: .long, help: ArgumentHelp("Bearer token of the server (or THALO_TOKEN).", valueName: "token"))
     var token: String? = ProcessInfo.processInfo.environment["THALO_TOKEN"]
 
     @Flag(name: .long, help: "Print JSON (the server's response) instead of text.")
     var json = false
 
-    var client: Client { Client(baseURL: url, token: token) }
+    var client: Client { Client(baseURL: url, token: token.flatMap { $0.isEmpty ? nil : $0 }) }
 }

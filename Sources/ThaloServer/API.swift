@@ -10,44 +10,51 @@ import ThaloRuntime
 
 /// The HTTP API of `thalo serve` (documented in ``OpenAPIDocument``).
 ///
-/// Publishing and command endpoints require `Authorization: Bearer <token>` when the
-/// server has a token; reads, health, metrics and the OpenAPI document do not.
+/// When the server has a token, every endpoint but `/health`, `/metrics` and
+/// `/openapi.json` requires `Authorization: Bearer <token>`; with ``APILimits/openReads``
+/// reads (streams, categories, entity views, modules) are open and only publishing and
+/// commands need it.
 public struct API<Store: MessageStore & ModuleStorage>: Sendable {
     let runtime: Runtime<Store>
     let token: String?
+    let limits: APILimits
     let metrics: PrometheusCollectorRegistry?
     let storeName: String
     let logger: Logger
-    /// The largest request body accepted (a module with its schema, base64-encoded).
-    static var maximumBodyBytes: Int { 64 << 20 }
+    let subscribers: SubscriberCount
 
-    public init(runtime: Runtime<Store>, token: String?, metrics: PrometheusCollectorRegistry?, storeName: String, logger: Logger) {
+    /// - Parameter token: the bearer token; nil for none. An empty token is refused by
+    ///   ``ServerOptions/validate()``; here it would mean no token.
+    public init(
+        runtime: Runtime<Store>, token: String?, limits: APILimits = APILimits(), metrics: PrometheusCollectorRegistry?,
+        storeName: String, logger: Logger
+    ) {
         self.runtime = runtime
         self.token = token.flatMap { $0.isEmpty ? nil : $0 }
+        self.limits = limits
         self.metrics = metrics
         self.storeName = storeName
         self.logger = logger
+        self.subscribers = SubscriberCount(limit: limits.maximumSubscribers)
     }
 
     /// Every route, as `METHOD path` in the router's syntax, for the OpenAPI check.
-    public static var routes: [String] {
-        [
-            "GET /health", "GET /metrics", "GET /openapi.json",
-            "GET /v1/modules", "POST /v1/modules", "GET /v1/modules/{name}",
-            "POST /v1/execute/{aggregate}/{id}/{command}", "POST /v1/submit/{aggregate}/{id}/{command}",
-            "GET /v1/aggregates/{aggregate}/{id}",
-            "GET /v1/streams/{stream}", "GET /v1/categories/{category}", "GET /v1/categories/{category}/events",
-        ]
-    }
+    public static var routes: [String] { APIRoutes.all }
 
     /// Adds the routes to a router.
     public func register(on router: Router<BasicRequestContext>) {
         router.get("/health") { _, _ in try await self.health() }
         router.get("/metrics") { _, _ in self.prometheus() }
         router.get("/openapi.json") { _, _ in Self.json(.ok, OpenAPIDocument.text) }
-        router.get("/v1/modules") { _, _ in try await self.listModules(name: nil) }
+        router.get("/v1/modules") { request, _ in
+            try self.authorize(request, read: true)
+            return try await self.listModules(name: nil)
+        }
         router.post("/v1/modules") { request, context in try await self.publish(request, context) }
-        router.get("/v1/modules/:name") { _, context in try await self.listModules(name: Self.parameter("name", context)) }
+        router.get("/v1/modules/:name") { request, context in
+            try self.authorize(request, read: true)
+            return try await self.listModules(name: Self.parameter("name", context))
+        }
         router.post("/v1/execute/:aggregate/:id/:command") { request, context in try await self.execute(request, context) }
         router.post("/v1/submit/:aggregate/:id/:command") { request, context in try await self.submit(request, context) }
         router.get("/v1/aggregates/:aggregate/:id") { request, context in try await self.entity(request, context) }
@@ -112,7 +119,7 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
 
     func publish(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         try authorize(request)
-        let body = try await Self.jsonBody(request)
+        let body = try await Self.jsonBody(request, limit: limits.maximumPublishBodyBytes, what: "a publish request")
         guard let schema = body["schema"]?.stringValue else {
             throw APIError(.badRequest, code: "invalidRequest", message: "the body needs \"schema\": the ESDL source as a string")
         }
@@ -186,23 +193,38 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
     }
 
     func entity(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        try authorize(request, read: true)
         let aggregate = try Self.parameter("aggregate", context)
         let id = try Self.parameter("id", context)
         let query = request.uri.queryParameters
-        var point = HistoryPoint.latest
-        if let position = query["position"] {
-            guard let value = Int64(position), value >= 0 else {
-                throw APIError(.badRequest, code: "invalidArgument", message: "position must be a non-negative integer, got \(position)")
+        var position: Int64?
+        var time: Timestamp?
+        if let text = query["position"] {
+            guard let value = Int64(text), value >= 0 else {
+                throw APIError(.badRequest, code: "invalidArgument", message: "position must be a non-negative integer, got \(text)")
             }
-            point = .position(value)
-        } else if let time = query["time"] {
-            guard let value = Timestamp(iso8601: String(time)) else {
-                throw APIError(.badRequest, code: "invalidArgument", message: "time must be ISO 8601 such as 2026-11-27T10:00:00Z, got \(time)")
+            position = value
+        }
+        if let text = query["time"] {
+            guard let value = Timestamp(iso8601: String(text)) else {
+                throw APIError(.badRequest, code: "invalidArgument", message: "time must be ISO 8601 such as 2026-11-27T10:00:00Z, got \(text)")
             }
-            point = .time(value)
+            time = value
+        }
+        let point: HistoryPoint
+        switch (position, time) {
+        case (let position?, let time?): point = .positionAndTime(position, time)
+        case (let position?, nil): point = .position(position)
+        case (nil, let time?): point = .time(time)
+        case (nil, nil): point = .latest
         }
         do {
             let view = try await runtime.entity(aggregate: aggregate, id: id, at: point)
+            if view.events.isEmpty, try await runtime.store.streamVersion(view.streamName) == nil {
+                throw APIError(
+                    .notFound, code: "unknownEntity", message: "\(view.streamName) has no events: entity \(id) of \(view.aggregate) does not exist yet",
+                    extra: ["aggregate": .string(view.aggregate)])
+            }
             var output = JSONOutput()
             output.object { object in
                 object.string("aggregate", view.aggregate)
@@ -219,10 +241,16 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
     }
 
     func readStream(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        try authorize(request, read: true)
         let stream = StreamName(unchecked: try Self.parameter("stream", context))
+        if stream.isCategory {
+            throw APIError(
+                .badRequest, code: "invalidStreamName",
+                message: "\(stream) is a category, not a stream (no '-'); read it with GET /v1/categories/\(stream)")
+        }
         let query = request.uri.queryParameters
-        let position = try Self.integer(query["position"], name: "position", default: 0)
-        let batchSize = try Self.integer(query["batchSize"], name: "batchSize", default: 1000)
+        let position = try Self.integer(query["position"], name: "position", default: 0, in: 0...Int64.max)
+        let batchSize = try batchSize(query)
         do {
             return Self.json(.ok, JSONOutput.messages(try await runtime.store.readStream(stream, from: position, batchSize: batchSize)))
         } catch {
@@ -231,14 +259,15 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
     }
 
     func readCategory(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        try authorize(request, read: true)
         let category = try Self.parameter("category", context)
         let query = request.uri.queryParameters
-        let position = try Self.integer(query["position"], name: "position", default: 1)
-        let batchSize = try Self.integer(query["batchSize"], name: "batchSize", default: 1000)
+        let position = try Self.integer(query["position"], name: "position", default: 1, in: 0...Int64.max)
+        let batchSize = try batchSize(query)
         let group = try Self.consumerGroup(query)
         do {
             let messages = try await runtime.store.readCategory(
-                category, from: position, batchSize: batchSize, correlation: query["correlation"].map(String.init),
+                category, from: position, batchSize: batchSize, correlation: try Self.correlation(query),
                 consumerGroup: group)
             return Self.json(.ok, JSONOutput.messages(messages))
         } catch {
@@ -248,15 +277,21 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
 
     // MARK: Helpers
 
-    func authorize(_ request: Request) throws {
-        guard let token else { return }
+    /// Checks the bearer token, when the server has one. `read` marks endpoints that only
+    /// read: they are open when the server was started with open reads.
+    func authorize(_ request: Request, read: Bool = false) throws {
+        guard let token, !(read && limits.openReads) else { return }
         guard let header = request.headers[.authorization] else {
             throw APIError(.unauthorized, code: "unauthorized", message: "this server requires a bearer token: send Authorization: Bearer <token> (thalo --token)")
         }
-        let expected = "Bearer \(token)"
+        // The scheme is case-insensitive (RFC 9110 §11.1); the token is compared as is.
+        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw APIError(.unauthorized, code: "unauthorized", message: "the Authorization header must be Bearer <token>")
+        }
         // Compare in constant time so that the token cannot be guessed byte by byte.
-        let given = Array(header.utf8)
-        let wanted = Array(expected.utf8)
+        let given = Array(parts[1].drop { $0 == " " }.utf8)
+        let wanted = Array(token.utf8)
         var difference = given.count ^ wanted.count
         for index in 0..<wanted.count { difference |= Int((index < given.count ? given[index] : 0) ^ wanted[index]) }
         guard difference == 0 else {
@@ -268,7 +303,7 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         let aggregate = try Self.parameter("aggregate", context)
         let id = try Self.parameter("id", context)
         let command = try Self.parameter("command", context)
-        let payload = try await Self.jsonBody(request, allowEmpty: true)
+        let payload = try await Self.jsonBody(request, limit: limits.maximumCommandBodyBytes, what: "a command", allowEmpty: true)
         guard case .object = payload else {
             throw APIError(.badRequest, code: "invalidPayload", message: "the command payload must be a JSON object, found \(payload.typeName)")
         }
@@ -282,18 +317,25 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         var metadata = Metadata()
         metadata.correlationStreamName = request.headers[.correlationStreamName]
         metadata.replyStreamName = request.headers[.replyStreamName]
+        if let correlation = metadata.correlationStreamName, let problem = StreamName.problem(in: correlation) {
+            throw APIError(
+                .badRequest, code: "invalidArgument", message: "Correlation-Stream-Name \"\(correlation)\" is not a stream name: \(problem)")
+        }
+
         return CommandRequest(
             aggregate: aggregate, id: id, command: command, payload: payload, commandID: commandID,
             metadata: metadata.isEmpty ? nil : metadata)
     }
 
-    static func jsonBody(_ request: Request, allowEmpty: Bool = false) async throws -> JSONValue {
+    static func jsonBody(_ request: Request, limit: Int, what: String, allowEmpty: Bool = false) async throws -> JSONValue {
         var request = request
         let buffer: ByteBuffer
         do {
-            buffer = try await request.collectBody(upTo: maximumBodyBytes)
+            buffer = try await request.collectBody(upTo: limit)
         } catch {
-            throw APIError(.contentTooLarge, code: "invalidRequest", message: "the body is larger than \(maximumBodyBytes) bytes")
+            throw APIError(
+                .contentTooLarge, code: "bodyTooLarge",
+                message: "the body is larger than \(limit) bytes, the most this server accepts for \(what)")
         }
         if buffer.readableBytes == 0 && allowEmpty { return .object([:]) }
         do {
@@ -310,12 +352,34 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         return raw.removingPercentEncoding ?? raw
     }
 
-    static func integer(_ text: Substring?, name: String, default value: Int64) throws -> Int64 {
+    static func integer(
+        _ text: Substring?, name: String, default value: Int64, in range: ClosedRange<Int64> = Int64.min...Int64.max
+    ) throws -> Int64 {
         guard let text else { return value }
         guard let parsed = Int64(text) else {
             throw APIError(.badRequest, code: "invalidArgument", message: "\(name) must be an integer, got \(text)")
         }
+        guard range.contains(parsed) else {
+            let bounds = range.upperBound == Int64.max ? "at least \(range.lowerBound)" : "from \(range.lowerBound) to \(range.upperBound)"
+            throw APIError(.badRequest, code: "invalidArgument", message: "\(name) must be \(bounds), got \(parsed)")
+        }
         return parsed
+    }
+
+    /// The `batchSize` of a read: 1 to ``APILimits/maximumBatchSize`` (default 1,000).
+    func batchSize(_ query: FlatDictionary<Substring, Substring>, default value: Int64 = 1000) throws -> Int64 {
+        try Self.integer(query["batchSize"], name: "batchSize", default: min(value, limits.maximumBatchSize), in: 1...limits.maximumBatchSize)
+    }
+
+    /// The `correlation` query parameter: a category name.
+    static func correlation(_ query: FlatDictionary<Substring, Substring>) throws -> String? {
+        guard let text = query["correlation"] else { return nil }
+        do {
+            try MessageStoreArguments.checkCategory(String(text))
+        } catch {
+            throw APIError(.badRequest, code: "invalidArgument", message: "correlation must be a category: \(error.message)")
+        }
+        return String(text)
     }
 
     static func consumerGroup(_ query: FlatDictionary<Substring, Substring>) throws -> ConsumerGroup? {
@@ -346,4 +410,15 @@ extension HTTPField.Name {
     static let correlationStreamName = Self("Correlation-Stream-Name")!
     static let replyStreamName = Self("Reply-Stream-Name")!
     static let lastEventID = Self("Last-Event-ID")!
+}
+
+/// Every route of the API, as `METHOD path` with `{name}` for a path parameter.
+public enum APIRoutes {
+    public static let all = [
+        "GET /health", "GET /metrics", "GET /openapi.json",
+        "GET /v1/modules", "POST /v1/modules", "GET /v1/modules/{name}",
+        "POST /v1/execute/{aggregate}/{id}/{command}", "POST /v1/submit/{aggregate}/{id}/{command}",
+        "GET /v1/aggregates/{aggregate}/{id}",
+        "GET /v1/streams/{stream}", "GET /v1/categories/{category}", "GET /v1/categories/{category}/events",
+    ]
 }

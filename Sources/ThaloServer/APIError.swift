@@ -13,13 +13,19 @@ struct APIError: Error, HTTPResponseError {
     var message: String
     var details: [PayloadError] = []
     var extra: [String: JSONValue] = [:]
+    /// For 405: the methods the path allows (the `Allow` header).
+    var allow: [String] = []
 
-    init(_ status: HTTPResponse.Status, code: String, message: String, details: [PayloadError] = [], extra: [String: JSONValue] = [:]) {
+    init(
+        _ status: HTTPResponse.Status, code: String, message: String, details: [PayloadError] = [], extra: [String: JSONValue] = [:],
+        allow: [String] = []
+    ) {
         self.status = status
         self.code = code
         self.message = message
         self.details = details
         self.extra = extra
+        self.allow = allow
     }
 
     /// The status and code of a runtime error.
@@ -27,10 +33,11 @@ struct APIError: Error, HTTPResponseError {
         let status: HTTPResponse.Status
         var code = error.code.description
         switch error.code {
-        case .invalidPayload, .invalidEntityID, .invalidModule: status = .badRequest
+        case .invalidPayload, .invalidEntityID, .invalidModule, .invalidReplyStream: status = .badRequest
         case .unknownAggregate, .unknownCommand: status = .notFound
         case .rejected: status = .unprocessableContent
-        case .conflict, .versionExists: status = .conflict
+        case .conflict, .versionExists, .idempotencyKeyReused, .categoryTaken: status = .conflict
+        case .payloadTooLarge: status = .contentTooLarge
         case .unavailable: status = .serviceUnavailable
         case .store:
             if let storeError = error.storeError {
@@ -100,6 +107,7 @@ struct APIError: Error, HTTPResponseError {
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"thalo\"" }
+        if !allow.isEmpty { headers[.allow] = allow.joined(separator: ", ") }
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
     }
 }

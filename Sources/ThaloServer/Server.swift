@@ -35,6 +35,7 @@ public enum Server {
     ///
     /// - Parameter onStarted: called once the server listens.
     public static func run(options: ServerOptions, logger: Logger, onStarted: @escaping @Sendable (Started) -> Void) async throws {
+        try options.validate()
         bootstrapMetricsOnce()
         if let url = options.databaseURL {
             let store = try MessageDBStore(configuration: .init(url: try DatabaseURL(url)), logger: logger)
@@ -72,7 +73,8 @@ public enum Server {
         }
         let router = Router()
         router.add(middleware: ErrorMiddleware())
-        API(runtime: runtime, token: options.token, metrics: metricsRegistry, storeName: storeName, logger: logger).register(on: router)
+        API(runtime: runtime, token: options.token, limits: options.limits, metrics: metricsRegistry, storeName: storeName, logger: logger)
+            .register(on: router)
         let url = "http://\(options.host):\(options.port)"
         let publishedExamples = published
         let app = Application(
@@ -126,11 +128,35 @@ struct ErrorMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound {
+            let allowed = Self.methods(for: request.uri.path)
+            if !allowed.isEmpty {
+                throw APIError(
+                    .methodNotAllowed, code: "methodNotAllowed",
+                    message: "\(request.method) is not allowed on \(request.uri.path); allowed: \(allowed.joined(separator: ", "))",
+                    allow: allowed)
+            }
             throw APIError(.notFound, code: "notFound", message: "no route for \(request.method) \(request.uri.path); see /openapi.json")
         } catch let error as HTTPError {
             throw APIError(error.status, code: "invalidRequest", message: error.body ?? "\(error.status)")
         } catch {
             throw APIError.from(error)
         }
+    }
+
+    /// The methods of the routes whose path template matches `path` (`{name}` matches one
+    /// non-empty segment), for 405 answers.
+    static func methods(for path: String) -> [String] {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        var methods: [String] = []
+        for route in APIRoutes.all {
+            let parts = route.split(separator: " ", maxSplits: 1)
+            let template = parts[1].split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+            guard template.count == segments.count else { continue }
+            let matches = zip(template, segments).allSatisfy { pattern, segment in
+                pattern.hasPrefix("{") ? !segment.isEmpty : pattern == segment
+            }
+            if matches, !methods.contains(String(parts[0])) { methods.append(String(parts[0])) }
+        }
+        return methods
     }
 }

@@ -22,11 +22,13 @@ public struct ServerOptions: Sendable {
     public var cacheCapacity: Int
     /// The consumer name of the command consumers.
     public var consumerName: String
+    /// Request bounds, subscriber cap and whether reads are open without the token.
+    public var limits: APILimits
 
     public init(
         host: String = "127.0.0.1", port: Int = ServerOptions.defaultPort, dataDirectory: String = ServerOptions.defaultDataDirectory,
         databaseURL: String? = nil, token: String? = nil, examplesDirectory: URL? = nil, cacheCapacity: Int = 100_000,
-        consumerName: String = "thalo"
+        consumerName: String = "thalo", limits: APILimits = APILimits()
     ) {
         self.host = host
         self.port = port
@@ -36,8 +38,34 @@ public struct ServerOptions: Sendable {
         self.examplesDirectory = examplesDirectory
         self.cacheCapacity = cacheCapacity
         self.consumerName = consumerName
+        self.limits = limits
+    }
+
+    /// Checks the options before anything starts.
+    ///
+    /// - Throws: ``ServerOptionsError`` naming the option: an empty token (which would
+    ///   silently turn authentication off), or a limit below 1.
+    public func validate() throws(ServerOptionsError) {
+        if let token, token.isEmpty {
+            throw ServerOptionsError(
+                "the token is empty (--token \"\" or THALO_TOKEN set to nothing); give a token, or unset THALO_TOKEN to run without one")
+        }
+        if let token, token.contains(where: { $0.isWhitespace || $0.asciiValue.map { $0 < 0x20 } ?? false }) {
+            throw ServerOptionsError("the token contains whitespace or control characters, which an Authorization header cannot carry")
+        }
+        if limits.maximumCommandBodyBytes < 1 || limits.maximumPublishBodyBytes < 1 || limits.maximumBatchSize < 1
+            || limits.maximumSubscribers < 1
+        {
+            throw ServerOptionsError("request limits must be at least 1")
+        }
     }
 
     /// The embedded store's file.
     public var sqlitePath: String { (dataDirectory as NSString).appendingPathComponent("thalo.sqlite") }
+}
+
+/// Options `thalo serve` cannot start with.
+public struct ServerOptionsError: Error, CustomStringConvertible {
+    public var description: String
+    init(_ description: String) { self.description = description }
 }

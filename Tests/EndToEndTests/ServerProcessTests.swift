@@ -73,23 +73,33 @@ struct ServerProcessTests {
         var events: [JSONValue] = []
         let deadline = ContinuousClock.now + .seconds(120)
         while events.count < 4 && ContinuousClock.now < deadline {
-            let read = try await ThaloBinary.run(["streams", "read", "bankAccount-1", "--json"] + url)
+            let read = try await ThaloBinary.run(["streams", "read", "bankAccount-1", "--json"] + url + token)
             events = try JSONValue(parsing: read.standardOutput)["messages"]?.arrayValue ?? []
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(events.map { $0["type"]?.stringValue ?? "" } == ["OpenedAccount", "DepositedFunds", "WithdrewFunds", "DepositedFunds"])
 
-        let entity = try await ThaloBinary.run(["entity", "BankAccount", "1", "--json"] + url)
+        let entity = try await ThaloBinary.run(["entity", "BankAccount", "1", "--json"] + url + token)
         #expect(try JSONValue(parsing: entity.standardOutput)["state"] == ["open": true, "balance": 125])
-        let past = try await ThaloBinary.run(["entity", "BankAccount", "1", "--position", "1", "--json"] + url)
+        let past = try await ThaloBinary.run(["entity", "BankAccount", "1", "--position", "1", "--json"] + url + token)
         #expect(try JSONValue(parsing: past.standardOutput)["state"] == ["open": true, "balance": 150])
 
-        let tail = try await ThaloBinary.run(["streams", "tail", "bankAccount", "--from-start", "--count", "3", "--json"] + url)
+        let tail = try await ThaloBinary.run(["streams", "tail", "bankAccount", "--from-start", "--count", "3", "--json"] + url + token)
         #expect(tail.status == 0, "\(tail.combined)")
         #expect(tail.standardOutput.split(separator: "\n").count == 3)
 
-        let category = try await ThaloBinary.run(["streams", "read", "bankAccount"] + url)
+        let category = try await ThaloBinary.run(["streams", "read", "bankAccount"] + url + token)
         #expect(category.standardOutput.contains("bankAccount-1"))
+
+        // Reads need the token too.
+        let unauthorizedRead = try await ThaloBinary.run(["streams", "read", "bankAccount-1"] + url)
+        #expect(unauthorizedRead.status == 8, "\(unauthorizedRead.combined)")
+        let noEvents = try await ThaloBinary.run(["entity", "BankAccount", "999"] + url + token)
+        #expect(noEvents.status == 5, "\(noEvents.combined)")
+        #expect(noEvents.standardError.contains("has no events"), "\(noEvents.combined)")
+        let emptyID = try await ThaloBinary.run(["execute", "BankAccount", "", "open_account", "{}"] + url + token)
+        #expect(emptyID.status == 64, "\(emptyID.combined)")
+        #expect(emptyID.standardError.contains("the entity id is empty"), "\(emptyID.combined)")
 
         #expect(server.stop() == 0, "\(server.process.output)")
         #expect(server.process.output.contains("Thalo is running on \(server.url)"))

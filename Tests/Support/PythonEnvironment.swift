@@ -10,7 +10,30 @@ public actor PythonEnvironment {
     /// The pinned version of the client under test.
     public static let messageDBPyVersion = "0.3.5"
 
+    /// The pinned version of schemathesis, the API tester run against `/openapi.json`.
+    public static let schemathesisVersion = "4.32.5"
+
     private var making: Task<String, any Error>?
+    private var installingSchemathesis: Task<String, any Error>?
+
+    /// The `st` command of schemathesis, installed into the virtualenv on first use.
+    public func schemathesis() async throws -> String {
+        let python = try await python()
+        if let installingSchemathesis { return try await installingSchemathesis.value }
+        let task = Task<String, any Error> {
+            let folder = URL(fileURLWithPath: python).deletingLastPathComponent()
+            let st = folder.appendingPathComponent("st").path
+            let version = try? await ProcessRunner.output(st, ["--version"])
+            if version?.status != 0 || version?.standardOutput.contains(Self.schemathesisVersion) != true {
+                let install = try await ProcessRunner.output(
+                    folder.appendingPathComponent("pip").path, ["install", "--quiet", "schemathesis==\(Self.schemathesisVersion)"])
+                guard install.status == 0 else { throw TemporaryPostgresError("pip install schemathesis failed: \(install.combined)") }
+            }
+            return st
+        }
+        installingSchemathesis = task
+        return try await task.value
+    }
 
     /// The virtualenv's python, creating the environment if needed (once, however many
     /// tests ask at the same time).

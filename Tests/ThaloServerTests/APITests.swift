@@ -13,17 +13,28 @@ import ThaloRuntime
 @testable import ThaloServer
 
 /// Runs `body` against the API on a live socket, with bank_account published.
-func withAPI(token: String? = nil, _ body: @Sendable (any TestClientProtocol, Runtime<AnyModuleStore>) async throws -> Void) async throws {
+func withAPI(
+    token: String? = nil, limits: APILimits = APILimits(), configuration: RuntimeConfiguration = RuntimeConfiguration(),
+    _ body: @Sendable (any TestClientProtocol, Runtime<AnyModuleStore>) async throws -> Void
+) async throws {
+    try await withAPIServer(token: token, limits: limits, configuration: configuration) { client, runtime, _ in try await body(client, runtime) }
+}
+
+/// Like ``withAPI(token:limits:configuration:_:)``, also handing over the API value.
+func withAPIServer(
+    token: String? = nil, limits: APILimits = APILimits(), configuration: RuntimeConfiguration = RuntimeConfiguration(),
+    _ body: @Sendable (any TestClientProtocol, Runtime<AnyModuleStore>, API<AnyModuleStore>) async throws -> Void
+) async throws {
     Server.bootstrapMetricsOnce()
     try await withStore(.sqlite) { (store: AnyMessageStore) async throws -> Void in
-        let runtime = Runtime(store: AnyModuleStore(store))
+        let runtime = Runtime(store: AnyModuleStore(store), configuration: configuration)
         let router = Router()
         router.add(middleware: ErrorMiddleware())
-        API(runtime: runtime, token: token, metrics: Server.metricsRegistry, storeName: "sqlite", logger: Logger(label: "test"))
-            .register(on: router)
+        let api = API(runtime: runtime, token: token, limits: limits, metrics: Server.metricsRegistry, storeName: "sqlite", logger: Logger(label: "test"))
+        api.register(on: router)
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in
-            try await body(client, runtime)
+            try await body(client, runtime, api)
         }
     }
 }
@@ -149,7 +160,7 @@ struct APITests {
         }
     }
 
-    @Test("with a token, publishing and commands need it; reads do not")
+    @Test("with a token, publishing, commands and reads need it; health, metrics and the document do not")
     func token() async throws {
         try await withAPI(token: "t0ken") { client, _ in
             let (missing, body, _) = try await publishBankAccount(client)
@@ -161,9 +172,26 @@ struct APITests {
             #expect(try await client.json("/v1/submit/BankAccount/1/open_account", .post, body: ["initial_balance": 1]).0 == 401)
             let authorized: HTTPFields = [.authorization: "Bearer t0ken"]
             #expect(try await client.json("/v1/execute/BankAccount/1/open_account", .post, body: ["initial_balance": 1], headers: authorized).0 == 200)
+            for read in ["/v1/streams/bankAccount-1", "/v1/modules", "/v1/modules/BankAccount", "/v1/categories/bankAccount", "/v1/aggregates/BankAccount/1", "/v1/categories/bankAccount/events"] {
+                #expect(try await client.json(read).0 == 401, "\(read)")
+            }
+            #expect(try await client.json("/v1/streams/bankAccount-1", headers: authorized).0 == 200)
+            // The scheme is case-insensitive.
+            #expect(try await client.json("/v1/streams/bankAccount-1", headers: [.authorization: "bearer t0ken"]).0 == 200)
+            #expect(try await client.json("/v1/streams/bankAccount-1", headers: [.authorization: "BEARER  t0ken"]).0 == 200)
+            #expect(try await client.json("/v1/streams/bankAccount-1", headers: [.authorization: "Basic t0ken"]).0 == 401)
+            #expect(try await client.json("/v1/modules", headers: authorized).0 == 200)
+            #expect(try await client.json("/health").0 == 200)
+            #expect(try await client.json("/openapi.json").0 == 200)
+            #expect(try await client.execute(uri: "/metrics", method: .get) { Int($0.status.code) } == 200)
+        }
+        // With open reads, reads need no token; commands still do.
+        let openReads = APILimits(openReads: true)
+        try await withAPI(token: "t0ken", limits: openReads) { (client: any TestClientProtocol, _: Runtime<AnyModuleStore>) async throws -> Void in
+            #expect(try await publishBankAccount(client, token: "t0ken").0 == 201)
             #expect(try await client.json("/v1/streams/bankAccount-1").0 == 200)
             #expect(try await client.json("/v1/modules").0 == 200)
-            #expect(try await client.json("/health").0 == 200)
+            #expect(try await client.json("/v1/execute/BankAccount/1/open_account", .post, body: ["initial_balance": 1]).0 == 401)
         }
     }
 
