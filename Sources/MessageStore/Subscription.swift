@@ -138,6 +138,11 @@ public final class Subscription<Store: MessageStore>: Service, Sendable {
             let last = try await store.lastMessage(in: stream, type: "Recorded"),
             let position = try last.dataJSON()["position"]?.integerValue
         {
+            // Another client may have written the position stream: check before adding.
+            guard position >= 0, position < Int64.max else {
+                throw MessageStoreError(
+                    .invalidData, "the recorded position \(position) in \(stream) is not a global position; remove or correct that message")
+            }
             return position + 1
         }
         return configuration.startPosition
