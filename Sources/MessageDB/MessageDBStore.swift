@@ -23,7 +23,12 @@ public final class MessageDBStore: MessageStore, Service {
         /// `condition` (Message DB refuses them otherwise).
         public var allowSQLCondition: Bool
 
-        public init(url: DatabaseURL, maximumConnections: Int = 16, allowSQLCondition: Bool = false) {
+        /// How long one database call may take, waiting for a connection included, before it
+        /// fails with `unavailable` (HTTP 503).
+        public var requestTimeout: Duration
+
+        public init(url: DatabaseURL, maximumConnections: Int = 16, allowSQLCondition: Bool = false, requestTimeout: Duration = .seconds(10)) {
+            self.requestTimeout = requestTimeout
             self.url = url
             self.maximumConnections = maximumConnections
             self.allowSQLCondition = allowSQLCondition
@@ -99,6 +104,21 @@ public final class MessageDBStore: MessageStore, Service {
         _ = try MessageStoreArguments.checkWrite(messages, to: stream)
         let first: Int64
         do {
+            first = try await withDeadline("writing to \(stream)") { try await self.write(messages, to: stream, expectedVersion: expectedVersion) }
+        } catch let error as MessageStoreError where error.code == .unavailable {
+            throw error
+        } catch {
+            throw MessageDBErrors.translate(error, stream: stream, expectedVersion: expectedVersion, messages: messages)
+        }
+        writeNotifier.notify(category: stream.category)
+        return try await recordedPositions(of: stream, from: first, count: messages.count)
+    }
+
+    /// `write_message` for each message, in one transaction when there are several; returns
+    /// the position of the first.
+    private func write(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> Int64 {
+        let first: Int64
+        do {
             if messages.count == 1 {
                 first = try await writeOne(messages[0], to: stream, expectedVersion: expectedVersion?.value, on: nil)
             } else {
@@ -113,11 +133,8 @@ public final class MessageDBStore: MessageStore, Service {
                     return first!
                 }
             }
-        } catch {
-            throw MessageDBErrors.translate(error, stream: stream, expectedVersion: expectedVersion, messages: messages)
         }
-        writeNotifier.notify(category: stream.category)
-        return try await recordedPositions(of: stream, from: first, count: messages.count)
+        return first
     }
 
     /// `write_message` alone, returning only the position: what other Message DB clients
@@ -238,11 +255,28 @@ public final class MessageDBStore: MessageStore, Service {
         }
     }
 
-    private func run<T>(_ context: String, _ body: () async throws -> T) async throws -> T {
+    private func run<T: Sendable>(_ context: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         do {
-            return try await body()
+            return try await withDeadline(context, body)
         } catch {
             throw MessageDBErrors.translate(error, context: context)
+        }
+    }
+
+    /// Runs a database call, giving up after ``Configuration/requestTimeout`` with
+    /// `unavailable`. While PostgreSQL is down the pool would hold each call for up to a
+    /// minute before failing it; callers (HTTP clients, consumers) are better served by a
+    /// prompt 503 and a retry, and the pool reconnects by itself when the database is back.
+    func withDeadline<T: Sendable>(_ context: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let timeout = configuration.requestTimeout
+        return try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw MessageStoreError(.unavailable, "PostgreSQL did not answer within \(timeout) while \(context); try again")
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
         }
     }
 }

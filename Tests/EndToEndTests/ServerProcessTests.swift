@@ -31,7 +31,7 @@ struct ServerProcessTests {
         let again = try await ThaloBinary.run(["publish", "Examples/bank_account/bank_account.esdl", module] + url + token)
         #expect(again.status == 6, "\(again.combined)")
 
-        let modules = try await ThaloBinary.run(["modules", "--json"] + url)
+        let modules = try await ThaloBinary.run(["modules", "--json"] + url + token)
         #expect(try JSONValue(parsing: modules.standardOutput)["modules"]?.arrayValue?.count == 1)
 
         let noToken = try await ThaloBinary.run(["execute", "BankAccount", "1", "open_account", #"{"initial_balance": 100}"#] + url)

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Foundation
+import Glibc
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -65,18 +66,17 @@ struct HardeningTests {
     func subscriberCap() async throws {
         try await withAPIServer(limits: APILimits(maximumSubscribers: 1)) { client, _, api in
             let port = try #require(client.port)
-            let first = Task {
-                let request = HTTPClientRequest(url: "http://127.0.0.1:\(port)/v1/categories/capped/events?keepAlive=300")
-                let response = try await HTTPClient.shared.execute(request, timeout: .seconds(600))
-                for try await _ in response.body {}
-            }
+            // A raw socket, so that the test decides exactly when the client goes away.
+            let socket = try RawHTTPClient(port: port)
+            try socket.send("GET /v1/categories/capped/events?keepAlive=300 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            let head = try socket.receive()
+            #expect(head.hasPrefix("HTTP/1.1 200"), "\(head)")
             try await waitFor { api.subscribers.current == 1 }
             let (status, body, _) = try await client.json("/v1/categories/capped/events")
             #expect(status == 503)
             #expect(body["error"]?["code"] == "tooManySubscribers")
             // The client disconnects while the stream is idle (no write would notice it for 300 s).
-            first.cancel()
-            _ = try? await first.value
+            socket.close()
             try await waitFor { api.subscribers.current == 0 }
             let events = try await readEvents(port: port, path: "/v1/categories/capped/events?position=1", count: 0)
             #expect(events.isEmpty)
@@ -191,4 +191,46 @@ func waitFor(_ condition: @Sendable () async throws -> Bool) async throws {
         }
         try await Task.sleep(for: .milliseconds(20))
     }
+}
+
+/// A blocking TCP client for one raw HTTP exchange.
+final class RawHTTPClient {
+    private var descriptor: Int32
+
+    init(port: Int) throws {
+        descriptor = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else { throw HarnessSocketError("connect failed: \(errno)") }
+    }
+
+    func send(_ text: String) throws {
+        let bytes = Array(text.utf8)
+        guard Glibc.send(descriptor, bytes, bytes.count, 0) == bytes.count else { throw HarnessSocketError("send failed") }
+    }
+
+    /// What the server sent so far (up to 64 KiB), waiting for the first bytes.
+    func receive() throws -> String {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let count = Glibc.recv(descriptor, &buffer, buffer.count, 0)
+        guard count > 0 else { throw HarnessSocketError("receive failed") }
+        return String(decoding: buffer[0..<count], as: UTF8.self)
+    }
+
+    func close() {
+        if descriptor >= 0 { _ = Glibc.close(descriptor) }
+        descriptor = -1
+    }
+
+    deinit { close() }
+}
+
+struct HarnessSocketError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
 }
