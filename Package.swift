@@ -187,7 +187,9 @@ if Context.environment["THALO_FUZZ"] == "1" {
         .executableTarget(
             name: "FuzzPayload", dependencies: ["ESDL", "JSON"], path: "Fuzz/FuzzPayload", swiftSettings: fuzzSettings),
         .executableTarget(
-            name: "FuzzWasm", dependencies: ["ThaloRuntime", "GuestBuilder", "ESDL"], path: "Fuzz/FuzzWasm",
+            name: "FuzzWasm",
+            dependencies: ["ThaloRuntime", "GuestBuilder", "ESDL", .product(name: "WasmKit", package: "WasmKit")],
+            path: "Fuzz/FuzzWasm",
             swiftSettings: fuzzSettings),
     ]
 }

@@ -11,27 +11,27 @@ import ESDL
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
     let analysis = Schema.analyze(text, file: "fuzz.esdl")
-    precondition(analysis.diagnostics.count <= Schema.maximumDiagnostics + 1, "\(analysis.diagnostics.count) diagnostics")
+    require(analysis.diagnostics.count <= Schema.maximumDiagnostics + 1, "\(analysis.diagnostics.count) diagnostics")
     let lines = lineLengths(text)
     for diagnostic in analysis.diagnostics {
         check(diagnostic.location, lines, what: diagnostic.description)
         for note in diagnostic.notes { check(note.location, lines, what: "note '\(note.message)' of \(diagnostic)") }
-        precondition(!diagnostic.message.isEmpty, "empty message at \(diagnostic.location)")
+        require(!diagnostic.message.isEmpty, "empty message at \(diagnostic.location)")
     }
     _ = analysis.error.description
     _ = analysis.error.rendered(colored: true)
     if let schema = analysis.schema {
-        precondition(!analysis.diagnostics.contains { $0.severity == .error }, "a schema despite errors")
+        require(!analysis.diagnostics.contains { $0.severity == .error }, "a schema despite errors")
         let canonical = schema.canonicalText
         do {
             let again = try Schema.parse(canonical, file: "canonical.esdl")
-            precondition(again == schema, "canonical text parses to a different schema:\n\(canonical)")
-            precondition(again.canonicalText == canonical, "canonical text is not stable:\n\(canonical)")
+            require(again == schema, "canonical text parses to a different schema:\n\(canonical)")
+            require(again.canonicalText == canonical, "canonical text is not stable:\n\(canonical)")
         } catch {
-            preconditionFailure("canonical text does not parse: \(error)\n\(canonical)")
+            fatalError("canonical text does not parse: \(error)\n\(canonical)")
         }
     } else {
-        precondition(analysis.diagnostics.contains { $0.severity == .error }, "no schema and no error")
+        require(analysis.diagnostics.contains { $0.severity == .error }, "no schema and no error")
     }
     return 0
 }
@@ -52,12 +52,12 @@ private func lineLengths(_ text: String) -> [Int] {
 }
 
 private func check(_ location: SourceLocation, _ lines: [Int], what: String) {
-    precondition(location.file == "fuzz.esdl", "wrong file in \(what)")
-    precondition(location.line >= 1 && location.line <= lines.count, "line \(location.line) of \(lines.count) in \(what)")
-    precondition(
+    require(location.file == "fuzz.esdl", "wrong file in \(what)")
+    require(location.line >= 1 && location.line <= lines.count, "line \(location.line) of \(lines.count) in \(what)")
+    require(
         location.column >= 1 && location.column <= lines[location.line - 1] + 1,
         "column \(location.column) on a line of \(lines[location.line - 1]) in \(what)")
-    precondition(location.length >= 0, "negative length in \(what)")
+    require(location.length >= 0, "negative length in \(what)")
 }
 
 // SwiftPM links executables with `main` renamed to `<module>_main`; hand it to libFuzzer.
@@ -73,3 +73,8 @@ func LLVMFuzzerRunDriver(
     _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
     _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
 ) -> CInt
+
+/// `precondition` that keeps its message in release builds, so a crash says what broke.
+func require(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String = "") {
+    if !condition() { fatalError(message()) }
+}

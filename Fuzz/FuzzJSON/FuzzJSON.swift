@@ -12,7 +12,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     do {
         value = try JSONValue(parsing: bytes)
     } catch {
-        precondition(error.offset >= 0 && error.offset <= size, "error offset \(error.offset) outside 0...\(size)")
+        require(error.offset >= 0 && error.offset <= size, "error offset \(error.offset) outside 0...\(size)")
         return 0
     }
     let compact = value.jsonText
@@ -20,16 +20,16 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     do {
         reparsed = try JSONValue(parsing: compact)
     } catch {
-        preconditionFailure("written JSON does not parse: \(error) in \(compact)")
+        fatalError("written JSON does not parse: \(error) in \(compact)")
     }
-    precondition(reparsed == value, "round trip changed the value: \(compact) became \(reparsed.jsonText)")
-    precondition(reparsed.jsonText == compact, "writing is not stable: \(compact) then \(reparsed.jsonText)")
+    require(reparsed == value, "round trip changed the value: \(compact) became \(reparsed.jsonText)")
+    require(reparsed.jsonText == compact, "writing is not stable: \(compact) then \(reparsed.jsonText)")
     let pretty = value.prettyJSONText
     do {
         let fromPretty = try JSONValue(parsing: pretty)
-        precondition(fromPretty == value, "pretty round trip changed the value: \(pretty)")
+        require(fromPretty == value, "pretty round trip changed the value: \(pretty)")
     } catch {
-        preconditionFailure("pretty JSON does not parse: \(error) in \(pretty)")
+        fatalError("pretty JSON does not parse: \(error) in \(pretty)")
     }
     return 0
 }
@@ -47,3 +47,8 @@ func LLVMFuzzerRunDriver(
     _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
     _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
 ) -> CInt
+
+/// `precondition` that keeps its message in release builds, so a crash says what broke.
+func require(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String = "") {
+    if !condition() { fatalError(message()) }
+}

@@ -55,8 +55,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let index = selector % (names.count + 1)
     if index == names.count {
         // An unknown name: one error, never valid.
-        precondition(schema.validateCommand("no_such", payload: payload).count == 1)
-        precondition(!schema.isValidEvent("NoSuch", payload: payload))
+        require(schema.validateCommand("no_such", payload: payload).count == 1)
+        require(!schema.isValidEvent("NoSuch", payload: payload))
         return 0
     }
     let errors: [PayloadError]
@@ -68,12 +68,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         errors = schema.validateEvent(names[index], payload: payload)
         valid = schema.isValidEvent(names[index], payload: payload)
     }
-    precondition(valid == errors.isEmpty, "\(names[index]): fast path says \(valid), collector found \(errors) for \(payload.jsonText)")
+    require(valid == errors.isEmpty, "\(names[index]): fast path says \(valid), collector found \(errors) for \(payload.jsonText)")
     if payload.objectValue == nil {
-        precondition(errors.count == 1 && errors[0].path.isEmpty, "non-object payload: \(errors)")
+        require(errors.count == 1 && errors[0].path.isEmpty, "non-object payload: \(errors)")
     }
     for error in errors {
-        precondition(!error.message.isEmpty && !error.code.rawValue.isEmpty, "empty error \(error)")
+        require(!error.message.isEmpty && !error.code.rawValue.isEmpty, "empty error \(error)")
         _ = error.description
     }
     return 0
@@ -92,3 +92,8 @@ func LLVMFuzzerRunDriver(
     _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
     _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
 ) -> CInt
+
+/// `precondition` that keeps its message in release builds, so a crash says what broke.
+func require(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String = "") {
+    if !condition() { fatalError(message()) }
+}

@@ -1,7 +1,8 @@
 // libFuzzer entry for wasm module inspection, loading and instantiation (docs/fuzzing.md).
 //
-// Input: a wasm binary (seeds are the counter built from C and from Embedded Swift, and the
-// misbehaving test module). Asserts: `WasmModuleInspection` returns or gives `nil`;
+// Input: a wasm binary (seeds: the C counter of Examples/c_counter and the misbehaving test
+// module, built with clang). Asserts: `WasmModuleInspection` returns or gives `nil`, and reads
+// the same import and export names as WasmKit whenever WasmKit parses the module;
 // `AggregateModule` (WasmKit's parser, the contract checks and a probe instantiation, as
 // `ModuleRegistry.publish` does) returns or throws; a module that loads is driven through
 // every export (new entity, handle, apply, state, drop) within a small fuel budget and a
@@ -9,6 +10,7 @@
 import ESDL
 import GuestBuilder
 import ThaloRuntime
+import WasmKit
 
 private let schema: Schema = {
     let source = """
@@ -35,14 +37,20 @@ private let limits = ModuleLimits(
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
-    if let inspection = WasmModuleInspection(bytes) {
-        precondition(inspection.imports.count + inspection.exports.count <= size, "more names than bytes")
+    let inspection = WasmModuleInspection(bytes)
+    // Where WasmKit reads the module, the inspection must read the same names.
+    if let parsed = try? parseWasm(bytes: bytes) {
+        guard let inspection else { fatalError("WasmKit reads the module, the inspection gives nil") }
+        let imports = parsed.imports.map { "\($0.module).\($0.name)" }
+        require(inspection.imports == imports, "inspection imports \(inspection.imports), WasmKit \(imports)")
+        let exports = parsed.exports.map(\.name)
+        require(inspection.exports == exports, "inspection exports \(inspection.exports), WasmKit \(exports)")
     }
     let module: AggregateModule
     do {
         module = try AggregateModule(name: "Counter", version: schema.version, schema: schema, bytes: bytes, limits: limits)
     } catch {
-        precondition(error.code == .invalidModule, "unexpected error \(error)")
+        require(error.code == .invalidModule, "unexpected error \(error)")
         return 0
     }
     let instance: GuestInstance
@@ -71,7 +79,7 @@ private func drive(_ instance: GuestInstance) {
         _ = try instance.state(entity)
         try instance.dropEntity(entity)
     } catch {
-        precondition(instance.isPoisoned || !error.reason.isEmpty, "a failure without a reason")
+        require(instance.isPoisoned || !error.reason.isEmpty, "a failure without a reason")
     }
 }
 
@@ -88,3 +96,8 @@ func LLVMFuzzerRunDriver(
     _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
     _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
 ) -> CInt
+
+/// `precondition` that keeps its message in release builds, so a crash says what broke.
+func require(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String = "") {
+    if !condition() { fatalError(message()) }
+}
