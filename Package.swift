@@ -187,6 +187,8 @@ if Context.environment["THALO_FUZZ"] == "1" {
         .executableTarget(
             name: "FuzzPayload", dependencies: ["ESDL", "JSON"], path: "Fuzz/FuzzPayload", swiftSettings: fuzzSettings),
         .executableTarget(
+            name: "FuzzSchemaJSON", dependencies: ["ESDL"], path: "Fuzz/FuzzSchemaJSON", swiftSettings: fuzzSettings),
+        .executableTarget(
             name: "FuzzWasm",
             dependencies: ["ThaloRuntime", "GuestBuilder", "ESDL", .product(name: "WasmKit", package: "WasmKit")],
             path: "Fuzz/FuzzWasm",
