@@ -176,3 +176,22 @@ let package = Package(
         ),
     ]
 )
+
+// Fuzz targets (Fuzz/, docs/fuzzing.md): only with THALO_FUZZ=1, so the normal build never
+// sees them. scripts/fuzz builds them into .build-fuzz with `-sanitize=fuzzer`.
+if Context.environment["THALO_FUZZ"] == "1" {
+    let fuzzSettings: [SwiftSetting] = strict + [.unsafeFlags(["-parse-as-library"])]
+    package.targets += [
+        .executableTarget(name: "FuzzJSON", dependencies: ["JSON"], path: "Fuzz/FuzzJSON", swiftSettings: fuzzSettings),
+        .executableTarget(name: "FuzzESDL", dependencies: ["ESDL"], path: "Fuzz/FuzzESDL", swiftSettings: fuzzSettings),
+        .executableTarget(
+            name: "FuzzPayload", dependencies: ["ESDL", "JSON"], path: "Fuzz/FuzzPayload", swiftSettings: fuzzSettings),
+        .executableTarget(
+            name: "FuzzSchemaJSON", dependencies: ["ESDL"], path: "Fuzz/FuzzSchemaJSON", swiftSettings: fuzzSettings),
+        .executableTarget(
+            name: "FuzzWasm",
+            dependencies: ["ThaloRuntime", "GuestBuilder", "ESDL", .product(name: "WasmKit", package: "WasmKit")],
+            path: "Fuzz/FuzzWasm",
+            swiftSettings: fuzzSettings),
+    ]
+}

@@ -120,14 +120,20 @@ extension Schema {
         var line = 1
         var column = 1
         var consumed = 0
+        // Line breaks as the renderer splits lines: `\n`, `\r\n` and a lone `\r`.
+        var afterCarriageReturn = false
         for scalar in text.unicodeScalars {
             if consumed >= offset { break }
             consumed += UTF8.width(scalar)
-            if scalar == "\n" {
+            if scalar == "\n" && afterCarriageReturn {
+                afterCarriageReturn = false
+            } else if scalar == "\n" || scalar == "\r" {
                 line += 1
                 column = 1
+                afterCarriageReturn = scalar == "\r"
             } else {
                 column += 1
+                afterCarriageReturn = false
             }
         }
         return SourceLocation(file: file, line: line, column: column, length: 1)

@@ -31,6 +31,9 @@ public struct WasmModuleInspection: Sendable, Hashable {
                         case 3:
                             _ = reader.byte()
                             _ = reader.byte()
+                        case 4:
+                            // A tag (exception handling): an attribute byte, then a type index.
+                            guard reader.byte() != nil, reader.leb() != nil else { return nil }
                         default: guard reader.leb() != nil else { return nil }
                         }
                     } else {

@@ -138,6 +138,19 @@ struct RoundTripTests {
         #expect(diagnostic.message.hasPrefix("invalid schema JSON: "))
     }
 
+    @Test("the position of malformed JSON counts a lone \\r and \\r\\n as one line break each, as the renderer does", arguments: [
+        ("{\r  \"version\": ,\r}", 2, 14),
+        ("{\r\n  \"version\": ,\r\n}", 2, 14),
+        ("{\r\r\r\"version\": }", 4, 12),
+    ])
+    func malformedJSONLineBreaks(text: String, line: Int, column: Int) throws {
+        // Found by the schema-json fuzz target: a lone \r did not start a line, so the
+        // position (and the caret under the rendered line) pointed at the wrong line.
+        let error = try #require(throws: ESDLError.self) { try Schema(jsonText: text) }
+        let diagnostic = try #require(error.diagnostics.first)
+        #expect((diagnostic.location.line, diagnostic.location.column) == (line, column))
+    }
+
     @Test("a JSON document of the wrong shape names the path of the problem", arguments: [
         (#"[]"#, "invalid schema JSON: expected an object, found an array"),
         (#"{"version":"0.1.0","events":[],"types":[]}"#, "invalid schema JSON: aggregate: missing required key"),

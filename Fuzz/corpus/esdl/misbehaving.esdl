@@ -1,0 +1,18 @@
+version = "0.1.0"
+
+// A module that misbehaves on command, to test that the host survives it.
+aggregate Misbehaving {
+  ok(n: Int) -> Done
+  spin() -> Done
+  grow() -> Done
+  trap() -> Done
+  recurse() -> Done
+  bad_pointer() -> Done
+  bad_tag() -> Done
+  bad_event() -> Done
+  bad_utf8() -> Done
+}
+
+event Done {
+  n: Int
+}
