@@ -40,6 +40,11 @@ enum MessageDBErrors {
                         .storage,
                         "the message_store schema is missing or incomplete (\(text)); install it with `thalo db install --database-url …`")
                 }
+                if state == "42501" {
+                    return MessageStoreError(
+                        .storage,
+                        "PostgreSQL refused while \(context): \(text); the role Thalo connects as needs the rights `thalo db install --database-url … --grant-to ROLE` gives (run it once as an administrator)")
+                }
                 if state.hasPrefix("08") || state == "57P03" || state == "3D000" || state == "28P01" || state == "28000" {
                     return MessageStoreError(.connectionFailed, "cannot use the database while \(context): \(text)")
                 }

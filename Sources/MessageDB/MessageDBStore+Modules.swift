@@ -20,15 +20,141 @@ extension MessageDBStore: ModuleStorage {
         """,
     ]
 
-    /// Creates the registry's table if it is missing.
-    public func installRegistry() async throws {
+    /// Creates the registry's schema and table if they are missing and lets `roles` use it
+    /// (`USAGE` on the schema, `SELECT, INSERT` on the table). What `thalo db install` does;
+    /// it needs a role that may create schemas in the database (an administrator).
+    ///
+    /// - Parameter roles: the roles Thalo runs as. `nil` means the `message_store` role
+    ///   (the role Message DB clients use) when it exists and is not the current user.
+    /// - Returns: the roles that were granted access.
+    @discardableResult
+    public func installRegistry(grantingTo roles: [String]? = nil) async throws -> [String] {
         do {
-            for statement in Self.registryStatements {
-                try await client.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-            }
+            return try await createRegistry(grantingTo: roles)
         } catch {
             throw MessageDBErrors.translate(error, context: "creating the module registry table thalo.modules")
         }
+    }
+
+    private func createRegistry(grantingTo roles: [String]?) async throws -> [String] {
+        // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema
+        // exists, so a role without it must not even try once the registry is there.
+        if try await registryAccess().exists == false {
+            for statement in Self.registryStatements {
+                try await client.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            }
+        }
+        var grantees = roles ?? []
+        if roles == nil { grantees = try await defaultRegistryGrantees() }
+        for role in grantees {
+            let exists = try await client.query(
+                "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = \(role))", logger: logger)
+            for try await found in exists.decode(Bool.self) where !found {
+                throw MessageStoreError(.invalidArgument, "role \(role) does not exist; create it first or name another role to grant the registry to")
+            }
+            let quoted = Self.quotedIdentifier(role)
+            try await client.query(PostgresQuery(unsafeSQL: "GRANT USAGE ON SCHEMA thalo TO \(quoted)"), logger: logger)
+            try await client.query(PostgresQuery(unsafeSQL: "GRANT SELECT, INSERT ON thalo.modules TO \(quoted)"), logger: logger)
+        }
+        return grantees
+    }
+
+    /// Makes sure the connected role can use the registry, creating it when it is missing
+    /// and the role may; what `thalo serve` does at start.
+    ///
+    /// - Throws: ``MessageStoreError`` naming the `thalo db install` command an
+    ///   administrator runs when the registry is missing and cannot be created, or when the
+    ///   role may not use it.
+    public func prepareRegistry() async throws {
+        let access: RegistryAccess
+        do {
+            access = try await registryAccess()
+        } catch {
+            throw MessageDBErrors.translate(error, context: "checking the module registry table thalo.modules")
+        }
+        if access.exists {
+            guard !access.usable else { return }
+            throw MessageStoreError(
+                .storage,
+                "role \(access.user) may not use the module registry table thalo.modules; an administrator grants it with: \(installCommand(grantingTo: access.user))")
+        }
+        do {
+            try await createRegistry(grantingTo: nil)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42501" {
+            throw MessageStoreError(
+                .storage,
+                "the module registry table thalo.modules is missing and role \(access.user) may not create it (\(error.serverInfo?[.message] ?? "permission denied")); an administrator creates it once with: \(installCommand(grantingTo: access.user))")
+        } catch {
+            throw MessageDBErrors.translate(error, context: "creating the module registry table thalo.modules")
+        }
+    }
+
+    /// The roles other than the owner that may insert into the registry table.
+    public func registryGrantees() async throws -> [String] {
+        do {
+            let rows = try await client.query(
+                """
+                SELECT r.rolname::text
+                FROM pg_catalog.pg_roles AS r,
+                  pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+                WHERE n.nspname = 'thalo' AND c.relname = 'modules' AND r.oid <> c.relowner
+                  AND r.rolname !~ '^pg_' AND NOT r.rolsuper
+                  AND has_table_privilege(r.oid, c.oid, 'INSERT')
+                ORDER BY 1
+                """, logger: logger)
+            var names: [String] = []
+            for try await name in rows.decode(String.self) { names.append(name) }
+            return names
+        } catch {
+            throw MessageDBErrors.translate(error, context: "listing the roles that may use thalo.modules")
+        }
+    }
+
+    /// Whether the registry table exists and whether the connected role may read and write it.
+    struct RegistryAccess {
+        var user: String
+        var exists: Bool
+        var usable: Bool
+    }
+
+    func registryAccess() async throws -> RegistryAccess {
+        // From the catalogs: to_regclass fails outright for a role without USAGE on the
+        // schema. has_table_privilege with a list is true when any one is held: ask one by one.
+        let rows = try await client.query(
+            """
+            WITH registry AS (
+              SELECT c.oid AS rel, n.oid AS nsp
+              FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+              WHERE n.nspname = 'thalo' AND c.relname = 'modules' AND c.relkind IN ('r', 'p')
+            )
+            SELECT current_user::text, EXISTS (SELECT 1 FROM registry),
+              coalesce((SELECT has_schema_privilege(nsp, 'USAGE') AND has_table_privilege(rel, 'SELECT')
+                          AND has_table_privilege(rel, 'INSERT') FROM registry), false)
+            """, logger: logger)
+        for try await (user, exists, usable) in rows.decode((String, Bool, Bool).self) {
+            return RegistryAccess(user: user, exists: exists, usable: usable)
+        }
+        throw MessageStoreError(.storage, "the registry check returned nothing")
+    }
+
+    /// `message_store` when that role exists and is not the one connected.
+    func defaultRegistryGrantees() async throws -> [String] {
+        let rows = try await client.query(
+            "SELECT rolname::text FROM pg_catalog.pg_roles WHERE rolname = 'message_store' AND rolname <> current_user", logger: logger)
+        var names: [String] = []
+        for try await name in rows.decode(String.self) { names.append(name) }
+        return names
+    }
+
+    /// The command an administrator runs to create the registry and grant it to `role`.
+    func installCommand(grantingTo role: String) -> String {
+        let url = configuration.url
+        let place = url.socketPath.map { "localhost/\(url.database)?host=\($0)" } ?? "\(url.host):\(url.port)/\(url.database)"
+        return "thalo db install --database-url postgres://ADMIN@\(place) --grant-to \(role)"
+    }
+
+    static func quotedIdentifier(_ name: String) -> String {
+        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
     public func saveModule(_ module: StoredModule) async throws {

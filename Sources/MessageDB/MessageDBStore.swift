@@ -35,6 +35,9 @@ public final class MessageDBStore: MessageStore, Service {
         }
     }
 
+    /// The `search_path` of every connection: the official Message DB's functions need it.
+    public static let searchPath = "message_store, public"
+
     public let configuration: Configuration
     public let writeNotifier = WriteNotifier()
     /// The connection pool; usable while ``run()`` runs.
@@ -48,7 +51,12 @@ public final class MessageDBStore: MessageStore, Service {
         clientConfiguration.options.maximumConnections = configuration.maximumConnections
         clientConfiguration.options.minimumConnections = 0
         clientConfiguration.options.connectionIdleTimeout = .seconds(60)
-        var startup: [(String, String)] = [("application_name", "thalo")]
+        // The official Message DB's functions call each other (and name `messages`)
+        // unqualified, relying on the caller's search_path; its `message_store` role gets
+        // the right one from the default `"$user", public`, other roles do not. Setting it
+        // on every connection makes them resolve whoever Thalo connects as. Thalo's own
+        // queries qualify every name, so nothing else depends on it.
+        var startup: [(String, String)] = [("application_name", "thalo"), ("search_path", Self.searchPath)]
         if configuration.allowSQLCondition { startup.append(("message_store.sql_condition", "on")) }
         clientConfiguration.options.additionalStartupParameters = startup
         self.client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)

@@ -188,11 +188,22 @@ struct DB: AsyncParsableCommand {
     /// `thalo db install`
     struct Install: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Install the Message DB 1.3–compatible message_store schema (and Thalo's registry table).",
-            discussion: "Idempotent: on a database that already has message_store (Thalo's or the official Message DB) it changes nothing there.")
+            abstract: "Install the Message DB 1.3–compatible message_store schema and Thalo's module registry.",
+            discussion: """
+                Run once as an administrator (a role that may create schemas and roles). \
+                Idempotent: on a database that already has message_store (Thalo's or the official \
+                Message DB) it changes nothing there. It creates Thalo's registry, the table \
+                thalo.modules, and lets the roles Thalo runs as use it (--grant-to; by default the \
+                message_store role, when it exists), so that `thalo serve` can then run as that role \
+                without CREATE rights.
+                """)
 
         @Option(name: .long, help: ArgumentHelp("postgres://user:password@host:port/db (or THALO_DATABASE_URL).", valueName: "url"))
         var databaseURL: String? = ProcessInfo.processInfo.environment["THALO_DATABASE_URL"]
+        @Option(
+            name: .long,
+            help: ArgumentHelp("A role `thalo serve` runs as, to grant the registry to (repeatable; default: message_store).", valueName: "role"))
+        var grantTo: [String] = []
         @Flag(name: .long, help: "Print JSON.") var json = false
 
         func run() async throws {
@@ -201,15 +212,25 @@ struct DB: AsyncParsableCommand {
                 var quiet = Logger(label: "thalo")
                 quiet.logLevel = .warning
                 let logger = quiet
+                let roles = grantTo.isEmpty ? nil : grantTo
                 do {
-                    let outcome = try await MessageDBStore.withStore(url: databaseURL, logger: logger) { store in
-                        try await MessageDBInstaller.install(on: store, logger: logger)
+                    let (outcome, grantees) = try await MessageDBStore.withStore(url: databaseURL, logger: logger) { store in
+                        let outcome = try await MessageDBInstaller.install(on: store, grantingRegistryTo: roles, logger: logger)
+                        return (outcome, try await store.registryGrantees())
                     }
+                    let granted = grantees.isEmpty ? "" : "; roles that may use it: \(grantees.joined(separator: ", "))"
+                    let grantedJSON = JSONValue.array(grantees.map { .string($0) })
                     switch outcome {
                     case .installed(let version):
-                        Terminal.print(json ? #"{"outcome":"installed","version":"\#(version)"}"# : "installed message_store \(version)")
+                        Terminal.print(
+                            json
+                                ? JSONValue.object(["outcome": "installed", "version": .string(version), "registryRoles": grantedJSON]).jsonText
+                                : "installed message_store \(version) and the module registry thalo.modules\(granted)")
                     case .alreadyInstalled(let version):
-                        Terminal.print(json ? #"{"outcome":"alreadyInstalled","version":"\#(version)"}"# : "message_store \(version) is already installed; nothing changed")
+                        Terminal.print(
+                            json
+                                ? JSONValue.object(["outcome": "alreadyInstalled", "version": .string(version), "registryRoles": grantedJSON]).jsonText
+                                : "message_store \(version) is already installed; nothing changed there. The module registry thalo.modules is ready\(granted)")
                     }
                 } catch {
                     throw CLIError(message: "\(error)", exitCode: 3)

@@ -9,7 +9,9 @@ struct Serve: AsyncParsableCommand {
         abstract: "Run the Thalo runtime and its HTTP API.",
         discussion: """
             Uses the embedded SQLite store in --data-dir unless --database-url names a
-            PostgreSQL database (Message DB; the schema is installed when missing). Stops
+            PostgreSQL database (Message DB; the schema and the module registry are installed
+            when missing; a role that may not create them, such as an official installation's
+            message_store, needs `thalo db install` run once by an administrator). Stops
             gracefully on Ctrl-C or SIGTERM. The API is described at /openapi.json.
             """)
 

@@ -41,10 +41,10 @@ public enum Server {
             let store = try MessageDBStore(configuration: .init(url: try DatabaseURL(url)), logger: logger)
             try await store.checkConnection()
             try await withThrowingTaskGroup(of: Void.self) { group in
-                // The pool must run while the schema is installed and the examples published.
+                // The pool must run while the schema and registry are checked and the examples published.
                 group.addTask { await store.client.run() }
                 defer { group.cancelAll() }
-                let outcome = try await MessageDBInstaller.install(on: store, logger: logger)
+                let outcome = try await MessageDBInstaller.prepare(on: store, logger: logger)
                 if case .installed(let version) = outcome {
                     logger.info("installed the message_store schema", metadata: ["schema.version": "\(version)"])
                 }

@@ -4,9 +4,19 @@ import MessageDB
 import MessageStore
 import MessageStoreSQLite
 
-/// The three message store backends, for tests that run one body against each.
+/// The three message store backends, for tests that run one body against each, and
+/// PostgreSQL with the official Message DB installed by its own installer (connected as
+/// the superuser, or as the `message_store` role after `thalo db install`).
 public enum Backend: String, CaseIterable, Sendable, CustomStringConvertible {
     case memory, sqlite, postgres
+    case officialMessageDB = "official Message DB as superuser"
+    case officialMessageDBRole = "official Message DB as role message_store"
+
+    /// The three backends; the compatibility tests add ``officialMessageDBInstalls``.
+    public static let allCases: [Backend] = [.memory, .sqlite, .postgres]
+
+    /// PostgreSQL with the official Message DB, in both connection modes.
+    public static let officialMessageDBInstalls: [Backend] = [.officialMessageDB, .officialMessageDBRole]
 
     public var description: String { rawValue }
 }
@@ -60,10 +70,18 @@ public func withStore<T: Sendable>(
             configuration: .init(path: folder.appendingPathComponent("messages.sqlite").path, allowSQLCondition: allowSQLCondition))
         defer { store.close() }
         return try await body(AnyMessageStore(store))
-    case .postgres:
-        let url = try await PostgresFixture.shared.freshDatabase()
+    case .postgres, .officialMessageDB, .officialMessageDBRole:
+        let url: String
+        switch backend {
+        case .officialMessageDB: url = try await OfficialMessageDB.shared.freshDatabase(as: .superuser)
+        case .officialMessageDBRole: url = try await OfficialMessageDB.shared.freshDatabase(as: .role)
+        default: url = try await PostgresFixture.shared.freshDatabase()
+        }
         return try await MessageDBStore.withStore(url: url, allowSQLCondition: allowSQLCondition) { store in
-            try await body(AnyMessageStore(store))
+            // What `thalo serve` does at start: on the official install as superuser this
+            // creates the registry; as the role it only checks that the role may use it.
+            if backend != .postgres { try await MessageDBInstaller.prepare(on: store) }
+            return try await body(AnyMessageStore(store))
         }
     }
 }

@@ -55,12 +55,12 @@ public final class TemporaryPostgres: Sendable {
         "postgres://\(user)@127.0.0.1:\(port)/\(database)?sslmode=disable"
     }
 
-    /// Runs SQL with psql against a database and returns its output.
+    /// Runs SQL with psql against a database (as `user`) and returns its output.
     @discardableResult
-    public func psql(_ sql: String, database: String = "postgres") throws -> String {
+    public func psql(_ sql: String, database: String = "postgres", user: String = "postgres") throws -> String {
         let output = try ProcessRunner.run(
             "/usr/bin/psql",
-            ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database, "-c", sql])
+            ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", user, "-d", database, "-c", sql])
         guard output.status == 0 else {
             throw TemporaryPostgresError("psql failed: \(output.standardError)")
         }

@@ -42,7 +42,7 @@ func counterEvent(_ count: Int64, amount: Int64 = 1, decrement: Bool = false) ->
 
 @Suite("Projections")
 struct ProjectionTests {
-    @Test("delivery resumes after the recorded position on restart, with no message lost", arguments: [Backend.sqlite, .postgres])
+    @Test("delivery resumes after the recorded position on restart, with no message lost", arguments: [Backend.sqlite, .postgres] + Backend.officialMessageDBInstalls)
     func resumeAfterRestart(backend: Backend) async throws {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
             for index in 1...10 { try await store.write(counterEvent(Int64(index)), to: StreamName(unchecked: "counter-\(index % 3)")) }
@@ -66,7 +66,7 @@ struct ProjectionTests {
         }
     }
 
-    @Test("two group members together see every message exactly once, each its own streams", arguments: [Backend.sqlite, .postgres])
+    @Test("two group members together see every message exactly once, each its own streams", arguments: [Backend.sqlite, .postgres] + Backend.officialMessageDBInstalls)
     func consumerGroups(backend: Backend) async throws {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
             for index in 0..<40 { try await store.write(counterEvent(Int64(index)), to: StreamName(unchecked: "counter-\(index % 11)")) }

@@ -136,7 +136,7 @@ struct RuntimeBehaviourTests {
         }
     }
 
-    @Test("submitted commands, also ones written by other programs, are handled in order by the consumer", arguments: [Backend.sqlite, .postgres])
+    @Test("submitted commands, also ones written by other programs, are handled in order by the consumer", arguments: [Backend.sqlite, .postgres] + Backend.officialMessageDBInstalls)
     func submitAndConsume(backend: Backend) async throws {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
             let built = try await ExampleModules.shared.build("bank_account")
