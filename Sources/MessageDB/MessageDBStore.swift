@@ -27,7 +27,7 @@ public final class MessageDBStore: MessageStore, Service {
         /// fails with `unavailable` (HTTP 503).
         public var requestTimeout: Duration
 
-        public init(url: DatabaseURL, maximumConnections: Int = 16, allowSQLCondition: Bool = false, requestTimeout: Duration = .seconds(10)) {
+        public init(url: DatabaseURL, maximumConnections: Int = 16, allowSQLCondition: Bool = false, requestTimeout: Duration = .seconds(30)) {
             self.requestTimeout = requestTimeout
             self.url = url
             self.maximumConnections = maximumConnections
