@@ -182,15 +182,16 @@ let package = Package(
 if Context.environment["THALO_FUZZ"] == "1" {
     let fuzzSettings: [SwiftSetting] = strict + [.unsafeFlags(["-parse-as-library"])]
     package.targets += [
-        .executableTarget(name: "FuzzJSON", dependencies: ["JSON"], path: "Fuzz/FuzzJSON", swiftSettings: fuzzSettings),
-        .executableTarget(name: "FuzzESDL", dependencies: ["ESDL"], path: "Fuzz/FuzzESDL", swiftSettings: fuzzSettings),
+        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport", swiftSettings: strict),
+        .executableTarget(name: "FuzzJSON", dependencies: ["JSON", "FuzzSupport"], path: "Fuzz/FuzzJSON", swiftSettings: fuzzSettings),
+        .executableTarget(name: "FuzzESDL", dependencies: ["ESDL", "FuzzSupport"], path: "Fuzz/FuzzESDL", swiftSettings: fuzzSettings),
         .executableTarget(
-            name: "FuzzPayload", dependencies: ["ESDL", "JSON"], path: "Fuzz/FuzzPayload", swiftSettings: fuzzSettings),
+            name: "FuzzPayload", dependencies: ["ESDL", "JSON", "FuzzSupport"], path: "Fuzz/FuzzPayload", swiftSettings: fuzzSettings),
         .executableTarget(
-            name: "FuzzSchemaJSON", dependencies: ["ESDL"], path: "Fuzz/FuzzSchemaJSON", swiftSettings: fuzzSettings),
+            name: "FuzzSchemaJSON", dependencies: ["ESDL", "FuzzSupport"], path: "Fuzz/FuzzSchemaJSON", swiftSettings: fuzzSettings),
         .executableTarget(
             name: "FuzzWasm",
-            dependencies: ["ThaloRuntime", "GuestBuilder", "ESDL", .product(name: "WasmKit", package: "WasmKit")],
+            dependencies: ["ThaloRuntime", "GuestBuilder", "ESDL", "FuzzSupport", .product(name: "WasmKit", package: "WasmKit")],
             path: "Fuzz/FuzzWasm",
             swiftSettings: fuzzSettings),
     ]

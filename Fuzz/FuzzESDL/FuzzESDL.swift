@@ -5,6 +5,7 @@
 // column 1...line length + 1); the count stays within the cap; rendering the diagnostics
 // with source excerpts works; and an accepted schema's canonical text parses back to an
 // equal schema whose canonical text is the same.
+import FuzzSupport
 import ESDL
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -63,18 +64,5 @@ private func check(_ location: SourceLocation, _ lines: [Int], what: String) {
 // SwiftPM links executables with `main` renamed to `<module>_main`; hand it to libFuzzer.
 @_cdecl("FuzzESDL_main")
 func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    var argc = argc
-    var argv = Optional(argv)
-    return LLVMFuzzerRunDriver(&argc, &argv, fuzz)
-}
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
-/// `precondition` that keeps its message in release builds, so a crash says what broke.
-func require(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String = "") {
-    if !condition() { fatalError(message()) }
+    runFuzzer(argc, argv, fuzz)
 }

@@ -3,6 +3,7 @@
 // Asserts, for any bytes: parsing either returns a value or throws `JSONError` with an
 // offset inside the input; a parsed value written compactly and pretty parses back to an
 // equal value, and writing that again gives the same text.
+import FuzzSupport
 import JSON
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -37,18 +38,5 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 // SwiftPM links executables with `main` renamed to `<module>_main`; hand it to libFuzzer.
 @_cdecl("FuzzJSON_main")
 func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    var argc = argc
-    var argv = Optional(argv)
-    return LLVMFuzzerRunDriver(&argc, &argv, fuzz)
-}
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
-/// `precondition` that keeps its message in release builds, so a crash says what broke.
-func require(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String = "") {
-    if !condition() { fatalError(message()) }
+    runFuzzer(argc, argv, fuzz)
 }

@@ -5,6 +5,7 @@
 // top level), then JSON text. Asserts: validation never traps; the allocation-free fast
 // path and the collecting path agree (valid exactly when no error is listed); every error
 // has a code and a message; a payload that is not an object gets one error for the whole.
+import FuzzSupport
 import ESDL
 import JSON
 
@@ -82,18 +83,5 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 // SwiftPM links executables with `main` renamed to `<module>_main`; hand it to libFuzzer.
 @_cdecl("FuzzPayload_main")
 func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    var argc = argc
-    var argv = Optional(argv)
-    return LLVMFuzzerRunDriver(&argc, &argv, fuzz)
-}
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
-/// `precondition` that keeps its message in release builds, so a crash says what broke.
-func require(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String = "") {
-    if !condition() { fatalError(message()) }
+    runFuzzer(argc, argv, fuzz)
 }

@@ -5,6 +5,7 @@
 // or the canonical ESDL it was checked as), line by line as the renderer splits them; the
 // error renders; and an accepted schema comes back equal from its JSON text and from its
 // canonical ESDL text.
+import FuzzSupport
 import ESDL
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -62,18 +63,5 @@ private func check(_ location: SourceLocation, _ lines: [Int], what: String) {
 // SwiftPM links executables with `main` renamed to `<module>_main`; hand it to libFuzzer.
 @_cdecl("FuzzSchemaJSON_main")
 func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    var argc = argc
-    var argv = Optional(argv)
-    return LLVMFuzzerRunDriver(&argc, &argv, fuzz)
-}
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
-/// `precondition` that keeps its message in release builds, so a crash says what broke.
-func require(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String = "") {
-    if !condition() { fatalError(message()) }
+    runFuzzer(argc, argv, fuzz)
 }

@@ -7,6 +7,7 @@
 // `ModuleRegistry.publish` does) returns or throws; a module that loads is driven through
 // every export (new entity, handle, apply, state, drop) within a small fuel budget and a
 // memory cap, and each call returns or throws `GuestFailure`: the host never crashes.
+import FuzzSupport
 import ESDL
 import GuestBuilder
 import ThaloRuntime
@@ -86,18 +87,5 @@ private func drive(_ instance: GuestInstance) {
 // SwiftPM links executables with `main` renamed to `<module>_main`; hand it to libFuzzer.
 @_cdecl("FuzzWasm_main")
 func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
-    var argc = argc
-    var argv = Optional(argv)
-    return LLVMFuzzerRunDriver(&argc, &argv, fuzz)
-}
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>, Int) -> CInt
-) -> CInt
-
-/// `precondition` that keeps its message in release builds, so a crash says what broke.
-func require(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String = "") {
-    if !condition() { fatalError(message()) }
+    runFuzzer(argc, argv, fuzz)
 }
