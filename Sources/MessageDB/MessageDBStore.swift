@@ -254,6 +254,15 @@ public final class MessageDBStore: MessageStore, Service {
         }
     }
 
+    public func lastGlobalPosition() async throws -> Int64 {
+        try await run("reading the last global position") {
+            let rows = try await self.client.query(
+                "SELECT coalesce(max(global_position), 0) FROM message_store.messages", logger: self.logger)
+            for try await position in rows.decode(Int64.self) { return position }
+            return 0
+        }
+    }
+
     /// The version of the installed Message DB schema (`message_store_version()`).
     public func messageStoreVersion() async throws -> String {
         try await run("reading the message store version") {

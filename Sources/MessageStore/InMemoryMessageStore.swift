@@ -118,6 +118,10 @@ public final class InMemoryMessageStore: MessageStore {
         }
     }
 
+    public func lastGlobalPosition() async throws -> Int64 {
+        state.withLock { Int64($0.records.count) }
+    }
+
     private static func rejectCondition(_ condition: String?) throws(MessageStoreError) {
         if condition != nil {
             throw MessageStoreError(.conditionNotAllowed, "the in-memory store does not support SQL conditions")

@@ -48,6 +48,10 @@ public protocol MessageStore: Sendable {
     /// The position of a stream's last message, or nil when it has none (`stream_version`).
     func streamVersion(_ stream: StreamName) async throws -> Int64?
 
+    /// The highest global position written so far, 0 for an empty store. Every message
+    /// that a reader could have seen before this call is at or below it.
+    func lastGlobalPosition() async throws -> Int64
+
     /// Signals writes made through this store, so live readers can wake at once.
     var writeNotifier: WriteNotifier { get }
 }
@@ -252,5 +256,9 @@ public struct AnyMessageStore: MessageStore {
 
     public func streamVersion(_ stream: StreamName) async throws -> Int64? {
         try await base.streamVersion(stream)
+    }
+
+    public func lastGlobalPosition() async throws -> Int64 {
+        try await base.lastGlobalPosition()
     }
 }

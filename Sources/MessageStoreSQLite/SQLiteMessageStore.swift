@@ -166,6 +166,12 @@ public final class SQLiteMessageStore: MessageStore {
         }
     }
 
+    public func lastGlobalPosition() async throws -> Int64 {
+        try await readers.withConnection { connection throws(MessageStoreError) in
+            try SQLiteSchema.lastGlobalPosition(on: connection)
+        }
+    }
+
     private func checkCondition(_ condition: String?) throws(MessageStoreError) -> String? {
         guard let condition else { return nil }
         guard configuration.allowSQLCondition else {

@@ -56,6 +56,17 @@ enum SQLiteSchema {
         return version
     }
 
+    static func lastGlobalPosition(on connection: SQLiteConnection) throws(MessageStoreError) -> Int64 {
+        let statement = try connection.statement("SELECT max(global_position) FROM messages")
+        guard try statement.step("reading the last global position"), !statement.isNull(0) else {
+            statement.reset()
+            return 0
+        }
+        let position = statement.int64(0)
+        statement.reset()
+        return position
+    }
+
     static func message(from statement: Statement) -> Message {
         Message(
             id: UUID(canonicalText: statement.text(0)) ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)),

@@ -35,6 +35,8 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
     private let deadLettered = Counter(label: "thalo_commands_dead_lettered_total")
     /// Command consumers restarted after an error.
     private let consumerRestarts = Counter(label: "thalo_command_consumer_restarts_total")
+    /// Submitted commands delivered again whose first outcome was found and kept.
+    private let redelivered = Counter(label: "thalo_commands_redelivered_total")
 
     public init(store: Store, configuration: RuntimeConfiguration = RuntimeConfiguration(), logger: Logger = Logger(label: "thalo.runtime")) {
         self.store = store
@@ -316,8 +318,18 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
         let deadLetters = StreamName(
             category: StreamName(unchecked: category).entityName, id: self.configuration.consumerName,
             types: StreamName(unchecked: category).categoryTypes + ["deadLetter"])
+        // Commands at or below the horizon may have been handled before this consumer
+        // started (its position is recorded every 100 messages or 1 s, so a crash
+        // redelivers some): their first outcome is looked up before deciding them again.
+        // A message the subscription hands over again after an error is looked up too.
+        let horizon = try await store.lastGlobalPosition()
+        let lastStarted = Mutex<Int64>(0)
         let subscription = Subscription(store: store, configuration: configuration, logger: logger) { message in
-            try await self.consume(message, deadLetters: deadLetters)
+            let retried = lastStarted.withLock { last in
+                defer { last = message.globalPosition }
+                return last == message.globalPosition
+            }
+            try await self.consume(message, deadLetters: deadLetters, mayHaveBeenHandled: retried || message.globalPosition <= horizon)
         }
         try await subscription.run()
     }
@@ -327,12 +339,12 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
     /// is unavailable makes the consumer retry the same message with backoff; a message
     /// whose outcome cannot be written after ``RuntimeConfiguration/deadLetterAttempts``
     /// tries is parked in the dead-letter stream so that it never holds up the others.
-    private func consume(_ message: Message, deadLetters: StreamName) async throws {
+    private func consume(_ message: Message, deadLetters: StreamName, mayHaveBeenHandled: Bool) async throws {
         var attempt = 0
         while true {
             attempt += 1
             do {
-                try await handleOrReply(message)
+                try await handleOrReply(message, mayHaveBeenHandled: mayHaveBeenHandled || attempt > 1)
                 return
             } catch {
                 if Self.isTransient(error) { throw error }  // the subscription retries with backoff
@@ -349,21 +361,100 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
 
     /// Handles a submitted command; a command that cannot succeed is not retried: it is
     /// logged (and the reply stream told, when the command named one).
-    private func handleOrReply(_ message: Message) async throws {
-        let failure: RuntimeError
-        do {
-            _ = try await handleSubmitted(message)
+    ///
+    /// A command is decided once. Its events carry its id, so a redelivered command that
+    /// wrote events finds them; an outcome without events (rejected, ignored, or accepted
+    /// with no event) is recorded in `{category}:command+outcome-{id}` before any reply,
+    /// and a command that may have been handled before looks there first and keeps that
+    /// outcome (re-sending a rejection's reply, which its fixed id makes idempotent).
+    private func handleOrReply(_ message: Message, mayHaveBeenHandled: Bool) async throws {
+        let outcomes = Self.outcomeStream(of: message)
+        if mayHaveBeenHandled, let outcomes, let earlier = try await earlierOutcome(of: message, in: outcomes) {
+            redelivered.increment()
+            logger.info(
+                "submitted command delivered again: keeping its first outcome",
+                metadata: ["message.stream_name": "\(message.streamName)", "outcome": "\(earlier.type)"])
+            if earlier.type == OutcomeRecord.rejected, let data = try? earlier.dataJSON() {
+                try await reply(to: message, code: data["code"]?.stringValue ?? "rejected", text: data["message"]?.stringValue ?? "")
+            }
             return
-        } catch {
-            failure = error
         }
+        let result: CommandResult
+        do {
+            result = try await handleSubmitted(message)
+        } catch {
+            try await rejected(message, failure: error, outcomes: outcomes)
+            return
+        }
+        switch result.outcome {
+        case .recorded(let events) where events.isEmpty:
+            try await record(OutcomeRecord.accepted, for: message, data: [:], in: outcomes)
+        case .ignored(let reason):
+            try await record(
+                OutcomeRecord.accepted, for: message, data: ["ignored": true, "reason": reason.map(JSONValue.string) ?? .null],
+                in: outcomes)
+        case .recorded, .duplicate:
+            break
+        }
+    }
+
+    /// A submitted command that failed: a transient failure is thrown for a retry; a
+    /// permanent one is logged, recorded and answered on the reply stream.
+    private func rejected(_ message: Message, failure: RuntimeError, outcomes: StreamName?) async throws {
         guard Self.isPermanent(failure) else { throw failure }
         logger.warning(
             "submitted command not handled",
             metadata: [
                 "message.stream_name": "\(message.streamName)", "message.position": "\(message.position)", "error": "\(failure)",
             ])
-        try await reply(to: message, error: failure)
+        let data: JSONValue = ["code": .string(failure.code.description), "message": .string(failure.message)]
+        if let earlier = try await record(OutcomeRecord.rejected, for: message, data: data, in: outcomes) {
+            // Another consumer recorded it first: its outcome stands.
+            guard earlier.type == OutcomeRecord.rejected, let data = try? earlier.dataJSON() else { return }
+            try await reply(to: message, code: data["code"]?.stringValue ?? "rejected", text: data["message"]?.stringValue ?? "")
+            return
+        }
+        try await reply(to: message, code: failure.code.description, text: failure.message)
+    }
+
+    /// `{category}:command+outcome-{id}` for a command in `{category}:command-{id}`.
+    static func outcomeStream(of message: Message) -> StreamName? {
+        let stream = message.streamName
+        guard let id = stream.id, StreamName.problem(in: stream.rawValue) == nil else { return nil }
+        return StreamName(category: stream.entityName, id: id, types: stream.categoryTypes + ["outcome"])
+    }
+
+    /// The recorded outcome of a command's earlier delivery, if any.
+    private func earlierOutcome(of message: Message, in outcomes: StreamName) async throws -> Message? {
+        let id = UUID.derived(from: message.id, index: -3)
+        do {
+            return try await store.readWholeStream(outcomes).first { $0.id == id }
+        } catch {
+            throw RuntimeError.store(error, while: "reading \(outcomes)")
+        }
+    }
+
+    /// Records a command's outcome that wrote no event; returns the earlier record when
+    /// one with the same id was already there.
+    @discardableResult
+    private func record(_ type: String, for message: Message, data: JSONValue, in outcomes: StreamName?) async throws -> Message? {
+        guard let outcomes else { return nil }
+        var members = data.objectValue ?? [:]
+        members["commandId"] = .string(message.id.lowercasedText)
+        members["commandType"] = .string(message.type)
+        let record = NewMessage(
+            id: UUID.derived(from: message.id, index: -3), type: type, data: .object(members),
+            metadata: Metadata(
+                causationMessageStreamName: message.streamName.rawValue, causationMessagePosition: message.position,
+                causationMessageGlobalPosition: message.globalPosition))
+        do {
+            try await store.write(record, to: outcomes)
+            return nil
+        } catch let error as MessageStoreError where error.code == .duplicateMessageID {
+            return try await earlierOutcome(of: message, in: outcomes)
+        } catch {
+            throw RuntimeError.store(error, while: "recording the outcome of \(message.type) in \(outcomes)")
+        }
     }
 
     /// Writes a message the consumer gave up on to the dead-letter stream, with why.
@@ -421,14 +512,14 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
     }
 
     /// Writes `CommandRejected` to the command's `replyStreamName`, when it has one.
-    private func reply(to message: Message, error: RuntimeError) async throws {
+    private func reply(to message: Message, code: String, text: String) async throws {
         guard let replyStream = (try? message.parsedMetadata())?.replyStreamName else { return }
         // Commands written by other programs were not checked at submit: a reply stream that
         // is malformed or inside an aggregate's events is refused here (and the command parked).
         try await checkReplyStream(replyStream)
         let reply = NewMessage(
             id: UUID.derived(from: message.id, index: -1), type: "CommandRejected",
-            data: ["code": .string(error.code.description), "message": .string(error.message)],
+            data: ["code": .string(code), "message": .string(text)],
             metadata: Metadata(
                 causationMessageStreamName: message.streamName.rawValue, causationMessagePosition: message.position,
                 causationMessageGlobalPosition: message.globalPosition))
@@ -512,4 +603,10 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
 
     /// The largest command payload handed to a module with these limits.
     public static func maximumPayloadBytes(_ limits: ModuleLimits) -> Int { limits.maximumMemoryBytes / 4 }
+}
+
+/// Message types of the outcome streams (`{category}:command+outcome-{id}`).
+enum OutcomeRecord {
+    static let rejected = "CommandRejected"
+    static let accepted = "CommandAccepted"
 }

@@ -26,6 +26,18 @@ struct ConformanceTests {
         }
     }
 
+    @Test("the last global position is 0 on an empty store, then the highest one written", arguments: Backend.allCases)
+    func lastGlobalPosition(backend: Backend) async throws {
+        try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
+            #expect(try await store.lastGlobalPosition() == 0)
+            try await store.write([Self.event(), Self.event()], to: "account-1")
+            try await store.write(Self.event(), to: "other-2")
+            let last = try await store.readCategory("other").last?.globalPosition
+            #expect(last != nil)
+            #expect(try await store.lastGlobalPosition() == last)
+        }
+    }
+
     @Test("global positions increase across streams in write order", arguments: Backend.allCases)
     func globalOrder(backend: Backend) async throws {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in

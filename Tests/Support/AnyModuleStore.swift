@@ -29,6 +29,7 @@ public struct AnyModuleStore: MessageStore, ModuleStorage {
         try await base.lastMessage(in: stream, type: type)
     }
     public func streamVersion(_ stream: StreamName) async throws -> Int64? { try await base.streamVersion(stream) }
+    public func lastGlobalPosition() async throws -> Int64 { try await base.lastGlobalPosition() }
     public func saveModule(_ module: StoredModule) async throws { try await modules.saveModule(module) }
     public func moduleSummaries() async throws -> [StoredModuleSummary] { try await modules.moduleSummaries() }
     public func loadModule(name: String, version: String) async throws -> StoredModule? {

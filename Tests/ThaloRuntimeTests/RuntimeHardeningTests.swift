@@ -210,6 +210,42 @@ struct RuntimeHardeningTests {
             try await consumer.value
         }
     }
+
+    @Test("a submitted command is decided once: redelivered after a crash, a rejected command stays rejected", arguments: [Backend.sqlite, .postgres])
+    func decidedOnce(backend: Backend) async throws {
+        try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
+            let built = try await ExampleModules.shared.build("bank_account")
+            let configuration = RuntimeConfiguration(registryPollInterval: .milliseconds(100))
+            let first = Runtime(store: AnyModuleStore(store), configuration: configuration)
+            try await first.publish(schema: built.schema, wasm: built.wasm)
+            _ = try await first.execute(bank("r1", "open_account", ["initial_balance": 0]))
+            var withdraw = bank("r1", "withdraw_funds", ["amount": 10])
+            withdraw.metadata = Metadata(replyStreamName: "replies-r1")
+            _ = try await first.submit(withdraw)
+            let consumer = Task { try await first.run() }
+            try await eventually { try await store.streamVersion("replies-r1") == 0 }
+            consumer.cancel()
+            try await consumer.value
+            // The crash: the consumer's last recorded position is from before the command
+            // (positions are recorded every 100 messages or second), and funds arrive since.
+            try await store.write(NewMessage(type: "Recorded", data: ["position": 0]), to: "bankAccount:command+position-thalo")
+            _ = try await first.execute(bank("r1", "deposit_funds", ["amount": 100]))
+            let second = Runtime(store: AnyModuleStore(store), configuration: configuration)
+            let restarted = Task { try await second.run() }
+            // A command submitted after it is handled only once the withdrawal was seen again.
+            _ = try await second.submit(bank("r1", "deposit_funds", ["amount": 1]))
+            try await eventually { try await store.streamVersion("bankAccount-r1") == 2 }
+            restarted.cancel()
+            try await restarted.value
+            #expect(try await store.readStream("bankAccount-r1").map(\.type) == ["OpenedAccount", "DepositedFunds", "DepositedFunds"])
+            let replies = try await store.readStream("replies-r1")
+            #expect(replies.map(\.type) == ["CommandRejected"])
+            #expect(try replies.first?.dataJSON()["message"]?.stringValue?.contains("insufficient funds") == true)
+            let outcomes = try await store.readStream("bankAccount:command+outcome-r1")
+            #expect(outcomes.map(\.type) == ["CommandRejected"])
+            #expect(try outcomes.first?.dataJSON()["commandType"] == "withdraw_funds")
+        }
+    }
 }
 
 @Suite("Runtime: large entities")

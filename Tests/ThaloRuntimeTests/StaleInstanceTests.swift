@@ -66,6 +66,7 @@ final class GatedStore: MessageStore, Sendable {
     }
     func lastMessage(in stream: StreamName, type: String?) async throws -> Message? { try await base.lastMessage(in: stream, type: type) }
     func streamVersion(_ stream: StreamName) async throws -> Int64? { try await base.streamVersion(stream) }
+    func lastGlobalPosition() async throws -> Int64 { try await base.lastGlobalPosition() }
 }
 
 @Suite("Runtime: an instance replaced while a write is in flight")
