@@ -5,9 +5,8 @@ import PostgresNIO
 /// The registry's table on PostgreSQL: `thalo.modules`, in Thalo's own schema, next to
 /// (never inside) `message_store`.
 extension MessageDBStore: ModuleStorage {
-    /// Statements that create the registry's schema and table; idempotent.
-    static let registryStatements = [
-        "CREATE SCHEMA IF NOT EXISTS thalo",
+    /// Statements that create the registry's and the cluster's tables (``MessageDBCoordinator``); idempotent.
+    static let registryTableStatements = [
         """
         CREATE TABLE IF NOT EXISTS thalo.modules (
           name text NOT NULL,
@@ -16,6 +15,25 @@ extension MessageDBStore: ModuleStorage {
           wasm bytea NOT NULL,
           published_at timestamp NOT NULL DEFAULT (now() AT TIME ZONE 'utc'),
           PRIMARY KEY (name, version)
+        )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS thalo.nodes (
+          id text PRIMARY KEY,
+          lock_key integer NOT NULL,
+          started_at timestamptz NOT NULL DEFAULT now(),
+          last_heartbeat timestamptz NOT NULL DEFAULT now()
+        )
+        """,
+        """
+        CREATE TABLE IF NOT EXISTS thalo.leases (
+          category text NOT NULL,
+          partition integer NOT NULL,
+          partitions integer NOT NULL,
+          owner text,
+          epoch bigint NOT NULL DEFAULT 0,
+          expires_at timestamptz NOT NULL DEFAULT now(),
+          PRIMARY KEY (category, partition)
         )
         """,
     ]
@@ -39,8 +57,12 @@ extension MessageDBStore: ModuleStorage {
     private func createRegistry(grantingTo roles: [String]?) async throws -> [String] {
         // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema
         // exists, so a role without it must not even try once the registry is there.
-        if try await registryAccess().exists == false {
-            for statement in Self.registryStatements {
+        let access = try await registryAccess()
+        if !access.exists {
+            if !access.schemaExists {
+                try await client.query("CREATE SCHEMA IF NOT EXISTS thalo", logger: logger)
+            }
+            for statement in Self.registryTableStatements {
                 try await client.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
         }
@@ -55,6 +77,8 @@ extension MessageDBStore: ModuleStorage {
             let quoted = Self.quotedIdentifier(role)
             try await client.query(PostgresQuery(unsafeSQL: "GRANT USAGE ON SCHEMA thalo TO \(quoted)"), logger: logger)
             try await client.query(PostgresQuery(unsafeSQL: "GRANT SELECT, INSERT ON thalo.modules TO \(quoted)"), logger: logger)
+            try await client.query(
+                PostgresQuery(unsafeSQL: "GRANT SELECT, INSERT, UPDATE, DELETE ON thalo.nodes, thalo.leases TO \(quoted)"), logger: logger)
         }
         return grantees
     }
@@ -76,14 +100,14 @@ extension MessageDBStore: ModuleStorage {
             guard !access.usable else { return }
             throw MessageStoreError(
                 .storage,
-                "role \(access.user) may not use the module registry table thalo.modules; an administrator grants it with: \(installCommand(grantingTo: access.user))")
+                "role \(access.user) may not use the module registry table thalo.modules or the cluster tables thalo.nodes and thalo.leases; an administrator grants it with: \(installCommand(grantingTo: access.user))")
         }
         do {
             try await createRegistry(grantingTo: nil)
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42501" {
             throw MessageStoreError(
                 .storage,
-                "the module registry table thalo.modules is missing and role \(access.user) may not create it (\(error.serverInfo?[.message] ?? "permission denied")); an administrator creates it once with: \(installCommand(grantingTo: access.user))")
+                "the module registry table thalo.modules (or the cluster tables thalo.nodes and thalo.leases) is missing and role \(access.user) may not create it (\(error.serverInfo?[.message] ?? "permission denied")); an administrator creates it once with: \(installCommand(grantingTo: access.user))")
         } catch {
             throw MessageDBErrors.translate(error, context: "creating the module registry table thalo.modules")
         }
@@ -113,6 +137,8 @@ extension MessageDBStore: ModuleStorage {
     /// Whether the registry table exists and whether the connected role may read and write it.
     struct RegistryAccess {
         var user: String
+        var schemaExists: Bool
+        /// All three tables exist.
         var exists: Bool
         var usable: Bool
     }
@@ -123,16 +149,19 @@ extension MessageDBStore: ModuleStorage {
         let rows = try await client.query(
             """
             WITH registry AS (
-              SELECT c.oid AS rel, n.oid AS nsp
+              SELECT c.oid AS rel, n.oid AS nsp, c.relname::text AS name
               FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-              WHERE n.nspname = 'thalo' AND c.relname = 'modules' AND c.relkind IN ('r', 'p')
+              WHERE n.nspname = 'thalo' AND c.relname IN ('modules', 'nodes', 'leases') AND c.relkind IN ('r', 'p')
             )
-            SELECT current_user::text, EXISTS (SELECT 1 FROM registry),
-              coalesce((SELECT has_schema_privilege(nsp, 'USAGE') AND has_table_privilege(rel, 'SELECT')
-                          AND has_table_privilege(rel, 'INSERT') FROM registry), false)
+            SELECT current_user::text, EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'thalo'),
+              (SELECT count(*) FROM registry) = 3,
+              coalesce((SELECT bool_and(has_schema_privilege(nsp, 'USAGE') AND has_table_privilege(rel, 'SELECT')
+                          AND has_table_privilege(rel, 'INSERT')
+                          AND (name = 'modules' OR (has_table_privilege(rel, 'UPDATE') AND has_table_privilege(rel, 'DELETE'))))
+                        FROM registry), false)
             """, logger: logger)
-        for try await (user, exists, usable) in rows.decode((String, Bool, Bool).self) {
-            return RegistryAccess(user: user, exists: exists, usable: usable)
+        for try await (user, schemaExists, exists, usable) in rows.decode((String, Bool, Bool, Bool).self) {
+            return RegistryAccess(user: user, schemaExists: schemaExists, exists: exists, usable: usable)
         }
         throw MessageStoreError(.storage, "the registry check returned nothing")
     }

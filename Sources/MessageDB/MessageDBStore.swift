@@ -159,7 +159,7 @@ public final class MessageDBStore: MessageStore, Service {
         }
     }
 
-    private func writeOne(
+    func writeOne(
         _ message: NewMessage, to stream: StreamName, expectedVersion: Int64?, on connection: PostgresConnection?
     ) async throws -> Int64 {
         let statement = WriteMessage(

@@ -7,7 +7,7 @@ public struct MessageStoreError: Error, Sendable, Hashable, CustomStringConverti
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable, Hashable {
             case wrongExpectedVersion, duplicateMessageID, invalidStreamName, invalidMessage, invalidData
-            case invalidMetadata, invalidArgument, conditionNotAllowed, connectionFailed, unavailable, storage
+            case invalidMetadata, invalidArgument, conditionNotAllowed, connectionFailed, unavailable, storage, leaseLost
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -34,6 +34,8 @@ public struct MessageStoreError: Error, Sendable, Hashable, CustomStringConverti
         public static let unavailable = Code(.unavailable)
         /// The database reported an error.
         public static let storage = Code(.storage)
+        /// This node no longer holds the partition it wrote for; nothing was written.
+        public static let leaseLost = Code(.leaseLost)
 
         public var description: String { base.rawValue }
     }

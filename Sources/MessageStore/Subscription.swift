@@ -49,6 +49,9 @@ public final class Subscription<Store: MessageStore>: Service, Sendable {
         public var maximumPollInterval: Duration
         /// What to do when the handler throws.
         public var errorPolicy: ErrorPolicy
+        /// Writes the position message instead of a plain store write (a cluster node
+        /// writes it only while it holds the partition's lease).
+        public var positionWriter: (@Sendable (NewMessage, StreamName) async throws -> Void)?
 
         public init(
             category: String,
@@ -291,9 +294,12 @@ public final class Subscription<Store: MessageStore>: Service, Sendable {
             tracker.recorded(now: .now)
             return
         }
-        try await store.write(
-            NewMessage(type: "Recorded", data: .object(["position": .integer(position)])), to: stream,
-            expectedVersion: nil)
+        let message = NewMessage(type: "Recorded", data: .object(["position": .integer(position)]))
+        if let writer = configuration.positionWriter {
+            try await writer(message, stream)
+        } else {
+            try await store.write(message, to: stream, expectedVersion: nil)
+        }
         tracker.recorded(now: .now)
         observer?(Event(kind: .recorded, globalPosition: position))
     }

@@ -26,7 +26,13 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
     public let store: Store
     public let registry: ModuleRegistry
     public let configuration: RuntimeConfiguration
-    private let logger: Logger
+    let logger: Logger
+    /// Divides the command categories with other nodes; nil on a single node.
+    public let coordinator: (any PartitionCoordinator)?
+    /// The command categories to consume (divided by the coordinator, when there is one).
+    let commandCategories = Mutex<Set<String>>([])
+    /// When this runtime was made, for the cluster status of a single node.
+    let startedAt = Date()
     /// The running version of each aggregate, by name.
     private let active = Mutex<[String: AggregateRuntime<Store>]>([:])
     /// Loads in progress, so that concurrent first commands load a module once.
@@ -34,12 +40,18 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
     /// Submitted commands parked in a dead-letter stream.
     private let deadLettered = Counter(label: "thalo_commands_dead_lettered_total")
     /// Command consumers restarted after an error.
-    private let consumerRestarts = Counter(label: "thalo_command_consumer_restarts_total")
+    let consumerRestarts = Counter(label: "thalo_command_consumer_restarts_total")
     /// Submitted commands delivered again whose first outcome was found and kept.
     private let redelivered = Counter(label: "thalo_commands_redelivered_total")
 
-    public init(store: Store, configuration: RuntimeConfiguration = RuntimeConfiguration(), logger: Logger = Logger(label: "thalo.runtime")) {
+    /// - Parameter coordinator: divides the command streams with the other nodes on the same
+    ///   store; without one, this runtime consumes every command stream.
+    public init(
+        store: Store, configuration: RuntimeConfiguration = RuntimeConfiguration(), coordinator: (any PartitionCoordinator)? = nil,
+        logger: Logger = Logger(label: "thalo.runtime")
+    ) {
         self.store = store
+        self.coordinator = coordinator
         self.configuration = configuration
         self.logger = logger
         self.registry = ModuleRegistry(storage: store, limits: configuration.limits, logger: logger)
@@ -271,6 +283,9 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
         try await cancelWhenGracefulShutdown {
             try await withThrowingDiscardingTaskGroup { group in
                 var consuming: Set<String> = []
+                if let coordinator = self.coordinator, self.configuration.consumesCommands {
+                    group.addTask { try await self.runClusterNode(coordinator) }
+                }
                 while !Task.isCancelled {
                     do {
                         try await self.refreshModules()
@@ -279,7 +294,11 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
                                 consuming.insert(name)
                                 let running = try await self.aggregate(name)
                                 let category = running.module.schema.aggregate.category + ":command"
-                                group.addTask { await self.keepConsumingCommands(category: category) }
+                                self.commandCategories.withLock { _ = $0.insert(category) }
+                                // A cluster node consumes the partitions it holds (`runClusterNode`).
+                                if self.coordinator == nil {
+                                    group.addTask { await self.keepConsumingCommands(category: category) }
+                                }
                             }
                         }
                     } catch {
@@ -294,11 +313,11 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
     /// Runs a command consumer until shutdown: a consumer that stops on an error (the
     /// store went away while it read its position, say) is logged and started again after
     /// a backoff, so one failure never stops the server.
-    private func keepConsumingCommands(category: String) async {
+    func keepConsumingCommands(category: String, lease: PartitionLease? = nil) async {
         var backoff = Backoff(minimum: .milliseconds(100), maximum: .seconds(5))
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             do {
-                try await consumeCommands(category: category)
+                try await consumeCommands(category: category, lease: lease)
                 return
             } catch {
                 if Task.isCancelled { return }
@@ -311,10 +330,19 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
         }
     }
 
-    private func consumeCommands(category: String) async throws {
-        let configuration = Subscription<Store>.Configuration(
-            category: category, consumer: self.configuration.consumerName, positionUpdateInterval: 100,
-            positionUpdateTime: .seconds(1), errorPolicy: .retry(maximumBackoff: .seconds(5), skipAfter: nil))
+    private func consumeCommands(category: String, lease: PartitionLease?) async throws {
+        var configuration = Subscription<Store>.Configuration(
+            category: category, consumer: self.configuration.consumerName, consumerGroup: lease?.consumerGroup,
+            positionUpdateInterval: 100, positionUpdateTime: .seconds(1),
+            errorPolicy: .retry(maximumBackoff: lease == nil ? .seconds(5) : .seconds(1), skipAfter: nil))
+        let coordinator = self.coordinator
+        if let lease, let coordinator {
+            // A partition's position is written only while this node holds it.
+            configuration.positionWriter = { message, stream in
+                try await coordinator.recordPosition(message, to: stream, under: lease)
+            }
+            configuration.startPosition = try await undividedStart(category: category)
+        }
         let deadLetters = StreamName(
             category: StreamName(unchecked: category).entityName, id: self.configuration.consumerName,
             types: StreamName(unchecked: category).categoryTypes + ["deadLetter"])
@@ -325,6 +353,10 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
         let horizon = try await store.lastGlobalPosition()
         let lastStarted = Mutex<Int64>(0)
         let subscription = Subscription(store: store, configuration: configuration, logger: logger) { message in
+            if let lease, let coordinator, !coordinator.holds(lease) {
+                // Paused past the lease, or cut off: not ours to handle until a heartbeat renews it.
+                throw RuntimeError(.unavailable, "node \(coordinator.nodeID) may no longer hold \(lease); waiting for its heartbeat")
+            }
             let retried = lastStarted.withLock { last in
                 defer { last = message.globalPosition }
                 return last == message.globalPosition

@@ -22,6 +22,13 @@ public struct RuntimeConfiguration: Sendable {
     /// be written (for example an unusable reply stream) before it parks the command in the
     /// dead-letter stream `{category}:command+deadLetter-{consumer}` and moves on.
     public var deadLetterAttempts: Int
+    /// This node's name in a cluster and in the cluster status.
+    public var nodeID: String
+
+    /// The default node name: the host name and the process id.
+    public static var defaultNodeID: String {
+        "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+    }
 
     public init(
         cacheCapacity: Int = 100_000,
@@ -32,8 +39,10 @@ public struct RuntimeConfiguration: Sendable {
         consumerName: String = "thalo",
         consumesCommands: Bool = true,
         registryPollInterval: Duration = .seconds(2),
-        deadLetterAttempts: Int = 3
+        deadLetterAttempts: Int = 3,
+        nodeID: String = RuntimeConfiguration.defaultNodeID
     ) {
+        self.nodeID = nodeID
         self.cacheCapacity = cacheCapacity
         self.instancesPerModule = max(1, instancesPerModule)
         self.maximumConflictRetries = maximumConflictRetries

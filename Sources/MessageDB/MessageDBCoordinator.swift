@@ -1,0 +1,474 @@
+import Foundation
+import Logging
+import MessageStore
+import Metrics
+import NIOCore
+import PostgresNIO
+import Synchronization
+
+/// Divides command categories between the Thalo nodes sharing one PostgreSQL, with leases
+/// in `thalo.leases` (partition, owner, epoch, expiry on the database clock) and one row
+/// per node in `thalo.nodes`.
+///
+/// - Each node renews its leases every heartbeat; a lease not renewed for
+///   ``Configuration/leaseDuration`` expires and may be claimed by another node, which
+///   raises its epoch.
+/// - Each node holds a session advisory lock of its own on a dedicated connection. When a
+///   peer can take that lock, the node's session is gone (the process died, or its
+///   connection did): its leases are expired at once instead of waiting.
+/// - A node holds at most ceil(partitions / live nodes) partitions of a category: it
+///   claims free or expired ones up to that share and hands back the excess, so work
+///   spreads when nodes join and is taken over when they leave.
+/// - Fencing: positions are written only in a transaction that finds this node's lease,
+///   with its epoch, unexpired; and a node stops handling a partition as soon as its own
+///   clock says the lease may have expired (``holds(_:)``), before any heartbeat says so.
+public actor MessageDBCoordinator: PartitionCoordinator {
+    /// How a node divides work.
+    public struct Configuration: Sendable {
+        public var nodeID: String
+        /// Partitions per category for categories not divided yet (an existing division keeps its count).
+        public var partitions: Int
+        public var heartbeatInterval: Duration
+        public var leaseDuration: Duration
+
+        public init(nodeID: String, partitions: Int = 16, heartbeatInterval: Duration = .seconds(1), leaseDuration: Duration = .seconds(5)) {
+            self.nodeID = nodeID
+            self.partitions = partitions
+            self.heartbeatInterval = heartbeatInterval
+            self.leaseDuration = leaseDuration
+        }
+    }
+
+    /// The first key of every node lock (`pg_try_advisory_lock(int, int)`, a key space apart
+    /// from Message DB's `bigint` stream locks): "thal".
+    static let lockClass: Int32 = 0x7468_616C
+
+    public nonisolated let nodeID: String
+    public nonisolated let heartbeatInterval: Duration
+    public nonisolated let leaseDuration: Duration
+    private let configuration: Configuration
+    private let store: MessageDBStore
+    private let logger: Logger
+    /// The local deadline of each held lease, read by consumers without waiting on the actor.
+    private nonisolated let deadlines = Mutex<[PartitionKey: (epoch: Int64, deadline: ContinuousClock.Instant)]>([:])
+    private var held: [PartitionKey: PartitionLease] = [:]
+    private var partitionCounts: [String: Int] = [:]
+    private var lockConnection: PostgresConnection?
+    private var lockKey: Int32 = 0
+    private var lockHeld = false
+    private var nextConnectionID = 1
+
+    private let ownedGauge = Gauge(label: "thalo_partitions_owned")
+    private let acquired = Counter(label: "thalo_lease_changes_total", dimensions: [("change", "acquired")])
+    private let lost = Counter(label: "thalo_lease_changes_total", dimensions: [("change", "lost")])
+    private let released = Counter(label: "thalo_lease_changes_total", dimensions: [("change", "released")])
+    private let takeovers = Counter(label: "thalo_cluster_nodes_gone_total")
+
+    public init(store: MessageDBStore, configuration: Configuration, logger: Logger) throws(MessageStoreError) {
+        guard !configuration.nodeID.isEmpty, configuration.nodeID.count <= 200,
+            !configuration.nodeID.contains(where: { $0.isWhitespace || $0.isNewline })
+        else {
+            throw MessageStoreError(.invalidArgument, "node id \"\(configuration.nodeID)\" must be 1 to 200 characters without whitespace")
+        }
+        guard (1...1024).contains(configuration.partitions) else {
+            throw MessageStoreError(.invalidArgument, "partitions must be between 1 and 1024, got \(configuration.partitions)")
+        }
+        guard configuration.leaseDuration >= configuration.heartbeatInterval * 2 else {
+            throw MessageStoreError(
+                .invalidArgument, "the lease duration must be at least twice the heartbeat interval, so a healthy node renews in time")
+        }
+        self.store = store
+        self.configuration = configuration
+        self.nodeID = configuration.nodeID
+        self.heartbeatInterval = configuration.heartbeatInterval
+        self.leaseDuration = configuration.leaseDuration
+        var logger = logger
+        logger[metadataKey: "node.id"] = .string(configuration.nodeID)
+        self.logger = logger
+    }
+
+    private var leaseSeconds: Double { Double(leaseDuration.components.seconds) + Double(leaseDuration.components.attoseconds) / 1e18 }
+
+    // MARK: Joining and leaving
+
+    public func join() async throws {
+        try await withTranslation("joining the cluster as node \(nodeID)") {
+            try await self.ensureLock()
+            // Another live node with this name holds its own lock: two nodes must not share a name.
+            let rows = try await self.store.client.query("SELECT lock_key FROM thalo.nodes WHERE id = \(self.nodeID)", logger: self.logger)
+            for try await key in rows.decode(Int32.self) where key != self.lockKey {
+                if try await !self.probe(key) {
+                    throw MessageStoreError(
+                        .invalidArgument,
+                        "node id \(self.nodeID) is in use by a running node; give each node its own --node-id")
+                }
+            }
+            try await self.store.client.query(
+                """
+                INSERT INTO thalo.nodes (id, lock_key, started_at, last_heartbeat) VALUES (\(self.nodeID), \(self.lockKey), now(), now())
+                ON CONFLICT (id) DO UPDATE SET lock_key = excluded.lock_key, started_at = now(), last_heartbeat = now()
+                """, logger: self.logger)
+        }
+        logger.info("joined the cluster", metadata: ["lease.duration": "\(leaseDuration)"])
+    }
+
+    public func leave() async {
+        let keys = Array(held.values)
+        do {
+            try await withTranslation("leaving the cluster") {
+                try await self.store.client.query(
+                    "UPDATE thalo.leases SET owner = NULL, expires_at = now() WHERE owner = \(self.nodeID)", logger: self.logger)
+                try await self.store.client.query(
+                    "DELETE FROM thalo.nodes WHERE id = \(self.nodeID) AND lock_key = \(self.lockKey)", logger: self.logger)
+            }
+            released.increment(by: Int64(keys.count))
+            logger.info("left the cluster", metadata: ["partitions.released": "\(keys.count)"])
+        } catch {
+            logger.warning("could not hand back the partitions on leaving; they expire by themselves", metadata: ["error": "\(error)"])
+        }
+        held = [:]
+        deadlines.withLock { $0 = [:] }
+        ownedGauge.record(0)
+        if let connection = lockConnection {
+            lockConnection = nil
+            try? await connection.close()
+        }
+    }
+
+    // MARK: Heartbeat
+
+    public func heartbeat(categories: [String]) async throws -> LeaseAssignment {
+        let started = ContinuousClock.now
+        return try await withTranslation("the cluster heartbeat of node \(nodeID)") {
+            try await self.beat(categories: categories, started: started)
+        }
+    }
+
+    private func beat(categories: [String], started: ContinuousClock.Instant) async throws -> LeaseAssignment {
+        let client = store.client
+        do {
+            try await ensureLock()
+        } catch {
+            // Without the lock peers may think this node gone; its leases are fenced anyway.
+            logger.warning("could not take the node lock; retrying at the next heartbeat", metadata: ["error": "\(error)"])
+        }
+        try await client.query(
+            """
+            INSERT INTO thalo.nodes (id, lock_key, started_at, last_heartbeat) VALUES (\(nodeID), \(lockKey), now(), now())
+            ON CONFLICT (id) DO UPDATE SET last_heartbeat = now(), lock_key = excluded.lock_key
+            """, logger: logger)
+        // Renew what is still ours; what is not was taken over.
+        var renewed: [PartitionKey: PartitionLease] = [:]
+        let leaseSeconds = self.leaseSeconds
+        let rows = try await client.query(
+            """
+            UPDATE thalo.leases SET expires_at = now() + make_interval(secs => \(leaseSeconds))
+            WHERE owner = \(nodeID) RETURNING category, partition, partitions, epoch
+            """, logger: logger)
+        for try await (category, partition, partitions, epoch) in rows.decode((String, Int32, Int32, Int64).self) {
+            let lease = PartitionLease(category: category, partition: Int(partition), partitions: Int(partitions), epoch: epoch)
+            renewed[lease.key] = lease
+        }
+        for (key, lease) in held where renewed[key]?.epoch != lease.epoch {
+            lost.increment()
+            logger.warning("lost a partition to another node", metadata: ["partition": "\(lease)"])
+        }
+        setHeld(renewed, deadline: started + leaseDuration)
+        for category in categories where partitionCounts[category] == nil {
+            try await divide(category)
+        }
+        let live = try await removeGoneNodes()
+        var excess = Set<PartitionLease>()
+        for category in categories {
+            guard let partitions = partitionCounts[category] else { continue }
+            let share = (partitions + live - 1) / max(1, live)
+            let owned = held.values.filter { $0.category == category }.sorted { $0.partition < $1.partition }
+            if owned.count > share {
+                excess.formUnion(owned.suffix(owned.count - share))
+            } else if owned.count < share {
+                try await claim(category, count: share - owned.count, deadline: started + leaseDuration)
+            }
+        }
+        ownedGauge.record(held.count)
+        return LeaseAssignment(held: Set(held.values).subtracting(excess), excess: excess)
+    }
+
+    /// Creates the category's lease rows when it is not divided yet, and reads its partition count.
+    private func divide(_ category: String) async throws {
+        let partitions = Int32(configuration.partitions)
+        try await store.client.query(
+            """
+            INSERT INTO thalo.leases (category, partition, partitions)
+            SELECT \(category), p, \(partitions) FROM generate_series(0, \(partitions) - 1) AS p
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
+        let rows = try await store.client.query(
+            "SELECT count(*)::int4, min(partitions) FROM thalo.leases WHERE category = \(category)", logger: logger)
+        for try await (count, recorded) in rows.decode((Int32, Int32).self) {
+            if count != recorded {
+                throw MessageStoreError(
+                    .storage, "thalo.leases has \(count) rows for \(category) but says it has \(recorded) partitions; fix or delete its rows")
+            }
+            if Int(recorded) != configuration.partitions {
+                logger.warning(
+                    "the category is already divided into another number of partitions; keeping it",
+                    metadata: ["category": "\(category)", "partitions": "\(recorded)", "configured": "\(configuration.partitions)"])
+            }
+            partitionCounts[category] = Int(recorded)
+        }
+    }
+
+    /// Deletes the nodes that are gone (their lock is free) or silent for longer than a
+    /// lease, expiring the leases of the former at once; returns how many nodes are live.
+    private func removeGoneNodes() async throws -> Int {
+        let client = store.client
+        let leaseSeconds = self.leaseSeconds
+        let rows = try await client.query(
+            """
+            SELECT id, lock_key, last_heartbeat < now() - make_interval(secs => \(leaseSeconds))
+            FROM thalo.nodes WHERE id <> \(nodeID)
+            """, logger: logger)
+        var peers: [(String, Int32, Bool)] = []
+        for try await peer in rows.decode((String, Int32, Bool).self) { peers.append(peer) }
+        var live = 1
+        for (id, key, silent) in peers {
+            let gone = lockHeld && key != lockKey ? try await probe(key) : false
+            if gone {
+                takeovers.increment()
+                logger.notice("a node is gone (its session lock is free): taking over its partitions", metadata: ["peer": "\(id)"])
+                try await client.query(
+                    "UPDATE thalo.leases SET expires_at = now() - interval '1 millisecond' WHERE owner = \(id)", logger: logger)
+                try await client.query("DELETE FROM thalo.nodes WHERE id = \(id) AND lock_key = \(key)", logger: logger)
+            } else if silent {
+                logger.notice("a node has been silent for longer than a lease: its partitions are free", metadata: ["peer": "\(id)"])
+                try await client.query("DELETE FROM thalo.nodes WHERE id = \(id) AND lock_key = \(key)", logger: logger)
+            } else {
+                live += 1
+            }
+        }
+        return live
+    }
+
+    /// Claims up to `count` free or expired partitions of a category, picked at random.
+    private func claim(_ category: String, count: Int, deadline: ContinuousClock.Instant) async throws {
+        let leaseSeconds = self.leaseSeconds
+        let rows = try await store.client.query(
+            """
+            UPDATE thalo.leases AS l SET owner = \(nodeID), epoch = l.epoch + 1, expires_at = now() + make_interval(secs => \(leaseSeconds))
+            FROM (
+              SELECT category, partition FROM thalo.leases
+              WHERE category = \(category) AND (owner IS NULL OR expires_at < now())
+              ORDER BY random() LIMIT \(Int32(count)) FOR UPDATE SKIP LOCKED
+            ) AS free
+            WHERE l.category = free.category AND l.partition = free.partition
+            RETURNING l.category, l.partition, l.partitions, l.epoch
+            """, logger: logger)
+        var claimed: [PartitionLease] = []
+        for try await (category, partition, partitions, epoch) in rows.decode((String, Int32, Int32, Int64).self) {
+            claimed.append(PartitionLease(category: category, partition: Int(partition), partitions: Int(partitions), epoch: epoch))
+        }
+        guard !claimed.isEmpty else { return }
+        var next = held
+        for lease in claimed { next[lease.key] = lease }
+        setHeld(next, deadline: deadline, keepDeadlines: true)
+        acquired.increment(by: Int64(claimed.count))
+        logger.info(
+            "claimed partitions", metadata: ["category": "\(category)", "partitions": "\(claimed.map(\.partition).sorted())"])
+    }
+
+    private func setHeld(_ leases: [PartitionKey: PartitionLease], deadline: ContinuousClock.Instant, keepDeadlines: Bool = false) {
+        held = leases
+        deadlines.withLock { deadlines in
+            var next: [PartitionKey: (epoch: Int64, deadline: ContinuousClock.Instant)] = [:]
+            for (key, lease) in leases {
+                if keepDeadlines, let current = deadlines[key], current.epoch == lease.epoch {
+                    next[key] = current
+                } else {
+                    next[key] = (lease.epoch, deadline)
+                }
+            }
+            deadlines = next
+        }
+    }
+
+    public func release(_ leases: [PartitionLease]) async throws {
+        for lease in leases {
+            try await withTranslation("handing back \(lease)") {
+                try await self.store.client.query(
+                    """
+                    UPDATE thalo.leases SET owner = NULL, expires_at = now()
+                    WHERE category = \(lease.category) AND partition = \(Int32(lease.partition)) AND owner = \(self.nodeID) AND epoch = \(lease.epoch)
+                    """, logger: self.logger)
+            }
+            var next = held
+            next[lease.key] = nil
+            setHeld(next, deadline: .now, keepDeadlines: true)
+            released.increment()
+            logger.info("handed back a partition", metadata: ["partition": "\(lease)"])
+        }
+        ownedGauge.record(held.count)
+    }
+
+    public nonisolated func holds(_ lease: PartitionLease) -> Bool {
+        deadlines.withLock { deadlines in
+            guard let held = deadlines[lease.key], held.epoch == lease.epoch else { return false }
+            return ContinuousClock.now < held.deadline
+        }
+    }
+
+    // MARK: Fenced writes
+
+    public func recordPosition(_ message: NewMessage, to stream: StreamName, under lease: PartitionLease) async throws {
+        guard holds(lease) else {
+            throw MessageStoreError(.leaseLost, "node \(nodeID) no longer holds \(lease); the position was not written")
+        }
+        let nodeID = self.nodeID
+        let logger = self.logger
+        do {
+            try await store.client.withTransaction(logger: logger) { connection in
+                let rows = try await connection.query(
+                    """
+                    SELECT 1 FROM thalo.leases
+                    WHERE category = \(lease.category) AND partition = \(Int32(lease.partition)) AND owner = \(nodeID)
+                      AND epoch = \(lease.epoch) AND expires_at > now()
+                    FOR SHARE
+                    """, logger: logger)
+                var found = false
+                for try await _ in rows { found = true }
+                guard found else {
+                    throw MessageStoreError(.leaseLost, "node \(nodeID) no longer holds \(lease); the position was not written")
+                }
+                _ = try await self.store.writeOne(message, to: stream, expectedVersion: nil, on: connection)
+            }
+        } catch let error as PostgresTransactionError {
+            if let closure = error.closureError as? MessageStoreError { throw closure }
+            throw MessageDBErrors.translate(error.closureError ?? error, context: "recording the position in \(stream)")
+        } catch let error as MessageStoreError {
+            throw error
+        } catch {
+            throw MessageDBErrors.translate(error, context: "recording the position in \(stream)")
+        }
+    }
+
+    // MARK: Status
+
+    public func status(consumer: String) async throws -> ClusterStatus {
+        try await withTranslation("reading the cluster status") {
+            try await self.readStatus(consumer: consumer)
+        }
+    }
+
+    private func readStatus(consumer: String) async throws -> ClusterStatus {
+        let client = store.client
+        let leaseSeconds = self.leaseSeconds
+        var nodes: [ClusterNode] = []
+        let nodeRows = try await client.query(
+            """
+            SELECT id, started_at, last_heartbeat, last_heartbeat > now() - make_interval(secs => \(leaseSeconds))
+            FROM thalo.nodes ORDER BY id
+            """, logger: logger)
+        for try await (id, started, heartbeat, live) in nodeRows.decode((String, Date, Date, Bool).self) {
+            nodes.append(ClusterNode(id: id, startedAt: started, lastHeartbeat: heartbeat, live: live))
+        }
+        var partitions: [ClusterPartition] = []
+        let leaseRows = try await client.query(
+            """
+            SELECT category, partition, partitions, CASE WHEN expires_at > now() THEN owner END, epoch, expires_at
+            FROM thalo.leases ORDER BY category, partition
+            """, logger: logger)
+        for try await (category, partition, count, owner, epoch, expires) in leaseRows.decode(
+            (String, Int32, Int32, String?, Int64, Date).self)
+        {
+            partitions.append(
+                ClusterPartition(
+                    category: category, partition: Int(partition), partitions: Int(count), owner: owner, epoch: epoch,
+                    expiresAt: owner == nil ? nil : expires, position: nil, lag: nil))
+        }
+        for index in partitions.indices {
+            let partition = partitions[index]
+            let stream = Self.positionStream(category: partition.category, consumer: consumer, partition: partition.partition)
+            if let last = try await store.lastMessage(in: stream, type: "Recorded") {
+                partitions[index].position = try last.dataJSON()["position"]?.integerValue
+            }
+        }
+        for category in Set(partitions.map(\.category)) {
+            let members = partitions.indices.filter { partitions[$0].category == category }
+            let size = Int64(partitions[members[0]].partitions)
+            let parts = members.map { Int64(partitions[$0].partition) }
+            let positions = members.map { partitions[$0].position ?? 0 }
+            let minimum = positions.min() ?? 0
+            var lags: [Int64: Int64] = [:]
+            let rows = try await client.query(
+                """
+                SELECT m.p, count(*) FROM (
+                  SELECT abs(message_store.hash_64(message_store.cardinal_id(stream_name))) % \(size) AS p, global_position
+                  FROM message_store.messages
+                  WHERE message_store.category(stream_name) = \(category) AND global_position > \(minimum)
+                ) AS m JOIN unnest(\(parts)::bigint[], \(positions)::bigint[]) AS pos(p, position) ON pos.p = m.p
+                WHERE m.global_position > pos.position GROUP BY m.p
+                """, logger: logger)
+            for try await (partition, count) in rows.decode((Int64, Int64).self) { lags[partition] = count }
+            for index in members { partitions[index].lag = lags[Int64(partitions[index].partition)] ?? 0 }
+        }
+        return ClusterStatus(node: nodeID, nodes: nodes, partitions: partitions)
+    }
+
+    /// Where a partition's consumer records its position: `{category}+position-{consumer}+{partition}`.
+    public static func positionStream(category: String, consumer: String, partition: Int) -> StreamName {
+        let base = StreamName(unchecked: category)
+        return StreamName(category: base.entityName, id: "\(consumer)+\(partition)", types: base.categoryTypes + ["position"])
+    }
+
+    // MARK: The node lock
+
+    /// Opens the dedicated connection and takes this node's lock when either is missing.
+    private func ensureLock() async throws {
+        if let connection = lockConnection, !connection.isClosed, lockHeld { return }
+        if let connection = lockConnection, connection.isClosed {
+            lockConnection = nil
+            lockHeld = false
+        }
+        if lockConnection == nil {
+            nextConnectionID += 1
+            lockConnection = try await PostgresConnection.connect(
+                configuration: try store.configuration.url.connectionConfiguration(), id: nextConnectionID, logger: logger)
+        }
+        guard let connection = lockConnection else { return }
+        var attempts = 0
+        while !lockHeld {
+            if lockKey == 0 || attempts > 0 { lockKey = Int32.random(in: 1...Int32.max) }
+            attempts += 1
+            let rows = try await connection.query("SELECT pg_try_advisory_lock(\(Self.lockClass), \(lockKey))", logger: logger)
+            for try await taken in rows.decode(Bool.self) { lockHeld = taken }
+            if attempts >= 5 && !lockHeld {
+                throw MessageStoreError(.storage, "could not take a node lock after 5 tries")
+            }
+        }
+    }
+
+    /// Whether a peer's lock is free (its session is gone); the probe lets it go at once.
+    private func probe(_ key: Int32) async throws -> Bool {
+        guard let connection = lockConnection else { return false }
+        let rows = try await connection.query("SELECT pg_try_advisory_lock(\(Self.lockClass), \(key))", logger: logger)
+        var free = false
+        for try await taken in rows.decode(Bool.self) { free = taken }
+        if free {
+            try await connection.query("SELECT pg_advisory_unlock(\(Self.lockClass), \(key))", logger: logger)
+        }
+        return free
+    }
+
+    private func withTranslation<T: Sendable>(_ context: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as MessageStoreError {
+            throw error
+        } catch {
+            if let connection = lockConnection, connection.isClosed {
+                lockConnection = nil
+                lockHeld = false
+            }
+            throw MessageDBErrors.translate(error, context: context)
+        }
+    }
+}
