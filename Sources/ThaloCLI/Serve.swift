@@ -13,6 +13,12 @@ struct Serve: AsyncParsableCommand {
             when missing; a role that may not create them, such as an official installation's
             message_store, needs `thalo db install` run once by an administrator). Stops
             gracefully on Ctrl-C or SIGTERM. The API is described at /openapi.json.
+
+            Several nodes on one PostgreSQL share the submitted commands: each command category
+            is split into --partitions partitions leased to the live nodes, at most an even
+            share each; a node that is killed loses its partitions at its peers' next heartbeat,
+            one that is paused or cut off when its --lease runs out. See `thalo cluster status`.
+            The embedded store is single-node: a second server on the same --data-dir stops.
             """)
 
     @Option(name: .long, help: ArgumentHelp("Folder of the embedded store (file thalo.sqlite).", valueName: "dir"))
@@ -55,10 +61,25 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Live entities kept per aggregate.")
     var cacheCapacity: Int = 100_000
 
+    @Option(name: .long, help: ArgumentHelp("This node's name in a cluster (PostgreSQL): unique per running node.", valueName: "name"))
+    var nodeID: String = ServerOptions.defaultNodeID
+
+    @Option(name: .long, help: ArgumentHelp("Partitions per command category, when a category is divided for the first time (PostgreSQL).", valueName: "n"))
+    var partitions: Int = 16
+
+    @Option(name: .long, help: ArgumentHelp("Seconds a partition lease lasts without renewal: how long a paused or cut-off node keeps its partitions (PostgreSQL).", valueName: "seconds"))
+    var lease: Double = 5
+
+    @Option(name: .long, help: ArgumentHelp("Seconds between heartbeats: lease renewal and the check for nodes that are gone (PostgreSQL).", valueName: "seconds"))
+    var heartbeat: Double = 1
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "info"
 
     func validate() throws {
+        for (name, value) in [("--lease", lease), ("--heartbeat", heartbeat)] where !(value.isFinite && value > 0 && value <= 3600) {
+            throw ValidationError("\(name) must be a number of seconds between 0 and 3600, got \(value)")
+        }
         guard Self.parseListen(listen) != nil else {
             throw ValidationError("--listen must be host:port, e.g. 127.0.0.1:7878, got \(listen)")
         }
@@ -89,7 +110,9 @@ struct Serve: AsyncParsableCommand {
             examplesDirectory: examples ? URL(fileURLWithPath: examplesDir) : nil, cacheCapacity: cacheCapacity,
             limits: APILimits(
                 maximumCommandBodyBytes: maxCommandBytes, maximumPublishBodyBytes: maxPublishBytes, maximumBatchSize: maxBatchSize,
-                maximumSubscribers: maxSubscribers, openReads: openReads))
+                maximumSubscribers: maxSubscribers, openReads: openReads),
+            nodeID: nodeID, partitions: partitions, leaseDuration: .milliseconds(Int64(lease * 1000)),
+            heartbeatInterval: .milliseconds(Int64(heartbeat * 1000)))
     }
 
     func run() async throws {

@@ -19,7 +19,7 @@ public struct ThaloCommand: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            Serve.self, Publish.self, Execute.self, Submit.self, Modules.self, Entity.self, Streams.self, DB.self,
+            Serve.self, Publish.self, Execute.self, Submit.self, Modules.self, Entity.self, Streams.self, Cluster.self, DB.self,
             New.self, Build.self, Generate.self, Test.self,
         ])
 

@@ -46,6 +46,10 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         router.get("/health") { _, _ in try await self.health() }
         router.get("/metrics") { _, _ in self.prometheus() }
         router.get("/openapi.json") { _, _ in Self.json(.ok, OpenAPIDocument.text) }
+        router.get("/v1/cluster") { request, _ in
+            try self.authorize(request, read: true)
+            return try await self.cluster()
+        }
         router.get("/v1/modules") { request, _ in
             try self.authorize(request, read: true)
             return try await self.listModules(name: nil)
@@ -74,6 +78,44 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
             object.member("aggregates") { list in
                 list.object { aggregates in
                     for name in versions.keys.sorted() { aggregates.string(name, versions[name]!.description) }
+                }
+            }
+        }
+        return Self.json(.ok, output.text)
+    }
+
+    func cluster() async throws -> Response {
+        let status: ClusterStatus
+        do {
+            status = try await runtime.clusterStatus()
+        } catch {
+            throw APIError.from(error)
+        }
+        var output = JSONOutput()
+        output.object { object in
+            object.string("node", status.node)
+            object.member("nodes") { list in
+                list.array(status.nodes) { output, node in
+                    output.object { item in
+                        item.string("id", node.id)
+                        item.string("startedAt", Timestamp(node.startedAt).iso8601)
+                        item.string("lastHeartbeat", Timestamp(node.lastHeartbeat).iso8601)
+                        item.bool("live", node.live)
+                    }
+                }
+            }
+            object.member("partitions") { list in
+                list.array(status.partitions) { output, partition in
+                    output.object { item in
+                        item.string("category", partition.category)
+                        item.integer("partition", Int64(partition.partition))
+                        item.integer("partitions", Int64(partition.partitions))
+                        item.string("owner", partition.owner)
+                        item.integer("epoch", partition.epoch)
+                        item.string("expiresAt", partition.expiresAt.map { Timestamp($0).iso8601 })
+                        item.raw("position", partition.position.map(String.init))
+                        item.raw("lag", partition.lag.map(String.init))
+                    }
                 }
             }
         }
@@ -416,7 +458,7 @@ extension HTTPField.Name {
 public enum APIRoutes {
     public static let all = [
         "GET /health", "GET /metrics", "GET /openapi.json",
-        "GET /v1/modules", "POST /v1/modules", "GET /v1/modules/{name}",
+        "GET /v1/cluster", "GET /v1/modules", "POST /v1/modules", "GET /v1/modules/{name}",
         "POST /v1/execute/{aggregate}/{id}/{command}", "POST /v1/submit/{aggregate}/{id}/{command}",
         "GET /v1/aggregates/{aggregate}/{id}",
         "GET /v1/streams/{stream}", "GET /v1/categories/{category}", "GET /v1/categories/{category}/events",

@@ -115,6 +115,22 @@ public enum OpenAPIDocument {
             "type": "object",
             "required": ["status", "store", "aggregates"],
             "properties": { "status": { "const": "ok" }, "store": { "enum": ["sqlite", "postgres", "memory"] }, "aggregates": { "type": "object", "additionalProperties": { "type": "string" } } }
+          },
+          "Cluster": {
+            "type": "object",
+            "required": ["node", "nodes", "partitions"],
+            "properties": {
+              "node": { "type": "string", "description": "The node that answered." },
+              "nodes": { "type": "array", "items": { "type": "object", "required": ["id", "startedAt", "lastHeartbeat", "live"], "properties": {
+                "id": { "type": "string" }, "startedAt": { "type": "string", "format": "date-time" }, "lastHeartbeat": { "type": "string", "format": "date-time" }, "live": { "type": "boolean" } } } },
+              "partitions": { "type": "array", "items": { "type": "object", "required": ["category", "partition", "partitions", "owner", "epoch", "expiresAt", "position", "lag"], "properties": {
+                "category": { "type": "string", "description": "The command category, e.g. bankAccount:command." },
+                "partition": { "type": "integer", "minimum": 0 }, "partitions": { "type": "integer", "minimum": 1 },
+                "owner": { "type": ["string", "null"], "description": "The node holding an unexpired lease." },
+                "epoch": { "type": "integer", "minimum": 0 }, "expiresAt": { "type": ["string", "null"], "format": "date-time" },
+                "position": { "type": ["integer", "null"], "description": "The last global position its consumer recorded." },
+                "lag": { "type": ["integer", "null"], "description": "Messages of the partition after that position." } } } }
+            }
           }
         },
         "responses": {
@@ -137,6 +153,9 @@ public enum OpenAPIDocument {
         },
         "/openapi.json": {
           "get": { "operationId": "openapi", "summary": "This document.", "security": [], "responses": { "200": { "description": "OpenAPI 3.1", "content": { "application/json": { "schema": { "type": "object" } } } } } }
+        },
+        "/v1/cluster": {
+          "get": { "operationId": "cluster", "summary": "The nodes sharing the command streams and the partition each holds, with positions and lag. The embedded store is a cluster of one that consumes each command category whole.", "responses": { "200": { "description": "OK", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Cluster" } } } }, "401": { "$ref": "#/components/responses/Unauthorized" }, "503": { "$ref": "#/components/responses/Unavailable" } } }
         },
         "/v1/modules": {
           "get": { "operationId": "listModules", "summary": "Every published module version.", "responses": { "200": { "description": "OK", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Modules" } } } }, "401": { "$ref": "#/components/responses/Unauthorized" }, "503": { "$ref": "#/components/responses/Unavailable" } } },

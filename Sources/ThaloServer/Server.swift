@@ -48,9 +48,20 @@ public enum Server {
                 if case .installed(let version) = outcome {
                     logger.info("installed the message_store schema", metadata: ["schema.version": "\(version)"])
                 }
-                try await serve(store: store, storeName: "postgres", storeDescription: "PostgreSQL \(try DatabaseURL(url))", options: options, logger: logger, onStarted: onStarted)
+                let coordinator = try MessageDBCoordinator(
+                    store: store,
+                    configuration: .init(
+                        nodeID: options.nodeID, partitions: options.partitions, heartbeatInterval: options.heartbeatInterval,
+                        leaseDuration: options.leaseDuration),
+                    logger: logger)
+                try await serve(
+                    store: store, storeName: "postgres", storeDescription: "PostgreSQL \(try DatabaseURL(url)), node \(options.nodeID)",
+                    coordinator: coordinator, options: options, logger: logger, onStarted: onStarted)
             }
         } else {
+            // The embedded store is single-node: a second server on the same folder stops here.
+            let lock = try DataDirectoryLock(folder: options.dataDirectory)
+            defer { lock.unlock() }
             let store = try SQLiteMessageStore(path: options.sqlitePath, logger: logger)
             defer { store.close() }
             try await serve(
@@ -60,13 +71,14 @@ public enum Server {
     }
 
     private static func serve<Store: MessageStore & ModuleStorage>(
-        store: Store, storeName: String, storeDescription: String, options: ServerOptions, logger: Logger,
-        onStarted: @escaping @Sendable (Started) -> Void
+        store: Store, storeName: String, storeDescription: String, coordinator: (any PartitionCoordinator)? = nil,
+        options: ServerOptions, logger: Logger, onStarted: @escaping @Sendable (Started) -> Void
     ) async throws {
         let runtime = Runtime(
             store: store,
-            configuration: RuntimeConfiguration(cacheCapacity: options.cacheCapacity, consumerName: options.consumerName),
-            logger: logger)
+            configuration: RuntimeConfiguration(
+                cacheCapacity: options.cacheCapacity, consumerName: options.consumerName, nodeID: options.nodeID),
+            coordinator: coordinator, logger: logger)
         var published: [String] = []
         if let examples = options.examplesDirectory {
             published = try await publishExamples(from: examples, runtime: runtime, logger: logger)

@@ -24,12 +24,25 @@ public struct ServerOptions: Sendable {
     public var consumerName: String
     /// Request bounds, subscriber cap and whether reads are open without the token.
     public var limits: APILimits
+    /// This node's name in the cluster (PostgreSQL); the host name and process id by default.
+    public var nodeID: String
+    /// Partitions per command category, for categories not divided yet (PostgreSQL).
+    public var partitions: Int
+    /// How long a partition lease lasts without renewal (PostgreSQL).
+    public var leaseDuration: Duration
+    /// How often a node renews its leases and looks for nodes that are gone (PostgreSQL).
+    public var heartbeatInterval: Duration
 
     public init(
         host: String = "127.0.0.1", port: Int = ServerOptions.defaultPort, dataDirectory: String = ServerOptions.defaultDataDirectory,
         databaseURL: String? = nil, token: String? = nil, examplesDirectory: URL? = nil, cacheCapacity: Int = 100_000,
-        consumerName: String = "thalo", limits: APILimits = APILimits()
+        consumerName: String = "thalo", limits: APILimits = APILimits(), nodeID: String = ServerOptions.defaultNodeID,
+        partitions: Int = 16, leaseDuration: Duration = .seconds(5), heartbeatInterval: Duration = .seconds(1)
     ) {
+        self.nodeID = nodeID
+        self.partitions = partitions
+        self.leaseDuration = leaseDuration
+        self.heartbeatInterval = heartbeatInterval
         self.host = host
         self.port = port
         self.dataDirectory = dataDirectory
@@ -53,11 +66,25 @@ public struct ServerOptions: Sendable {
         if let token, token.contains(where: { $0.isWhitespace || $0.asciiValue.map { $0 < 0x20 } ?? false }) {
             throw ServerOptionsError("the token contains whitespace or control characters, which an Authorization header cannot carry")
         }
+        if nodeID.isEmpty || nodeID.count > 200 || nodeID.contains(where: { $0.isWhitespace || $0.isNewline }) {
+            throw ServerOptionsError("the node id \"\(nodeID)\" must be 1 to 200 characters without whitespace")
+        }
+        if !(1...1024).contains(partitions) {
+            throw ServerOptionsError("--partitions must be between 1 and 1024, got \(partitions)")
+        }
+        if heartbeatInterval < .milliseconds(50) || leaseDuration < heartbeatInterval * 2 {
+            throw ServerOptionsError("the lease must last at least twice the heartbeat interval (at least 50 ms), so that a healthy node renews in time")
+        }
         if limits.maximumCommandBodyBytes < 1 || limits.maximumPublishBodyBytes < 1 || limits.maximumBatchSize < 1
             || limits.maximumSubscribers < 1
         {
             throw ServerOptionsError("request limits must be at least 1")
         }
+    }
+
+    /// The default node name: the host name and the process id.
+    public static var defaultNodeID: String {
+        "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
     }
 
     /// The embedded store's file.
