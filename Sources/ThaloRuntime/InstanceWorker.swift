@@ -97,6 +97,16 @@ actor InstanceWorker<Store: MessageStore> {
                         "\(record.stream) kept changing while handling \(command.command) (\(conflicts) attempts); try again",
                         aggregate: module.name, moduleVersion: module.version.description)
                 }
+                if let actual = error.actualVersion, actual < record.version {
+                    // The stream is shorter than what this entity applied: the database lost
+                    // its last commits (a restore, or a crash without synchronous commits).
+                    // Rebuild from what the stream holds now instead of catching up.
+                    logger.warning(
+                        "the stream is behind the live entity; rebuilding it",
+                        metadata: ["stream": "\(record.stream)", "live.version": "\(record.version)", "stream.version": "\(actual)"])
+                    if isLive(record), let handle = record.handle, let guest, !guest.isPoisoned { try? guest.dropEntity(handle) }
+                    record.handle = nil
+                }
                 mustCatchUp = true
                 continue  // `load` catches up with what the other writer wrote, then we retry.
             } catch let error as MessageStoreError where error.code == .duplicateMessageID {

@@ -13,6 +13,8 @@ public final class TemporaryPostgres: Sendable {
     /// The port it listens on.
     public let port: Int
     private let stopped = Mutex(false)
+    /// The server options `pg_ctl start` was given, for ``restart(down:)``.
+    private let startOptions: String
 
     /// Where the PostgreSQL 15 programs are.
     public static let binDirectory = ProcessInfo.processInfo.environment["THALO_PG_BIN"] ?? "/usr/lib/postgresql/15/bin"
@@ -42,6 +44,7 @@ public final class TemporaryPostgres: Sendable {
                 asRoot, "\(Self.binDirectory)/pg_ctl", ["-D", data, "-l", root + "/server.log", "-o", options, "-w", "-t", "60", "start"])
             if start.status == 0 {
                 self.port = port
+                self.startOptions = options
                 Self.register(self)
                 return
             }
@@ -82,6 +85,20 @@ public final class TemporaryPostgres: Sendable {
             }
         }
         throw TemporaryPostgresError(lastError)
+    }
+
+    /// Stops the server at once (as a crash would: `-m immediate`, connections cut), waits
+    /// `down` seconds, and starts it again on the same port and data.
+    public func restart(down: TimeInterval) throws {
+        let asRoot = getuid() == 0
+        let data = directory + "/data"
+        _ = try Self.runAsPostgres(asRoot, "\(Self.binDirectory)/pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"])
+        Thread.sleep(forTimeInterval: down)
+        let start = try Self.runAsPostgres(
+            asRoot, "\(Self.binDirectory)/pg_ctl", ["-D", data, "-l", directory + "/server.log", "-o", startOptions, "-w", "-t", "60", "start"])
+        guard start.status == 0 else {
+            throw TemporaryPostgresError("pg_ctl could not restart the server: \(start.combined)")
+        }
     }
 
     /// Stops the server and deletes its folder.

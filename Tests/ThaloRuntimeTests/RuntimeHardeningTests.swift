@@ -1,6 +1,7 @@
 import ESDL
 import Foundation
 import JSON
+import MessageDB
 import MessageStore
 import TestSupport
 import Testing
@@ -244,6 +245,27 @@ struct RuntimeHardeningTests {
             let outcomes = try await store.readStream("bankAccount:command+outcome-r1")
             #expect(outcomes.map(\.type) == ["CommandRejected"])
             #expect(try outcomes.first?.dataJSON()["commandType"] == "withdraw_funds")
+        }
+    }
+
+    @Test("a stream that lost its last events (a database that lost commits) is rebuilt, not retried as a conflict forever")
+    func streamBehindLiveEntity() async throws {
+        let url = try await PostgresFixture.shared.freshDatabase()
+        let database = String(URLComponents(string: url)!.path.dropFirst())
+        try await MessageDBStore.withStore(url: url) { store in
+            let runtime = Runtime(store: AnyModuleStore(AnyMessageStore(store)))
+            let built = try await ExampleModules.shared.build("bank_account")
+            try await runtime.publish(schema: built.schema, wasm: built.wasm)
+            _ = try await runtime.execute(bank("lost", "open_account", ["initial_balance": 10]))
+            _ = try await runtime.execute(bank("lost", "deposit_funds", ["amount": 1]))
+            _ = try await runtime.execute(bank("lost", "deposit_funds", ["amount": 100]))
+            // The database loses the last event behind the runtime's back.
+            let postgres = try await PostgresFixture.shared.cluster()
+            try postgres.psql("DELETE FROM message_store.messages WHERE stream_name = 'bankAccount-lost' AND position = 2", database: database)
+            let next = try await runtime.execute(bank("lost", "deposit_funds", ["amount": 5]))
+            #expect(next.outcome.events.map(\.position) == [2])
+            let view = try await runtime.entity(aggregate: "BankAccount", id: "lost")
+            #expect(view.state?["balance"] == 16)
         }
     }
 }
