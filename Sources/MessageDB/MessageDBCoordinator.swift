@@ -6,9 +6,10 @@ import NIOCore
 import PostgresNIO
 import Synchronization
 
-/// Divides command categories between the Thalo nodes sharing one PostgreSQL, with leases
-/// in `thalo.leases` (partition, owner, epoch, expiry on the database clock) and one row
-/// per node in `thalo.nodes`.
+/// Divides categories (the command categories of `thalo serve`, and projections) between
+/// the nodes sharing one PostgreSQL, with leases in `thalo.leases` (category, consumer,
+/// partition, owner, epoch, expiry on the database clock) and one row per node in
+/// `thalo.nodes` (with the work it does).
 ///
 /// - Each node renews its leases every heartbeat; a lease not renewed for
 ///   ``Configuration/leaseDuration`` expires and may be claimed by another node, which
@@ -16,9 +17,9 @@ import Synchronization
 /// - Each node holds a session advisory lock of its own on a dedicated connection. When a
 ///   peer can take that lock, the node's session is gone (the process died, or its
 ///   connection did): its leases are expired at once instead of waiting.
-/// - A node holds at most ceil(partitions / live nodes) partitions of a category: it
-///   claims free or expired ones up to that share and hands back the excess, so work
-///   spreads when nodes join and is taken over when they leave.
+/// - A node holds at most ceil(partitions / live nodes doing that work) partitions of a
+///   category: it claims free or expired ones up to that share and hands back the excess,
+///   so work spreads when nodes join and is taken over when they leave.
 /// - Fencing: positions are written only in a transaction that finds this node's lease,
 ///   with its epoch, unexpired; and a node stops handling a partition as soon as its own
 ///   clock says the lease may have expired (``holds(_:)``), before any heartbeat says so.
@@ -52,7 +53,7 @@ public actor MessageDBCoordinator: PartitionCoordinator {
     /// The local deadline of each held lease, read by consumers without waiting on the actor.
     private nonisolated let deadlines = Mutex<[PartitionKey: (epoch: Int64, deadline: ContinuousClock.Instant)]>([:])
     private var held: [PartitionKey: PartitionLease] = [:]
-    private var partitionCounts: [String: Int] = [:]
+    private var partitionCounts: [PartitionedCategory: Int] = [:]
     private var lockConnection: PostgresConnection?
     private var lockKey: Int32 = 0
     private var lockHeld = false
@@ -137,14 +138,17 @@ public actor MessageDBCoordinator: PartitionCoordinator {
 
     // MARK: Heartbeat
 
-    public func heartbeat(categories: [String]) async throws -> LeaseAssignment {
+    public func heartbeat(work: [PartitionedCategory]) async throws -> LeaseAssignment {
         let started = ContinuousClock.now
         return try await withTranslation("the cluster heartbeat of node \(nodeID)") {
-            try await self.beat(categories: categories, started: started)
+            try await self.beat(work: work, started: started)
         }
     }
 
-    private func beat(categories: [String], started: ContinuousClock.Instant) async throws -> LeaseAssignment {
+    /// How `thalo.nodes.work` names a piece of work.
+    static func workName(_ work: PartitionedCategory) -> String { "\(work.category) \(work.consumer)" }
+
+    private func beat(work: [PartitionedCategory], started: ContinuousClock.Instant) async throws -> LeaseAssignment {
         let client = store.client
         do {
             try await ensureLock()
@@ -152,10 +156,11 @@ public actor MessageDBCoordinator: PartitionCoordinator {
             // Without the lock peers may think this node gone; its leases are fenced anyway.
             logger.warning("could not take the node lock; retrying at the next heartbeat", metadata: ["error": "\(error)"])
         }
+        let workNames = work.map(Self.workName)
         try await client.query(
             """
-            INSERT INTO thalo.nodes (id, lock_key, started_at, last_heartbeat) VALUES (\(nodeID), \(lockKey), now(), now())
-            ON CONFLICT (id) DO UPDATE SET last_heartbeat = now(), lock_key = excluded.lock_key
+            INSERT INTO thalo.nodes (id, lock_key, work, started_at, last_heartbeat) VALUES (\(nodeID), \(lockKey), \(workNames), now(), now())
+            ON CONFLICT (id) DO UPDATE SET last_heartbeat = now(), lock_key = excluded.lock_key, work = excluded.work
             """, logger: logger)
         // Renew what is still ours; what is not was taken over.
         var renewed: [PartitionKey: PartitionLease] = [:]
@@ -163,10 +168,11 @@ public actor MessageDBCoordinator: PartitionCoordinator {
         let rows = try await client.query(
             """
             UPDATE thalo.leases SET expires_at = now() + make_interval(secs => \(leaseSeconds))
-            WHERE owner = \(nodeID) RETURNING category, partition, partitions, epoch
+            WHERE owner = \(nodeID) RETURNING category, consumer, partition, partitions, epoch
             """, logger: logger)
-        for try await (category, partition, partitions, epoch) in rows.decode((String, Int32, Int32, Int64).self) {
-            let lease = PartitionLease(category: category, partition: Int(partition), partitions: Int(partitions), epoch: epoch)
+        for try await (category, consumer, partition, partitions, epoch) in rows.decode((String, String, Int32, Int32, Int64).self) {
+            let lease = PartitionLease(
+                category: category, consumer: consumer, partition: Int(partition), partitions: Int(partitions), epoch: epoch)
             renewed[lease.key] = lease
         }
         for (key, lease) in held where renewed[key]?.epoch != lease.epoch {
@@ -174,53 +180,72 @@ public actor MessageDBCoordinator: PartitionCoordinator {
             logger.warning("lost a partition to another node", metadata: ["partition": "\(lease)"])
         }
         setHeld(renewed, deadline: started + leaseDuration)
-        for category in categories where partitionCounts[category] == nil {
-            try await divide(category)
+        for item in work where partitionCounts[item] == nil {
+            try await divide(item)
         }
-        let live = try await removeGoneNodes()
+        try await removeGoneNodes()
+        let live = try await liveNodes(doing: work)
         var excess = Set<PartitionLease>()
-        for category in categories {
-            guard let partitions = partitionCounts[category] else { continue }
-            let share = (partitions + live - 1) / max(1, live)
-            let owned = held.values.filter { $0.category == category }.sorted { $0.partition < $1.partition }
+        for item in work {
+            guard let partitions = partitionCounts[item] else { continue }
+            let nodes = max(1, live[Self.workName(item)] ?? 1)
+            let share = (partitions + nodes - 1) / nodes
+            let owned = held.values.filter { $0.work == item }.sorted { $0.partition < $1.partition }
             if owned.count > share {
                 excess.formUnion(owned.suffix(owned.count - share))
             } else if owned.count < share {
-                try await claim(category, count: share - owned.count, deadline: started + leaseDuration)
+                try await claim(item, count: share - owned.count, deadline: started + leaseDuration)
             }
         }
         ownedGauge.record(held.count)
         return LeaseAssignment(held: Set(held.values).subtracting(excess), excess: excess)
     }
 
-    /// Creates the category's lease rows when it is not divided yet, and reads its partition count.
-    private func divide(_ category: String) async throws {
+    /// Creates the lease rows of a category read by a consumer when it is not divided yet,
+    /// and reads its partition count.
+    private func divide(_ work: PartitionedCategory) async throws {
         let partitions = Int32(configuration.partitions)
         try await store.client.query(
             """
-            INSERT INTO thalo.leases (category, partition, partitions)
-            SELECT \(category), p, \(partitions) FROM generate_series(0, \(partitions) - 1) AS p
+            INSERT INTO thalo.leases (category, consumer, partition, partitions)
+            SELECT \(work.category), \(work.consumer), p, \(partitions) FROM generate_series(0, \(partitions) - 1) AS p
             ON CONFLICT DO NOTHING
             """, logger: logger)
         let rows = try await store.client.query(
-            "SELECT count(*)::int4, min(partitions) FROM thalo.leases WHERE category = \(category)", logger: logger)
+            "SELECT count(*)::int4, min(partitions) FROM thalo.leases WHERE category = \(work.category) AND consumer = \(work.consumer)",
+            logger: logger)
         for try await (count, recorded) in rows.decode((Int32, Int32).self) {
             if count != recorded {
                 throw MessageStoreError(
-                    .storage, "thalo.leases has \(count) rows for \(category) but says it has \(recorded) partitions; fix or delete its rows")
+                    .storage, "thalo.leases has \(count) rows for \(work) but says it has \(recorded) partitions; fix or delete its rows")
             }
             if Int(recorded) != configuration.partitions {
                 logger.warning(
                     "the category is already divided into another number of partitions; keeping it",
-                    metadata: ["category": "\(category)", "partitions": "\(recorded)", "configured": "\(configuration.partitions)"])
+                    metadata: ["category": "\(work.category)", "consumer": "\(work.consumer)", "partitions": "\(recorded)",
+                        "configured": "\(configuration.partitions)"])
             }
-            partitionCounts[category] = Int(recorded)
+            partitionCounts[work] = Int(recorded)
         }
     }
 
+    /// How many live nodes (this one included) do each piece of work, by work name.
+    private func liveNodes(doing work: [PartitionedCategory]) async throws -> [String: Int] {
+        let leaseSeconds = self.leaseSeconds
+        let rows = try await store.client.query(
+            """
+            SELECT w, count(*)::int4 FROM thalo.nodes, unnest(work) AS w
+            WHERE last_heartbeat > now() - make_interval(secs => \(leaseSeconds)) OR id = \(nodeID)
+            GROUP BY w
+            """, logger: logger)
+        var live: [String: Int] = [:]
+        for try await (name, count) in rows.decode((String, Int32).self) { live[name] = Int(count) }
+        return live
+    }
+
     /// Deletes the nodes that are gone (their lock is free) or silent for longer than a
-    /// lease, expiring the leases of the former at once; returns how many nodes are live.
-    private func removeGoneNodes() async throws -> Int {
+    /// lease, expiring the leases of the former at once.
+    private func removeGoneNodes() async throws {
         let client = store.client
         let leaseSeconds = self.leaseSeconds
         let rows = try await client.query(
@@ -230,7 +255,6 @@ public actor MessageDBCoordinator: PartitionCoordinator {
             """, logger: logger)
         var peers: [(String, Int32, Bool)] = []
         for try await peer in rows.decode((String, Int32, Bool).self) { peers.append(peer) }
-        var live = 1
         for (id, key, silent) in peers {
             let gone = lockHeld && key != lockKey ? try await probe(key) : false
             if gone {
@@ -242,30 +266,29 @@ public actor MessageDBCoordinator: PartitionCoordinator {
             } else if silent {
                 logger.notice("a node has been silent for longer than a lease: its partitions are free", metadata: ["peer": "\(id)"])
                 try await client.query("DELETE FROM thalo.nodes WHERE id = \(id) AND lock_key = \(key)", logger: logger)
-            } else {
-                live += 1
             }
         }
-        return live
     }
 
     /// Claims up to `count` free or expired partitions of a category, picked at random.
-    private func claim(_ category: String, count: Int, deadline: ContinuousClock.Instant) async throws {
+    private func claim(_ work: PartitionedCategory, count: Int, deadline: ContinuousClock.Instant) async throws {
         let leaseSeconds = self.leaseSeconds
         let rows = try await store.client.query(
             """
             UPDATE thalo.leases AS l SET owner = \(nodeID), epoch = l.epoch + 1, expires_at = now() + make_interval(secs => \(leaseSeconds))
             FROM (
-              SELECT category, partition FROM thalo.leases
-              WHERE category = \(category) AND (owner IS NULL OR expires_at < now())
+              SELECT category, consumer, partition FROM thalo.leases
+              WHERE category = \(work.category) AND consumer = \(work.consumer) AND (owner IS NULL OR expires_at < now())
               ORDER BY random() LIMIT \(Int32(count)) FOR UPDATE SKIP LOCKED
             ) AS free
-            WHERE l.category = free.category AND l.partition = free.partition
-            RETURNING l.category, l.partition, l.partitions, l.epoch
+            WHERE l.category = free.category AND l.consumer = free.consumer AND l.partition = free.partition
+            RETURNING l.partition, l.partitions, l.epoch
             """, logger: logger)
         var claimed: [PartitionLease] = []
-        for try await (category, partition, partitions, epoch) in rows.decode((String, Int32, Int32, Int64).self) {
-            claimed.append(PartitionLease(category: category, partition: Int(partition), partitions: Int(partitions), epoch: epoch))
+        for try await (partition, partitions, epoch) in rows.decode((Int32, Int32, Int64).self) {
+            claimed.append(
+                PartitionLease(
+                    category: work.category, consumer: work.consumer, partition: Int(partition), partitions: Int(partitions), epoch: epoch))
         }
         guard !claimed.isEmpty else { return }
         var next = held
@@ -273,7 +296,7 @@ public actor MessageDBCoordinator: PartitionCoordinator {
         setHeld(next, deadline: deadline, keepDeadlines: true)
         acquired.increment(by: Int64(claimed.count))
         logger.info(
-            "claimed partitions", metadata: ["category": "\(category)", "partitions": "\(claimed.map(\.partition).sorted())"])
+            "claimed partitions", metadata: ["work": "\(work)", "partitions": "\(claimed.map(\.partition).sorted())"])
     }
 
     private func setHeld(_ leases: [PartitionKey: PartitionLease], deadline: ContinuousClock.Instant, keepDeadlines: Bool = false) {
@@ -297,7 +320,8 @@ public actor MessageDBCoordinator: PartitionCoordinator {
                 try await self.store.client.query(
                     """
                     UPDATE thalo.leases SET owner = NULL, expires_at = now()
-                    WHERE category = \(lease.category) AND partition = \(Int32(lease.partition)) AND owner = \(self.nodeID) AND epoch = \(lease.epoch)
+                    WHERE category = \(lease.category) AND consumer = \(lease.consumer) AND partition = \(Int32(lease.partition))
+                      AND owner = \(self.nodeID) AND epoch = \(lease.epoch)
                     """, logger: self.logger)
             }
             var next = held
@@ -329,8 +353,8 @@ public actor MessageDBCoordinator: PartitionCoordinator {
                 let rows = try await connection.query(
                     """
                     SELECT 1 FROM thalo.leases
-                    WHERE category = \(lease.category) AND partition = \(Int32(lease.partition)) AND owner = \(nodeID)
-                      AND epoch = \(lease.epoch) AND expires_at > now()
+                    WHERE category = \(lease.category) AND consumer = \(lease.consumer) AND partition = \(Int32(lease.partition))
+                      AND owner = \(nodeID) AND epoch = \(lease.epoch) AND expires_at > now()
                     FOR SHARE
                     """, logger: logger)
                 var found = false
@@ -352,13 +376,13 @@ public actor MessageDBCoordinator: PartitionCoordinator {
 
     // MARK: Status
 
-    public func status(consumer: String) async throws -> ClusterStatus {
+    public func status() async throws -> ClusterStatus {
         try await withTranslation("reading the cluster status") {
-            try await self.readStatus(consumer: consumer)
+            try await self.readStatus()
         }
     }
 
-    private func readStatus(consumer: String) async throws -> ClusterStatus {
+    private func readStatus() async throws -> ClusterStatus {
         let client = store.client
         let leaseSeconds = self.leaseSeconds
         var nodes: [ClusterNode] = []
@@ -373,26 +397,27 @@ public actor MessageDBCoordinator: PartitionCoordinator {
         var partitions: [ClusterPartition] = []
         let leaseRows = try await client.query(
             """
-            SELECT category, partition, partitions, CASE WHEN expires_at > now() THEN owner END, epoch, expires_at
-            FROM thalo.leases ORDER BY category, partition
+            SELECT category, consumer, partition, partitions, CASE WHEN expires_at > now() THEN owner END, epoch, expires_at
+            FROM thalo.leases ORDER BY category, consumer, partition
             """, logger: logger)
-        for try await (category, partition, count, owner, epoch, expires) in leaseRows.decode(
-            (String, Int32, Int32, String?, Int64, Date).self)
+        for try await (category, consumer, partition, count, owner, epoch, expires) in leaseRows.decode(
+            (String, String, Int32, Int32, String?, Int64, Date).self)
         {
             partitions.append(
                 ClusterPartition(
-                    category: category, partition: Int(partition), partitions: Int(count), owner: owner, epoch: epoch,
-                    expiresAt: owner == nil ? nil : expires, position: nil, lag: nil))
+                    category: category, consumer: consumer, partition: Int(partition), partitions: Int(count), owner: owner,
+                    epoch: epoch, expiresAt: owner == nil ? nil : expires, position: nil, lag: nil))
         }
         for index in partitions.indices {
             let partition = partitions[index]
-            let stream = Self.positionStream(category: partition.category, consumer: consumer, partition: partition.partition)
+            let stream = Self.positionStream(category: partition.category, consumer: partition.consumer, partition: partition.partition)
             if let last = try await store.lastMessage(in: stream, type: "Recorded") {
                 partitions[index].position = try last.dataJSON()["position"]?.integerValue
             }
         }
-        for category in Set(partitions.map(\.category)) {
-            let members = partitions.indices.filter { partitions[$0].category == category }
+        for work in Set(partitions.map { PartitionedCategory(category: $0.category, consumer: $0.consumer) }) {
+            let category = work.category
+            let members = partitions.indices.filter { partitions[$0].category == category && partitions[$0].consumer == work.consumer }
             let size = Int64(partitions[members[0]].partitions)
             let parts = members.map { Int64(partitions[$0].partition) }
             let positions = members.map { partitions[$0].position ?? 0 }

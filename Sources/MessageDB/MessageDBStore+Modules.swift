@@ -21,6 +21,7 @@ extension MessageDBStore: ModuleStorage {
         CREATE TABLE IF NOT EXISTS thalo.nodes (
           id text PRIMARY KEY,
           lock_key integer NOT NULL,
+          work text[] NOT NULL DEFAULT '{}',
           started_at timestamptz NOT NULL DEFAULT now(),
           last_heartbeat timestamptz NOT NULL DEFAULT now()
         )
@@ -28,12 +29,13 @@ extension MessageDBStore: ModuleStorage {
         """
         CREATE TABLE IF NOT EXISTS thalo.leases (
           category text NOT NULL,
+          consumer text NOT NULL,
           partition integer NOT NULL,
           partitions integer NOT NULL,
           owner text,
           epoch bigint NOT NULL DEFAULT 0,
           expires_at timestamptz NOT NULL DEFAULT now(),
-          PRIMARY KEY (category, partition)
+          PRIMARY KEY (category, consumer, partition)
         )
         """,
     ]

@@ -1,18 +1,42 @@
 import Foundation
 
-/// One partition of a category that a node holds: member `partition` of a consumer group of
-/// `partitions`, under lease `epoch`.
+/// A category as one consumer reads it: the unit that is divided into partitions. The
+/// command consumers of `thalo serve` are `bankAccount:command` read by `thalo`; a
+/// projection is its category read under the projection's name.
+public struct PartitionedCategory: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// The category, e.g. `bankAccount:command` or `bankAccount`.
+    public var category: String
+    /// The consumer name its positions are recorded under.
+    public var consumer: String
+
+    public init(category: String, consumer: String) {
+        self.category = category
+        self.consumer = consumer
+    }
+
+    public static func < (lhs: PartitionedCategory, rhs: PartitionedCategory) -> Bool {
+        (lhs.category, lhs.consumer) < (rhs.category, rhs.consumer)
+    }
+
+    public var description: String { "\(category) (\(consumer))" }
+}
+
+/// One partition of a category that a node holds for a consumer: member `partition` of a
+/// consumer group of `partitions`, under lease `epoch`.
 public struct PartitionLease: Sendable, Hashable, CustomStringConvertible {
     /// The category, e.g. `bankAccount:command`.
     public var category: String
+    /// The consumer whose work this is.
+    public var consumer: String
     public var partition: Int
     /// How many partitions the category is divided into.
     public var partitions: Int
     /// Raised by every change of owner: a write under an older epoch is refused.
     public var epoch: Int64
 
-    public init(category: String, partition: Int, partitions: Int, epoch: Int64) {
+    public init(category: String, consumer: String, partition: Int, partitions: Int, epoch: Int64) {
         self.category = category
+        self.consumer = consumer
         self.partition = partition
         self.partitions = partitions
         self.epoch = epoch
@@ -25,23 +49,26 @@ public struct PartitionLease: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The partition without its epoch.
-    public var key: PartitionKey { PartitionKey(category: category, partition: partition) }
+    public var key: PartitionKey { PartitionKey(work: work, partition: partition) }
 
-    public var description: String { "\(category) partition \(partition)/\(partitions) (epoch \(epoch))" }
+    /// What is divided.
+    public var work: PartitionedCategory { PartitionedCategory(category: category, consumer: consumer) }
+
+    public var description: String { "\(category) (\(consumer)) partition \(partition)/\(partitions) (epoch \(epoch))" }
 }
 
-/// A partition of a category, whoever holds it.
+/// A partition of a category read by a consumer, whoever holds it.
 public struct PartitionKey: Sendable, Hashable, Comparable {
-    public var category: String
+    public var work: PartitionedCategory
     public var partition: Int
 
-    public init(category: String, partition: Int) {
-        self.category = category
+    public init(work: PartitionedCategory, partition: Int) {
+        self.work = work
         self.partition = partition
     }
 
     public static func < (lhs: PartitionKey, rhs: PartitionKey) -> Bool {
-        (lhs.category, lhs.partition) < (rhs.category, rhs.partition)
+        (lhs.work, lhs.partition) < (rhs.work, rhs.partition)
     }
 }
 
@@ -78,6 +105,8 @@ public struct ClusterNode: Sendable, Equatable {
 /// A partition as the cluster sees it.
 public struct ClusterPartition: Sendable, Equatable {
     public var category: String
+    /// The consumer reading it (`thalo` for the command consumers).
+    public var consumer: String
     public var partition: Int
     public var partitions: Int
     /// The node holding an unexpired lease, if any.
@@ -90,10 +119,11 @@ public struct ClusterPartition: Sendable, Equatable {
     public var lag: Int64?
 
     public init(
-        category: String, partition: Int, partitions: Int, owner: String?, epoch: Int64, expiresAt: Date?, position: Int64?,
-        lag: Int64?
+        category: String, consumer: String, partition: Int, partitions: Int, owner: String?, epoch: Int64, expiresAt: Date?,
+        position: Int64?, lag: Int64?
     ) {
         self.category = category
+        self.consumer = consumer
         self.partition = partition
         self.partitions = partitions
         self.owner = owner
@@ -122,13 +152,13 @@ public struct ClusterStatus: Sendable, Equatable {
 /// partitions (consumer group members), each partition is leased to one node at a time,
 /// and a node that stops renewing (or whose session is gone) loses its leases to the others.
 ///
-/// The caller runs the loop: ``join()`` once, then ``heartbeat(categories:)`` every
+/// ``PartitionedConsumers`` runs the loop: ``join()`` once, then ``heartbeat(work:)`` every
 /// ``heartbeatInterval``, consuming the partitions it is told it holds, stopping the excess
 /// ones and handing them back with ``release(_:)``; ``leave()`` at the end.
 public protocol PartitionCoordinator: AnyObject, Sendable {
     /// This node's name.
     var nodeID: String { get }
-    /// How often to call ``heartbeat(categories:)``.
+    /// How often to call ``heartbeat(work:)``.
     var heartbeatInterval: Duration { get }
     /// How long a lease lasts without renewal.
     var leaseDuration: Duration { get }
@@ -136,8 +166,8 @@ public protocol PartitionCoordinator: AnyObject, Sendable {
     /// Registers the node; fails when another live node has the same name.
     func join() async throws
     /// Renews this node's leases, notices nodes that are gone, and claims or gives back
-    /// partitions so that work is spread evenly.
-    func heartbeat(categories: [String]) async throws -> LeaseAssignment
+    /// partitions of `work` so that it is spread evenly over the live nodes that do it.
+    func heartbeat(work: [PartitionedCategory]) async throws -> LeaseAssignment
     /// Hands partitions back at once (after their consumers stopped).
     func release(_ leases: [PartitionLease]) async throws
     /// Hands every partition back and leaves the cluster.
@@ -148,6 +178,6 @@ public protocol PartitionCoordinator: AnyObject, Sendable {
     /// Writes a consumer's position message only while `lease` is held, checked in the same
     /// transaction; a node that lost the lease gets ``MessageStoreError`` `leaseLost`.
     func recordPosition(_ message: NewMessage, to stream: StreamName, under lease: PartitionLease) async throws
-    /// The nodes and partitions, with each partition's position and lag for `consumer`.
-    func status(consumer: String) async throws -> ClusterStatus
+    /// The nodes and partitions, with each partition's recorded position and lag.
+    func status() async throws -> ClusterStatus
 }

@@ -52,6 +52,9 @@ public final class Subscription<Store: MessageStore>: Service, Sendable {
         /// Writes the position message instead of a plain store write (a cluster node
         /// writes it only while it holds the partition's lease).
         public var positionWriter: (@Sendable (NewMessage, StreamName) async throws -> Void)?
+        /// Asked before each message: while it answers false (a cluster node that may have
+        /// lost its lease), the subscription waits instead of handing messages over.
+        public var mayHandle: (@Sendable () -> Bool)?
 
         public init(
             category: String,
@@ -214,6 +217,9 @@ public final class Subscription<Store: MessageStore>: Service, Sendable {
                 }
                 backoff.reset()
                 for message in batch {
+                    if let mayHandle = configuration.mayHandle {
+                        while !mayHandle() { try await Task.sleep(for: .milliseconds(50)) }
+                    }
                     try await deliver(message)
                     if tracker.handled(message.globalPosition, now: .now) { try await recordOrRetryLater(&tracker) }
                     if Task.isCancelled { break }

@@ -192,8 +192,8 @@ struct DB: AsyncParsableCommand {
             discussion: """
                 Run once as an administrator (a role that may create schemas and roles). \
                 Idempotent: on a database that already has message_store (Thalo's or the official \
-                Message DB) it changes nothing there. It creates Thalo's registry, the table \
-                thalo.modules, and lets the roles Thalo runs as use it (--grant-to; by default the \
+                Message DB) it changes nothing there. It creates Thalo's tables, the registry \
+                thalo.modules and the cluster's thalo.nodes and thalo.leases, and lets the roles Thalo runs as use them (--grant-to; by default the \
                 message_store role, when it exists), so that `thalo serve` can then run as that role \
                 without CREATE rights.
                 """)

@@ -71,13 +71,23 @@ public final class ProjectionRunner<Store: MessageStore>: Service, Sendable {
         }
     }
 
-    private let subscriptions: [Subscription<Store>]
+    private let categories: [String]
+    private let name: String
+    private let coordinator: (any PartitionCoordinator)?
+    private let logger: Logger
+    /// Makes the subscription of a category, or of one leased partition of it.
+    private let subscription: @Sendable (String, PartitionLease?) -> Subscription<Store>
 
     /// - Parameters:
     ///   - name: the consumer name under which positions are recorded.
+    ///   - coordinator: divides each category with the other processes running this
+    ///     projection under the same name (on PostgreSQL, ``MessageDB/MessageDBCoordinator``):
+    ///     each process consumes the partitions it leases, and takes over those of a
+    ///     process that is gone. Without one, this process reads every category whole (or
+    ///     the fixed share of ``Configuration/consumerGroup``).
     public init(
         store: Store, projection: some Projection, name: String, configuration: Configuration = Configuration(),
-        logger: Logger = Logger(label: "thalo.projection")
+        coordinator: (any PartitionCoordinator)? = nil, logger: Logger = Logger(label: "thalo.projection")
     ) {
         var logger = logger
         logger[metadataKey: "projection.name"] = "\(name)"
@@ -86,15 +96,22 @@ public final class ProjectionRunner<Store: MessageStore>: Service, Sendable {
         let skipped = Counter(label: "thalo_projection_skipped_total", dimensions: [("projection", name)])
         let position = Gauge(label: "thalo_projection_position", dimensions: [("projection", name)])
         let types = projection.eventTypes
-        subscriptions = projection.categories.map { category in
-            Subscription(
+        self.categories = projection.categories
+        self.name = name
+        self.coordinator = coordinator
+        self.logger = logger
+        let log = logger
+        self.subscription = { category, lease in
+            var settings = Subscription<Store>.Configuration(
+                category: category, consumer: name, consumerGroup: configuration.consumerGroup, batchSize: configuration.batchSize,
+                positionUpdateInterval: configuration.positionUpdateInterval, positionUpdateTime: configuration.positionUpdateTime,
+                minimumPollInterval: configuration.minimumPollInterval, maximumPollInterval: configuration.maximumPollInterval,
+                errorPolicy: .retry(maximumBackoff: configuration.maximumBackoff, skipAfter: configuration.skipAfter))
+            if let lease, let coordinator { settings.lease(lease, from: coordinator) }
+            return Subscription(
                 store: store,
-                configuration: .init(
-                    category: category, consumer: name, consumerGroup: configuration.consumerGroup, batchSize: configuration.batchSize,
-                    positionUpdateInterval: configuration.positionUpdateInterval, positionUpdateTime: configuration.positionUpdateTime,
-                    minimumPollInterval: configuration.minimumPollInterval, maximumPollInterval: configuration.maximumPollInterval,
-                    errorPolicy: .retry(maximumBackoff: configuration.maximumBackoff, skipAfter: configuration.skipAfter)),
-                logger: logger,
+                configuration: settings,
+                logger: log,
                 observer: { event in
                     switch event.kind {
                     case .handled:
@@ -112,11 +129,31 @@ public final class ProjectionRunner<Store: MessageStore>: Service, Sendable {
         }
     }
 
-    /// Follows every category until cancelled or graceful shutdown, recording positions on the way out.
+    /// Follows every category (or, with a coordinator, the partitions this process leases)
+    /// until cancelled or graceful shutdown, recording positions on the way out.
     public func run() async throws {
-        try await withThrowingDiscardingTaskGroup { group in
-            for subscription in subscriptions {
-                group.addTask { try await subscription.run() }
+        guard let coordinator else {
+            try await withThrowingDiscardingTaskGroup { group in
+                for category in categories {
+                    let subscription = subscription(category, nil)
+                    group.addTask { try await subscription.run() }
+                }
+            }
+            return
+        }
+        let work = categories.map { PartitionedCategory(category: $0, consumer: name) }
+        try await PartitionedConsumers.run(coordinator: coordinator, work: { work }, logger: logger) { lease in
+            // A partition's subscription that stops on an error is started again until the lease goes.
+            var backoff = Backoff(minimum: .milliseconds(100), maximum: .seconds(5))
+            while !Task.isCancelled {
+                do {
+                    try await self.subscription(lease.category, lease).run()
+                    return
+                } catch {
+                    if Task.isCancelled { return }
+                    self.logger.warning("projection partition stopped on an error; restarting it", metadata: ["partition": "\(lease)", "error": "\(error)"])
+                    try? await Task.sleep(for: backoff.nextWait())
+                }
             }
         }
     }

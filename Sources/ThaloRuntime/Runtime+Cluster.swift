@@ -5,54 +5,6 @@ import Metrics
 import ServiceLifecycle
 
 extension Runtime {
-    /// A cluster node's loop: joins, then every heartbeat consumes the partitions it holds,
-    /// stops the ones it lost or must hand back (handing those back once stopped), and on
-    /// shutdown stops every consumer, then hands every partition back at once.
-    func runClusterNode(_ coordinator: any PartitionCoordinator) async throws {
-        var backoff = Backoff(minimum: .milliseconds(200), maximum: .seconds(5))
-        while true {
-            do {
-                try await coordinator.join()
-                break
-            } catch let error as MessageStoreError where error.code == .invalidArgument {
-                throw error  // another node runs under this name: the server stops with the message
-            } catch {
-                if Task.isCancelled || Task.isShuttingDownGracefully { return }
-                logger.warning("could not join the cluster; retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: backoff.nextWait())
-            }
-        }
-        var running: [PartitionKey: (lease: PartitionLease, task: Task<Void, Never>)] = [:]
-        let failures = Counter(label: "thalo_cluster_heartbeat_failures_total")
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            let categories = commandCategories.withLock { Array($0).sorted() }
-            do {
-                let assignment = try await coordinator.heartbeat(categories: categories)
-                var wanted: [PartitionKey: PartitionLease] = [:]
-                for lease in assignment.held { wanted[lease.key] = lease }
-                for (key, entry) in running where wanted[key] != entry.lease {
-                    entry.task.cancel()
-                    await entry.task.value
-                    running[key] = nil
-                }
-                if !assignment.excess.isEmpty {
-                    try await coordinator.release(Array(assignment.excess))
-                }
-                for (key, lease) in wanted where running[key] == nil {
-                    running[key] = (lease, Task { await self.keepConsumingCommands(category: lease.category, lease: lease) })
-                }
-            } catch {
-                failures.increment()
-                logger.warning("cluster heartbeat failed; consumers pause when their leases run out", metadata: ["error": "\(error)"])
-            }
-            try? await Task.sleep(for: coordinator.heartbeatInterval)
-        }
-        for entry in running.values { entry.task.cancel() }
-        for entry in running.values { await entry.task.value }
-        // Leaving must not run in this cancelled task: database clients drop its queries.
-        await Task { await coordinator.leave() }.value
-    }
-
     /// Where a partition's consumer starts when it has no position of its own: after the
     /// position the undivided consumer recorded, if it ran before the category was divided.
     func undividedStart(category: String) async throws -> Int64 {
@@ -69,7 +21,7 @@ extension Runtime {
     public func clusterStatus() async throws(RuntimeError) -> ClusterStatus {
         do {
             if let coordinator {
-                return try await coordinator.status(consumer: configuration.consumerName)
+                return try await coordinator.status()
             }
             let now = Date()
             let node = ClusterNode(id: configuration.nodeID, startedAt: startedAt, lastHeartbeat: now, live: true)
@@ -90,7 +42,7 @@ extension Runtime {
                 }
                 partitions.append(
                     ClusterPartition(
-                        category: category, partition: 0, partitions: 1, owner: configuration.consumesCommands ? configuration.nodeID : nil,
+                        category: category, consumer: configuration.consumerName, partition: 0, partitions: 1, owner: configuration.consumesCommands ? configuration.nodeID : nil,
                         epoch: 0, expiresAt: nil, position: position, lag: lag))
             }
             return ClusterStatus(node: configuration.nodeID, nodes: [node], partitions: partitions)

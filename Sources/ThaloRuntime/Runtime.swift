@@ -284,7 +284,16 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
             try await withThrowingDiscardingTaskGroup { group in
                 var consuming: Set<String> = []
                 if let coordinator = self.coordinator, self.configuration.consumesCommands {
-                    group.addTask { try await self.runClusterNode(coordinator) }
+                    let consumer = self.configuration.consumerName
+                    group.addTask {
+                        try await PartitionedConsumers.run(
+                            coordinator: coordinator,
+                            work: { self.commandCategories.withLock { $0.map { PartitionedCategory(category: $0, consumer: consumer) } } },
+                            logger: self.logger
+                        ) { lease in
+                            await self.keepConsumingCommands(category: lease.category, lease: lease)
+                        }
+                    }
                 }
                 while !Task.isCancelled {
                     do {
@@ -335,12 +344,8 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
             category: category, consumer: self.configuration.consumerName, consumerGroup: lease?.consumerGroup,
             positionUpdateInterval: 100, positionUpdateTime: .seconds(1),
             errorPolicy: .retry(maximumBackoff: lease == nil ? .seconds(5) : .seconds(1), skipAfter: nil))
-        let coordinator = self.coordinator
         if let lease, let coordinator {
-            // A partition's position is written only while this node holds it.
-            configuration.positionWriter = { message, stream in
-                try await coordinator.recordPosition(message, to: stream, under: lease)
-            }
+            configuration.lease(lease, from: coordinator)
             configuration.startPosition = try await undividedStart(category: category)
         }
         let deadLetters = StreamName(
@@ -353,10 +358,6 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
         let horizon = try await store.lastGlobalPosition()
         let lastStarted = Mutex<Int64>(0)
         let subscription = Subscription(store: store, configuration: configuration, logger: logger) { message in
-            if let lease, let coordinator, !coordinator.holds(lease) {
-                // Paused past the lease, or cut off: not ours to handle until a heartbeat renews it.
-                throw RuntimeError(.unavailable, "node \(coordinator.nodeID) may no longer hold \(lease); waiting for its heartbeat")
-            }
             let retried = lastStarted.withLock { last in
                 defer { last = message.globalPosition }
                 return last == message.globalPosition

@@ -108,6 +108,7 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
                 list.array(status.partitions) { output, partition in
                     output.object { item in
                         item.string("category", partition.category)
+                        item.string("consumer", partition.consumer)
                         item.integer("partition", Int64(partition.partition))
                         item.integer("partitions", Int64(partition.partitions))
                         item.string("owner", partition.owner)

@@ -123,8 +123,9 @@ public enum OpenAPIDocument {
               "node": { "type": "string", "description": "The node that answered." },
               "nodes": { "type": "array", "items": { "type": "object", "required": ["id", "startedAt", "lastHeartbeat", "live"], "properties": {
                 "id": { "type": "string" }, "startedAt": { "type": "string", "format": "date-time" }, "lastHeartbeat": { "type": "string", "format": "date-time" }, "live": { "type": "boolean" } } } },
-              "partitions": { "type": "array", "items": { "type": "object", "required": ["category", "partition", "partitions", "owner", "epoch", "expiresAt", "position", "lag"], "properties": {
-                "category": { "type": "string", "description": "The command category, e.g. bankAccount:command." },
+              "partitions": { "type": "array", "items": { "type": "object", "required": ["category", "consumer", "partition", "partitions", "owner", "epoch", "expiresAt", "position", "lag"], "properties": {
+                "category": { "type": "string", "description": "The command or projection category, e.g. bankAccount:command." },
+                "consumer": { "type": "string", "description": "The consumer reading it: thalo for the command consumers, a projection's name otherwise." },
                 "partition": { "type": "integer", "minimum": 0 }, "partitions": { "type": "integer", "minimum": 1 },
                 "owner": { "type": ["string", "null"], "description": "The node holding an unexpired lease." },
                 "epoch": { "type": "integer", "minimum": 0 }, "expiresAt": { "type": ["string", "null"], "format": "date-time" },

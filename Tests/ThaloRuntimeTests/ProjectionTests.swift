@@ -1,6 +1,8 @@
 import CountReadModel
 import Foundation
 import JSON
+import Logging
+import MessageDB
 import MessageStore
 import Synchronization
 import TestSupport
@@ -130,5 +132,56 @@ struct ProjectionTests {
         try await run.value
         #expect(try totals.rows().map(\.count) == [10, 1])
         #expect(try totals.rows().map(\.events) == [3, 1])
+    }
+
+    @Test("two processes of one projection divide its category by leases, and one takes over when the other stops")
+    func leasedPartitions() async throws {
+        let url = try await PostgresFixture.shared.freshDatabase()
+        try await MessageDBStore.withStore(url: url) { store in
+            for index in 0..<120 {
+                try await store.write(counterEvent(Int64(index)), to: StreamName(category: "counter", id: "p\(index % 40)"))
+            }
+            func coordinator(_ id: String) throws -> MessageDBCoordinator {
+                try MessageDBCoordinator(
+                    store: store,
+                    configuration: .init(nodeID: id, partitions: 8, heartbeatInterval: .milliseconds(200), leaseDuration: .seconds(2)),
+                    logger: Logger(label: "test"))
+            }
+            let configuration = ProjectionRunner<MessageDBStore>.Configuration(positionUpdateInterval: 1)
+            let first = Recorder(categories: ["counter"])
+            let second = Recorder(categories: ["counter"])
+            let run1 = Task {
+                try await ProjectionRunner(store: store, projection: first, name: "leased", configuration: configuration, coordinator: try coordinator("p1")).run()
+            }
+            let run2 = Task {
+                try await ProjectionRunner(store: store, projection: second, name: "leased", configuration: configuration, coordinator: try coordinator("p2")).run()
+            }
+            // Together they see each message once; each handles a share (balance takes a few heartbeats).
+            let deadline = ContinuousClock.now + .seconds(60)
+            while first.messages.count + second.messages.count < 120 && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            try await Task.sleep(for: .seconds(1))
+            let both = (first.messages + second.messages).map(\.globalPosition)
+            #expect(both.count == 120)
+            #expect(Set(both).count == 120)
+            // A graceful stop hands its partitions back: the other process takes them and goes on.
+            run1.cancel()
+            try await run1.value
+            let before = second.messages.count
+            for index in 120..<160 {
+                try await store.write(counterEvent(Int64(index)), to: StreamName(category: "counter", id: "p\(index % 40)"))
+            }
+            try await second.waitFor(before + 40)
+            let status = try await coordinator("observer").status()
+            let leased = status.partitions.filter { $0.category == "counter" && $0.consumer == "leased" }
+            #expect(leased.count == 8)
+            #expect(leased.allSatisfy { $0.owner == "p2" }, "\(leased.map(\.owner))")
+            #expect(leased.allSatisfy { $0.lag == 0 || $0.lag == nil })
+            run2.cancel()
+            try await run2.value
+            // Partitions were divided: each position stream is the consumer's member stream.
+            #expect(try await store.lastMessage(in: StreamName(unchecked: "counter:position-leased+0"), type: "Recorded") != nil)
+        }
     }
 }

@@ -1,0 +1,74 @@
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// Runs a node's share of partitioned work: joins the cluster, then at every heartbeat
+/// starts a consumer for each partition it holds, stops the ones it lost or must hand back
+/// (handing those back once stopped, so their last position is recorded first), and on
+/// shutdown stops every consumer and hands every partition back at once.
+public enum PartitionedConsumers {
+    /// - Parameters:
+    ///   - work: what this node consumes, asked again at every heartbeat (it may grow).
+    ///   - consume: consumes one partition until its task is cancelled.
+    /// - Throws: only when the coordinator refuses the node (`invalidArgument`, for example
+    ///   a node name in use); store failures are logged and retried.
+    public static func run(
+        coordinator: any PartitionCoordinator, work: @escaping @Sendable () -> [PartitionedCategory], logger: Logger,
+        consume: @escaping @Sendable (PartitionLease) async -> Void
+    ) async throws {
+        var backoff = Backoff(minimum: .milliseconds(200), maximum: .seconds(5))
+        while true {
+            do {
+                try await coordinator.join()
+                break
+            } catch let error as MessageStoreError where error.code == .invalidArgument {
+                throw error
+            } catch {
+                if Task.isCancelled || Task.isShuttingDownGracefully { return }
+                logger.warning("could not join the cluster; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: backoff.nextWait())
+            }
+        }
+        var running: [PartitionKey: (lease: PartitionLease, task: Task<Void, Never>)] = [:]
+        let failures = Counter(label: "thalo_cluster_heartbeat_failures_total")
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                let assignment = try await coordinator.heartbeat(work: work())
+                var wanted: [PartitionKey: PartitionLease] = [:]
+                for lease in assignment.held { wanted[lease.key] = lease }
+                for (key, entry) in running where wanted[key] != entry.lease {
+                    entry.task.cancel()
+                    await entry.task.value
+                    running[key] = nil
+                }
+                if !assignment.excess.isEmpty {
+                    try await coordinator.release(Array(assignment.excess))
+                }
+                for (key, lease) in wanted where running[key] == nil {
+                    running[key] = (lease, Task { await consume(lease) })
+                }
+            } catch {
+                failures.increment()
+                logger.warning("cluster heartbeat failed; consumers pause when their leases run out", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: coordinator.heartbeatInterval)
+        }
+        for entry in running.values { entry.task.cancel() }
+        for entry in running.values { await entry.task.value }
+        // Leaving must not run in this cancelled task: database clients drop its queries.
+        await Task { await coordinator.leave() }.value
+    }
+}
+
+extension Subscription.Configuration {
+    /// Makes the subscription consume one leased partition: it reads only the partition's
+    /// streams, records its position only while the lease is held (checked by the store in
+    /// the same transaction), and hands no message over while the lease may have expired.
+    public mutating func lease(_ lease: PartitionLease, from coordinator: any PartitionCoordinator) {
+        consumerGroup = lease.consumerGroup
+        positionWriter = { message, stream in
+            try await coordinator.recordPosition(message, to: stream, under: lease)
+        }
+        mayHandle = { coordinator.holds(lease) }
+    }
+}
