@@ -28,6 +28,18 @@ struct CountReadModelCommand: AsyncParsableCommand {
     @Option(help: "The consumer name for the recorded position.") var name: String = "countReadModel"
     @Option(help: ArgumentHelp("Only this member's share, member/size (e.g. 0/2).", valueName: "m/n")) var consumerGroup: String?
     @Flag(help: "Exit once caught up, after printing the table.") var untilCaughtUp = false
+    @Option(
+        help: ArgumentHelp(
+            "With --database-url: run as this node of a cluster; processes with the same --name divide the category by leases and take over from each other.",
+            valueName: "name"))
+    var nodeID: String?
+
+    func validate() throws {
+        if nodeID != nil && databaseURL == nil { throw ValidationError("--node-id needs --database-url (leases live in PostgreSQL)") }
+        if nodeID != nil && (consumerGroup != nil || untilCaughtUp) {
+            throw ValidationError("--node-id divides the work by itself: it goes without --consumer-group and --until-caught-up")
+        }
+    }
 
     func run() async throws {
         var logger = Logger(label: "count-read-model")
@@ -42,8 +54,10 @@ struct CountReadModelCommand: AsyncParsableCommand {
         if let databaseURL {
             let member = group
             let log = logger
+            let node = nodeID
             try await MessageDBStore.withStore(url: databaseURL, logger: log) { store in
-                try await follow(store: store, totals: totals, group: member, logger: log)
+                let coordinator = try node.map { try MessageDBCoordinator(store: store, configuration: .init(nodeID: $0), logger: log) }
+                try await follow(store: store, totals: totals, group: member, coordinator: coordinator, logger: log)
             }
         } else {
             let path = (dataDir as NSString).appendingPathComponent("thalo.sqlite")
@@ -52,13 +66,16 @@ struct CountReadModelCommand: AsyncParsableCommand {
             }
             let store = try SQLiteMessageStore(path: path, logger: logger)
             defer { store.close() }
-            try await follow(store: store, totals: totals, group: group, logger: logger)
+            try await follow(store: store, totals: totals, group: group, coordinator: nil, logger: logger)
         }
     }
 
-    private func follow<Store: MessageStore>(store: Store, totals: CounterTotals, group: ConsumerGroup?, logger: Logger) async throws {
+    private func follow<Store: MessageStore>(
+        store: Store, totals: CounterTotals, group: ConsumerGroup?, coordinator: (any PartitionCoordinator)?, logger: Logger
+    ) async throws {
         let runner = ProjectionRunner(
-            store: store, projection: totals, name: name, configuration: .init(consumerGroup: group), logger: logger)
+            store: store, projection: totals, name: name, configuration: .init(consumerGroup: group), coordinator: coordinator,
+            logger: logger)
         if untilCaughtUp {
             let task = Task { try await runner.run() }
             // Caught up: the last counter event is in the table (or there is none).
