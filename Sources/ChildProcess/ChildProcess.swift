@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// Runs programs with `posix_spawn` and collects what they print.
 ///
@@ -188,6 +189,8 @@ public final class BackgroundProcess: Sendable {
     public let pid: pid_t
     /// Where its standard output and error go.
     public let logPath: String
+    /// The exit status, once reaped (by ``wait()`` or ``isRunning``).
+    private let exitStatus = Mutex<Int32?>(nil)
 
     /// Starts `executable`; its output (both streams) is appended to `logPath`.
     public init(
@@ -226,15 +229,29 @@ public final class BackgroundProcess: Sendable {
     /// Waits for the process to end and returns its exit status (128 + signal when killed).
     @discardableResult
     public func wait() -> Int32 {
+        if let status = exitStatus.withLock({ $0 }) { return status }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return exitStatus.withLock { reaped in
+            if let reaped { return reaped }
+            reaped = Self.decode(status)
+            return reaped!
+        }
     }
 
-    /// Whether the process is still running.
+    /// Whether the process is still running (reaping it, and keeping its status, when it ended).
     public var isRunning: Bool {
-        var status: Int32 = 0
-        return waitpid(pid, &status, WNOHANG) == 0
+        exitStatus.withLock { reaped in
+            guard reaped == nil else { return false }
+            var status: Int32 = 0
+            guard waitpid(pid, &status, WNOHANG) == pid else { return true }
+            reaped = Self.decode(status)
+            return false
+        }
+    }
+
+    private static func decode(_ status: Int32) -> Int32 {
+        (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
     /// What it has printed so far.

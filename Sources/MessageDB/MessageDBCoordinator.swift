@@ -115,12 +115,12 @@ public actor MessageDBCoordinator: PartitionCoordinator {
 
     public func leave() async {
         let keys = Array(held.values)
+        let (store, nodeID, lockKey, logger) = (self.store, self.nodeID, self.lockKey, self.logger)
         do {
-            try await withTranslation("leaving the cluster") {
-                try await self.store.client.query(
-                    "UPDATE thalo.leases SET owner = NULL, expires_at = now() WHERE owner = \(self.nodeID)", logger: self.logger)
-                try await self.store.client.query(
-                    "DELETE FROM thalo.nodes WHERE id = \(self.nodeID) AND lock_key = \(self.lockKey)", logger: self.logger)
+            try await withTimeout(leaseDuration, "leaving the cluster") {
+                try await store.client.query(
+                    "UPDATE thalo.leases SET owner = NULL, expires_at = now() WHERE owner = \(nodeID)", logger: logger)
+                try await store.client.query("DELETE FROM thalo.nodes WHERE id = \(nodeID) AND lock_key = \(lockKey)", logger: logger)
             }
             released.increment(by: Int64(keys.count))
             logger.info("left the cluster", metadata: ["partitions.released": "\(keys.count)"])
@@ -140,9 +140,26 @@ public actor MessageDBCoordinator: PartitionCoordinator {
 
     public func heartbeat(work: [PartitionedCategory]) async throws -> LeaseAssignment {
         let started = ContinuousClock.now
-        return try await withTranslation("the cluster heartbeat of node \(nodeID)") {
-            try await self.beat(work: work, started: started)
+        do {
+            // A heartbeat stuck on a dead connection must not stop the next ones.
+            return try await withTimeout(leaseDuration, "the cluster heartbeat of node \(nodeID)") {
+                try await self.withTranslation("the cluster heartbeat of node \(self.nodeID)") {
+                    try await self.beat(work: work, started: started)
+                }
+            }
+        } catch let error as MessageStoreError where error.code == .unavailable {
+            await dropLockConnection()
+            throw error
         }
+    }
+
+    /// Closes the node lock's connection (what is waiting on it fails); the next heartbeat
+    /// opens a new one and takes the lock again.
+    private func dropLockConnection() async {
+        guard let connection = lockConnection else { return }
+        lockConnection = nil
+        lockHeld = false
+        try? await connection.close()
     }
 
     /// How `thalo.nodes.work` names a piece of work.
@@ -348,6 +365,24 @@ public actor MessageDBCoordinator: PartitionCoordinator {
         }
         let nodeID = self.nodeID
         let logger = self.logger
+        let store = self.store
+        do {
+            try await withTimeout(leaseDuration, "recording the position in \(stream)") {
+                try await Self.fencedWrite(message, to: stream, under: lease, nodeID: nodeID, store: store, logger: logger)
+            }
+        } catch let error as PostgresTransactionError {
+            if let closure = error.closureError as? MessageStoreError { throw closure }
+            throw MessageDBErrors.translate(error.closureError ?? error, context: "recording the position in \(stream)")
+        } catch let error as MessageStoreError {
+            throw error
+        } catch {
+            throw MessageDBErrors.translate(error, context: "recording the position in \(stream)")
+        }
+    }
+
+    private static func fencedWrite(
+        _ message: NewMessage, to stream: StreamName, under lease: PartitionLease, nodeID: String, store: MessageDBStore, logger: Logger
+    ) async throws {
         do {
             try await store.client.withTransaction(logger: logger) { connection in
                 let rows = try await connection.query(
@@ -362,15 +397,8 @@ public actor MessageDBCoordinator: PartitionCoordinator {
                 guard found else {
                     throw MessageStoreError(.leaseLost, "node \(nodeID) no longer holds \(lease); the position was not written")
                 }
-                _ = try await self.store.writeOne(message, to: stream, expectedVersion: nil, on: connection)
+                _ = try await store.writeOne(message, to: stream, expectedVersion: nil, on: connection)
             }
-        } catch let error as PostgresTransactionError {
-            if let closure = error.closureError as? MessageStoreError { throw closure }
-            throw MessageDBErrors.translate(error.closureError ?? error, context: "recording the position in \(stream)")
-        } catch let error as MessageStoreError {
-            throw error
-        } catch {
-            throw MessageDBErrors.translate(error, context: "recording the position in \(stream)")
         }
     }
 

@@ -109,7 +109,7 @@ extension MessageDBStore: ModuleStorage {
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42501" {
             throw MessageStoreError(
                 .storage,
-                "the module registry table thalo.modules (or the cluster tables thalo.nodes and thalo.leases) is missing and role \(access.user) may not create it (\(error.serverInfo?[.message] ?? "permission denied")); an administrator creates it once with: \(installCommand(grantingTo: access.user))")
+                "\(access.modulesExists ? "the cluster tables thalo.nodes and thalo.leases are" : "the module registry table thalo.modules is") missing and role \(access.user) may not create it (\(error.serverInfo?[.message] ?? "permission denied")); an administrator creates it once with: \(installCommand(grantingTo: access.user))")
         } catch {
             throw MessageDBErrors.translate(error, context: "creating the module registry table thalo.modules")
         }
@@ -140,6 +140,7 @@ extension MessageDBStore: ModuleStorage {
     struct RegistryAccess {
         var user: String
         var schemaExists: Bool
+        var modulesExists: Bool
         /// All three tables exist.
         var exists: Bool
         var usable: Bool
@@ -156,14 +157,14 @@ extension MessageDBStore: ModuleStorage {
               WHERE n.nspname = 'thalo' AND c.relname IN ('modules', 'nodes', 'leases') AND c.relkind IN ('r', 'p')
             )
             SELECT current_user::text, EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = 'thalo'),
-              (SELECT count(*) FROM registry) = 3,
+              EXISTS (SELECT 1 FROM registry WHERE name = 'modules'), (SELECT count(*) FROM registry) = 3,
               coalesce((SELECT bool_and(has_schema_privilege(nsp, 'USAGE') AND has_table_privilege(rel, 'SELECT')
                           AND has_table_privilege(rel, 'INSERT')
                           AND (name = 'modules' OR (has_table_privilege(rel, 'UPDATE') AND has_table_privilege(rel, 'DELETE'))))
                         FROM registry), false)
             """, logger: logger)
-        for try await (user, schemaExists, exists, usable) in rows.decode((String, Bool, Bool, Bool).self) {
-            return RegistryAccess(user: user, schemaExists: schemaExists, exists: exists, usable: usable)
+        for try await (user, schemaExists, modulesExists, exists, usable) in rows.decode((String, Bool, Bool, Bool, Bool).self) {
+            return RegistryAccess(user: user, schemaExists: schemaExists, modulesExists: modulesExists, exists: exists, usable: usable)
         }
         throw MessageStoreError(.storage, "the registry check returned nothing")
     }

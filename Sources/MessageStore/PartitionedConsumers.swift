@@ -38,7 +38,7 @@ public enum PartitionedConsumers {
                 for lease in assignment.held { wanted[lease.key] = lease }
                 for (key, entry) in running where wanted[key] != entry.lease {
                     entry.task.cancel()
-                    await entry.task.value
+                    await finish(entry.task, within: coordinator.leaseDuration, logger: logger)
                     running[key] = nil
                 }
                 if !assignment.excess.isEmpty {
@@ -54,9 +54,19 @@ public enum PartitionedConsumers {
             try? await Task.sleep(for: coordinator.heartbeatInterval)
         }
         for entry in running.values { entry.task.cancel() }
-        for entry in running.values { await entry.task.value }
+        for entry in running.values { await finish(entry.task, within: coordinator.leaseDuration, logger: logger) }
         // Leaving must not run in this cancelled task: database clients drop its queries.
         await Task { await coordinator.leave() }.value
+    }
+}
+
+/// Waits for a cancelled consumer to end, but not for longer than `limit`: one stuck on a
+/// dead connection is left to end by itself (its position writes are fenced anyway).
+private func finish(_ task: Task<Void, Never>, within limit: Duration, logger: Logger) async {
+    do {
+        try await withTimeout(limit, "stopping a partition's consumer") { await task.value }
+    } catch {
+        logger.warning("a partition's consumer did not stop in time; leaving it to end by itself", metadata: ["error": "\(error)"])
     }
 }
 

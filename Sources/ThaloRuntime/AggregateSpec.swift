@@ -92,8 +92,10 @@ public struct AggregateSpec: Sendable {
             }
             var expectedError: (String, String?)?
             if let error = then["error"]?.objectValue {
-                guard error.count == 1, let (kind, message) = error.first else {
-                    throw fail("then.error must have exactly one key: command, ignore, deserializeCommand, deserializeEvent, unknownCommand or unknownEvent")
+                guard error.count == 1, let (kind, message) = error.first, Self.errorKinds.contains(kind) else {
+                    throw fail(
+                        "then.error must have exactly one key: " + Self.errorKinds.joined(separator: ", ")
+                            + "; got " + (error.keys.sorted().joined(separator: ", ")))
                 }
                 expectedError = (kind, message.stringValue)
             }
@@ -109,7 +111,17 @@ public struct AggregateSpec: Sendable {
         self.scenarios = scenarios
     }
 
+    /// The keys `then.error` may have: the module's error cases, and `invalidPayload` for a
+    /// `when` payload the server refuses before the module sees it.
+    static let errorKinds = ["command", "ignore", "deserializeCommand", "deserializeEvent", "unknownCommand", "unknownEvent", "invalidPayload"]
+
     /// Runs every scenario on a fresh entity of `module`, in one instance.
+    ///
+    /// Scenarios see what the server would do: a `when` payload is checked against the
+    /// schema first (an invalid one is the error `invalidPayload`, and the module is not
+    /// called) and its integral numbers are handed over as integers; returned events are
+    /// checked against the schema (events the server would refuse are a failure). Expected
+    /// and actual JSON are compared by value: `0` equals `0.0`, and a missing field equals `null`.
     public func run(_ module: AggregateModule) throws(RuntimeError) -> [Result] {
         var results: [Result] = []
         var guest = try GuestInstance(module: module)
@@ -138,12 +150,37 @@ public struct AggregateSpec: Sendable {
                     streamName: "\(category):command-\(id)", position: scenario.position,
                     globalPosition: scenario.position >= 0 ? scenario.position + 1 : -1, metadata: scenario.commandMetadata.jsonText,
                     time: time)
-                if problems.isEmpty {
-                    switch try guest.handle(handle, command: scenario.command, payload: scenario.payload.jsonText, context: context) {
+                // The server refuses an invalid payload with 400 before the module sees it.
+                var payloadProblems: [PayloadError] = []
+                if problems.isEmpty, module.schema.command(named: scenario.command) != nil {
+                    payloadProblems = module.schema.validateCommand(scenario.command, payload: scenario.payload)
+                }
+                if problems.isEmpty, !payloadProblems.isEmpty {
+                    let message = payloadProblems.map(\.description).joined(separator: "; ")
+                    if let expected = scenario.expectedError, expected.kind == "invalidPayload" {
+                        if let text = expected.message, text != message {
+                            problems.append("expected error invalidPayload \"\(text)\", got invalidPayload \"\(message)\"")
+                        }
+                    } else {
+                        problems.append(
+                            "when.payload is not a valid \(scenario.command) payload, so the server answers 400 invalidPayload and the module "
+                                + "never sees it: \(message) (expect {\"invalidPayload\": …} to test that)")
+                    }
+                } else if problems.isEmpty {
+                    let payload = module.schema.normalizingIntegers(command: scenario.command, payload: scenario.payload)
+                    switch try guest.handle(handle, command: scenario.command, payload: payload.jsonText, context: context) {
                     case .success(let events):
+                        let refused = module.schema.problems(returnedBy: scenario.command, events: events)
+                        if !refused.isEmpty {
+                            problems.append(
+                                "the module returned events the server refuses (500 invalidEvents, nothing written): "
+                                    + refused.map(\.description).joined(separator: "; "))
+                        }
                         if let expected = scenario.expectedEvents {
                             let actual = events.map { ($0.type, (try? JSONValue(parsing: $0.payload)) ?? .string($0.payload)) }
-                            if actual.count != expected.count || zip(actual, expected).contains(where: { $0.0 != $1.type || $0.1 != $1.payload }) {
+                            if actual.count != expected.count
+                                || zip(actual, expected).contains(where: { $0.0 != $1.type || !Self.matches($1.payload, $0.1) })
+                            {
                                 problems.append("expected events \(Self.describe(expected)), got \(Self.describe(actual))")
                             }
                         } else if let error = scenario.expectedError {
@@ -175,7 +212,7 @@ public struct AggregateSpec: Sendable {
                 }
                 if problems.isEmpty, let expectedState = scenario.expectedState {
                     let state = try guest.state(handle).flatMap { try? JSONValue(parsing: $0) }
-                    if state != expectedState {
+                    if !(state.map { Self.matches(expectedState, $0) } ?? false) {
                         problems.append("expected state \(expectedState.jsonText), got \(state?.jsonText ?? "none")")
                     }
                 }
@@ -185,6 +222,23 @@ public struct AggregateSpec: Sendable {
             results.append(Result(name: scenario.name, problems: problems))
         }
         return results
+    }
+
+    /// Whether `actual` is what `expected` describes, comparing by value: numbers by their
+    /// numeric value (`0` and `0.0` are equal), objects key by key with a missing key
+    /// equal to `null` (optional fields "may be absent or null"), arrays element by element.
+    static func matches(_ expected: JSONValue, _ actual: JSONValue) -> Bool {
+        switch (expected, actual) {
+        case (.integer(let a), .double(let b)), (.double(let b), .integer(let a)):
+            return Double(a) == b
+        case (.object(let a), .object(let b)):
+            for key in Set(a.keys).union(b.keys) where !matches(a[key] ?? .null, b[key] ?? .null) { return false }
+            return true
+        case (.array(let a), .array(let b)):
+            return a.count == b.count && zip(a, b).allSatisfy { matches($0, $1) }
+        default:
+            return expected == actual
+        }
     }
 
     /// Deterministic message ids for the scenario's messages.

@@ -421,24 +421,7 @@ actor InstanceWorker<Store: MessageStore> {
 
     /// Checks the events against the ESDL schema and turns them into messages.
     private func validate(_ events: [GuestEvent], command: PreparedCommand) throws(RuntimeError) -> [NewMessage] {
-        var parsed: [(type: String, payload: JSONValue)] = []
-        var problems: [PayloadError] = []
-        for (index, event) in events.enumerated() {
-            do {
-                let payload = try JSONValue(parsing: event.payload)
-                parsed.append((event.type, payload))
-                for problem in module.schema.validateEvent(event.type, payload: payload) {
-                    var problem = problem
-                    problem.path = "events[\(index)]" + (problem.path.isEmpty ? "" : "." + problem.path)
-                    problems.append(problem)
-                }
-            } catch {
-                problems.append(PayloadError(.typeMismatch, path: "events[\(index)]", message: "payload is not JSON: \(error)"))
-            }
-        }
-        if problems.isEmpty {
-            problems = module.schema.validateReturnedEvents(command: command.command, events: parsed)
-        }
+        let problems = module.schema.problems(returnedBy: command.command, events: events)
         guard problems.isEmpty else {
             throw RuntimeError(
                 .invalidEvents,

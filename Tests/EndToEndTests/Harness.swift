@@ -50,10 +50,14 @@ final class ServerProcess: Sendable {
         throw HarnessError("thalo serve did not answer /health within 120 s:\n\(process.output)")
     }
 
-    /// Stops the server with SIGTERM and returns its exit status.
+    /// Stops the server with SIGTERM and returns its exit status; a server that has not
+    /// stopped within `timeout` is killed (SIGKILL, status 137), so a test never hangs on it.
     @discardableResult
-    func stop() -> Int32 {
+    func stop(timeout: Duration = .seconds(60)) -> Int32 {
         process.signal(SIGTERM)
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { process.signal(SIGKILL) }
         return process.wait()
     }
 

@@ -124,7 +124,7 @@ public final class TemporaryPostgres: Sendable {
 
     /// A TCP port on 127.0.0.1 that was free a moment ago.
     public static func freePort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw TemporaryPostgresError("socket() failed") }
         defer { close(descriptor) }
         var address = sockaddr_in()

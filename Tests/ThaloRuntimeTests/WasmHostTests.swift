@@ -148,6 +148,39 @@ struct WasmHostTests {
         }
     }
 
+    @Test("specs see what the server does: numbers compare by value, a missing field is null, an invalid payload never reaches the module")
+    func specSemantics() async throws {
+        let built = try await ExampleModules.shared.build("bank_account")
+        let schema = try Schema.parse(built.schema)
+        let module = try AggregateModule(name: schema.aggregate.name, version: schema.version, schema: schema, bytes: built.wasm)
+        let spec = try AggregateSpec(jsonText: """
+            { "aggregate": "BankAccount", "scenarios": [
+              { "name": "numbers by value", "given": [], "when": { "command": "open_account", "payload": { "initial_balance": 5 } },
+                "then": { "events": [{ "type": "OpenedAccount", "payload": { "initial_balance": 5.0 } }],
+                          "state": { "open": true, "balance": 5.0, "note": null } } },
+              { "name": "integral numbers reach the module as integers", "given": [],
+                "when": { "command": "open_account", "payload": { "initial_balance": 7.0 } },
+                "then": { "events": [{ "type": "OpenedAccount", "payload": { "initial_balance": 7 } }] } },
+              { "name": "an invalid payload is refused", "given": [], "when": { "command": "deposit_funds", "payload": { "amount": "ten" } },
+                "then": { "error": { "invalidPayload": null } } },
+              { "name": "an invalid payload expected to reach the module", "given": [],
+                "when": { "command": "deposit_funds", "payload": {} }, "then": { "error": { "deserializeCommand": null } } },
+              { "name": "a wrong number still fails", "given": [], "when": { "command": "open_account", "payload": { "initial_balance": 5 } },
+                "then": { "events": [{ "type": "OpenedAccount", "payload": { "initial_balance": 5.5 } }] } }
+            ] }
+            """)
+        let results = try spec.run(module)
+        #expect(results.map(\.passed) == [true, true, true, false, false], "\(results.map(\.problems))")
+        #expect(results[3].problems.first?.contains("the server answers 400 invalidPayload") == true, "\(results[3].problems)")
+        #expect(results[3].problems.first?.contains("amount: missing required field") == true, "\(results[3].problems)")
+        // A misspelt error key is refused when the file is read.
+        #expect(throws: RuntimeError.self) {
+            try AggregateSpec(jsonText: """
+                { "aggregate": "BankAccount", "scenarios": [{ "name": "x", "when": { "command": "open_account" }, "then": { "error": { "comand": "x" } } }] }
+                """)
+        }
+    }
+
     @Test("a spec that expects the wrong thing fails with what was expected and what happened")
     func specFailures() async throws {
         let built = try await ExampleModules.shared.build("bank_account")

@@ -198,7 +198,9 @@ final class RawHTTPClient {
     private var descriptor: Int32
 
     init(port: Int) throws {
-        descriptor = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // Close-on-exec: a child process started meanwhile by another test (a `thalo serve`)
+        // must not inherit the socket, or closing it here would not close the connection.
+        descriptor = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
