@@ -155,8 +155,11 @@ public struct GuestBuilder: Sendable {
                 ["--target=wasm32", "-O2", "-nostdlib", "-mbulk-memory", "-c", shimURL.path, "-o", shimObject.path])
             let (swift, shim) = try await (swiftResult, shimResult)
             guard swift.status == 0 else {
+                // The author's mistakes first: the generated file, compiled before theirs, often
+                // reports the same mistake where it calls their code.
+                let output = CompilerDiagnostics.authorFirst(swift.output, authorFiles: sources.swiftFiles)
                 throw GuestBuildError(
-                    .compileFailed, "swiftc failed to compile the \(schema.aggregate.name) module:\n" + swift.output,
+                    .compileFailed, "swiftc failed to compile the \(schema.aggregate.name) module:\n" + output,
                     hint: "the generated code is in \(generatedURL.path); implement `struct \(schema.aggregate.name): \(schema.aggregate.name)Aggregate`")
             }
             guard shim.status == 0 else {

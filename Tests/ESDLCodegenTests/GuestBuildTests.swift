@@ -1,6 +1,6 @@
 import ESDL
 import Foundation
-import GuestBuilder
+@testable import GuestBuilder
 import Testing
 
 /// Builds real modules with the toolchain (Embedded Swift for wasm32, clang, wasm-ld).
@@ -81,6 +81,44 @@ struct GuestBuildTests {
         let error = await #expect(throws: GuestBuildError.self) { try await builder().build(directory: folder) }
         #expect(error?.code == .compileFailed)
         #expect(error?.message.contains("Broken.swift:1:") == true, "\(error?.message ?? "")")
+    }
+
+    @Test("a handler with the wrong return type is reported in the author's file before the generated code")
+    func wrongReturnTypeAuthorFirst() async throws {
+        let folder = try Fixtures.copyOfExample("counter")
+        let file = folder.appendingPathComponent("Counter.swift")
+        let source = try String(contentsOf: file, encoding: .utf8)
+        // Every handler returns the wrong event type.
+        let broken = source.replacingOccurrences(of: "-> Incremented", with: "-> Decremented")
+        #expect(broken != source)
+        try broken.write(to: file, atomically: true, encoding: .utf8)
+        let error = await #expect(throws: GuestBuildError.self) { try await builder().build(directory: folder) }
+        let message = error?.message ?? ""
+        let author = message.range(of: "Counter.swift:")
+        let generated = message.range(of: ".generated.swift:")
+        #expect(author != nil, "\(message)")
+        if let author, let generated { #expect(author.lowerBound < generated.lowerBound, "\(message)") }
+    }
+
+    @Test("compiler messages are reordered whole, the author's files first")
+    func diagnosticsOrder() {
+        let output = """
+            /tmp/w/counter.generated.swift:10:5: error: type 'Counter' does not conform
+             8 | x
+               | `- error: here
+            /src/Counter.swift:3:12: error: cannot convert value
+            /src/Counter.swift:1:1: note: declared here
+            /tmp/w/counter.generated.swift:12:1: warning: unused
+            """
+        let ordered = CompilerDiagnostics.authorFirst(output, authorFiles: ["Counter.swift"])
+        #expect(ordered == """
+            /src/Counter.swift:3:12: error: cannot convert value
+            /src/Counter.swift:1:1: note: declared here
+            /tmp/w/counter.generated.swift:10:5: error: type 'Counter' does not conform
+             8 | x
+               | `- error: here
+            /tmp/w/counter.generated.swift:12:1: warning: unused
+            """)
     }
 
     @Test("a missing implementation of the protocol is a compile error that says what to write")
