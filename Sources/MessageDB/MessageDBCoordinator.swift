@@ -438,10 +438,8 @@ public actor MessageDBCoordinator: PartitionCoordinator {
         }
         for index in partitions.indices {
             let partition = partitions[index]
-            let stream = Self.positionStream(category: partition.category, consumer: partition.consumer, partition: partition.partition)
-            if let last = try await store.lastMessage(in: stream, type: "Recorded") {
-                partitions[index].position = try last.dataJSON()["position"]?.integerValue
-            }
+            partitions[index].position = try await store.recordedPosition(
+                in: .position(of: partition.category, consumer: partition.consumer, member: Int64(partition.partition)))
         }
         for work in Set(partitions.map { PartitionedCategory(category: $0.category, consumer: $0.consumer) }) {
             let category = work.category
@@ -464,12 +462,6 @@ public actor MessageDBCoordinator: PartitionCoordinator {
             for index in members { partitions[index].lag = lags[Int64(partitions[index].partition)] ?? 0 }
         }
         return ClusterStatus(node: nodeID, nodes: nodes, partitions: partitions)
-    }
-
-    /// Where a partition's consumer records its position: `{category}+position-{consumer}+{partition}`.
-    public static func positionStream(category: String, consumer: String, partition: Int) -> StreamName {
-        let base = StreamName(unchecked: category)
-        return StreamName(category: base.entityName, id: "\(consumer)+\(partition)", types: base.categoryTypes + ["position"])
     }
 
     // MARK: The node lock

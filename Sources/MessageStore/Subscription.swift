@@ -86,10 +86,7 @@ public final class Subscription<Store: MessageStore>: Service, Sendable {
 
         /// The stream the position is recorded in, when there is a consumer name.
         public var positionStream: StreamName? {
-            guard let consumer else { return nil }
-            let base = StreamName(unchecked: category)
-            let id = consumerGroup.map { "\(consumer)+\($0.member)" } ?? consumer
-            return StreamName(category: base.entityName, id: id, types: base.categoryTypes + ["position"])
+            consumer.map { StreamName.position(of: category, consumer: $0, member: consumerGroup?.member) }
         }
     }
 
@@ -141,8 +138,7 @@ public final class Subscription<Store: MessageStore>: Service, Sendable {
     /// The global position to start from: after the recorded one, or the configured start.
     public func startingPosition() async throws -> Int64 {
         if !configuration.ignoreRecordedPosition, let stream = configuration.positionStream,
-            let last = try await store.lastMessage(in: stream, type: "Recorded"),
-            let position = try last.dataJSON()["position"]?.integerValue
+            let position = try await store.recordedPosition(in: stream)
         {
             // Another client may have written the position stream: check before adding.
             guard position >= 0, position < Int64.max else {
@@ -377,5 +373,23 @@ public struct Backoff: Sendable {
     /// Back to the shortest wait, after messages arrived.
     public mutating func reset() {
         current = minimum
+    }
+}
+
+extension StreamName {
+    /// Where a consumer of `category` records its position: `{category}+position-{consumer}`,
+    /// or `…-{consumer}+{member}` for a consumer group member (`bankAccount:command+position-thalo+3`).
+    public static func position(of category: String, consumer: String, member: Int64? = nil) -> StreamName {
+        let base = StreamName(unchecked: category)
+        let id = member.map { "\(consumer)+\($0)" } ?? consumer
+        return StreamName(category: base.entityName, id: id, types: base.categoryTypes + ["position"])
+    }
+}
+
+extension MessageStore {
+    /// The global position last recorded in a position stream (its last `Recorded`
+    /// message's `position`), unchecked; nil when none is recorded.
+    public func recordedPosition(in stream: StreamName) async throws -> Int64? {
+        try await lastMessage(in: stream, type: "Recorded").flatMap { try $0.dataJSON()["position"]?.integerValue }
     }
 }

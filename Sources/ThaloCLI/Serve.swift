@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import ThaloRuntime
 import ThaloServer
 
 /// `thalo serve`
@@ -62,7 +63,7 @@ struct Serve: AsyncParsableCommand {
     var cacheCapacity: Int = 100_000
 
     @Option(name: .long, help: ArgumentHelp("This node's name in a cluster (PostgreSQL): unique per running node.", valueName: "name"))
-    var nodeID: String = ServerOptions.defaultNodeID
+    var nodeID: String = RuntimeConfiguration.defaultNodeID
 
     @Option(name: .long, help: ArgumentHelp("Partitions per command category, when a category is divided for the first time (PostgreSQL).", valueName: "n"))
     var partitions: Int = 16

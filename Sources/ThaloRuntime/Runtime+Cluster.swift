@@ -8,11 +8,8 @@ extension Runtime {
     /// Where a partition's consumer starts when it has no position of its own: after the
     /// position the undivided consumer recorded, if it ran before the category was divided.
     func undividedStart(category: String) async throws -> Int64 {
-        let base = StreamName(unchecked: category)
-        let stream = StreamName(category: base.entityName, id: configuration.consumerName, types: base.categoryTypes + ["position"])
-        guard let last = try await store.lastMessage(in: stream, type: "Recorded"),
-            let position = try last.dataJSON()["position"]?.integerValue, position >= 0, position < Int64.max
-        else { return 1 }
+        let stream = StreamName.position(of: category, consumer: configuration.consumerName)
+        guard let position = try await store.recordedPosition(in: stream), position >= 0, position < Int64.max else { return 1 }
         return position + 1
     }
 
@@ -27,10 +24,7 @@ extension Runtime {
             let node = ClusterNode(id: configuration.nodeID, startedAt: startedAt, lastHeartbeat: now, live: true)
             var partitions: [ClusterPartition] = []
             for category in commandCategories.withLock({ Array($0).sorted() }) {
-                let base = StreamName(unchecked: category)
-                let stream = StreamName(
-                    category: base.entityName, id: configuration.consumerName, types: base.categoryTypes + ["position"])
-                let position = try await store.lastMessage(in: stream, type: "Recorded").flatMap { try $0.dataJSON()["position"]?.integerValue }
+                let position = try await store.recordedPosition(in: .position(of: category, consumer: configuration.consumerName))
                 var lag: Int64 = 0
                 var next = (position ?? 0) + 1
                 while true {

@@ -1,4 +1,5 @@
 import Foundation
+import ThaloRuntime
 
 /// How `thalo serve` runs.
 public struct ServerOptions: Sendable {
@@ -36,7 +37,7 @@ public struct ServerOptions: Sendable {
     public init(
         host: String = "127.0.0.1", port: Int = ServerOptions.defaultPort, dataDirectory: String = ServerOptions.defaultDataDirectory,
         databaseURL: String? = nil, token: String? = nil, examplesDirectory: URL? = nil, cacheCapacity: Int = 100_000,
-        consumerName: String = "thalo", limits: APILimits = APILimits(), nodeID: String = ServerOptions.defaultNodeID,
+        consumerName: String = "thalo", limits: APILimits = APILimits(), nodeID: String = RuntimeConfiguration.defaultNodeID,
         partitions: Int = 16, leaseDuration: Duration = .seconds(5), heartbeatInterval: Duration = .seconds(1)
     ) {
         self.nodeID = nodeID
@@ -80,11 +81,6 @@ public struct ServerOptions: Sendable {
         {
             throw ServerOptionsError("request limits must be at least 1")
         }
-    }
-
-    /// The default node name: the host name and the process id.
-    public static var defaultNodeID: String {
-        "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
     }
 
     /// The embedded store's file.
