@@ -105,7 +105,7 @@ extension MessageDBStore: ModuleStorage {
                 "role \(access.user) may not use the module registry table thalo.modules or the cluster tables thalo.nodes and thalo.leases; an administrator grants it with: \(installCommand(grantingTo: access.user))")
         }
         do {
-            try await createRegistry(grantingTo: nil)
+            _ = try await createRegistry(grantingTo: nil)
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42501" {
             throw MessageStoreError(
                 .storage,
