@@ -75,7 +75,7 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
         public static let duplicateField = Code(rawValue: "duplicate-field")
         /// Two parameters of one command have the same name.
         public static let duplicateParameter = Code(rawValue: "duplicate-parameter")
-        /// A command lists the same event twice among its alternatives.
+        /// A command lists the same event twice in its tuple.
         public static let duplicateReturn = Code(rawValue: "duplicate-return")
         /// A custom type contains itself through required fields, so no finite value exists.
         public static let recursiveType = Code(rawValue: "recursive-type")

@@ -316,7 +316,7 @@ struct Parser {
     private mutating func parseReturn(of command: String) -> ReturnSyntax? {
         if current.kind == .leftParen {
             let opened = advance()
-            var returns = ReturnSyntax(events: [], isAlternatives: true, listIsOptional: false)
+            var returns = ReturnSyntax(events: [], isTuple: true, listIsOptional: false)
             while true {
                 guard current.kind == .word else {
                     error("expected an event name, found \(found(current))", at: current)
@@ -345,16 +345,16 @@ struct Parser {
             return nil
         }
         let event = name(advance())
-        var returns = ReturnSyntax(events: [(event, parseReturnOptionality())], isAlternatives: false, listIsOptional: false)
+        var returns = ReturnSyntax(events: [(event, parseReturnOptionality())], isTuple: false, listIsOptional: false)
         if current.kind == .pipe {
             error(
-                "alternative events must be written in parentheses, as in -> (\(event.text) | …)", at: current)
+                "several events must be written as a tuple in parentheses, as in -> (\(event.text) | …)", at: current)
             while current.kind == .pipe {
                 advance()
                 guard current.kind == .word else { break }
                 returns.events.append((name(advance()), parseReturnOptionality()))
             }
-            returns.isAlternatives = true
+            returns.isTuple = true
         }
         return returns
     }

@@ -33,8 +33,10 @@ public struct PayloadError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let unknownField = Code(rawValue: "unknown-field")
         /// The payload nests deeper than ``Schema/maximumPayloadDepth``.
         public static let tooDeep = Code(rawValue: "too-deep")
-        /// A command returned more events than it may, or none when it must return one.
-        public static let eventCount = Code(rawValue: "event-count")
+        /// A command did not return an event its declaration requires.
+        public static let missingEvent = Code(rawValue: "missing-event")
+        /// A command returned an event twice, or events in another order than declared.
+        public static let eventOrder = Code(rawValue: "event-order")
         /// More problems were found than are listed (see ``Schema/maximumListedProblems``);
         /// this last entry says how many more.
         public static let moreProblems = Code(rawValue: "more-problems")

@@ -5,8 +5,7 @@ extension Schema {
     /// line; no comments; a final newline.
     ///
     /// Parsing the canonical text gives back an equal schema, so it is the form to store,
-    /// diff or show. A returned list of alternatives that may be empty is written with the
-    /// `?` on its last event (`-> (A | B?)`).
+    /// diff or show.
     ///
     /// ```
     /// version = "0.1.0"
@@ -59,14 +58,12 @@ extension Schema {
 }
 
 extension CommandReturn: CustomStringConvertible {
-    /// The return as written after `->`: `E`, `E?`, `(A | B)` or `(A | B?)`.
+    /// The return as written after `->`: `E`, `E?`, or a tuple such as `(A | B?)` or
+    /// `(A | B)?`.
     public var canonicalText: String {
-        if !isAlternatives && events.count == 1 {
-            return events[0] + (isOptional ? "?" : "")
-        }
-        var names = events
-        if isOptional, !names.isEmpty { names[names.count - 1] += "?" }
-        return "(" + names.joined(separator: " | ") + ")"
+        let names = elements.map { $0.event + ($0.isOptional ? "?" : "") }
+        guard isTuple || names.count != 1 else { return names[0] }
+        return "(" + names.joined(separator: " | ") + ")" + (tupleIsOptional ? "?" : "")
     }
 
     /// The return as written after `->`, see ``canonicalText``.

@@ -12,7 +12,11 @@ import JSON
 ///       {
 ///         "name": "deposit_funds",
 ///         "parameters": [{"name": "amount", "type": "Int"}],
-///         "returns": {"events": ["DepositedFunds"], "isAlternatives": false, "isOptional": false}
+///         "returns": {
+///           "elements": [{"event": "DepositedFunds", "isOptional": false}],
+///           "isTuple": false,
+///           "tupleIsOptional": false
+///         }
 ///       }
 ///     ],
 ///     "name": "BankAccount"
@@ -42,9 +46,12 @@ extension Schema {
                             "name": .string(command.name),
                             "parameters": Schema.json(command.parameters),
                             "returns": .object([
-                                "events": .array(command.returns.events.map { .string($0) }),
-                                "isOptional": .bool(command.returns.isOptional),
-                                "isAlternatives": .bool(command.returns.isAlternatives),
+                                "elements": .array(
+                                    command.returns.elements.map {
+                                        .object(["event": .string($0.event), "isOptional": .bool($0.isOptional)])
+                                    }),
+                                "isTuple": .bool(command.returns.isTuple),
+                                "tupleIsOptional": .bool(command.returns.tupleIsOptional),
                             ]),
                         ])
                     }),
@@ -163,19 +170,24 @@ enum SchemaJSONDecoder {
         for (index, element) in try array(aggregateMembers["commands"], path: "aggregate.commands").enumerated() {
             let path = "aggregate.commands[\(index)]"
             let command = try object(element, path: path, keys: ["name", "parameters", "returns"])
-            let returns = try object(command["returns"], path: path + ".returns", keys: ["events", "isOptional", "isAlternatives"])
-            var events: [String] = []
-            for (eventIndex, event) in try array(returns["events"], path: path + ".returns.events").enumerated() {
-                events.append(try string(event, path: path + ".returns.events[\(eventIndex)]"))
+            let returns = try object(command["returns"], path: path + ".returns", keys: ["elements", "isTuple", "tupleIsOptional"])
+            var elements: [CommandReturn.Element] = []
+            for (elementIndex, element) in try array(returns["elements"], path: path + ".returns.elements").enumerated() {
+                let elementPath = path + ".returns.elements[\(elementIndex)]"
+                let members = try object(element, path: elementPath, keys: ["event", "isOptional"])
+                elements.append(
+                    CommandReturn.Element(
+                        event: try string(members["event"], path: elementPath + ".event"),
+                        isOptional: try bool(members["isOptional"], path: elementPath + ".isOptional")))
             }
             commands.append(
                 Command(
                     name: try string(command["name"], path: path + ".name"),
                     parameters: try fields(command["parameters"], path: path + ".parameters"),
                     returns: CommandReturn(
-                        events: events,
-                        isOptional: try bool(returns["isOptional"], path: path + ".returns.isOptional"),
-                        isAlternatives: try bool(returns["isAlternatives"], path: path + ".returns.isAlternatives"))))
+                        elements: elements,
+                        isTuple: try bool(returns["isTuple"], path: path + ".returns.isTuple"),
+                        tupleIsOptional: try bool(returns["tupleIsOptional"], path: path + ".returns.tupleIsOptional"))))
         }
         var events: [EventDefinition] = []
         for (index, element) in try array(members["events"], path: "events").enumerated() {

@@ -64,32 +64,44 @@ extension Schema {
     }
 
     /// Checks the event types a command's handler returned against the command's
-    /// declaration (see ``CommandReturn``): at most one event; exactly one unless the
-    /// return is optional; and only the events listed. Errors about a particular event
-    /// have the path `events[i]`.
+    /// declaration (see ``CommandReturn``): only the events listed, each at most once and
+    /// in the order written, and every required one (unless the whole tuple is optional and
+    /// nothing was returned). Errors about a particular event have the path `events[i]`.
     public func validateReturnedEvents(command name: String, events: [String]) -> [PayloadError] {
         guard let command = command(named: name) else { return [unknownCommandError(name)] }
-        var errors: [PayloadError] = []
         let returns = command.returns
-        let expected = Validator.list(returns.events)
-        if events.isEmpty && !returns.isOptional {
-            let what = returns.events.count == 1 ? "one \(expected) event" : "one event (\(expected))"
-            errors.append(
-                PayloadError(
-                    .eventCount, path: "", message: "command '\(name)' must return \(what), but returned none"))
-        } else if events.count > 1 {
-            errors.append(
-                PayloadError(
-                    .eventCount, path: "",
-                    message: "command '\(name)' returns at most one event, but returned \(events.count)"))
+        let declared = returns.canonicalText
+        if events.isEmpty && returns.tupleIsOptional { return [] }
+        var errors: [PayloadError] = []
+        var next = 0  // the first element not yet matched
+        func requireUpTo(_ end: Int) {
+            for element in returns.elements[next..<end] where !element.isOptional {
+                errors.append(
+                    PayloadError(
+                        .missingEvent, path: "",
+                        message: "command '\(name)' must return '\(element.event)' (it returns \(declared)), but did not"))
+            }
         }
-        for (index, type) in events.enumerated() where !returns.events.contains(type) {
-            let options = returns.events.count == 1 ? expected : "one of \(expected)"
-            errors.append(
-                PayloadError(
-                    .unexpectedEvent, path: "events[\(index)]",
-                    message: "command '\(name)' does not return '\(Parser.shorten(type))'; expected \(options)"))
+        for (index, type) in events.enumerated() {
+            guard let position = returns.elements.firstIndex(where: { $0.event == type }) else {
+                errors.append(
+                    PayloadError(
+                        .unexpectedEvent, path: "events[\(index)]",
+                        message: "command '\(name)' does not return '\(Parser.shorten(type))'; it returns \(declared)"))
+                continue
+            }
+            guard position >= next else {
+                let problem = events[..<index].contains(type) ? "more than once" : "out of order"
+                errors.append(
+                    PayloadError(
+                        .eventOrder, path: "events[\(index)]",
+                        message: "command '\(name)' returned '\(type)' \(problem); it returns \(declared), in that order, each at most once"))
+                continue
+            }
+            requireUpTo(position)
+            next = position + 1
         }
+        requireUpTo(returns.elements.count)
         return errors
     }
 

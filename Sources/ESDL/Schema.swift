@@ -89,26 +89,60 @@ public struct Command: Sendable, Hashable, Codable {
     }
 }
 
-/// What a command may return.
+/// What a command returns: the events it emits, as written after `->`.
 ///
 /// - `-> E`: exactly one `E`.
 /// - `-> E?`: one `E` or no event.
-/// - `-> (A | B)`: exactly one event, an `A` or a `B`; `-> (A | B?)`: one of them or none
-///   (an alternative marked `?` makes "no event" allowed).
+/// - `-> (A | B?)`: a *tuple*: every listed event is emitted, in the order written; a
+///   required element (`A`) always, an optional one (`B?`) when the handler chooses. All the
+///   events of one command are appended together. A "one of" choice is a tuple of
+///   optionals, `(A? | B?)`.
+/// - `-> (A | B)?`: the whole tuple or no event at all.
 public struct CommandReturn: Sendable, Hashable, Codable {
-    /// The event names that may be returned, in the order they were written.
-    public var events: [String]
-    /// Whether the command may return no event at all.
-    public var isOptional: Bool
-    /// Whether the return was written as a parenthesised list of alternatives.
-    public var isAlternatives: Bool
+    /// One event of the return: its name and whether it may be left out.
+    public struct Element: Sendable, Hashable, Codable {
+        /// The event's name.
+        public var event: String
+        /// Whether the handler may leave this event out (`E?`).
+        public var isOptional: Bool
+
+        /// Creates an element.
+        public init(event: String, isOptional: Bool) {
+            self.event = event
+            self.isOptional = isOptional
+        }
+    }
+
+    /// The events, in the order they are emitted (and written).
+    public var elements: [Element]
+    /// Whether the return was written in parentheses, as a tuple.
+    public var isTuple: Bool
+    /// Whether the whole tuple was marked `?` (`(A | B)?`): no event at all is allowed,
+    /// else every required element.
+    public var tupleIsOptional: Bool
 
     /// Creates a return description.
-    public init(events: [String], isOptional: Bool, isAlternatives: Bool) {
-        self.events = events
-        self.isOptional = isOptional
-        self.isAlternatives = isAlternatives
+    public init(elements: [Element], isTuple: Bool, tupleIsOptional: Bool = false) {
+        self.elements = elements
+        self.isTuple = isTuple
+        self.tupleIsOptional = tupleIsOptional
     }
+
+    /// The single required event `E`.
+    public static func event(_ name: String) -> CommandReturn {
+        CommandReturn(elements: [Element(event: name, isOptional: false)], isTuple: false)
+    }
+
+    /// The single optional event `E?`.
+    public static func optionalEvent(_ name: String) -> CommandReturn {
+        CommandReturn(elements: [Element(event: name, isOptional: true)], isTuple: false)
+    }
+
+    /// The event names, in order.
+    public var events: [String] { elements.map(\.event) }
+
+    /// Whether the command may emit no event at all.
+    public var mayBeEmpty: Bool { tupleIsOptional || elements.allSatisfy(\.isOptional) }
 }
 
 /// An event definition: a fact the aggregate records.

@@ -41,12 +41,10 @@ struct CommandSyntax: Sendable {
 struct ReturnSyntax: Sendable {
     /// Each event named, and whether it was marked `?`.
     var events: [(name: NameSyntax, optional: Bool)]
-    /// Whether the return was written in parentheses.
-    var isAlternatives: Bool
+    /// Whether the return was written in parentheses, as a tuple.
+    var isTuple: Bool
     /// Whether the whole parenthesised list was marked `?` (`(A | B)?`).
     var listIsOptional: Bool
-
-    var isOptional: Bool { listIsOptional || events.contains { $0.optional } }
 }
 
 /// `event Name { … }` or `type Name { … }`.

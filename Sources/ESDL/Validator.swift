@@ -487,8 +487,8 @@ struct Validator {
                 Command(
                     name: command.name.text, parameters: parameters,
                     returns: CommandReturn(
-                        events: returns.events.map(\.name.text), isOptional: returns.isOptional,
-                        isAlternatives: returns.isAlternatives)))
+                        elements: returns.events.map { CommandReturn.Element(event: $0.name.text, isOptional: $0.optional) },
+                        isTuple: returns.isTuple, tupleIsOptional: returns.listIsOptional)))
         }
         var events: [EventDefinition] = []
         for event in syntax.events {

@@ -81,7 +81,7 @@ public struct JSONSchemaGenerator: Sendable {
             let parameters = command.parameters.map { "\($0.name): \($0.type)" }.joined(separator: ", ")
             definitions[Self.definitionKey(.command, command.name)] = record(
                 command.parameters, title: command.name,
-                description: "The parameters of command \(command.name)(\(parameters)) -> \(returnsDescription(command.returns)).")
+                description: "The parameters of command \(command.name)(\(parameters)) -> \(command.returns.canonicalText).")
         }
         let aggregate = schema.aggregate.name
         return .object([
@@ -141,15 +141,6 @@ public struct JSONSchemaGenerator: Sendable {
         default:
             return ["anyOf": [schema, ["type": "null"]]]
         }
-    }
-
-    private func returnsDescription(_ returns: CommandReturn) -> String {
-        if returns.isAlternatives {
-            var names = returns.events
-            if returns.isOptional, let last = names.popLast() { names.append(last + "?") }
-            return "(" + names.joined(separator: " | ") + ")"
-        }
-        return (returns.events.first ?? "") + (returns.isOptional ? "?" : "")
     }
 
     /// Escapes a `$defs` key for a JSON Pointer (RFC 6901): `~` → `~0`, `/` → `~1`. ESDL

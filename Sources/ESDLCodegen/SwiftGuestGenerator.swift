@@ -72,10 +72,6 @@ public struct SwiftGuestGenerator: Sendable {
         printer.line("// MARK: - Commands")
         printer.line()
         printCommandEnum(into: &printer)
-        for command in aggregate.commands where command.returns.isAlternatives {
-            printer.line()
-            printAlternatives(command, into: &printer)
-        }
         printer.line()
         printer.line("// MARK: - The aggregate")
         printer.line()
@@ -310,47 +306,26 @@ public struct SwiftGuestGenerator: Sendable {
         "handle" + SwiftNames.upperCamel(command.name)
     }
 
-    /// The enum for a command returning `(A | B)`: `ShipEvent`, or `ShipOutcome` when an
-    /// ESDL definition already has that name.
-    private func alternativesName(_ command: Command) -> String {
-        let base = SwiftNames.upperCamel(command.name)
-        let taken = Set(schema.events.map(\.name) + schema.types.map(\.name) + [aggregate.name])
-        for candidate in [base + "Event", base + "Outcome", base + "Result"] where !taken.contains(candidate) {
-            return candidate
-        }
-        return base + "Events"
-    }
-
-    private func printAlternatives(_ command: Command, into printer: inout SourcePrinter) {
-        let alternatives = command.returns.events.map { "`\($0)`" }.joined(separator: " or ")
-        printer.line("/// What `\(command.name)` returns: one of \(alternatives).")
-        printer.block("enum \(alternativesName(command)): Equatable {") { printer in
-            for event in command.returns.events {
-                printer.line("case \(SwiftNames.identifier(SwiftNames.lowerCamel(event)))(\(event))")
-            }
-        }
-    }
-
+    /// The handler's return type: `E`, `E?`, or for a tuple one labelled element per event
+    /// (optional where `?`), `(shipped: Shipped, rejected: Rejected?)`, itself optional when
+    /// the whole tuple is (`(A | B)?`). A one-element tuple is its element.
     private func returnType(_ command: Command) -> String {
         let returns = command.returns
-        let base = returns.isAlternatives ? alternativesName(command) : (returns.events.first ?? "Never")
-        return returns.isOptional ? base + "?" : base
+        let elements = returns.elements.map { $0.event + ($0.isOptional ? "?" : "") }
+        guard elements.count > 1 else {
+            let element = returns.elements.first
+            return (element?.event ?? "Never") + ((element?.isOptional ?? false) || returns.tupleIsOptional ? "?" : "")
+        }
+        let labelled = zip(returns.elements, elements).map { "\(tupleLabel($0.0.event)): \($0.1)" }
+        return "(" + labelled.joined(separator: ", ") + ")" + (returns.tupleIsOptional ? "?" : "")
+    }
+
+    private func tupleLabel(_ event: String) -> String {
+        SwiftNames.identifier(SwiftNames.lowerCamel(event))
     }
 
     private func contextName(_ command: Command) -> String {
         members(command.parameters).contains { $0.name == "ctx" } ? "context" : "ctx"
-    }
-
-    private func returnsDescription(_ command: Command) -> String {
-        let returns = command.returns
-        if returns.isAlternatives {
-            // An alternative marked `?` makes the whole return optional; the schema keeps
-            // only the flag, so the mark is shown on the last alternative.
-            var names = returns.events
-            if returns.isOptional, let last = names.popLast() { names.append(last + "?") }
-            return "(" + names.joined(separator: " | ") + ")"
-        }
-        return (returns.events.first ?? "") + (returns.isOptional ? "?" : "")
     }
 
     // MARK: The protocol
@@ -358,8 +333,8 @@ public struct SwiftGuestGenerator: Sendable {
     private func printProtocol(into printer: inout SourcePrinter) {
         printer.line("/// Implement this protocol in `struct \(entityTypeName): \(protocolName)`.")
         printer.line("///")
-        printer.line("/// Handlers decide a command against the current state and return the event to")
-        printer.line("/// record, without changing the entity; the runtime applies the event once it is")
+        printer.line("/// Handlers decide a command against the current state and return the events to")
+        printer.line("/// record, without changing the entity; the runtime applies them once they are")
         printer.line("/// written. Throw `.fatal(message)` to reject a command, `.ignore` to skip it.")
         printer.block("protocol \(protocolName) {") { printer in
             printer.line("/// A new entity with the id from its stream name, before any event.")
@@ -371,7 +346,7 @@ public struct SwiftGuestGenerator: Sendable {
                 let signature = (["_ \(contextName(command)): Context"] + parameters).joined(separator: ", ")
                 let esdlParameters = command.parameters.map { "\($0.name): \($0.type)" }.joined(separator: ", ")
                 printer.line()
-                printer.line("/// `\(command.name)(\(esdlParameters)) -> \(returnsDescription(command))`")
+                printer.line("/// `\(command.name)(\(esdlParameters)) -> \(command.returns.canonicalText)`")
                 printer.line(
                     "func \(handlerName(command))(\(signature)) throws(AggregateError) -> \(returnType(command))")
             }
@@ -446,21 +421,18 @@ public struct SwiftGuestGenerator: Sendable {
         printer.line("case .\(caseName(command))\(bindings):")
         printer.indented { printer in
             let returns = command.returns
-            switch (returns.isAlternatives, returns.isOptional) {
-            case (false, false):
-                printer.line("events.append(\(call))")
-            case (false, true):
-                printer.block("if let event = \(call) {") { printer in
-                    printer.line("events.append(event)")
+            guard returns.elements.count > 1 else {
+                if returns.mayBeEmpty {
+                    printer.block("if let event = \(call) {") { printer in printer.line("events.append(event)") }
+                } else {
+                    printer.line("events.append(\(call))")
                 }
-            case (true, let optional):
-                let subject = optional ? "outcome" : call
-                if optional { printer.line("guard let outcome = \(call) else { return }") }
-                printer.switchBlock("switch \(subject) {") { printer in
-                    for event in returns.events {
-                        printer.line("case .\(SwiftNames.identifier(SwiftNames.lowerCamel(event)))(let event): events.append(event)")
-                    }
-                }
+                return
+            }
+            printer.line(returns.tupleIsOptional ? "guard let returned = \(call) else { return }" : "let returned = \(call)")
+            for element in returns.elements {
+                let value = "returned.\(tupleLabel(element.event))"
+                printer.line(element.isOptional ? "if let event = \(value) { events.append(event) }" : "events.append(\(value))")
             }
         }
     }

@@ -119,7 +119,7 @@ public struct SwiftHostGenerator: Sendable {
             for command in schema.aggregate.commands {
                 printer.line()
                 let parameters = command.parameters.map { "\($0.name): \($0.type)" }.joined(separator: ", ")
-                printer.line("/// The parameters of `\(command.name)(\(parameters)) -> \(returnsDescription(command.returns))`.")
+                printer.line("/// The parameters of `\(command.name)(\(parameters)) -> \(command.returns.canonicalText)`.")
                 printRecord(
                     name: commandTypeNames[command.name]!, fields: command.parameters, staticMember: ("name", command.name),
                     into: &printer)
@@ -387,15 +387,6 @@ public struct SwiftHostGenerator: Sendable {
         case .array(let element): "[\(swiftType(element))]"
         case .optional(let wrapped): swiftType(wrapped) + "?"
         }
-    }
-
-    private func returnsDescription(_ returns: CommandReturn) -> String {
-        if returns.isAlternatives {
-            var names = returns.events
-            if returns.isOptional, let last = names.popLast() { names.append(last + "?") }
-            return "(" + names.joined(separator: " | ") + ")"
-        }
-        return (returns.events.first ?? "") + (returns.isOptional ? "?" : "")
     }
 
     /// A Swift string literal for `text` (ESDL names need no escaping beyond this).

@@ -28,7 +28,7 @@ struct JSONSchemaGeneratorTests {
         #expect(document["title"] == "Order")
         let keys = try #require(document["$defs"]?.objectValue).keys.sorted()
         #expect(keys == [
-            "command:amend", "command:configure", "command:place", "command:ship", "command:touch",
+            "command:amend", "command:archive", "command:configure", "command:place", "command:ship", "command:touch",
             "event:Amended", "event:Configured", "event:Placed", "event:Rejected", "event:Shipped", "event:Touched",
             "type:Address", "type:Category", "type:Coordinates", "type:Country", "type:LineOption", "type:OrderLine",
         ])

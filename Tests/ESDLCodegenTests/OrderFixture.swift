@@ -15,19 +15,23 @@ struct Order: OrderAggregate {
         return Placed(customer: customer, quantity: quantity, totalCents: totalCents, weight: weight, exchangeRate: exchangeRate, gift: gift, signature: signature)
     }
 
-    func handleAmend(_ ctx: Context, note: String?, tags: [String], labels: [String?]?, matrix: [[Int32]], lines: [OrderLine]) throws(AggregateError) -> AmendEvent {
-        guard placed != nil else { return .rejected(Rejected(reason: "not placed")) }
-        return .amended(Amended(note: note, tags: tags, labels: labels, matrix: matrix, lines: lines))
+    func handleAmend(_ ctx: Context, note: String?, tags: [String], labels: [String?]?, matrix: [[Int32]], lines: [OrderLine]) throws(AggregateError) -> (amended: Amended?, rejected: Rejected?) {
+        guard placed != nil else { return (nil, Rejected(reason: "not placed")) }
+        return (Amended(note: note, tags: tags, labels: labels, matrix: matrix, lines: lines), nil)
     }
 
     func handleTouch(_ ctx: Context) throws(AggregateError) -> Touched? {
         placed == nil ? nil : Touched()
     }
 
-    func handleShip(_ ctx: Context, address: Address, tracking: String?) throws(AggregateError) -> ShipEvent? {
-        guard placed != nil else { return nil }
-        if address.location == nil { return .rejected(Rejected(reason: "no location")) }
-        return .shipped(Shipped(address: address, tracking: tracking, history: [address, nil]))
+    func handleShip(_ ctx: Context, address: Address, tracking: String?) throws(AggregateError) -> (shipped: Shipped, rejected: Rejected?) {
+        guard placed != nil else { throw .fatal("not placed") }
+        let shipped = Shipped(address: address, tracking: tracking, history: [address, nil])
+        return (shipped, address.location == nil ? Rejected(reason: "no location") : nil)
+    }
+
+    func handleArchive(_ ctx: Context) throws(AggregateError) -> (touched: Touched, rejected: Rejected)? {
+        placed == nil ? nil : (Touched(), Rejected(reason: "archived"))
     }
 
     func handleConfigure(_ ctx: Context, default: Bool, class: String, self: Int32, protocol: String?, type: String) throws(AggregateError) -> Configured {

@@ -39,14 +39,24 @@ struct SwiftGuestGeneratorTests {
         #expect(code.contains("@_expose(wasm, \"cabi_post_thalo:aggregate/aggregate@0.1.0#state\")"))
     }
 
-    @Test("return types follow CommandReturn: E, E?, alternatives, optional alternatives")
+    @Test("return types follow CommandReturn: E, E?, tuples with optional elements, optional tuples")
     func returnTypes() throws {
         let code = SwiftGuestGenerator(schema: try Fixtures.schema("schemas/everything.esdl")).generate()
         #expect(code.contains("-> Placed\n"))
         #expect(code.contains("func handleTouch(_ ctx: Context) throws(AggregateError) -> Touched?"))
-        #expect(code.contains("throws(AggregateError) -> AmendEvent\n"))
-        #expect(code.contains("throws(AggregateError) -> ShipEvent?\n"))
-        #expect(code.contains("enum ShipEvent: Equatable {\n    case shipped(Shipped)\n    case rejected(Rejected)\n}"))
+        #expect(code.contains("throws(AggregateError) -> (amended: Amended?, rejected: Rejected?)\n"))
+        #expect(code.contains("throws(AggregateError) -> (shipped: Shipped, rejected: Rejected?)\n"))
+        #expect(code.contains("func handleArchive(_ ctx: Context) throws(AggregateError) -> (touched: Touched, rejected: Rejected)?\n"))
+        // Every event of a tuple is appended, in the order declared; optional ones when present.
+        func lines(_ lines: String...) -> String { lines.map { String(repeating: " ", count: 12) + $0 + "\n" }.joined() }
+        #expect(code.contains(lines(
+            "let returned = try entity.handleShip(context, address: _address, tracking: _tracking)",
+            "events.append(returned.shipped)",
+            "if let event = returned.rejected { events.append(event) }")))
+        #expect(code.contains(lines(
+            "guard let returned = try entity.handleArchive(context) else { return }",
+            "events.append(returned.touched)",
+            "events.append(returned.rejected)")))
     }
 
     @Test("Swift keywords as field names are escaped and JSON keys stay as written")
@@ -74,7 +84,7 @@ struct SwiftGuestGeneratorTests {
             aggregate: Aggregate(name: "Box", commands: [
                 Command(
                     name: "put", parameters: [Field(name: "items", type: .optional(.array(.optional(.scalar(.bytes)))))],
-                    returns: CommandReturn(events: ["Put"], isOptional: false, isAlternatives: false))
+                    returns: .event("Put"))
             ]),
             events: [EventDefinition(name: "Put", fields: [Field(name: "items", type: .array(.array(.scalar(.string))))])],
             types: [])

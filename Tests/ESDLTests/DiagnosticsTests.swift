@@ -262,7 +262,7 @@ struct DiagnosticsTests {
         ("go(x: Int -> Went", "test.esdl:2:25: error: expected ')' to close the parameters of 'go', found '->'"),
         ("go -> Went", "test.esdl:2:18: error: expected '(' and the parameters after command 'go', found '->'"),
         ("go() => Went", "test.esdl:2:20: error: expected '->' before the returned event, found '=>'"),
-        ("go() -> Went | E", "test.esdl:2:28: error: alternative events must be written in parentheses, as in -> (Went | …)"),
+        ("go() -> Went | E", "test.esdl:2:28: error: several events must be written as a tuple in parentheses, as in -> (Went | …)"),
         ("go() -> (Went E)", "test.esdl:2:29: error: expected '|' or ')' after 'Went', found 'E'"),
         ("go() ->", "test.esdl:2:23: error: expected the event that 'go' returns after '->', found '}'"),
         ("go() -> Went??", "test.esdl:2:28: error: '?' is repeated; an event is marked optional once"),

@@ -14,13 +14,13 @@ struct ParsingTests {
                 commands: [
                     Command(
                         name: "open_account", parameters: [Field(name: "initial_balance", type: .scalar(.long))],
-                        returns: CommandReturn(events: ["OpenedAccount"], isOptional: false, isAlternatives: false)),
+                        returns: .event("OpenedAccount")),
                     Command(
                         name: "deposit_funds", parameters: [Field(name: "amount", type: .scalar(.int))],
-                        returns: CommandReturn(events: ["DepositedFunds"], isOptional: false, isAlternatives: false)),
+                        returns: .event("DepositedFunds")),
                     Command(
                         name: "withdraw_funds", parameters: [Field(name: "amount", type: .scalar(.int))],
-                        returns: CommandReturn(events: ["WithdrewFunds"], isOptional: false, isAlternatives: false)),
+                        returns: .event("WithdrewFunds")),
                 ]),
             events: [
                 EventDefinition(name: "OpenedAccount", fields: [Field(name: "initial_balance", type: .scalar(.long))]),
@@ -117,14 +117,15 @@ struct ParsingTests {
         ])
     }
 
-    @Test("a command returns one event, an optional event, or alternatives", arguments: [
-        ("A", CommandReturn(events: ["A"], isOptional: false, isAlternatives: false)),
-        ("A?", CommandReturn(events: ["A"], isOptional: true, isAlternatives: false)),
-        ("(A | B)", CommandReturn(events: ["A", "B"], isOptional: false, isAlternatives: true)),
-        ("(A | B?)", CommandReturn(events: ["A", "B"], isOptional: true, isAlternatives: true)),
-        ("(A? | B)", CommandReturn(events: ["A", "B"], isOptional: true, isAlternatives: true)),
-        ("(A | B)?", CommandReturn(events: ["A", "B"], isOptional: true, isAlternatives: true)),
-        ("(A)", CommandReturn(events: ["A"], isOptional: false, isAlternatives: true)),
+    @Test("a command returns one event, an optional event, or a tuple of events", arguments: [
+        ("A", .event("A")),
+        ("A?", .optionalEvent("A")),
+        ("(A | B)", tuple(("A", false), ("B", false))),
+        ("(A | B?)", tuple(("A", false), ("B", true))),
+        ("(A? | B)", tuple(("A", true), ("B", false))),
+        ("(A? | B?)", tuple(("A", true), ("B", true))),
+        ("(A | B)?", tuple(("A", false), ("B", false), optional: true)),
+        ("(A)", tuple(("A", false))),
     ])
     func returns(written: String, expected: CommandReturn) throws {
         let schema = try Schema.parse(
@@ -164,7 +165,7 @@ struct ParsingTests {
     func everything() throws {
         let schema = try Fixtures.everythingSchema
         #expect(schema.aggregate.name == "Order")
-        #expect(schema.aggregate.commands.count == 5)
+        #expect(schema.aggregate.commands.count == 6)
         #expect(schema.events.count == 6)
         #expect(schema.types.map(\.name) == ["Address", "Country", "Coordinates", "OrderLine", "LineOption", "Category"])
         let allTypes = Set(
@@ -173,8 +174,8 @@ struct ParsingTests {
         for scalar in Scalar.allCases { #expect(allTypes.contains(.scalar(scalar))) }
         #expect(allTypes.contains(.optional(.array(.optional(.scalar(.string))))))
         #expect(allTypes.contains(.array(.array(.scalar(.int)))))
-        #expect(schema.command(named: "touch")?.returns.isOptional == true)
-        #expect(schema.command(named: "ship")?.returns == CommandReturn(events: ["Shipped", "Rejected"], isOptional: true, isAlternatives: true))
+        #expect(schema.command(named: "touch")?.returns.mayBeEmpty == true)
+        #expect(schema.command(named: "ship")?.returns == tuple(("Shipped", false), ("Rejected", true)))
         #expect(schema.command(named: "configure")?.parameters.map(\.name) == ["default", "class", "self", "protocol", "type"])
         #expect(schema.directlyRecursiveTypes == ["Category"])
     }
@@ -229,4 +230,9 @@ struct ParsingTests {
         #expect(analysis.diagnostics.map(\.code) == [.emptyAggregate])
         #expect(analysis.diagnostics.first?.severity == .warning)
     }
+}
+
+/// The return `(A | B?)` written as `tuple(("A", false), ("B", true))`.
+func tuple(_ elements: (String, Bool)..., optional: Bool = false) -> CommandReturn {
+    CommandReturn(elements: elements.map { CommandReturn.Element(event: $0.0, isOptional: $0.1) }, isTuple: true, tupleIsOptional: optional)
 }

@@ -20,6 +20,8 @@ private let shop = """
       cancel(reason: String?) -> Cancelled?
       ship() -> (Shipped | Rejected?)
       decide() -> (Shipped | Rejected)
+      choose() -> (Shipped? | Rejected?)
+      maybe() -> (Shipped | Rejected)?
     }
     event Placed { name: String, items: [Item] }
     event Cancelled {}
@@ -185,18 +187,28 @@ struct PayloadValidationTests {
     }
 
     @Test("returned events are checked against the command's declaration", arguments: [
-        ("place", [], "command 'place' must return one Placed event, but returned none"),
+        ("place", [], "command 'place' must return 'Placed' (it returns Placed), but did not"),
         ("place", ["Placed"], ""),
-        ("place", ["Placed", "Placed"], "command 'place' returns at most one event, but returned 2"),
-        ("place", ["Shipped"], "events[0]: command 'place' does not return 'Shipped'; expected Placed"),
+        ("place", ["Placed", "Placed"], "events[1]: command 'place' returned 'Placed' more than once; it returns Placed, in that order, each at most once"),
+        ("place", ["Shipped"], "events[0]: command 'place' does not return 'Shipped'; it returns Placed; command 'place' must return 'Placed' (it returns Placed), but did not"),
         ("cancel", [], ""),
         ("cancel", ["Cancelled"], ""),
-        ("ship", [], ""),
-        ("ship", ["Rejected"], ""),
-        ("ship", ["Shipped", "Placed"], "command 'ship' returns at most one event, but returned 2; events[1]: command 'ship' does not return 'Placed'; expected one of Shipped or Rejected"),
-        ("decide", [], "command 'decide' must return one event (Shipped or Rejected), but returned none"),
-        ("decide", ["Shipped"], ""),
-        ("nope", [], "unknown command 'nope' for aggregate 'Shop'; expected one of place, cancel, ship or decide"),
+        ("ship", [], "command 'ship' must return 'Shipped' (it returns (Shipped | Rejected?)), but did not"),
+        ("ship", ["Shipped"], ""),
+        ("ship", ["Shipped", "Rejected"], ""),
+        ("ship", ["Rejected"], "command 'ship' must return 'Shipped' (it returns (Shipped | Rejected?)), but did not"),
+        ("ship", ["Rejected", "Shipped"], "command 'ship' must return 'Shipped' (it returns (Shipped | Rejected?)), but did not; events[1]: command 'ship' returned 'Shipped' out of order; it returns (Shipped | Rejected?), in that order, each at most once"),
+        ("ship", ["Shipped", "Placed"], "events[1]: command 'ship' does not return 'Placed'; it returns (Shipped | Rejected?)"),
+        ("decide", [], "command 'decide' must return 'Shipped' (it returns (Shipped | Rejected)), but did not; command 'decide' must return 'Rejected' (it returns (Shipped | Rejected)), but did not"),
+        ("decide", ["Shipped", "Rejected"], ""),
+        ("choose", [], ""),
+        ("choose", ["Rejected"], ""),
+        ("choose", ["Shipped", "Rejected"], ""),
+        ("choose", ["Shipped", "Shipped"], "events[1]: command 'choose' returned 'Shipped' more than once; it returns (Shipped? | Rejected?), in that order, each at most once"),
+        ("maybe", [], ""),
+        ("maybe", ["Shipped", "Rejected"], ""),
+        ("maybe", ["Rejected"], "command 'maybe' must return 'Shipped' (it returns (Shipped | Rejected)?), but did not"),
+        ("nope", [], "unknown command 'nope' for aggregate 'Shop'; expected one of place, cancel, ship, decide, choose or maybe"),
     ] as [(String, [String], String)])
     func returnedEvents(command: String, events: [String], expected: String) throws {
         let schema = try Schema.parse(shop)
@@ -209,12 +221,14 @@ struct PayloadValidationTests {
         let schema = try Schema.parse(shop)
         let ok: [(type: String, payload: JSONValue)] = [(type: "Shipped", payload: ["at": 1])]
         #expect(schema.validateReturnedEvents(command: "ship", events: ok).isEmpty)
-        let bad: [(type: String, payload: JSONValue)] = [(type: "Rejected", payload: ["reason": 5])]
+        let bad: [(type: String, payload: JSONValue)] = [(type: "Shipped", payload: ["at": 1]), (type: "Rejected", payload: ["reason": 5])]
         #expect(schema.validateReturnedEvents(command: "ship", events: bad).map(\.description) == [
-            "events[0].reason: expected String, found 5"
+            "events[1].reason: expected String, found 5"
         ])
-        let wrong: [(type: String, payload: JSONValue)] = [(type: "Placed", payload: ["oops": 5])]
+        let wrong: [(type: String, payload: JSONValue)] = [(type: "Shipped", payload: ["at": 1]), (type: "Placed", payload: ["oops": 5])]
         #expect(schema.validateReturnedEvents(command: "ship", events: wrong).map(\.code) == [.unexpectedEvent])
+        let reversed: [(type: String, payload: JSONValue)] = [(type: "Rejected", payload: ["reason": "r"]), (type: "Shipped", payload: ["at": 1])]
+        #expect(schema.validateReturnedEvents(command: "decide", events: reversed).map(\.code) == [.missingEvent, .eventOrder])
     }
 
     @Test("a payload nested deeper than the limit is rejected without exhausting the stack")

@@ -63,6 +63,8 @@ struct RoundTripTests {
               b(x: [String?]?) -> E?
               c() -> (E | F)
               d() -> (E? | F)
+              e() -> (E | F?)?
+              f() -> (E)
             }
             event E {}
             event F { list: [[Int]] }
@@ -75,7 +77,9 @@ struct RoundTripTests {
               a() -> E
               b(x: [String?]?) -> E?
               c() -> (E | F)
-              d() -> (E | F?)
+              d() -> (E? | F)
+              e() -> (E | F?)?
+              f() -> (E)
             }
 
             event E {}
@@ -103,7 +107,7 @@ struct RoundTripTests {
         let schema = try Fixtures.bankAccountSchema
         #expect(
             schema.jsonText
-                == #"{"aggregate":{"commands":[{"name":"open_account","parameters":[{"name":"initial_balance","type":"Long"}],"returns":{"events":["OpenedAccount"],"isAlternatives":false,"isOptional":false}},{"name":"deposit_funds","parameters":[{"name":"amount","type":"Int"}],"returns":{"events":["DepositedFunds"],"isAlternatives":false,"isOptional":false}},{"name":"withdraw_funds","parameters":[{"name":"amount","type":"Int"}],"returns":{"events":["WithdrewFunds"],"isAlternatives":false,"isOptional":false}}],"name":"BankAccount"},"events":[{"fields":[{"name":"initial_balance","type":"Long"}],"name":"OpenedAccount"},{"fields":[{"name":"amount","type":"Int"}],"name":"DepositedFunds"},{"fields":[{"name":"amount","type":"Int"}],"name":"WithdrewFunds"}],"types":[],"version":"0.1.0"}"#
+                == #"{"aggregate":{"commands":[{"name":"open_account","parameters":[{"name":"initial_balance","type":"Long"}],"returns":{"elements":[{"event":"OpenedAccount","isOptional":false}],"isTuple":false,"tupleIsOptional":false}},{"name":"deposit_funds","parameters":[{"name":"amount","type":"Int"}],"returns":{"elements":[{"event":"DepositedFunds","isOptional":false}],"isTuple":false,"tupleIsOptional":false}},{"name":"withdraw_funds","parameters":[{"name":"amount","type":"Int"}],"returns":{"elements":[{"event":"WithdrewFunds","isOptional":false}],"isTuple":false,"tupleIsOptional":false}}],"name":"BankAccount"},"events":[{"fields":[{"name":"initial_balance","type":"Long"}],"name":"OpenedAccount"},{"fields":[{"name":"amount","type":"Int"}],"name":"DepositedFunds"},{"fields":[{"name":"amount","type":"Int"}],"name":"WithdrewFunds"}],"types":[],"version":"0.1.0"}"#
         )
     }
 
@@ -155,7 +159,7 @@ struct RoundTripTests {
         (#"[]"#, "invalid schema JSON: expected an object, found an array"),
         (#"{"version":"0.1.0","events":[],"types":[]}"#, "invalid schema JSON: aggregate: missing required key"),
         (#"{"version":"0.1","aggregate":{"name":"A","commands":[]},"events":[],"types":[]}"#, #"invalid schema JSON: version: expected a semantic version such as "0.1.0", found "0.1""#),
-        (#"{"version":"0.1.0","aggregate":{"name":"A","commands":[{"name":"go","parameters":[{"name":"x","type":"Int??"}],"returns":{"events":["E"],"isOptional":false,"isAlternatives":false}}]},"events":[],"types":[]}"#, #"invalid schema JSON: aggregate.commands[0].parameters[0].type: expected an ESDL type such as "Int" or "[String?]?", found "Int??""#),
+        (#"{"version":"0.1.0","aggregate":{"name":"A","commands":[{"name":"go","parameters":[{"name":"x","type":"Int??"}],"returns":{"elements":[{"event":"E","isOptional":false}],"isTuple":false,"tupleIsOptional":false}}]},"events":[],"types":[]}"#, #"invalid schema JSON: aggregate.commands[0].parameters[0].type: expected an ESDL type such as "Int" or "[String?]?", found "Int??""#),
         (#"{"version":"0.1.0","aggregate":{"name":"A","commands":[]},"events":[{"name":"E","fields":[],"extra":1}],"types":[]}"#, "invalid schema JSON: events[0].extra: unknown key; expected one of name or fields"),
         (#"{"version":"0.1.0","aggregate":{"name":"A","commands":[]},"events":[],"types":[{"name":7,"fields":[]}]}"#, "invalid schema JSON: types[0].name: expected a string, found 7"),
     ])
@@ -167,7 +171,7 @@ struct RoundTripTests {
 
     @Test("a well-formed JSON schema that breaks the ESDL rules is rejected with ESDL diagnostics")
     func invalidSchemaInJSON() throws {
-        let json = #"{"version":"0.1.0","aggregate":{"name":"A","commands":[{"name":"go","parameters":[{"name":"x","type":"Nope"}],"returns":{"events":["Missing"],"isOptional":false,"isAlternatives":false}}]},"events":[],"types":[]}"#
+        let json = #"{"version":"0.1.0","aggregate":{"name":"A","commands":[{"name":"go","parameters":[{"name":"x","type":"Nope"}],"returns":{"elements":[{"event":"Missing","isOptional":false}],"isTuple":false,"tupleIsOptional":false}}]},"events":[],"types":[]}"#
         let error = try #require(throws: ESDLError.self) { try Schema(jsonText: json) }
         #expect(error.diagnostics.map(\.code) == [.unknownType, .unknownEvent])
         #expect(error.description.contains("go(x: Nope) -> Missing"))

@@ -75,14 +75,16 @@ struct RandomSchemas {
         let commands: [Command] = (0..<Int.random(in: 1...4, using: &generator)).compactMap { _ in
             let name = self.name(upper: false)
             guard commandNames.insert(name).inserted else { return nil }
-            let alternatives = Bool.random(using: &generator)
+            let isTuple = Bool.random(using: &generator)
             let returned =
-                alternatives
+                isTuple
                 ? Array(Set((0..<Int.random(in: 1...3, using: &generator)).map { _ in eventNames.randomElement(using: &generator)! })).sorted()
                 : [eventNames.randomElement(using: &generator)!]
+            let elements = returned.map { CommandReturn.Element(event: $0, isOptional: Bool.random(using: &generator)) }
             return Command(
                 name: name, parameters: fields(customs: typeNames),
-                returns: CommandReturn(events: returned, isOptional: Bool.random(using: &generator), isAlternatives: alternatives))
+                returns: CommandReturn(
+                    elements: elements, isTuple: isTuple, tupleIsOptional: isTuple && Bool.random(using: &generator)))
         }
         let version = SemanticVersion(
             major: Int.random(in: 0...20, using: &generator), minor: Int.random(in: 0...20, using: &generator),

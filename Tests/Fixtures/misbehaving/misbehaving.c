@@ -31,10 +31,11 @@ void *cabi_realloc(void *old, size_t old_size, size_t align, size_t size) {
 
 static u32 next_entity = 1;
 static u32 area[8];
-static u32 events[4];
+static u32 events[8];
 static const char done_type[] = "Done";
 static const char done_payload[] = "{\"n\":1}";
 static const char nope_type[] = "Nope";
+static const char other_type[] = "Other";
 static const u8 bad_text[] = {0xff, 0xfe};
 
 CONTRACT("abi-version") u32 abi_version(void) { return 1; }
@@ -64,6 +65,16 @@ static u32 *one_event(const char *type, u32 type_len, const char *payload, u32 p
     return area;
 }
 
+// Two events, `first` then `second` (each "Done" or "Other"), with the payload {"n":1}.
+static u32 *two_events(const char *first, u32 first_len, const char *second, u32 second_len) {
+    events[0] = (u32)first; events[1] = first_len;
+    events[2] = (u32)done_payload; events[3] = 7;
+    events[4] = (u32)second; events[5] = second_len;
+    events[6] = (u32)done_payload; events[7] = 7;
+    area[0] = 0; area[1] = (u32)events; area[2] = 2;
+    return area;
+}
+
 CONTRACT("handle") u32 *handle(u32 entity, const u8 *cmd, u32 cmd_len, const u8 *payload, u32 payload_len,
                                const u8 *id, u32 id_len, const u8 *stream, u32 stream_len, i64 position,
                                i64 global_position, const u8 *meta, u32 meta_len, i64 time) {
@@ -71,12 +82,18 @@ CONTRACT("handle") u32 *handle(u32 entity, const u8 *cmd, u32 cmd_len, const u8 
     (void)position; (void)global_position; (void)meta; (void)meta_len; (void)time;
     u8 first = cmd_len > 0 ? cmd[0] : 0;
     u8 fifth = cmd_len > 4 ? cmd[4] : 0;
+    u8 sixth = cmd_len > 5 ? cmd[5] : 0;
     switch (first) {
     case 'o': return one_event(done_type, 4, done_payload, 7);
     case 's': for (;;) { sink++; }
     case 'g': for (;;) { if (__builtin_wasm_memory_grow(0, 16) == (size_t)-1) __builtin_trap(); }
     case 't': __builtin_trap();
     case 'r': sink = recurse(0); return one_event(done_type, 4, done_payload, 7);
+    case 'p':
+        if (sixth == 'o') return two_events(done_type, 4, other_type, 5);  // pair_ok
+        if (sixth == 'r') return two_events(other_type, 5, done_type, 4);  // pair_reversed
+        if (sixth == 'm') return one_event(other_type, 5, done_payload, 7); // pair_missing
+        return two_events(done_type, 4, done_type, 4);                     // pair_twice
     case 'b':
         if (fifth == 'p') return (u32 *)0xFFFFFFF0u;                     // bad_pointer
         if (fifth == 't') { area[0] = 7; return area; }                   // bad_tag

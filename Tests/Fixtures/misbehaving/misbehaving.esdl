@@ -11,8 +11,17 @@ aggregate Misbehaving {
   bad_tag() -> Done
   bad_event() -> Done
   bad_utf8() -> Done
+  // Return events of a tuple: in order (ok), reversed, without the required one, or twice.
+  pair_ok() -> (Done | Other?)
+  pair_reversed() -> (Done | Other?)
+  pair_missing() -> (Done | Other?)
+  pair_twice() -> (Done | Other?)
 }
 
 event Done {
+  n: Int
+}
+
+event Other {
   n: Int
 }
