@@ -16,13 +16,17 @@ aggregate Order {
 
   // Optionals, arrays and their nestings; parameters separated by commas or new lines.
   amend(note: String?, tags: [String], labels: [String?]?
-        matrix: [[Int]], lines: [OrderLine]) -> (Amended | Rejected)
+        matrix: [[Int]], lines: [OrderLine]) -> (Amended? | Rejected?)
 
   // May produce no event: an optional return.
   touch() -> Touched?
 
-  // One of several events, or none.
+  // A tuple: every event listed, in this order; Shipped always, Rejected when the handler
+  // chooses. (amend's tuple of optionals above is a choice of one, or none.)
   ship(address: Address, tracking: String?) -> (Shipped | Rejected?)
+
+  // The whole tuple, or no event at all.
+  archive() -> (Touched | Rejected)?
 
   // Names that are keywords in Swift (or in ESDL itself) must survive code generation.
   configure(default: Bool, class: String, self: Int, protocol: String?, type: String) -> Configured
