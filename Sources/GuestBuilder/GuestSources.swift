@@ -11,14 +11,20 @@ public struct GuestSources: Sendable, Hashable {
     public var swiftFiles: [String]
     /// C sources, as paths relative to ``directory``, sorted.
     public var cFiles: [String]
+    /// Rust sources, as paths relative to ``directory``, sorted.
+    public var rustFiles: [String]
 
-    /// The language of the sources: Swift when there is any Swift file, else C.
-    public var language: GuestLanguage { swiftFiles.isEmpty ? .c : .swift }
+    /// The language of the sources: Swift when there is any Swift file, else Rust when
+    /// there is any Rust file, else C.
+    public var language: GuestLanguage {
+        if !swiftFiles.isEmpty { return .swift }
+        return rustFiles.isEmpty ? .c : .rust
+    }
 
     /// Finds the files of a guest folder.
     ///
     /// - Throws: ``GuestBuildError`` when the folder cannot be read, has no or several
-    ///   ESDL files, or has no Swift or C sources.
+    ///   ESDL files, or has no Swift, Rust or C sources.
     public init(directory: URL) throws(GuestBuildError) {
         let directory = directory.standardizedFileURL
         var isDirectory: ObjCBool = false
@@ -42,10 +48,11 @@ public struct GuestSources: Sendable, Hashable {
         self.schemaURL = directory.appendingPathComponent(schema)
         self.swiftFiles = files.filter { $0.hasSuffix(".swift") && !Self.isTestFile($0) }
         self.cFiles = files.filter { $0.hasSuffix(".c") }
-        guard !swiftFiles.isEmpty || !cFiles.isEmpty else {
+        self.rustFiles = files.filter { $0.hasSuffix(".rs") && !Self.isTestFile($0) }
+        guard !swiftFiles.isEmpty || !rustFiles.isEmpty || !cFiles.isEmpty else {
             throw GuestBuildError(
-                .missingSources, "no Swift or C sources next to \(schema) in \(directory.path)",
-                hint: "write the aggregate in a .swift file next to the schema")
+                .missingSources, "no Swift, Rust or C sources next to \(schema) in \(directory.path)",
+                hint: "write the aggregate in a .swift (or .rs) file next to the schema")
         }
     }
 
@@ -66,11 +73,12 @@ public struct GuestSources: Sendable, Hashable {
         }
     }
 
-    /// Whether a relative path is a test file: under `Tests`/`tests`, or `*Tests.swift`/`*Test.swift`.
+    /// Whether a relative path is a test file: under `Tests`/`tests`, `*Tests.swift`,
+    /// `*Test.swift` or `*_test.rs`.
     static func isTestFile(_ path: String) -> Bool {
         let components = path.split(separator: "/")
         if components.dropLast().contains(where: { $0 == "Tests" || $0 == "tests" }) { return true }
-        return path.hasSuffix("Tests.swift") || path.hasSuffix("Test.swift")
+        return path.hasSuffix("Tests.swift") || path.hasSuffix("Test.swift") || path.hasSuffix("_test.rs")
     }
 
     /// Relative paths of the regular files under `directory`, sorted; hidden entries,

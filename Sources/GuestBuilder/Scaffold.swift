@@ -1,7 +1,7 @@
 import Foundation
 
 /// Creates a new aggregate project (`thalo new <name>`): a folder with a schema, a Swift
-/// aggregate that builds and works, a README, and a given-when-then spec.
+/// (or Rust) aggregate that builds and works, a README, and a given-when-then spec.
 ///
 /// For `thalo new shopping_cart` (or `ShoppingCart`, or `shopping-cart`) the folder is
 /// `shopping_cart/` with:
@@ -9,7 +9,7 @@ import Foundation
 /// - `shopping_cart.esdl`: the aggregate `ShoppingCart` with `start(name: String)` and
 ///   `rename(name: String)`;
 /// - `ShoppingCart.swift`: its implementation (start once; rename only when started and
-///   to a different, non-empty name);
+///   to a different, non-empty name); with `language: .rust`, `shopping_cart.rs`;
 /// - `Tests/shopping_cart.spec.json`: scenarios in the spec format below;
 /// - `README.md`: how to build, test and publish.
 ///
@@ -49,8 +49,14 @@ public enum Scaffold {
     /// - Parameters:
     ///   - name: The aggregate's name in any of `ShoppingCart`, `shopping_cart`, `shopping-cart`.
     ///   - directory: The folder to create the project in.
+    ///   - language: Swift (the default) or Rust; C has no generated code to scaffold.
     /// - Throws: ``GuestBuildError`` when the name is not usable or the folder exists.
-    public static func create(name: String, in directory: URL) throws -> URL {
+    public static func create(name: String, in directory: URL, language: GuestLanguage = .swift) throws -> URL {
+        guard language != .c else {
+            throw GuestBuildError(
+                .outputFailed, "thalo new scaffolds Swift or Rust aggregates, not C",
+                hint: "see Examples/c_counter and docs/module-contract.md for a module in C")
+        }
         let words = name.split(whereSeparator: { $0 == "_" || $0 == "-" || $0 == " " }).flatMap { splitCamelCase(String($0)) }
         guard !words.isEmpty,
             name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }),
@@ -68,9 +74,9 @@ public enum Scaffold {
         }
         let files: [(String, String)] = [
             ("\(snake).esdl", schema(aggregate)),
-            ("\(aggregate).swift", source(aggregate)),
+            language == .rust ? ("\(snake).rs", rustSource(aggregate)) : ("\(aggregate).swift", source(aggregate)),
             ("Tests/\(snake).spec.json", spec(aggregate)),
-            ("README.md", readme(aggregate, snake)),
+            ("README.md", language == .rust ? rustReadme(aggregate, snake) : readme(aggregate, snake)),
         ]
         do {
             try FileManager.default.createDirectory(
@@ -161,6 +167,69 @@ public enum Scaffold {
         """
     }
 
+    private static func rustSource(_ aggregate: String) -> String {
+        """
+        //! The \(aggregate) aggregate. `thalo build` generates the trait `\(aggregate)Aggregate`
+        //! (implemented below), the event types and the module's exports from the schema; the
+        //! guest SDK (`thalo`) provides `Context`, `AggregateError` and `JsonValue`.
+
+        use crate::*;
+
+        pub struct \(aggregate) {
+            /// The name, once started.
+            name: Option<String>,
+        }
+
+        impl \(aggregate)Aggregate for \(aggregate) {
+            fn new(_id: &str) -> Self {
+                \(aggregate) { name: None }
+            }
+
+            fn handle_start(&self, _ctx: &Context, name: String) -> Result<Started, AggregateError> {
+                if self.name.is_some() {
+                    return Err(AggregateError::fatal("already started"));
+                }
+                if name.is_empty() {
+                    return Err(AggregateError::fatal("a name is required"));
+                }
+                Ok(Started { name })
+            }
+
+            fn handle_rename(&self, _ctx: &Context, name: String) -> Result<Renamed, AggregateError> {
+                let current = match &self.name {
+                    Some(current) => current,
+                    None => return Err(AggregateError::fatal("not started")),
+                };
+                if name.is_empty() {
+                    return Err(AggregateError::fatal("a name is required"));
+                }
+                // Renaming to the same name changes nothing: ignore the command.
+                if *current == name {
+                    return Err(AggregateError::ignore("same name"));
+                }
+                Ok(Renamed { name })
+            }
+
+            fn apply_started(&mut self, event: Started, _ctx: &Context) {
+                self.name = Some(event.name);
+            }
+
+            fn apply_renamed(&mut self, event: Renamed, _ctx: &Context) {
+                self.name = Some(event.name);
+            }
+
+            fn state(&self) -> Option<JsonValue> {
+                let name = match &self.name {
+                    Some(name) => JsonValue::String(name.clone()),
+                    None => JsonValue::Null,
+                };
+                Some(JsonValue::object([("name", name)]))
+            }
+        }
+
+        """
+    }
+
     private static func spec(_ aggregate: String) -> String {
         """
         {
@@ -237,6 +306,56 @@ public enum Scaffold {
         `Tests/\(snake).spec.json` holds scenarios: events given, a command, the events
         or error expected, and optionally the state view afterwards. Files under `Tests/`
         are not part of the module.
+
+        ## Publish
+
+        ```sh
+        thalo publish \(snake).esdl .build/\(snake).wasm
+        thalo execute \(aggregate) 1 start '{"name": "first"}'
+        ```
+
+        """
+    }
+
+    private static func rustReadme(_ aggregate: String, _ snake: String) -> String {
+        """
+        # \(aggregate)
+
+        A Thalo aggregate written in Rust, compiled to WebAssembly.
+
+        | file | what it is |
+        | --- | --- |
+        | `\(snake).esdl` | the schema: commands, the events they record, their fields |
+        | `\(snake).rs` | the aggregate: one handler per command, one `apply_…` per event |
+        | `Tests/\(snake).spec.json` | given-when-then scenarios for the module |
+
+        ## Build
+
+        ```sh
+        thalo build .
+        ```
+
+        writes `.build/\(snake).wasm`. It needs Rust with the standard library for
+        `wasm32-unknown-unknown` (on Debian: `apt-get install rustc libstd-rust-dev-wasm32`;
+        `$RUSTC` picks another compiler). `thalo build` reads the schema, generates the Rust
+        types, the `\(aggregate)Aggregate` trait and the module's exports, and compiles them
+        with the Rust guest SDK and every `.rs` file of this folder in one `rustc` run (no
+        Cargo, no crates). To read the generated code: `thalo generate --lang rust
+        \(snake).esdl`, or open `.build/\(snake).build/` after a build.
+
+        Handlers decide and return events without changing the entity; `apply_…` changes it
+        once an event is recorded. Return `Err(AggregateError::fatal("why"))` to reject a
+        command and `Err(AggregateError::ignore("why"))` to skip one. Aggregates are
+        deterministic: no clock, no randomness; `ctx.time` is the message's time.
+
+        ## Test
+
+        ```sh
+        thalo test .
+        ```
+
+        runs the scenarios of `Tests/\(snake).spec.json`: events given, a command, the events
+        or error expected, and optionally the state view afterwards.
 
         ## Publish
 

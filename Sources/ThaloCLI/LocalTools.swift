@@ -8,18 +8,31 @@ import Logging
 import MessageDB
 import ThaloRuntime
 
+/// The languages Thalo generates guest code for.
+enum GuestCodeLanguage: String, ExpressibleByArgument, CaseIterable {
+    case swift, rust
+
+    var guestLanguage: GuestLanguage {
+        switch self {
+        case .swift: .swift
+        case .rust: .rust
+        }
+    }
+}
+
 /// `thalo new`
 struct New: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Create a folder with a working aggregate: an ESDL schema, its Swift implementation, a spec and a README.")
+        abstract: "Create a folder with a working aggregate: an ESDL schema, its Swift (or Rust) implementation, a spec and a README.")
 
     @Argument(help: "The aggregate's name, e.g. ShoppingCart or shopping_cart.") var name: String
     @Option(name: .long, help: "Where to create the folder.") var directory: String = "."
+    @Option(name: .long, help: "The implementation's language: swift or rust.") var lang: GuestCodeLanguage = .swift
 
     func run() async throws {
         try await runReporting(json: false) {
             do {
-                let folder = try Scaffold.create(name: name, in: URL(fileURLWithPath: directory))
+                let folder = try Scaffold.create(name: name, in: URL(fileURLWithPath: directory), language: lang.guestLanguage)
                 Terminal.print("created \(Terminal.paint(folder.path, .green))")
                 Terminal.print("next: thalo build \(folder.path) && thalo test \(folder.path)")
             } catch {
@@ -32,8 +45,12 @@ struct New: AsyncParsableCommand {
 /// `thalo build`
 struct Build: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Build an aggregate folder (one .esdl and Swift or C sources) into a wasm module.",
-        discussion: "Uses the Swift toolchain's Embedded Swift for wasm32 and wasm-ld. Writes <output>/<aggregate_name>.wasm.")
+        abstract: "Build an aggregate folder (one .esdl and Swift, Rust or C sources) into a wasm module.",
+        discussion: """
+            Swift uses the Swift toolchain's Embedded Swift for wasm32 and wasm-ld; Rust uses rustc for \
+            wasm32-unknown-unknown ($RUSTC, else /usr/bin/rustc, else rustc on PATH); C uses the Swift \
+            toolchain's clang and wasm-ld. Writes <output>/<aggregate_name>.wasm.
+            """)
 
     @Argument(help: "The aggregate's folder.") var directory: String
     @Option(name: .shortAndLong, help: "Output folder (default <dir>/.build).") var output: String?
@@ -79,7 +96,8 @@ struct Generate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check an ESDL schema and generate code from it.",
         discussion: """
-            By default the Embedded-Swift guest code (types, JSON, the protocol to implement). \
+            By default the Embedded-Swift guest code (types, JSON, the protocol to implement); with \
+            --lang rust the Rust guest code (types, JSON, the trait to implement, the exports). \
             --format host writes Codable Swift types of the events, commands and custom types for host programs \
             such as projections; --format json-schema a JSON Schema of every payload; --format json the schema \
             model; --format canonical the normalised ESDL.
@@ -88,6 +106,7 @@ struct Generate: AsyncParsableCommand {
     @Argument(help: "The ESDL file.") var schema: String
     @Option(name: .long, help: "What to generate: swift (guest code, default), host (Codable types for projections), json-schema, json (schema model), canonical (ESDL).")
     var format: String = "swift"
+    @Option(name: .long, help: "The language of the guest code: swift (default) or rust.") var lang: GuestCodeLanguage = .swift
     @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?
 
     func run() async throws {
@@ -102,9 +121,14 @@ struct Generate: AsyncParsableCommand {
                 throw CLIError.diagnostics(error.rendered(colored: Terminal.isStandardErrorTTY))
             }
             let generated: String
+            let fileName = (schema as NSString).lastPathComponent
+            if lang == .rust && format != "swift" {
+                throw CLIError.input("--lang rust applies to the guest code only; leave out --format \(format)")
+            }
             switch format {
-            case "swift": generated = SwiftGuestGenerator(schema: parsed, fileName: (schema as NSString).lastPathComponent).generate()
-            case "host": generated = SwiftHostGenerator(schema: parsed, fileName: (schema as NSString).lastPathComponent).generate()
+            case "swift" where lang == .rust: generated = RustGuestGenerator(schema: parsed, fileName: fileName).generate()
+            case "swift": generated = SwiftGuestGenerator(schema: parsed, fileName: fileName).generate()
+            case "host": generated = SwiftHostGenerator(schema: parsed, fileName: fileName).generate()
             case "json-schema": generated = JSONSchemaGenerator(schema: parsed).generate().prettyJSONText + "\n"
             case "json": generated = parsed.jsonValue.prettyJSONText + "\n"
             case "canonical": generated = parsed.canonicalText
@@ -127,7 +151,7 @@ struct Generate: AsyncParsableCommand {
 /// `thalo test`
 struct Test: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Build an aggregate folder and run its given-when-then specs (Tests/*.spec.json).")
+        abstract: "Build an aggregate folder and run its given-when-then specs (Tests/*.spec.json or tests/*.spec.json).")
 
     @Argument(help: "The aggregate's folder.") var directory: String
 
@@ -145,7 +169,9 @@ struct Test: AsyncParsableCommand {
                 progress.stop()
                 throw CLIError.input("\(error)")
             }
-            let tests = URL(fileURLWithPath: directory).appendingPathComponent("Tests")
+            let folder = URL(fileURLWithPath: directory)
+            let tests = ["Tests", "tests"].map { folder.appendingPathComponent($0) }
+                .first { FileManager.default.fileExists(atPath: $0.path) } ?? folder.appendingPathComponent("Tests")
             let specs = ((try? FileManager.default.contentsOfDirectory(atPath: tests.path)) ?? []).filter { $0.hasSuffix(".spec.json") }.sorted()
             guard !specs.isEmpty else { throw CLIError.input("no spec files in \(tests.path) (expected *.spec.json)") }
             let wasm = try [UInt8](Data(contentsOf: result.wasmURL))

@@ -12,7 +12,9 @@ struct GuestBuildTests {
         GuestBuilder(configuration: .init(outputDirectory: try Fixtures.temporaryDirectory("out")))
     }
 
-    func expectContractModule(_ result: BuildResult, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
+    func expectContractModule(
+        _ result: BuildResult, packedArguments: Bool = true, sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) throws {
         let bytes = [UInt8](try Data(contentsOf: result.wasmURL))
         #expect(bytes.count == result.sizeInBytes, sourceLocation: sourceLocation)
         let inspection = try #require(WasmModuleInspection(bytes), sourceLocation: sourceLocation)
@@ -20,7 +22,7 @@ struct GuestBuildTests {
         for export in GuestBuilder.requiredExports {
             #expect(inspection.exports.contains(export), "missing export \(export)", sourceLocation: sourceLocation)
         }
-        #expect(inspection.exports.contains("thalo_packed_arguments"), sourceLocation: sourceLocation)
+        #expect(inspection.exports.contains("thalo_packed_arguments") == packedArguments, sourceLocation: sourceLocation)
     }
 
     @Test("each Swift example builds into a module that follows the contract", arguments: ["bank_account", "counter", "todos"])
@@ -59,6 +61,45 @@ struct GuestBuildTests {
         #expect(result.wasmURL.lastPathComponent == "counter.wasm")
         #expect(result.generatedSourceURL == nil)
         try expectContractModule(result)
+    }
+
+    @Test("the Rust bank account builds with rustc alone into a module that follows the contract")
+    func rustBankAccountBuilds() async throws {
+        let result = try await builder().build(directory: Fixtures.examplesDirectory.appendingPathComponent("bank_account_rust"))
+        #expect(result.language == .rust)
+        #expect(result.wasmURL.lastPathComponent == "bank_account.wasm")
+        #expect(result.generatedSourceURL?.lastPathComponent == "bank_account.generated.rs")
+        try expectContractModule(result, packedArguments: false)
+    }
+
+    @Test("a Rust folder leaves test files out, and a compile error names the author's file")
+    func rustTestFilesAndErrors() async throws {
+        let folder = try Fixtures.copyOfExample("bank_account_rust")
+        let garbage = "this is not Rust and would fail to compile"
+        try garbage.write(to: folder.appendingPathComponent("bank_account_test.rs"), atomically: true, encoding: .utf8)
+        try garbage.write(to: folder.appendingPathComponent("Tests/more.rs"), atomically: true, encoding: .utf8)
+        _ = try await builder().build(directory: folder)
+
+        let source = folder.appendingPathComponent("bank_account.rs")
+        let broken = try String(contentsOf: source, encoding: .utf8)
+            .replacingOccurrences(of: "Ok(DepositedFunds { amount })", with: "Ok(WithdrewFunds { amount })")
+        try broken.write(to: source, atomically: true, encoding: .utf8)
+        let error = await #expect(throws: GuestBuildError.self) { try await builder().build(directory: folder) }
+        #expect(error?.code == .compileFailed)
+        #expect(error?.message.contains("bank_account.rs") == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("rustc failed to compile the BankAccount module") == true)
+    }
+
+    @Test("without a Rust compiler, a Rust folder fails saying what to install")
+    func rustWithoutCompiler() async throws {
+        let toolchain = Toolchain(binDirectory: Toolchain.locate().binDirectory, rustc: nil)
+        let builder = GuestBuilder(configuration: .init(toolchain: toolchain, outputDirectory: try Fixtures.temporaryDirectory("norust")))
+        let error = await #expect(throws: GuestBuildError.self) {
+            try await builder.build(directory: Fixtures.examplesDirectory.appendingPathComponent("bank_account_rust"))
+        }
+        #expect(error?.code == .toolchainIncomplete)
+        #expect(error?.description.contains("libstd-rust-dev-wasm32") == true)
+        #expect(Toolchain.locateRustCompiler(environment: ["RUSTC": "/opt/rust/bin/rustc", "PATH": ""])?.path == "/opt/rust/bin/rustc")
     }
 
     @Test("test files are left out of the module")

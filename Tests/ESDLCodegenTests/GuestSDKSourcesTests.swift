@@ -9,9 +9,9 @@ struct GuestSDKSourcesTests {
     func embeddedCopyIsUpToDate() throws {
         let guest = Fixtures.repositoryRoot.appendingPathComponent("Guest")
         var onDisk: [String: String] = [:]
-        for folder in ["Sources", "shim"] {
+        for folder in ["Sources", "shim", "rust"] {
             for name in try FileManager.default.contentsOfDirectory(atPath: guest.appendingPathComponent(folder).path)
-            where name.hasSuffix(".swift") || name.hasSuffix(".c") || name.hasSuffix(".h") {
+            where name.hasSuffix(".swift") || name.hasSuffix(".c") || name.hasSuffix(".h") || name.hasSuffix(".rs") {
                 let path = folder + "/" + name
                 onDisk[path] = try String(contentsOf: guest.appendingPathComponent(path), encoding: .utf8)
             }

@@ -132,7 +132,7 @@ struct WasmHostTests {
         }
     }
 
-    @Test("the example specs pass, for the Swift examples and the C one", arguments: ["bank_account", "counter", "todos", "wallet", "c_counter"])
+    @Test("the example specs pass, for the Swift examples, the Rust one and the C one", arguments: ["bank_account", "counter", "todos", "wallet", "bank_account_rust", "c_counter"])
     func exampleSpecs(example: String) async throws {
         let built = try await ExampleModules.shared.build(example)
         let schema = try Schema.parse(built.schema)
