@@ -31,6 +31,7 @@ struct Benchmarks {
         var sections: [String] = []
 
         if wanted("wasm") { sections.append(try WasmCost.run(module: module)) }
+        if wanted("languages") { sections.append(try await GuestLanguages.run()) }
         if wanted("rebuild") { sections.append(try await Rebuild.run(module: module)) }
         if wanted("memory") { sections.append(try await Memory.run(module: module)) }
         if wanted("soak") { sections.append(try Soak.run(module: module)) }
@@ -90,12 +91,17 @@ struct BankAccountModule: Sendable {
     var wasm: [UInt8]
     var module: AggregateModule
 
-    static func build() async throws -> BankAccountModule {
+    /// The repository's root folder.
+    static let repositoryRoot: URL = {
         var folder = URL(fileURLWithPath: #filePath)
         while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("Package.swift").path) && folder.path != "/" {
             folder.deleteLastPathComponent()
         }
-        let example = folder.appendingPathComponent("Examples/bank_account")
+        return folder
+    }()
+
+    static func build() async throws -> BankAccountModule {
+        let example = repositoryRoot.appendingPathComponent("Examples/bank_account")
         let result = try await GuestBuilder(configuration: .init(outputDirectory: try temporaryFolder("bench-module"))).build(directory: example)
         let schema = try String(contentsOf: example.appendingPathComponent("bank_account.esdl"), encoding: .utf8)
         let wasm = try [UInt8](Data(contentsOf: result.wasmURL))

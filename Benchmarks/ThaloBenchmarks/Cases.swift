@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import ChildProcess
 import ESDL
 import Foundation
+import GuestBuilder
 import JSON
 import MessageDB
 import MessageStore
@@ -144,6 +145,73 @@ enum WasmCost {
         report.add(["bank_account.wasm in WasmKit (handle, incl. argument copy and result checks)", format(wasmMedian), format(wasm[calls * 99 / 100]), formatRate(1e9 / wasmMedian)])
         report.add(["same logic, native Swift (JSON in, JSON out)", format(swiftMedian), format(swift[calls * 99 / 100]), formatRate(1e9 / swiftMedian)])
         return "### One handle call (\(formatRate(Double(calls))) calls each; wasm is \(format(wasmMedian / swiftMedian, 1))× native)\n\n" + report.markdown
+    }
+}
+
+/// The same aggregates written in Swift, C and Rust: module size, build time and one
+/// `handle` call.
+enum GuestLanguages {
+    struct Guest {
+        var aggregate: String
+        var language: String
+        var folder: String
+        var command: String
+        var payload: String
+        /// Events applied before measuring (type, payload).
+        var given: [(String, String)]
+    }
+
+    static let guests: [Guest] = [
+        Guest(aggregate: "Counter", language: "Swift", folder: "Examples/counter", command: "increment", payload: #"{"amount":1}"#, given: []),
+        Guest(aggregate: "Counter", language: "C", folder: "Examples/c_counter", command: "increment", payload: #"{"amount":1}"#, given: []),
+        Guest(
+            aggregate: "Counter", language: "Rust", folder: "Benchmarks/guests/counter_rust", command: "increment",
+            payload: #"{"amount":1}"#, given: []),
+        Guest(
+            aggregate: "BankAccount", language: "Swift", folder: "Examples/bank_account", command: "deposit_funds",
+            payload: #"{"amount":1}"#, given: [("OpenedAccount", #"{"initial_balance":0}"#)]),
+        Guest(
+            aggregate: "BankAccount", language: "Rust", folder: "Examples/bank_account_rust", command: "deposit_funds",
+            payload: #"{"amount":1}"#, given: [("OpenedAccount", #"{"initial_balance":0}"#)]),
+    ]
+
+    static func run() async throws -> String {
+        let calls = 100_000
+        let report = Report(header: ["aggregate", "language", "module bytes", "build s", "handle median ns", "p99 ns", "vs Swift"])
+        var swiftMedian: [String: Double] = [:]
+        for guest in guests {
+            print("guest languages: \(guest.aggregate) in \(guest.language)")
+            let clock = ContinuousClock()
+            let start = clock.now
+            let result = try await GuestBuilder(configuration: .init(outputDirectory: try temporaryFolder("bench-languages")))
+                .build(directory: BankAccountModule.repositoryRoot.appendingPathComponent(guest.folder))
+            let buildSeconds = microseconds(clock.now - start) / 1e6
+            let wasm = try [UInt8](Data(contentsOf: result.wasmURL))
+            let module = try AggregateModule(name: guest.aggregate, version: result.schema.version, schema: result.schema, bytes: wasm)
+            let instance = try GuestInstance(module: module)
+            let entity = try instance.newEntity(id: "bench")
+            let context = GuestContext(
+                id: UUID().lowercasedText, streamName: "bench:command-1", position: -1, globalPosition: -1, metadata: "{}", time: 0)
+            if !guest.given.isEmpty {
+                _ = try instance.apply(entity, events: guest.given.map { GuestRecordedEvent(type: $0.0, payload: $0.1, context: context) })
+            }
+            var times: [Double] = []
+            times.reserveCapacity(calls)
+            for _ in 0..<calls {
+                let start = clock.now
+                let outcome = try instance.handle(entity, command: guest.command, payload: guest.payload, context: context)
+                times.append(microseconds(clock.now - start) * 1000)
+                guard case .success(let events) = outcome, events.count == 1 else { throw BenchmarkError("handle failed: \(outcome)") }
+            }
+            times.sort()
+            let median = times[calls / 2]
+            if guest.language == "Swift" { swiftMedian[guest.aggregate] = median }
+            let ratio = swiftMedian[guest.aggregate].map { format(median / $0, 2) } ?? "-"
+            report.add([
+                guest.aggregate, guest.language, "\(wasm.count)", format(buildSeconds, 1), format(median), format(times[calls * 99 / 100]), ratio,
+            ])
+        }
+        return "### Guest languages (\(formatRate(Double(calls))) handle calls each, one instance, WasmKit)\n\n" + report.markdown
     }
 }
 
