@@ -6,11 +6,27 @@ import JSON
 struct Publish: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Publish a module version: its ESDL schema and its wasm binary.",
-        discussion: "The version is the schema's `version`; it must be newer than the published ones. New commands run on it at once.")
+        discussion: """
+            The version is the schema's `version`; it must be newer than the published ones. New commands run on it \
+            at once. Before that, the server checks it against the stored history of its category, while the \
+            running version keeps serving: the event types in the store must still be readable under the new \
+            schema (no stored event type dropped, no required field removed or added, types only widened), and \
+            every stream is replayed through the new module (or --sample N of them). A version that fails is \
+            refused (exit 6) with the streams, positions and fields that break; --force publishes it anyway.
+            """)
 
     @Argument(help: "The ESDL schema file.") var schema: String
     @Argument(help: "The compiled module (.wasm).") var module: String
+    @Flag(name: .long, help: "Publish even when the deploy check finds problems.") var force = false
+    @Option(name: .long, help: ArgumentHelp("Replay only N streams of the category, spread over it (default: all).", valueName: "N"))
+    var sample: Int?
+    @Flag(name: .long, help: "Also list the streams whose state view differs between the running and the new version.")
+    var compare = false
     @OptionGroup var server: ServerConnection
+
+    func validate() throws {
+        if let sample, sample < 0 { throw ValidationError("--sample must be 0 or more") }
+    }
 
     func run() async throws {
         try await runReporting(json: server.json) {
@@ -20,22 +36,94 @@ struct Publish: AsyncParsableCommand {
             guard let wasm = FileManager.default.contents(atPath: module) else {
                 throw CLIError.input("cannot read the module file \(module); build it with `thalo build <dir>`")
             }
-            let body: JSONValue = [
+            var body: [String: JSONValue] = [
                 "schema": .string(schemaText), "wasm": .string(wasm.base64EncodedString()),
-                "file": .string((schema as NSString).lastPathComponent),
+                "file": .string((schema as NSString).lastPathComponent), "force": .bool(force), "compare": .bool(compare),
             ]
-            let response = try await server.client.post("/v1/modules", body: body)
+            if let sample { body["sample"] = .integer(Int64(sample)) }
+            let progress = server.json ? nil : Progress("checking \(schema) against the stored history…")
+            let response: Client.Response
+            do {
+                response = try await server.client.post("/v1/modules", body: .object(body))
+                progress?.stop()
+            } catch {
+                progress?.stop()
+                throw error
+            }
             if server.json { return Terminal.print(response.body.jsonText) }
             let name = response.body["name"]?.stringValue ?? "?"
             let version = response.body["version"]?.stringValue ?? "?"
             Terminal.print("published \(Terminal.paint("\(name) \(version)", .green)) (\(response.body["size"]?.integerValue ?? 0) bytes, category \(response.body["category"]?.stringValue ?? "?"))")
+            if let check = response.body["check"] { Self.printCheck(check) }
+        }
+    }
+
+    /// The deploy check's summary, and what it found (shown even when forced).
+    static func printCheck(_ check: JSONValue) {
+        let streams = check["replayedStreams"]?.integerValue ?? 0
+        let total = check["streams"]?.integerValue ?? 0
+        let events = check["replayedEvents"]?.integerValue ?? 0
+        let seconds = check["seconds"]?.doubleValue ?? 0
+        Terminal.print("checked: replayed \(streams) of \(total) streams (\(events) events) in \(String(format: "%.2f", seconds)) s")
+        for problem in check["schemaProblems"]?.arrayValue ?? [] {
+            Terminal.print("  " + Terminal.paint("schema: ", .red) + (problem.stringValue ?? ""))
+        }
+        for (label, key) in [("replay failed", "replayFailures"), ("state differs", "differences")] {
+            for finding in check[key]?.arrayValue ?? [] {
+                let position = finding["position"]?.integerValue.map { " at \($0)" } ?? ""
+                Terminal.print(
+                    "  \(Terminal.paint(label, .yellow)): \(finding["stream"]?.stringValue ?? "")\(position): \(finding["message"]?.stringValue ?? "")")
+            }
         }
     }
 }
 
-/// `thalo modules`
+/// `thalo modules`, `thalo modules activate`
 struct Modules: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "List the published module versions.")
+    static let configuration = CommandConfiguration(
+        abstract: "List the published module versions, or make one the running version.",
+        subcommands: [ListModules.self, Activate.self], defaultSubcommand: ListModules.self)
+}
+
+/// `thalo modules activate`
+struct Activate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Make a published version the running one, live, as publishing does (rollback or roll forward).",
+        discussion: """
+            The version is first checked against the stored history like a new one (see `thalo publish --help`); \
+            every node switches to it.
+            """)
+
+    @Argument(help: "The aggregate, e.g. BankAccount.") var aggregate: String
+    @Argument(help: "The published version to run, e.g. 0.1.0.") var version: String
+    @Flag(name: .long, help: "Activate even when the deploy check finds problems.") var force = false
+    @Option(name: .long, help: ArgumentHelp("Replay only N streams of the category (default: all).", valueName: "N"))
+    var sample: Int?
+    @Flag(name: .long, help: "Also list the streams whose state view differs between the running and this version.")
+    var compare = false
+    @OptionGroup var server: ServerConnection
+
+    func validate() throws {
+        if let sample, sample < 0 { throw ValidationError("--sample must be 0 or more") }
+    }
+
+    func run() async throws {
+        try await runReporting(json: server.json) {
+            var body: [String: JSONValue] = ["force": .bool(force), "compare": .bool(compare)]
+            if let sample { body["sample"] = .integer(Int64(sample)) }
+            let path = "/v1/modules/\(Client.escape(aggregate))/\(Client.escape(version))/activate"
+            let response = try await server.client.post(path, body: .object(body))
+            if server.json { return Terminal.print(response.body.jsonText) }
+            let name = response.body["name"]?.stringValue ?? aggregate
+            Terminal.print("running \(Terminal.paint("\(name) \(response.body["version"]?.stringValue ?? version)", .green))")
+            if let check = response.body["check"] { Publish.printCheck(check) }
+        }
+    }
+}
+
+/// `thalo modules [AGGREGATE]`
+struct ListModules: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the published module versions (the default).")
 
     @Argument(help: "Only this aggregate.") var aggregate: String?
     @OptionGroup var server: ServerConnection

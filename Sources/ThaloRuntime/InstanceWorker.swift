@@ -146,6 +146,47 @@ actor InstanceWorker<Store: MessageStore> {
 
     /// The entity's state at a point of its history, computed on a fresh guest entity.
     func view(entityID: String, stream: StreamName, at point: HistoryPoint) async throws(RuntimeError) -> EntityView {
+        try rebuild(entityID: entityID, stream: stream, events: try await readEvents(of: stream, until: point))
+    }
+
+    /// What replaying a stream under this module gave, for the deploy check.
+    enum ReplayOutcome: Sendable {
+        /// Every event applied; the state view and how many events there were.
+        case replayed(state: JSONValue?, events: Int)
+        /// The event at `position` could not be applied (or the state view failed after the
+        /// last one).
+        case failed(position: Int64, reason: String)
+    }
+
+    /// Replays a whole stream on a fresh entity and reports the first event that fails.
+    func replay(entityID: String, stream: StreamName) async throws(RuntimeError) -> ReplayOutcome {
+        let events = try await readEvents(of: stream, until: .latest)
+        do {
+            let view = try rebuild(entityID: entityID, stream: stream, events: events)
+            return .replayed(state: view.state, events: events.count)
+        } catch let error where error.code == .moduleFailure {
+            // Find the event: one `apply` call per event, on a fresh entity.
+            do {
+                let handle = try call("new-entity") { guest throws(GuestFailure) in try guest.newEntity(id: entityID) }
+                let owner = generation
+                defer {
+                    if owner == generation, let guest, !guest.isPoisoned { try? guest.dropEntity(handle) }
+                }
+                for event in events {
+                    let failure = try call("apply") { guest throws(GuestFailure) in
+                        try guest.apply(handle, events: [Self.guestEvent(event)])
+                    }
+                    if let failure { return .failed(position: event.position, reason: applyFailure(failure, stream: stream).message) }
+                }
+            } catch {
+                return .failed(position: -1, reason: error.message)
+            }
+            return .failed(position: events.last?.position ?? -1, reason: error.message)
+        }
+    }
+
+    /// The events of a stream up to a point of its history.
+    private func readEvents(of stream: StreamName, until point: HistoryPoint) async throws(RuntimeError) -> [RecordedEvent] {
         var events: [RecordedEvent] = []
         do {
             var position: Int64 = 0
@@ -161,6 +202,11 @@ actor InstanceWorker<Store: MessageStore> {
         } catch {
             throw RuntimeError.store(error, while: "reading \(stream)")
         }
+        return events
+    }
+
+    /// A fresh entity with `events` applied, its state view, and then dropped.
+    private func rebuild(entityID: String, stream: StreamName, events: [RecordedEvent]) throws(RuntimeError) -> EntityView {
         let handle = try call("new-entity") { guest throws(GuestFailure) in try guest.newEntity(id: entityID) }
         let owner = generation
         defer {

@@ -45,6 +45,17 @@ public final class ModuleRegistry: Sendable {
     ///   rendered in the message) or `versionExists`.
     @discardableResult
     public func publish(schema schemaText: String, wasm: [UInt8], expectedName: String? = nil, file: String = "schema.esdl") async throws(RuntimeError) -> ModuleInfo {
+        try await store(try await prepare(schema: schemaText, wasm: wasm, expectedName: expectedName, file: file))
+    }
+
+    /// A module version that passed ``prepare(schema:wasm:expectedName:file:)``, not stored yet.
+    struct PreparedModule: Sendable {
+        var module: AggregateModule
+        var stored: StoredModule
+    }
+
+    /// Every check of ``publish(schema:wasm:expectedName:file:)``, without storing anything.
+    func prepare(schema schemaText: String, wasm: [UInt8], expectedName: String?, file: String) async throws(RuntimeError) -> PreparedModule {
         let schema: Schema
         do {
             schema = try Schema.parse(schemaText, file: file)
@@ -77,6 +88,14 @@ public final class ModuleRegistry: Sendable {
         try module.checkImplementsSchema()
         let stored = StoredModule(
             name: name, version: schema.version.description, schema: schemaText, wasm: wasm, publishedAt: .now())
+        return PreparedModule(module: module, stored: stored)
+    }
+
+    /// Stores a prepared module version.
+    func store(_ prepared: PreparedModule) async throws(RuntimeError) -> ModuleInfo {
+        let (module, stored, name, schema, wasm) = (
+            prepared.module, prepared.stored, prepared.module.name, prepared.module.schema, prepared.stored.wasm
+        )
         do {
             try await storage.saveModule(stored)
         } catch let error as MessageStoreError where error.code == .duplicateMessageID {

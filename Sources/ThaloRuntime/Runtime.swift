@@ -61,13 +61,12 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
 
     /// Publishes a module version and makes new commands run on it at once (live upgrade:
     /// the entities of the previous version are rebuilt under the new code on next use).
+    /// The version is first checked against the stored history of its category with the
+    /// default ``DeployCheck`` (every stream replayed); see
+    /// ``publish(schema:wasm:expectedName:file:check:)``.
     @discardableResult
     public func publish(schema: String, wasm: [UInt8], expectedName: String? = nil, file: String = "schema.esdl") async throws(RuntimeError) -> ModuleInfo {
-        let info = try await registry.publish(schema: schema, wasm: wasm, expectedName: expectedName, file: file)
-        if let module = try await registry.module(named: info.name, version: info.version) {
-            await activate(module)
-        }
-        return info
+        try await publish(schema: schema, wasm: wasm, expectedName: expectedName, file: file, check: DeployCheck()).info
     }
 
     /// The running module version of each aggregate with a running version.
@@ -75,18 +74,23 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
         active.withLock { $0.mapValues(\.module.version) }
     }
 
-    /// Switches an aggregate to a module version.
-    private func activate(_ module: AggregateModule) async {
+    /// Switches an aggregate to a module version; an older one than the running version
+    /// only with `replacingNewer` (a rollback), so that a slow load never undoes a publish.
+    func activate(_ module: AggregateModule, replacingNewer: Bool = false) async {
         let running = AggregateRuntime(module: module, store: store, configuration: configuration, logger: logger)
         let previous = active.withLock { active -> AggregateRuntime<Store>? in
-            if let current = active[module.name], current.module.version >= module.version { return nil }
+            if let current = active[module.name],
+                current.module.version == module.version || (current.module.version > module.version && !replacingNewer)
+            {
+                return nil
+            }
             let previous = active[module.name]
             active[module.name] = running
             return previous
         }
         if let previous {
             logger.info(
-                "upgraded aggregate; entities are rebuilt under the new version",
+                "switched aggregate to another version; entities are rebuilt under it",
                 metadata: ["module.name": "\(module.name)", "module.version": "\(module.version)", "module.previous": "\(previous.module.version)"])
             await previous.shutdown()
         }
@@ -102,9 +106,11 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
             if let existing = loads[name] { return existing }
             let task = Task<AggregateRuntime<Store>?, any Error> {
                 let names = try await self.registry.latestVersions()
-                guard let match = names.keys.first(where: { $0 == name || Aggregate(name: $0, commands: []).category == name }),
-                    let module = try await self.registry.module(named: match, version: names[match]!)
-                else { return nil }
+                guard let match = names.keys.first(where: { $0 == name || Aggregate(name: $0, commands: []).category == name }) else {
+                    return nil
+                }
+                let version = try await self.activeVersion(of: match, newest: names[match]!)
+                guard let module = try await self.registry.module(named: match, version: version) else { return nil }
                 await self.activate(module)
                 return self.active.withLock { $0[match] }
             }
@@ -124,12 +130,13 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
             aggregate: name)
     }
 
-    /// Activates newer versions published by other processes.
+    /// Follows versions published or activated by other processes.
     public func refreshModules() async throws(RuntimeError) {
-        for (name, version) in try await registry.latestVersions() {
-            let current = active.withLock { $0[name]?.module.version }
-            guard let current, current < version else { continue }
-            if let module = try await registry.module(named: name, version: version) { await activate(module) }
+        for (name, newest) in try await registry.latestVersions() {
+            guard let current = active.withLock({ $0[name]?.module.version }) else { continue }
+            let version = try await activeVersion(of: name, newest: newest)
+            guard version != current else { continue }
+            if let module = try await registry.module(named: name, version: version) { await activate(module, replacingNewer: true) }
         }
     }
 
@@ -613,6 +620,7 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
         eventMetadata.properties["commandDigest"] = .string(digest.text)
         eventMetadata.properties["moduleName"] = .string(module.name)
         eventMetadata.properties["moduleVersion"] = .string(module.version.description)
+        eventMetadata.properties["moduleDigest"] = .string(module.digest)
         let context = GuestContext(
             id: commandID.lowercasedText, streamName: commandStream.rawValue, position: position,
             globalPosition: globalPosition, metadata: commandMetadataText ?? commandMetadata.jsonText,

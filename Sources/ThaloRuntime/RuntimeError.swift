@@ -35,6 +35,10 @@ public struct RuntimeError: Error, Sendable, CustomStringConvertible {
         public static let categoryTaken = Code("categoryTaken")
         /// The version to publish already exists or is not newer than the latest one.
         public static let versionExists = Code("versionExists")
+        /// A new module version's schema cannot read events in the store (deploy check).
+        public static let incompatibleSchema = Code("incompatibleSchema")
+        /// A new module version could not apply the stored events of a stream (deploy check).
+        public static let replayFailed = Code("replayFailed")
         /// The message store failed (see ``RuntimeError/storeError``).
         public static let store = Code("store")
         /// A command id (idempotency key) was reused for a different aggregate, entity,

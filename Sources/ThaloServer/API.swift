@@ -1,3 +1,4 @@
+import ESDL
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -59,6 +60,7 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
             try self.authorize(request, read: true)
             return try await self.listModules(name: Self.parameter("name", context))
         }
+        router.post("/v1/modules/:name/:version/activate") { request, context in try await self.activate(request, context) }
         router.post("/v1/execute/:aggregate/:id/:command") { request, context in try await self.execute(request, context) }
         router.post("/v1/submit/:aggregate/:id/:command") { request, context in try await self.submit(request, context) }
         router.get("/v1/aggregates/:aggregate/:id") { request, context in try await self.entity(request, context) }
@@ -172,10 +174,11 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         guard let wasm = Data(base64Encoded: wasmText) else {
             throw APIError(.badRequest, code: "invalidRequest", message: "\"wasm\" is not valid base64")
         }
+        let check = try Self.deployCheck(body)
         do {
-            let info = try await runtime.publish(
+            let (info, report) = try await runtime.publish(
                 schema: schema, wasm: [UInt8](wasm), expectedName: body["name"]?.stringValue,
-                file: body["file"]?.stringValue ?? "schema.esdl")
+                file: body["file"]?.stringValue ?? "schema.esdl", check: check)
             var output = JSONOutput()
             output.object { object in
                 object.string("name", info.name)
@@ -183,11 +186,84 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
                 object.string("category", info.category)
                 object.integer("size", Int64(info.size))
                 object.string("publishedAt", info.publishedAt.iso8601)
+                object.value("check", Self.deployJSON(report))
             }
             return Self.json(.created, output.text)
         } catch {
             throw APIError.from(error)
         }
+    }
+
+    /// `POST /v1/modules/{name}/{version}/activate`: runs a published version (rollback).
+    func activate(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        try authorize(request)
+        let name = try Self.parameter("name", context)
+        let versionText = try Self.parameter("version", context)
+        guard let version = SemanticVersion(versionText) else {
+            throw APIError(.badRequest, code: "invalidArgument", message: "\"\(versionText)\" is not a semantic version such as 0.1.0")
+        }
+        let body = try await Self.jsonBody(request, limit: 64 * 1024, what: "an activate request", allowEmpty: true)
+        guard body.objectValue != nil else {
+            throw APIError(.badRequest, code: "invalidRequest", message: "the body must be a JSON object (or empty)")
+        }
+        do {
+            let (info, report) = try await runtime.activate(aggregate: name, version: version, check: try Self.deployCheck(body))
+            var output = JSONOutput()
+            output.object { object in
+                object.string("name", info.name)
+                object.string("version", info.version.description)
+                object.string("category", info.category)
+                object.integer("size", Int64(info.size))
+                object.string("publishedAt", info.publishedAt.iso8601)
+                object.bool("active", true)
+                object.value("check", Self.deployJSON(report))
+            }
+            return Self.json(.ok, output.text)
+        } catch {
+            throw APIError.from(error)
+        }
+    }
+
+    /// The deploy check a publish request asks for: `force`, `sample`, `compare`.
+    static func deployCheck(_ body: JSONValue) throws -> DeployCheck {
+        func flag(_ key: String) throws -> Bool {
+            guard let value = body[key], value != .null else { return false }
+            guard let flag = value.boolValue else {
+                throw APIError(.badRequest, code: "invalidRequest", message: "\"\(key)\" must be true or false")
+            }
+            return flag
+        }
+        var check = DeployCheck(compare: try flag("compare"), force: try flag("force"))
+        if let value = body["sample"], value != .null {
+            guard let sample = value.integerValue, sample >= 0, sample <= Int64(Int32.max) else {
+                throw APIError(.badRequest, code: "invalidRequest", message: "\"sample\" must be a whole number of streams, 0 or more")
+            }
+            check.sample = Int(sample)
+        }
+        return check
+    }
+
+    /// A deploy report as JSON.
+    static func deployJSON(_ report: DeployReport) -> JSONValue {
+        func findings(_ list: [DeployReport.Finding]) -> JSONValue {
+            .array(
+                list.map { finding in
+                    var object: [String: JSONValue] = ["message": .string(finding.message)]
+                    if let stream = finding.stream { object["stream"] = .string(stream) }
+                    if let position = finding.position { object["position"] = .integer(position) }
+                    return .object(object)
+                })
+        }
+        var object: [String: JSONValue] = [
+            "streams": .integer(Int64(report.streams)), "replayedStreams": .integer(Int64(report.replayedStreams)),
+            "replayedEvents": .integer(Int64(report.replayedEvents)),
+            "storedEventTypes": .array(report.storedEventTypes.map { .string($0) }),
+            "schemaProblems": .array(report.schemaProblems.map { .string($0) }),
+            "replayFailures": findings(report.replayFailures), "differences": findings(report.differences),
+            "seconds": .double(report.seconds), "passed": .bool(report.passed),
+        ]
+        if let previous = report.previousVersion { object["previousVersion"] = .string(previous.description) }
+        return .object(object)
     }
 
     func execute(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -459,7 +535,7 @@ extension HTTPField.Name {
 public enum APIRoutes {
     public static let all = [
         "GET /health", "GET /metrics", "GET /openapi.json",
-        "GET /v1/cluster", "GET /v1/modules", "POST /v1/modules", "GET /v1/modules/{name}",
+        "GET /v1/cluster", "GET /v1/modules", "POST /v1/modules", "GET /v1/modules/{name}", "POST /v1/modules/{name}/{version}/activate",
         "POST /v1/execute/{aggregate}/{id}/{command}", "POST /v1/submit/{aggregate}/{id}/{command}",
         "GET /v1/aggregates/{aggregate}/{id}",
         "GET /v1/streams/{stream}", "GET /v1/categories/{category}", "GET /v1/categories/{category}/events",

@@ -36,7 +36,7 @@ struct APIError: Error, HTTPResponseError {
         case .invalidPayload, .invalidEntityID, .invalidModule, .invalidReplyStream: status = .badRequest
         case .unknownAggregate, .unknownCommand: status = .notFound
         case .rejected: status = .unprocessableContent
-        case .conflict, .versionExists, .idempotencyKeyReused, .categoryTaken: status = .conflict
+        case .conflict, .versionExists, .idempotencyKeyReused, .categoryTaken, .incompatibleSchema, .replayFailed: status = .conflict
         case .payloadTooLarge: status = .contentTooLarge
         case .unavailable: status = .serviceUnavailable
         case .store:

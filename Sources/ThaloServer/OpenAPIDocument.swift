@@ -69,7 +69,8 @@ public enum OpenAPIDocument {
             "required": ["name", "version", "category", "size", "publishedAt"],
             "properties": {
               "name": { "type": "string" }, "version": { "type": "string" }, "category": { "type": "string" },
-              "size": { "type": "integer" }, "publishedAt": { "type": "string", "format": "date-time" }, "active": { "type": "boolean" }
+              "size": { "type": "integer" }, "publishedAt": { "type": "string", "format": "date-time" }, "active": { "type": "boolean" },
+              "check": { "$ref": "#/components/schemas/DeployCheck" }
             }
           },
           "Modules": { "type": "object", "required": ["modules"], "properties": { "modules": { "type": "array", "items": { "$ref": "#/components/schemas/Module" } } } },
@@ -80,7 +81,27 @@ public enum OpenAPIDocument {
               "schema": { "type": "string", "description": "The ESDL source; its version is the module's version." },
               "wasm": { "type": "string", "contentEncoding": "base64", "description": "The module binary." },
               "name": { "type": "string", "description": "When given, the schema's aggregate must have this name." },
-              "file": { "type": "string", "description": "File name used in ESDL diagnostics." }
+              "file": { "type": "string", "description": "File name used in ESDL diagnostics." },
+              "force": { "type": "boolean", "description": "Publish even when the deploy check finds problems." },
+              "sample": { "type": "integer", "minimum": 0, "description": "Replay only this many streams of the category (default: all)." },
+              "compare": { "type": "boolean", "description": "Also report streams whose state view differs between the running and the new version." }
+            }
+          },
+          "DeployFinding": {
+            "type": "object", "required": ["message"],
+            "properties": { "stream": { "type": "string" }, "position": { "type": "integer" }, "message": { "type": "string" } }
+          },
+          "DeployCheck": {
+            "type": "object",
+            "required": ["streams", "replayedStreams", "replayedEvents", "storedEventTypes", "schemaProblems", "replayFailures", "differences", "seconds", "passed"],
+            "properties": {
+              "previousVersion": { "type": "string" },
+              "streams": { "type": "integer" }, "replayedStreams": { "type": "integer" }, "replayedEvents": { "type": "integer" },
+              "storedEventTypes": { "type": "array", "items": { "type": "string" } },
+              "schemaProblems": { "type": "array", "items": { "type": "string" } },
+              "replayFailures": { "type": "array", "items": { "$ref": "#/components/schemas/DeployFinding" } },
+              "differences": { "type": "array", "items": { "$ref": "#/components/schemas/DeployFinding" } },
+              "seconds": { "type": "number" }, "passed": { "type": "boolean" }
             }
           },
           "CommandResult": {
@@ -161,7 +182,7 @@ public enum OpenAPIDocument {
         "/v1/modules": {
           "get": { "operationId": "listModules", "summary": "Every published module version.", "responses": { "200": { "description": "OK", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Modules" } } } }, "401": { "$ref": "#/components/responses/Unauthorized" }, "503": { "$ref": "#/components/responses/Unavailable" } } },
           "post": {
-            "operationId": "publishModule", "summary": "Publish a module version (ESDL + wasm); it runs new commands at once. The module must implement every command and event of its schema.",
+            "operationId": "publishModule", "summary": "Publish a module version (ESDL + wasm); it runs new commands at once. The module must implement every command and event of its schema, and pass the deploy check against the stored history (409 incompatibleSchema or replayFailed, unless force).",
             "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Publish" } } } },
             "responses": {
               "201": { "description": "Published", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Module" } } } },
@@ -175,6 +196,18 @@ public enum OpenAPIDocument {
             "operationId": "moduleVersions", "summary": "The published versions of one aggregate.",
             "parameters": [{ "name": "name", "in": "path", "required": true, "schema": { "type": "string", "minLength": 1 } }],
             "responses": { "200": { "description": "OK", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Modules" } } } }, "401": { "$ref": "#/components/responses/Unauthorized" }, "404": { "$ref": "#/components/responses/NotFound" }, "503": { "$ref": "#/components/responses/Unavailable" } }
+          }
+        },
+        "/v1/modules/{name}/{version}/activate": {
+          "post": {
+            "operationId": "activateModule", "summary": "Make a published version the running one, live (rollback or roll forward), after the same deploy check as publishing.",
+            "parameters": [{ "name": "name", "in": "path", "required": true, "schema": { "type": "string", "minLength": 1 } }, { "name": "version", "in": "path", "required": true, "schema": { "type": "string", "minLength": 1 } }],
+            "requestBody": { "required": false, "content": { "application/json": { "schema": { "type": "object", "properties": { "force": { "type": "boolean" }, "sample": { "type": "integer", "minimum": 0 }, "compare": { "type": "boolean" } } } } } },
+            "responses": {
+              "200": { "description": "Running", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Module" } } } },
+              "400": { "$ref": "#/components/responses/BadRequest" }, "401": { "$ref": "#/components/responses/Unauthorized" }, "404": { "$ref": "#/components/responses/NotFound" },
+              "409": { "$ref": "#/components/responses/Conflict" }, "413": { "$ref": "#/components/responses/TooLarge" }, "503": { "$ref": "#/components/responses/Unavailable" }
+            }
           }
         },
         "/v1/execute/{aggregate}/{id}/{command}": {

@@ -143,5 +143,57 @@ struct ServerProcessTests {
         let help = try await ThaloBinary.run(["--help"])
         #expect(help.standardOutput.contains("execute"))
         #expect(help.standardOutput.contains("Exit codes"))
+
+        let rust = try await ThaloBinary.run(["new", "Tally", "--lang", "rust", "--directory", folder.path])
+        #expect(rust.status == 0, "\(rust.combined)")
+        let rustTested = try await ThaloBinary.run(["test", folder.appendingPathComponent("tally").path])
+        #expect(rustTested.status == 0, "\(rustTested.combined)")
+        #expect(rustTested.standardOutput.contains("5 of 5 scenarios passed"))
+        let rustCode = try await ThaloBinary.run(["generate", "--lang", "rust", "Examples/bank_account/bank_account.esdl"])
+        #expect(rustCode.standardOutput.contains("pub trait BankAccountAggregate: Sized {"))
+        let rustHost = try await ThaloBinary.run(["generate", "--lang", "rust", "--format", "host", "Examples/bank_account/bank_account.esdl"])
+        #expect(rustHost.status == 2)
+        #expect(rustHost.standardError.contains("--lang rust applies to the guest code only"))
+    }
+
+    @Test("publish refuses a version that cannot take over the stored history (exit 6, what breaks); --force and modules activate")
+    func safeDeploys() async throws {
+        let data = try temporaryFolder("e2e-deploys")
+        let server = try await ServerProcess(["--data-dir", data.path])
+        let url = ["--url", server.url]
+        let build = try await ThaloBinary.run(
+            ["build", "Tests/Fixtures/misbehaving", "--output", data.appendingPathComponent("build").path, "--json"])
+        #expect(build.status == 0, "\(build.combined)")
+        let module = try #require(try JSONValue(parsing: build.standardOutput)["module"]?.stringValue)
+        let schema = try String(contentsOfFile: "Tests/Fixtures/misbehaving/misbehaving.esdl", encoding: .utf8)
+        #expect(try await ThaloBinary.run(["publish", "Tests/Fixtures/misbehaving/misbehaving.esdl", module] + url).status == 0)
+        #expect(try await ThaloBinary.run(["execute", "Misbehaving", "s", "pair_ok", "{}"] + url).status == 0)
+
+        let next = data.appendingPathComponent("misbehaving.esdl")
+        try schema.replacingOccurrences(of: "version = \"0.1.0\"", with: "version = \"0.2.0\"")
+            .replacingOccurrences(of: "event Done {\n  n: Int\n}", with: "event Done {\n  n: String\n}")
+            .write(to: next, atomically: true, encoding: .utf8)
+        let refused = try await ThaloBinary.run(["publish", next.path, module] + url)
+        #expect(refused.status == 6, "\(refused.combined)")
+        #expect(refused.standardError.contains("cannot take over the stored history of misbehaving"))
+        #expect(refused.standardError.contains("\n  Done.n changed from Int to String; stored values may not fit"))
+        let forced = try await ThaloBinary.run(["publish", next.path, module, "--force", "--compare"] + url)
+        #expect(forced.status == 0, "\(forced.combined)")
+        #expect(forced.standardOutput.contains("published Misbehaving 0.2.0"))
+        #expect(forced.standardOutput.contains("checked: replayed 1 of 1 streams (2 events)"))
+        #expect(forced.standardOutput.contains("schema: Done.n changed from Int to String"))
+
+        // Rolling back is checked the same way: 0.1.0 cannot read what 0.2.0 may have written.
+        let rollback = try await ThaloBinary.run(["modules", "activate", "Misbehaving", "0.1.0"] + url)
+        #expect(rollback.status == 6, "\(rollback.combined)")
+        #expect(rollback.standardError.contains("Done.n changed from String to Int"))
+        let forcedRollback = try await ThaloBinary.run(["modules", "activate", "Misbehaving", "0.1.0", "--force"] + url)
+        #expect(forcedRollback.status == 0, "\(forcedRollback.combined)")
+        #expect(forcedRollback.standardOutput.contains("running Misbehaving 0.1.0"))
+        let listed = try await ThaloBinary.run(["modules", "Misbehaving", "--json"] + url)
+        let versions = try JSONValue(parsing: listed.standardOutput)["modules"]?.arrayValue ?? []
+        #expect(versions.map { $0["active"] == true } == [true, false])
+        let unknown = try await ThaloBinary.run(["modules", "activate", "Misbehaving", "7.0.0"] + url)
+        #expect(unknown.status == 5, "\(unknown.combined)")
     }
 }

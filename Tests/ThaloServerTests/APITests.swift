@@ -128,6 +128,20 @@ struct APITests {
             #expect(try await sample("/v1/categories/{category}", "get", "/v1/categories/bankAccount?consumerGroupMember=5&consumerGroupSize=2").0 == 400)
             #expect(try await sample("/v1/categories/{category}", "get", "/v1/categories/bankAccount-9").0 == 400)
             #expect(try await sample("/health", "get", "/health").0 == 200)
+            var badSample = publish.objectValue!
+            badSample["sample"] = -1
+            #expect(try await sample("/v1/modules", "post", "/v1/modules", body: .object(badSample)).0 == 400)
+            badSample["sample"] = nil
+            badSample["force"] = "yes"
+            #expect(try await sample("/v1/modules", "post", "/v1/modules", body: .object(badSample)).0 == 400)
+            let activate = "/v1/modules/{name}/{version}/activate"
+            let (activated, running) = try await sample(activate, "post", "/v1/modules/BankAccount/0.1.0/activate", body: ["compare": true])
+            #expect(activated == 200)
+            #expect(running["active"] == true)
+            #expect(running["check"]?["replayedStreams"] == 1)
+            #expect(running["check"]?["passed"] == true)
+            #expect(try await sample(activate, "post", "/v1/modules/BankAccount/nope/activate").0 == 400)
+            #expect(try await sample(activate, "post", "/v1/modules/BankAccount/9.9.9/activate").0 == 404)
 
             let python = try await PythonEnvironment.shared.python()
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("thalo-samples-\(UUID().uuidString)")

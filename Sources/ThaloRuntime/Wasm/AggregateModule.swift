@@ -1,3 +1,4 @@
+import Crypto
 import ESDL
 import WasmKit
 
@@ -14,6 +15,9 @@ public struct AggregateModule: Sendable {
     public let bytes: [UInt8]
     /// The bounds of every call.
     public let limits: ModuleLimits
+    /// The SHA-256 of the wasm binary in hex: which code decided an event (its metadata's
+    /// `moduleDigest`).
+    public let digest: String
     let module: WasmKit.Module
 
     /// Parses and checks a module: it must import nothing, export the contract's functions
@@ -26,6 +30,10 @@ public struct AggregateModule: Sendable {
         self.schema = schema
         self.bytes = bytes
         self.limits = limits
+        self.digest = SHA256.hash(data: bytes).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
         let label = "module \(name) \(version)"
         guard bytes.starts(with: [0x00, 0x61, 0x73, 0x6D]) else {
             throw RuntimeError(

@@ -42,8 +42,27 @@ CONTRACT("abi-version") u32 abi_version(void) { return 1; }
 CONTRACT("new-entity") u32 new_entity(const u8 *id, u32 len) { (void)id; (void)len; return next_entity++; }
 CONTRACT("drop-entity") void drop_entity(u32 entity) { (void)entity; }
 
+static const char poisoned[] = "n 13 is not allowed";
+
+// Applies anything, except an event whose payload contains "13" ({"n":13}, or {"n": 13} as
+// PostgreSQL's jsonb writes it): deserialize-event.
+static int poisoned_payload(const u8 *payload, u32 length) {
+    for (u32 j = 0; j + 1 < length; j++) {
+        if (payload[j] == '1' && payload[j + 1] == '3') return 1;
+    }
+    return 0;
+}
+
 CONTRACT("apply") u32 *apply(u32 entity, const u8 *list, u32 count) {
-    (void)entity; (void)list; (void)count;
+    (void)entity;
+    for (u32 i = 0; i < count; i++) {
+        const u32 *event = (const u32 *)(list + 64 * i);
+        if (poisoned_payload((const u8 *)event[2], event[3])) {
+            area[0] = 1; ((u8 *)area)[4] = 3;
+            area[2] = (u32)poisoned; area[3] = sizeof poisoned - 1;
+            return area;
+        }
+    }
     area[0] = 0;
     return area;
 }
