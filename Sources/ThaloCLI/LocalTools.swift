@@ -8,18 +8,6 @@ import Logging
 import MessageDB
 import ThaloRuntime
 
-/// The languages Thalo generates guest code for.
-enum GuestCodeLanguage: String, ExpressibleByArgument, CaseIterable {
-    case swift, rust
-
-    var guestLanguage: GuestLanguage {
-        switch self {
-        case .swift: .swift
-        case .rust: .rust
-        }
-    }
-}
-
 /// `thalo new`
 struct New: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -54,15 +42,14 @@ struct Build: AsyncParsableCommand {
 
     @Argument(help: "The aggregate's folder.") var directory: String
     @Option(name: .shortAndLong, help: "Output folder (default <dir>/.build).") var output: String?
-    @Option(name: .long, help: "Optimisation: size (default), speed or none.") var optimization: String = "size"
+    @Option(name: .long, help: "Optimisation: size (default), speed or none.")
+    var optimization: GuestBuilder.Configuration.Optimization = .size
     @Flag(name: .long, help: "Print JSON.") var json = false
 
     func run() async throws {
         try await runReporting(json: json) {
-            guard let level = GuestBuilder.Configuration.Optimization(rawValue: optimization) else {
-                throw CLIError.input("--optimization must be size, speed or none")
-            }
-            let builder = GuestBuilder(configuration: .init(optimization: level, outputDirectory: output.map { URL(fileURLWithPath: $0) }))
+            let builder = GuestBuilder(
+                configuration: .init(optimization: optimization, outputDirectory: output.map { URL(fileURLWithPath: $0) }))
             let progress = Progress("building \(directory)…")
             let result: BuildResult
             do {
@@ -105,7 +92,7 @@ struct Generate: AsyncParsableCommand {
 
     @Argument(help: "The ESDL file.") var schema: String
     @Option(name: .long, help: "What to generate: swift (guest code, default), host (Codable types for projections), json-schema, json (schema model), canonical (ESDL).")
-    var format: String = "swift"
+    var format: GenerateFormat = .swift
     @Option(name: .long, help: "The language of the guest code: swift (default) or rust.") var lang: GuestCodeLanguage = .swift
     @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?
 
@@ -122,17 +109,16 @@ struct Generate: AsyncParsableCommand {
             }
             let generated: String
             let fileName = (schema as NSString).lastPathComponent
-            if lang == .rust && format != "swift" {
-                throw CLIError.input("--lang rust applies to the guest code only; leave out --format \(format)")
+            if lang == .rust && format != .swift {
+                throw CLIError.input("--lang rust applies to the guest code only; leave out --format \(format.rawValue)")
             }
             switch format {
-            case "swift" where lang == .rust: generated = RustGuestGenerator(schema: parsed, fileName: fileName).generate()
-            case "swift": generated = SwiftGuestGenerator(schema: parsed, fileName: fileName).generate()
-            case "host": generated = SwiftHostGenerator(schema: parsed, fileName: fileName).generate()
-            case "json-schema": generated = JSONSchemaGenerator(schema: parsed).generate().prettyJSONText + "\n"
-            case "json": generated = parsed.jsonValue.prettyJSONText + "\n"
-            case "canonical": generated = parsed.canonicalText
-            default: throw CLIError.input("--format must be swift, host, json-schema, json or canonical (got \(format))")
+            case .swift where lang == .rust: generated = RustGuestGenerator(schema: parsed, fileName: fileName).generate()
+            case .swift: generated = SwiftGuestGenerator(schema: parsed, fileName: fileName).generate()
+            case .host: generated = SwiftHostGenerator(schema: parsed, fileName: fileName).generate()
+            case .jsonSchema: generated = JSONSchemaGenerator(schema: parsed).generate().prettyJSONText + "\n"
+            case .json: generated = parsed.jsonValue.prettyJSONText + "\n"
+            case .canonical: generated = parsed.canonicalText
             }
             if let output {
                 do {

@@ -29,7 +29,7 @@ struct Serve: AsyncParsableCommand {
     var databaseURL: String? = ProcessInfo.processInfo.environment["THALO_DATABASE_URL"]
 
     @Option(name: .long, help: ArgumentHelp("Address and port to listen on.", valueName: "host:port"))
-    var listen: String = "127.0.0.1:\(ServerOptions.defaultPort)"
+    var listen = ListenAddress(host: "127.0.0.1", port: ServerOptions.defaultPort)
 
     @Option(
         name: .long,
@@ -74,18 +74,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Seconds between heartbeats: lease renewal and the check for nodes that are gone (PostgreSQL).", valueName: "seconds"))
     var heartbeat: Double = 1
 
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = ProcessInfo.processInfo.environment["LOG_LEVEL"] ?? "info"
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (default info, or LOG_LEVEL).")
+    var logLevel: Logger.Level = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
 
     func validate() throws {
         for (name, value) in [("--lease", lease), ("--heartbeat", heartbeat)] where !(value.isFinite && value > 0 && value <= 3600) {
             throw ValidationError("\(name) must be a number of seconds between 0 and 3600, got \(value)")
-        }
-        guard Self.parseListen(listen) != nil else {
-            throw ValidationError("--listen must be host:port, e.g. 127.0.0.1:7878, got \(listen)")
-        }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
         do {
             try options(host: "127.0.0.1", port: 0).validate()
@@ -95,14 +89,6 @@ struct Serve: AsyncParsableCommand {
         if examples && !FileManager.default.fileExists(atPath: examplesDir) {
             throw ValidationError("--examples needs the examples folder \(examplesDir); run from the repository root or pass --examples-dir")
         }
-    }
-
-    static func parseListen(_ text: String) -> (String, Int)? {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            return nil
-        }
-        let host = String(text[..<colon])
-        return (host.isEmpty ? "127.0.0.1" : host, port)
     }
 
     func options(host: String, port: Int) -> ServerOptions {
@@ -117,10 +103,9 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (host, port) = Self.parseListen(listen)!
         var logger = Logger(label: "thalo")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let options = options(host: host, port: port)
+        logger.logLevel = logLevel
+        let options = options(host: listen.host, port: listen.port)
         let progress = examples ? Progress("building and publishing the examples…") : nil
         let me = CommandLine.arguments.first.map { $0.contains("/") ? $0 : "thalo" } ?? "thalo"
         do {
