@@ -2,6 +2,26 @@ import ArgumentParser
 import Foundation
 import JSON
 
+/// The deploy check's options, shared by `thalo publish` and `thalo modules activate`.
+struct DeployCheckOptions: ParsableArguments {
+    @Flag(name: .long, help: "Go ahead even when the deploy check finds problems (they are still listed).") var force = false
+    @Option(name: .long, help: ArgumentHelp("Replay only N streams of the category, spread over it (default: all).", valueName: "N"))
+    var sample: Int?
+    @Flag(name: .long, help: "Also list the streams whose state view differs between the running and the new version.")
+    var compare = false
+
+    func validate() throws {
+        if let sample, sample < 0 { throw ValidationError("--sample must be 0 or more") }
+    }
+
+    /// The request members: `force`, `compare` and `sample`.
+    var body: [String: JSONValue] {
+        var body: [String: JSONValue] = ["force": .bool(force), "compare": .bool(compare)]
+        if let sample { body["sample"] = .integer(Int64(sample)) }
+        return body
+    }
+}
+
 /// `thalo publish`
 struct Publish: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,16 +37,8 @@ struct Publish: AsyncParsableCommand {
 
     @Argument(help: "The ESDL schema file.") var schema: String
     @Argument(help: "The compiled module (.wasm).") var module: String
-    @Flag(name: .long, help: "Publish even when the deploy check finds problems.") var force = false
-    @Option(name: .long, help: ArgumentHelp("Replay only N streams of the category, spread over it (default: all).", valueName: "N"))
-    var sample: Int?
-    @Flag(name: .long, help: "Also list the streams whose state view differs between the running and the new version.")
-    var compare = false
+    @OptionGroup var check: DeployCheckOptions
     @OptionGroup var server: ServerConnection
-
-    func validate() throws {
-        if let sample, sample < 0 { throw ValidationError("--sample must be 0 or more") }
-    }
 
     func run() async throws {
         try await runReporting(json: server.json) {
@@ -36,11 +48,10 @@ struct Publish: AsyncParsableCommand {
             guard let wasm = FileManager.default.contents(atPath: module) else {
                 throw CLIError.input("cannot read the module file \(module); build it with `thalo build <dir>`")
             }
-            var body: [String: JSONValue] = [
-                "schema": .string(schemaText), "wasm": .string(wasm.base64EncodedString()),
-                "file": .string((schema as NSString).lastPathComponent), "force": .bool(force), "compare": .bool(compare),
-            ]
-            if let sample { body["sample"] = .integer(Int64(sample)) }
+            var body = check.body
+            body["schema"] = .string(schemaText)
+            body["wasm"] = .string(wasm.base64EncodedString())
+            body["file"] = .string((schema as NSString).lastPathComponent)
             let progress = server.json ? nil : Progress("checking \(schema) against the stored history…")
             let response: Client.Response
             do {
@@ -96,23 +107,13 @@ struct Activate: AsyncParsableCommand {
 
     @Argument(help: "The aggregate, e.g. BankAccount.") var aggregate: String
     @Argument(help: "The published version to run, e.g. 0.1.0.") var version: String
-    @Flag(name: .long, help: "Activate even when the deploy check finds problems.") var force = false
-    @Option(name: .long, help: ArgumentHelp("Replay only N streams of the category (default: all).", valueName: "N"))
-    var sample: Int?
-    @Flag(name: .long, help: "Also list the streams whose state view differs between the running and this version.")
-    var compare = false
+    @OptionGroup var check: DeployCheckOptions
     @OptionGroup var server: ServerConnection
-
-    func validate() throws {
-        if let sample, sample < 0 { throw ValidationError("--sample must be 0 or more") }
-    }
 
     func run() async throws {
         try await runReporting(json: server.json) {
-            var body: [String: JSONValue] = ["force": .bool(force), "compare": .bool(compare)]
-            if let sample { body["sample"] = .integer(Int64(sample)) }
             let path = "/v1/modules/\(Client.escape(aggregate))/\(Client.escape(version))/activate"
-            let response = try await server.client.post(path, body: .object(body))
+            let response = try await server.client.post(path, body: .object(check.body))
             if server.json { return Terminal.print(response.body.jsonText) }
             let name = response.body["name"]?.stringValue ?? aggregate
             Terminal.print("running \(Terminal.paint("\(name) \(response.body["version"]?.stringValue ?? version)", .green))")

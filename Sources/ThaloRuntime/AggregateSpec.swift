@@ -1,6 +1,7 @@
 import ESDL
 import Foundation
 import JSON
+import MessageStore
 
 /// Given-when-then scenarios for an aggregate module, run against the module itself
 /// (no store): given these events, when this command, then these events or this error,
@@ -117,12 +118,20 @@ public struct AggregateSpec: Sendable {
 
     /// Runs every scenario on a fresh entity of `module`, in one instance.
     ///
+    /// - Throws: ``RuntimeError`` `unknownAggregate` when the spec's `aggregate` is not the
+    ///   module's.
+    ///
     /// Scenarios see what the server would do: a `when` payload is checked against the
     /// schema first (an invalid one is the error `invalidPayload`, and the module is not
     /// called) and its integral numbers are handed over as integers; returned events are
     /// checked against the schema (events the server would refuse are a failure). Expected
     /// and actual JSON are compared by value: `0` equals `0.0`, and a missing field equals `null`.
     public func run(_ module: AggregateModule) throws(RuntimeError) -> [Result] {
+        guard aggregate == module.name else {
+            throw RuntimeError(
+                .unknownAggregate, "the spec is for aggregate \(aggregate), but the module implements \(module.name)",
+                aggregate: aggregate)
+        }
         var results: [Result] = []
         var guest = try GuestInstance(module: module)
         let category = module.schema.aggregate.category
@@ -188,12 +197,19 @@ public struct AggregateSpec: Sendable {
                             let message = error.message.map { " \"\($0)\"" } ?? ""
                             problems.append("expected error \(error.kind)\(message), got events \(got)")
                         }
+                        // Applied with the metadata the server writes (causation position and all).
+                        let metadata = Metadata.events(
+                            of: Self.id(1_000 + index), stream: StreamName(unchecked: "\(category):command-\(id)"),
+                            position: scenario.position, globalPosition: context.globalPosition,
+                            commandMetadata: (try? Metadata(jsonText: scenario.commandMetadata.jsonText)) ?? Metadata(),
+                            digest: CommandDigest(command: scenario.command, payloadText: payload.jsonText), module: module
+                        ).jsonText
                         var recorded: [GuestRecordedEvent] = []
                         for (offset, event) in events.enumerated() {
                             let position = Int64(given.count + offset)
                             let context = GuestContext(
                                 id: Self.id(2_000 + offset).lowercasedText, streamName: stream, position: position,
-                                globalPosition: position + 1, metadata: "{}", time: time)
+                                globalPosition: position + 1, metadata: metadata, time: time)
                             recorded.append(GuestRecordedEvent(type: event.type, payload: event.payload, context: context))
                         }
                         if let failure = try guest.apply(handle, events: recorded) {

@@ -165,21 +165,27 @@ actor InstanceWorker<Store: MessageStore> {
             let view = try rebuild(entityID: entityID, stream: stream, events: events)
             return .replayed(state: view.state, events: events.count)
         } catch let error where error.code == .moduleFailure {
-            // Find the event: one `apply` call per event, on a fresh entity.
+            // Find the event: one `apply` call per event, on a fresh entity. A trap or a budget
+            // overrun names its event too.
+            let handle: UInt32
             do {
-                let handle = try call("new-entity") { guest throws(GuestFailure) in try guest.newEntity(id: entityID) }
-                let owner = generation
-                defer {
-                    if owner == generation, let guest, !guest.isPoisoned { try? guest.dropEntity(handle) }
-                }
-                for event in events {
+                handle = try call("new-entity") { guest throws(GuestFailure) in try guest.newEntity(id: entityID) }
+            } catch {
+                return .failed(position: -1, reason: error.message)
+            }
+            let owner = generation
+            defer {
+                if owner == generation, let guest, !guest.isPoisoned { try? guest.dropEntity(handle) }
+            }
+            for event in events {
+                do {
                     let failure = try call("apply") { guest throws(GuestFailure) in
                         try guest.apply(handle, events: [Self.guestEvent(event)])
                     }
                     if let failure { return .failed(position: event.position, reason: applyFailure(failure, stream: stream).message) }
+                } catch {
+                    return .failed(position: event.position, reason: error.message)
                 }
-            } catch {
-                return .failed(position: -1, reason: error.message)
             }
             return .failed(position: events.last?.position ?? -1, reason: error.message)
         }

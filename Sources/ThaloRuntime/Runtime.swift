@@ -609,18 +609,9 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
         try checkPayloadSize(payloadText, request: request, module: module)
         let digest = CommandDigest(command: request.command, payloadText: payloadText)
         let commandMetadata = request.metadata ?? Metadata()
-        var eventMetadata = Metadata(
-            causationMessageStreamName: commandStream.rawValue,
-            causationMessagePosition: position >= 0 ? position : nil,
-            causationMessageGlobalPosition: globalPosition >= 0 ? globalPosition : nil,
-            correlationStreamName: commandMetadata.correlationStreamName,
-            replyStreamName: commandMetadata.replyStreamName,
-            schemaVersion: module.version.description)
-        eventMetadata.properties["commandId"] = .string(commandID.lowercasedText)
-        eventMetadata.properties["commandDigest"] = .string(digest.text)
-        eventMetadata.properties["moduleName"] = .string(module.name)
-        eventMetadata.properties["moduleVersion"] = .string(module.version.description)
-        eventMetadata.properties["moduleDigest"] = .string(module.digest)
+        let eventMetadata = Metadata.events(
+            of: commandID, stream: commandStream, position: position, globalPosition: globalPosition,
+            commandMetadata: commandMetadata, digest: digest, module: module)
         let context = GuestContext(
             id: commandID.lowercasedText, streamName: commandStream.rawValue, position: position,
             globalPosition: globalPosition, metadata: commandMetadataText ?? commandMetadata.jsonText,
@@ -650,4 +641,28 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
 enum OutcomeRecord {
     static let rejected = "CommandRejected"
     static let accepted = "CommandAccepted"
+}
+
+extension Metadata {
+    /// The metadata of the events a command writes: its causation (stream, positions),
+    /// correlation and reply streams, the command's id and digest, and the module that
+    /// decided (name, version, digest). `thalo test` applies returned events with the same.
+    static func events(
+        of commandID: UUID, stream: StreamName, position: Int64, globalPosition: Int64, commandMetadata: Metadata,
+        digest: CommandDigest, module: AggregateModule
+    ) -> Metadata {
+        var metadata = Metadata(
+            causationMessageStreamName: stream.rawValue,
+            causationMessagePosition: position >= 0 ? position : nil,
+            causationMessageGlobalPosition: globalPosition >= 0 ? globalPosition : nil,
+            correlationStreamName: commandMetadata.correlationStreamName,
+            replyStreamName: commandMetadata.replyStreamName,
+            schemaVersion: module.version.description)
+        metadata.properties["commandId"] = .string(commandID.lowercasedText)
+        metadata.properties["commandDigest"] = .string(digest.text)
+        metadata.properties["moduleName"] = .string(module.name)
+        metadata.properties["moduleVersion"] = .string(module.version.description)
+        metadata.properties["moduleDigest"] = .string(module.digest)
+        return metadata
+    }
 }

@@ -145,14 +145,7 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
             output.object { object in
                 object.member("modules") { list in
                     list.array(modules) { output, module in
-                        output.object { item in
-                            item.string("name", module.name)
-                            item.string("version", module.version.description)
-                            item.string("category", module.category)
-                            item.integer("size", Int64(module.size))
-                            item.string("publishedAt", module.publishedAt.iso8601)
-                            item.bool("active", active[module.name] == module.version)
-                        }
+                        output.object { Self.writeModule(module, active: active[module.name] == module.version, check: nil, to: &$0) }
                     }
                 }
             }
@@ -180,14 +173,7 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
                 schema: schema, wasm: [UInt8](wasm), expectedName: body["name"]?.stringValue,
                 file: body["file"]?.stringValue ?? "schema.esdl", check: check)
             var output = JSONOutput()
-            output.object { object in
-                object.string("name", info.name)
-                object.string("version", info.version.description)
-                object.string("category", info.category)
-                object.integer("size", Int64(info.size))
-                object.string("publishedAt", info.publishedAt.iso8601)
-                object.value("check", Self.deployJSON(report))
-            }
+            output.object { Self.writeModule(info, active: nil, check: report, to: &$0) }
             return Self.json(.created, output.text)
         } catch {
             throw APIError.from(error)
@@ -200,7 +186,9 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         let name = try Self.parameter("name", context)
         let versionText = try Self.parameter("version", context)
         guard let version = SemanticVersion(versionText) else {
-            throw APIError(.badRequest, code: "invalidArgument", message: "\"\(versionText)\" is not a semantic version such as 0.1.0")
+            // No published version has that name: versions are semantic versions such as 0.1.0.
+            throw APIError(
+                .notFound, code: "unknownVersion", message: "\(name) has no published version \"\(versionText)\" (versions look like 0.1.0)")
         }
         let body = try await Self.jsonBody(request, limit: 64 * 1024, what: "an activate request", allowEmpty: true)
         guard body.objectValue != nil else {
@@ -209,19 +197,22 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         do {
             let (info, report) = try await runtime.activate(aggregate: name, version: version, check: try Self.deployCheck(body))
             var output = JSONOutput()
-            output.object { object in
-                object.string("name", info.name)
-                object.string("version", info.version.description)
-                object.string("category", info.category)
-                object.integer("size", Int64(info.size))
-                object.string("publishedAt", info.publishedAt.iso8601)
-                object.bool("active", true)
-                object.value("check", Self.deployJSON(report))
-            }
+            output.object { Self.writeModule(info, active: true, check: report, to: &$0) }
             return Self.json(.ok, output.text)
         } catch {
             throw APIError.from(error)
         }
+    }
+
+    /// The members of a `Module` in the OpenAPI document.
+    static func writeModule(_ info: ModuleInfo, active: Bool?, check: DeployReport?, to object: inout JSONOutput.ObjectWriter) {
+        object.string("name", info.name)
+        object.string("version", info.version.description)
+        object.string("category", info.category)
+        object.integer("size", Int64(info.size))
+        object.string("publishedAt", info.publishedAt.iso8601)
+        if let active { object.bool("active", active) }
+        if let check { object.value("check", deployJSON(check)) }
     }
 
     /// The deploy check a publish request asks for: `force`, `sample`, `compare`.

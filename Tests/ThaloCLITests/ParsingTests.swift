@@ -56,8 +56,8 @@ struct ParsingTests {
         #expect(list.aggregate == "BankAccount")
         #expect(try ThaloCommand.parseAsRoot(["modules"]) is ListModules)
         let activate = try #require(try ThaloCommand.parseAsRoot(["modules", "activate", "BankAccount", "0.1.0", "--force"]) as? Activate)
-        #expect(activate.aggregate == "BankAccount" && activate.version == "0.1.0" && activate.force)
+        #expect(activate.aggregate == "BankAccount" && activate.version == "0.1.0" && activate.check.force)
         let publish = try #require(try ThaloCommand.parseAsRoot(["publish", "a.esdl", "a.wasm", "--sample", "10", "--compare"]) as? Publish)
-        #expect(publish.sample == 10 && publish.compare && !publish.force)
+        #expect(publish.check.sample == 10 && publish.check.compare && !publish.check.force)
     }
 }

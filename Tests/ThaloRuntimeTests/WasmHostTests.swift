@@ -203,5 +203,29 @@ struct WasmHostTests {
         #expect(results[1].problems.first?.contains("account is not open") == true)
         #expect(results[2].problems.first?.contains("\"balance\":2") == true)
         #expect(throws: RuntimeError.self) { try AggregateSpec(jsonText: #"{"aggregate": "X", "scenarios": [{"when": {}}]}"#) }
+        let otherAggregate = try AggregateSpec(
+            jsonText: #"{"aggregate": "Counter", "scenarios": [{"name": "n", "when": {"command": "increment", "payload": {"amount": 1}}, "then": {"events": []}}]}"#)
+        let mismatch = #expect(throws: RuntimeError.self) { try otherAggregate.run(module) }
+        #expect(mismatch?.message == "the spec is for aggregate Counter, but the module implements BankAccount")
+    }
+
+    @Test("event metadata, as the server writes it and thalo test applies it, carries the causation position and the module digest")
+    func specMetadata() async throws {
+        let built = try await ExampleModules.shared.build("counter")
+        let schema = try Schema.parse(built.schema)
+        let module = try AggregateModule(name: schema.aggregate.name, version: schema.version, schema: schema, bytes: built.wasm)
+        let spec = try AggregateSpec(jsonText: """
+            { "aggregate": "Counter", "scenarios": [
+              { "name": "a command from the command stream", "given": [],
+                "when": { "command": "increment", "payload": { "amount": 2 }, "position": 7 },
+                "then": { "events": [{ "type": "Incremented", "payload": { "amount": 2, "count": 2 } }], "state": { "count": 2 } } }
+            ] }
+            """)
+        #expect(try spec.run(module).map(\.passed) == [true])
+        let metadata = try Metadata.events(
+            of: UUID(), stream: "counter:command-1", position: 7, globalPosition: 8, commandMetadata: Metadata(),
+            digest: CommandDigest(command: "increment", payloadText: "{}"), module: module)
+        #expect(metadata.causationMessagePosition == 7)
+        #expect(metadata.properties["moduleDigest"] == .string(module.digest))
     }
 }

@@ -140,7 +140,7 @@ struct APITests {
             #expect(running["active"] == true)
             #expect(running["check"]?["replayedStreams"] == 1)
             #expect(running["check"]?["passed"] == true)
-            #expect(try await sample(activate, "post", "/v1/modules/BankAccount/nope/activate").0 == 400)
+            #expect(try await sample(activate, "post", "/v1/modules/BankAccount/nope/activate").0 == 404)
             #expect(try await sample(activate, "post", "/v1/modules/BankAccount/9.9.9/activate").0 == 404)
 
             let python = try await PythonEnvironment.shared.python()
