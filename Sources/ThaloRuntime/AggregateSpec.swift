@@ -201,7 +201,7 @@ public struct AggregateSpec: Sendable {
                         let metadata = Metadata.events(
                             of: Self.id(1_000 + index), stream: StreamName(unchecked: "\(category):command-\(id)"),
                             position: scenario.position, globalPosition: context.globalPosition,
-                            commandMetadata: (try? Metadata(jsonText: scenario.commandMetadata.jsonText)) ?? Metadata(),
+                            commandMetadata: (try? Metadata(json: scenario.commandMetadata)) ?? Metadata(),
                             digest: CommandDigest(command: scenario.command, payloadText: payload.jsonText), module: module
                         ).jsonText
                         var recorded: [GuestRecordedEvent] = []

@@ -79,17 +79,26 @@ extension Runtime {
         schema: String, wasm: [UInt8], expectedName: String? = nil, file: String = "schema.esdl", check: DeployCheck
     ) async throws(RuntimeError) -> (info: ModuleInfo, report: DeployReport) {
         let prepared = try await registry.prepare(schema: schema, wasm: wasm, expectedName: expectedName, file: file)
-        let report = try await deployReport(for: prepared.module, check: check)
-        if !report.passed && !check.force {
-            throw Self.refusal(report, module: prepared.module)
+        return try await takeOver(by: prepared.module, check: check) { () async throws(RuntimeError) in
+            try await registry.store(prepared)
         }
-        let info = try await registry.store(prepared)
-        try await recordActivation(of: info.name, version: info.version)
-        await activate(prepared.module, replacingNewer: true)
+    }
+
+    /// Checks `module` against the stored history and refuses it (unless forced); then runs
+    /// `accept` (which stores a new version), records the version as the running one for
+    /// every node, and switches to it. Publishing and activation both go through here.
+    func takeOver(
+        by module: AggregateModule, check: DeployCheck, accept: () async throws(RuntimeError) -> ModuleInfo
+    ) async throws(RuntimeError) -> (info: ModuleInfo, report: DeployReport) {
+        let report = try await deployReport(for: module, check: check)
+        if !report.passed && !check.force { throw Self.refusal(report, module: module) }
+        let info = try await accept()
+        try await recordActivation(of: module.name, version: module.version)
+        await activate(module, replacingNewer: true)
         return (info, report)
     }
 
-    static func refusal(_ report: DeployReport, module: AggregateModule) -> RuntimeError {
+    private static func refusal(_ report: DeployReport, module: AggregateModule) -> RuntimeError {
         var details = report.schemaProblems.map { PayloadError(.init(rawValue: "incompatible-schema"), path: "", message: $0) }
         details += report.replayFailures.map { failure in
             PayloadError(
@@ -148,7 +157,8 @@ extension Runtime {
             report.replayedStreams += 1
         }
         await candidate.shutdown()
-        report.seconds = Double((clock.now - start).components.attoseconds) / 1e18 + Double((clock.now - start).components.seconds)
+        let elapsed = (clock.now - start).components
+        report.seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
         logger.info(
             "checked module against stored history",
             metadata: [

@@ -164,30 +164,26 @@ actor InstanceWorker<Store: MessageStore> {
         do {
             let view = try rebuild(entityID: entityID, stream: stream, events: events)
             return .replayed(state: view.state, events: events.count)
-        } catch let error where error.code == .moduleFailure {
+        } catch let failure where failure.code == .moduleFailure {
             // Find the event: one `apply` call per event, on a fresh entity. A trap or a budget
             // overrun names its event too.
-            let handle: UInt32
-            do {
-                handle = try call("new-entity") { guest throws(GuestFailure) in try guest.newEntity(id: entityID) }
+            do throws(RuntimeError) {
+                return try withFreshEntity(entityID) { handle throws(RuntimeError) -> ReplayOutcome in
+                    for event in events {
+                        do throws(RuntimeError) {
+                            let refused = try call("apply") { guest throws(GuestFailure) in
+                                try guest.apply(handle, events: [Self.guestEvent(event)])
+                            }
+                            if let refused { return .failed(position: event.position, reason: applyFailure(refused, stream: stream).message) }
+                        } catch {
+                            return .failed(position: event.position, reason: error.message)
+                        }
+                    }
+                    return .failed(position: events.last?.position ?? -1, reason: failure.message)
+                }
             } catch {
                 return .failed(position: -1, reason: error.message)
             }
-            let owner = generation
-            defer {
-                if owner == generation, let guest, !guest.isPoisoned { try? guest.dropEntity(handle) }
-            }
-            for event in events {
-                do {
-                    let failure = try call("apply") { guest throws(GuestFailure) in
-                        try guest.apply(handle, events: [Self.guestEvent(event)])
-                    }
-                    if let failure { return .failed(position: event.position, reason: applyFailure(failure, stream: stream).message) }
-                } catch {
-                    return .failed(position: event.position, reason: error.message)
-                }
-            }
-            return .failed(position: events.last?.position ?? -1, reason: error.message)
         }
     }
 
@@ -213,11 +209,20 @@ actor InstanceWorker<Store: MessageStore> {
 
     /// A fresh entity with `events` applied, its state view, and then dropped.
     private func rebuild(entityID: String, stream: StreamName, events: [RecordedEvent]) throws(RuntimeError) -> EntityView {
+        try withFreshEntity(entityID) { handle throws(RuntimeError) in try rebuild(handle, stream: stream, events: events) }
+    }
+
+    /// Runs `body` with a new guest entity, dropped afterwards unless its instance was replaced.
+    private func withFreshEntity<T>(_ entityID: String, _ body: (UInt32) throws(RuntimeError) -> T) throws(RuntimeError) -> T {
         let handle = try call("new-entity") { guest throws(GuestFailure) in try guest.newEntity(id: entityID) }
         let owner = generation
         defer {
             if owner == generation, let guest, !guest.isPoisoned { try? guest.dropEntity(handle) }
         }
+        return try body(handle)
+    }
+
+    private func rebuild(_ handle: UInt32, stream: StreamName, events: [RecordedEvent]) throws(RuntimeError) -> EntityView {
         for chunk in Self.applyChunks(events, limits: module.limits) {
             let failure = try call("apply") { guest throws(GuestFailure) in
                 try guest.apply(handle, events: chunk.map(Self.guestEvent))

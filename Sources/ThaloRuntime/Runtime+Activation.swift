@@ -57,11 +57,8 @@ extension Runtime {
                 "\(name) \(version) is not published" + (known.isEmpty ? "" : "; published versions: \(known)"),
                 aggregate: name, moduleVersion: version.description)
         }
-        let report = try await deployReport(for: module, check: check)
-        if !report.passed && !check.force { throw Self.refusal(report, module: module) }
-        try await recordActivation(of: module.name, version: version)
-        await activate(module, replacingNewer: true)
+        let result = try await takeOver(by: module, check: check) { info }
         logger.info("activated module version", metadata: ["module.name": "\(module.name)", "module.version": "\(version)"])
-        return (info, report)
+        return result
     }
 }
