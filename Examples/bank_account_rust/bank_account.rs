@@ -61,4 +61,14 @@ impl BankAccountAggregate for BankAccount {
     fn state(&self) -> Option<JsonValue> {
         Some(JsonValue::object([("open", self.is_open.into()), ("balance", self.balance.into())]))
     }
+
+    /// The whole state, `{"open":true,"balance":100}` (the same JSON as the view).
+    fn snapshot(&self) -> Option<JsonValue> {
+        Some(JsonValue::object([("open", self.is_open.into()), ("balance", self.balance.into())]))
+    }
+
+    fn restore(_id: &str, snapshot: &JsonValue) -> Result<Self, thalo::DecodeError> {
+        let fields = thalo::Fields::of(snapshot)?;
+        Ok(BankAccount { is_open: fields.get("open")?, balance: fields.get("balance")? })
+    }
 }

@@ -9,6 +9,10 @@
 // Memory: argument memory comes from an arena that is reset at the end of every call
 // (hence the `thalo_packed_arguments` opt-in); results live in static buffers that are
 // valid until the next call; entities live in a table whose free slots are reused.
+//
+// Snapshots (contract 1.1): `snapshot` writes an entity as JSON,
+// `{"count":5,"lastCommandPosition":3}` (-1: no command position seen), and `restore`
+// reads it back into a new entity.
 
 typedef unsigned char u8;
 typedef unsigned int u32;
@@ -211,10 +215,8 @@ static u8 *fail(u8 *area, u8 error_tag, const char *message) {
 CONTRACT("abi-version")
 u32 abi_version(void) { return 1; }
 
-CONTRACT("new-entity")
-u32 new_entity(const u8 *id, u32 id_length) {
-    (void)id;
-    (void)id_length;
+/// Stores a live entity in a free slot and returns its handle.
+static u32 insert_entity(i64 count, i64 last_command_position) {
     u32 slot = 0;
     while (slot < entity_count && entities[slot].live) slot++;
     if (slot == entity_count) {
@@ -227,9 +229,17 @@ u32 new_entity(const u8 *id, u32 id_length) {
         }
         entity_count++;
     }
-    entities[slot] = (counter_t){.live = 1, .count = 0, .last_command_position = -1};
-    arena_reset();
+    entities[slot] = (counter_t){.live = 1, .count = count, .last_command_position = last_command_position};
     return slot + 1;
+}
+
+CONTRACT("new-entity")
+u32 new_entity(const u8 *id, u32 id_length) {
+    (void)id;
+    (void)id_length;
+    u32 handle = insert_entity(0, -1);
+    arena_reset();
+    return handle;
 }
 
 CONTRACT("drop-entity")
@@ -335,7 +345,48 @@ u8 *state(u32 handle) {
     return result_area;
 }
 
+// Snapshots: the whole entity (the count and the last command position, which decides
+// what is ignored as already processed) as a flat JSON object.
+CONTRACT("snapshot")
+u8 *snapshot(u32 handle) {
+    counter_t *counter = entity(handle);
+    u32 n = write_text(payload, "{\"count\":");
+    n += write_int(payload + n, counter->count);
+    n += write_text(payload + n, ",\"lastCommandPosition\":");
+    n += write_int(payload + n, counter->last_command_position);
+    payload[n++] = '}';
+    result_area[0] = 1;  // option<list<u8>>: some
+    store32(result_area + 4, (u32)(size_t)payload);
+    store32(result_area + 8, n);
+    arena_reset();
+    return result_area;
+}
+
+CONTRACT("restore")
+u8 *restore(const u8 *id, u32 id_length, const u8 *data, u32 data_length) {
+    (void)id;
+    (void)id_length;
+    u8 *area = result_area;
+    text_t json = {data, data_length};
+    i64 count, last_command_position;
+    if (!json_int(json, "count", &count)) {
+        arena_reset();
+        return fail(area, 3, "invalid snapshot: missing or invalid field \"count\"");
+    }
+    if (!json_int(json, "lastCommandPosition", &last_command_position) || last_command_position < -1) {
+        arena_reset();
+        return fail(area, 3, "invalid snapshot: missing or invalid field \"lastCommandPosition\"");
+    }
+    u32 handle = insert_entity(count, last_command_position);
+    area[0] = 0;  // result<u32, error>: ok, the handle at 4
+    store32(area + 4, handle);
+    arena_reset();
+    return area;
+}
+
 // Results are static: nothing to free after the host has read them.
 POST("apply") void post_apply(u8 *result) { (void)result; }
 POST("handle") void post_handle(u8 *result) { (void)result; }
 POST("state") void post_state(u8 *result) { (void)result; }
+POST("snapshot") void post_snapshot(u8 *result) { (void)result; }
+POST("restore") void post_restore(u8 *result) { (void)result; }

@@ -45,4 +45,26 @@ struct Counter: CounterAggregate {
     var state: JSONValue? {
         ["count": .int(count)]
     }
+
+    // Snapshots (docs/snapshots.md): everything `apply` builds up, read back by the init below.
+
+    var snapshot: JSONValue? {
+        if let lastCommandPosition {
+            return ["count": .int(count), "lastCommandPosition": .int(lastCommandPosition)]
+        }
+        return ["count": .int(count)]
+    }
+
+    init(id: String, snapshot: inout JSONReader) throws(JSONError) {
+        try snapshot.beginObject()
+        while try snapshot.nextKey() {
+            if snapshot.key("count") {
+                count = try snapshot.readInt64()
+            } else if snapshot.key("lastCommandPosition") {
+                lastCommandPosition = try snapshot.readInt64()
+            } else {
+                try snapshot.skipValue()
+            }
+        }
+    }
 }

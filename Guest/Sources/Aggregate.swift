@@ -70,6 +70,12 @@ public protocol AggregateModule {
 
     /// The entity's state view, or `nil` when the aggregate has none.
     static func state(_ entity: borrowing Entity) -> JSONValue?
+
+    /// The entity's snapshot (JSON), or `nil` when the aggregate takes none.
+    static func snapshot(_ entity: borrowing Entity) -> JSONValue?
+
+    /// An entity rebuilt from a snapshot; throws when the snapshot cannot be read.
+    static func restore(id: String, snapshot: inout JSONReader) throws(JSONError) -> Entity
 }
 
 /// The events a handler returned, encoded as they are appended.

@@ -133,6 +133,43 @@ public enum Exports<Module: AggregateModule> {
         return area
     }
 
+    /// `snapshot(entity) -> option<list<u8>>`: the aggregate's snapshot as JSON text.
+    public static func snapshot(_ handle: UInt32) -> UnsafeMutableRawPointer {
+        let area = resultArea()
+        let snapshot = Module.entities.read(handle) { entity in Module.snapshot(entity) }
+        if let snapshot {
+            results.text.reset()
+            results.text.value(snapshot)
+            area.storeBytes(of: 1, as: UInt8.self)
+            area.storeBytes(of: address(results.text.buffer.baseAddress), toByteOffset: 4, as: UInt32.self)
+            area.storeBytes(of: UInt32(results.text.count), toByteOffset: 8, as: UInt32.self)
+        } else {
+            area.storeBytes(of: 0, as: UInt8.self)
+        }
+        thalo_arena_reset()
+        return area
+    }
+
+    /// `restore(id, list<u8>) -> result<u32, error>`: a new entity from a snapshot.
+    public static func restore(
+        id: UnsafeRawPointer?, idLength: Int, state: UnsafeRawPointer?, stateLength: Int
+    ) -> UnsafeMutableRawPointer {
+        let area = resultArea()
+        let text = makeString(UnsafeRawBufferPointer(start: id, count: idLength))
+        do throws(JSONError) {
+            var reader = JSONReader(UnsafeRawBufferPointer(start: state, count: stateLength))
+            let entity = try Module.restore(id: text, snapshot: &reader)
+            try reader.end()
+            area.storeBytes(of: 0, as: UInt8.self)
+            area.storeBytes(of: Module.entities.insert(entity), toByteOffset: 4, as: UInt32.self)
+        } catch {
+            area.storeBytes(of: 1, as: UInt8.self)
+            write(.deserializeEvent("snapshot: " + error.message), at: area + 4)
+        }
+        thalo_arena_reset()
+        return area
+    }
+
     /// `cabi_post_…`: the host has copied the result out.
     public static func postReturn(_ result: UnsafeMutableRawPointer?) {
         results.text.reset()

@@ -155,7 +155,8 @@ enum ReservedNames {
             .export, all,
             [
                 "thaloABIVersion", "thaloApply", "thaloDropEntity", "thaloHandle", "thaloNewEntity", "thaloPostApply",
-                "thaloPostHandle", "thaloPostState", "thaloState",
+                "thaloPostHandle", "thaloPostRestore", "thaloPostSnapshot", "thaloPostState", "thaloRestore", "thaloSnapshot",
+                "thaloState",
             ]
         ),
         // Standard library names the SDK and the generated guest code refer to; a definition

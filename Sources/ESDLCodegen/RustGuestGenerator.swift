@@ -238,6 +238,17 @@ public struct RustGuestGenerator: Sendable {
             printer.line("/// A JSON view of the state, for time travel and inspection; `None` (the default)")
             printer.line("/// when the aggregate does not expose one.")
             printer.block("fn state(&self) -> Option<thalo::JsonValue> {") { printer in printer.line("None") }
+            printer.line()
+            printer.line("/// The state as JSON for a snapshot, which `restore` turns back into the same entity;")
+            printer.line("/// `None` (the default) when the aggregate takes no snapshots.")
+            printer.block("fn snapshot(&self) -> Option<thalo::JsonValue> {") { printer in printer.line("None") }
+            printer.line()
+            printer.line("/// The entity a snapshot describes, as if it had applied the same events. An error")
+            printer.line("/// (the default) makes the runtime rebuild the entity from its events instead.")
+            printer.block("fn restore(id: &str, snapshot: &thalo::JsonValue) -> Result<Self, thalo::DecodeError> {") {
+                printer in
+                printer.line("Err(thalo::DecodeError::new(\"this aggregate does not restore snapshots\"))")
+            }
         }
     }
 
@@ -278,6 +289,15 @@ public struct RustGuestGenerator: Sendable {
             printer.line()
             printer.block("fn state(entity: &\(entityType)) -> Option<thalo::JsonValue> {") { printer in
                 printer.line("\(traitName)::state(entity)")
+            }
+            printer.line()
+            printer.block("fn snapshot(entity: &\(entityType)) -> Option<thalo::JsonValue> {") { printer in
+                printer.line("\(traitName)::snapshot(entity)")
+            }
+            printer.line()
+            printer.block("fn restore(id: &str, snapshot: &thalo::JsonValue) -> Result<\(entityType), thalo::DecodeError> {") {
+                printer in
+                printer.line("<\(entityType) as \(traitName)>::restore(id, snapshot)")
             }
         }
     }

@@ -359,10 +359,23 @@ public struct SwiftGuestGenerator: Sendable {
             printer.line("/// A JSON view of the state, for time travel and inspection; `nil` (the default)")
             printer.line("/// when the aggregate does not expose one.")
             printer.line("var state: JSONValue? { get }")
+            printer.line()
+            printer.line("/// Snapshots (optional, docs/snapshots.md): the state as JSON that `init(id:snapshot:)`")
+            printer.line("/// reads back, saved every N events so that long histories load fast; `nil` (the")
+            printer.line("/// default) takes no snapshots.")
+            printer.line("var snapshot: JSONValue? { get }")
+            printer.line()
+            printer.line("/// Rebuilds the entity from what `snapshot` returned, as if it had applied the events")
+            printer.line("/// up to that point.")
+            printer.line("init(id: String, snapshot: inout JSONReader) throws(JSONError)")
         }
         printer.line()
         printer.block("extension \(protocolName) {") { printer in
             printer.line("var state: JSONValue? { nil }")
+            printer.line("var snapshot: JSONValue? { nil }")
+            printer.block("init(id: String, snapshot: inout JSONReader) throws(JSONError) {") { printer in
+                printer.line("throw JSONError(message: \"\(aggregate.name) does not restore snapshots\")")
+            }
         }
     }
 
@@ -408,6 +421,16 @@ public struct SwiftGuestGenerator: Sendable {
             printer.line()
             printer.block("static func state(_ entity: \(entityTypeName)) -> JSONValue? {") { printer in
                 printer.line("entity.state")
+            }
+            printer.line()
+            printer.block("static func snapshot(_ entity: \(entityTypeName)) -> JSONValue? {") { printer in
+                printer.line("entity.snapshot")
+            }
+            printer.line()
+            printer.block(
+                "static func restore(id: String, snapshot: inout JSONReader) throws(JSONError) -> \(entityTypeName) {"
+            ) { printer in
+                printer.line("try \(entityTypeName)(id: id, snapshot: &snapshot)")
             }
         }
     }
@@ -484,7 +507,17 @@ public struct SwiftGuestGenerator: Sendable {
         printer.line()
         printer.line("@_expose(wasm, \"\(prefix)drop-entity\") @_cdecl(\"thalo_drop_entity\")")
         printer.line("public func thaloDropEntity(_ entity: UInt32) { \(glue).dropEntity(entity) }")
-        for function in ["apply", "handle", "state"] {
+        printer.line()
+        printer.line("@_expose(wasm, \"\(prefix)snapshot\") @_cdecl(\"thalo_snapshot\")")
+        printer.line("public func thaloSnapshot(_ entity: UInt32) -> UnsafeMutableRawPointer { \(glue).snapshot(entity) }")
+        printer.line()
+        printer.line("@_expose(wasm, \"\(prefix)restore\") @_cdecl(\"thalo_restore\")")
+        printer.block(
+            "public func thaloRestore(_ id: UnsafeRawPointer?, _ idLength: Int, _ state: UnsafeRawPointer?, _ stateLength: Int) -> UnsafeMutableRawPointer {"
+        ) { printer in
+            printer.line("\(glue).restore(id: id, idLength: idLength, state: state, stateLength: stateLength)")
+        }
+        for function in ["apply", "handle", "state", "snapshot", "restore"] {
             printer.line()
             printer.line("@_expose(wasm, \"cabi_post_\(prefix)\(function)\") @_cdecl(\"thalo_post_\(function)\")")
             printer.line(

@@ -85,6 +85,12 @@ public protocol AggregateModule {
 
     /// The entity's state view, or `nil` when the aggregate has none.
     static func state(_ entity: borrowing Entity) -> JSONValue?
+
+    /// The entity's snapshot (JSON), or `nil` when the aggregate takes none.
+    static func snapshot(_ entity: borrowing Entity) -> JSONValue?
+
+    /// An entity rebuilt from a snapshot; throws when the snapshot cannot be read.
+    static func restore(id: String, snapshot: inout JSONReader) throws(JSONError) -> Entity
 }
 
 /// The events a handler returned, encoded as they are appended.
@@ -608,6 +614,43 @@ public enum Exports<Module: AggregateModule> {
             area.storeBytes(of: UInt32(results.text.count), toByteOffset: 8, as: UInt32.self)
         } else {
             area.storeBytes(of: 0, as: UInt8.self)
+        }
+        thalo_arena_reset()
+        return area
+    }
+
+    /// `snapshot(entity) -> option<list<u8>>`: the aggregate's snapshot as JSON text.
+    public static func snapshot(_ handle: UInt32) -> UnsafeMutableRawPointer {
+        let area = resultArea()
+        let snapshot = Module.entities.read(handle) { entity in Module.snapshot(entity) }
+        if let snapshot {
+            results.text.reset()
+            results.text.value(snapshot)
+            area.storeBytes(of: 1, as: UInt8.self)
+            area.storeBytes(of: address(results.text.buffer.baseAddress), toByteOffset: 4, as: UInt32.self)
+            area.storeBytes(of: UInt32(results.text.count), toByteOffset: 8, as: UInt32.self)
+        } else {
+            area.storeBytes(of: 0, as: UInt8.self)
+        }
+        thalo_arena_reset()
+        return area
+    }
+
+    /// `restore(id, list<u8>) -> result<u32, error>`: a new entity from a snapshot.
+    public static func restore(
+        id: UnsafeRawPointer?, idLength: Int, state: UnsafeRawPointer?, stateLength: Int
+    ) -> UnsafeMutableRawPointer {
+        let area = resultArea()
+        let text = makeString(UnsafeRawBufferPointer(start: id, count: idLength))
+        do throws(JSONError) {
+            var reader = JSONReader(UnsafeRawBufferPointer(start: state, count: stateLength))
+            let entity = try Module.restore(id: text, snapshot: &reader)
+            try reader.end()
+            area.storeBytes(of: 0, as: UInt8.self)
+            area.storeBytes(of: Module.entities.insert(entity), toByteOffset: 4, as: UInt32.self)
+        } catch {
+            area.storeBytes(of: 1, as: UInt8.self)
+            write(.deserializeEvent("snapshot: " + error.message), at: area + 4)
         }
         thalo_arena_reset()
         return area
@@ -1811,7 +1854,9 @@ public func utf8Equal(_ lhs: String, _ rhs: String) -> Bool {
 //! - [`Context`], [`Metadata`] and [`AggregateError`], which handlers see;
 //! - [`Event`], [`EventList`], [`AggregateModule`] and [`EntityTable`], which the generated
 //!   code uses, and the macro [`thalo_exports!`](crate::thalo_exports) that declares the
-//!   contract's exports (docs/module-contract.md) for a module type.
+//!   contract's exports (docs/module-contract.md) for a module type, the optional snapshot
+//!   functions of contract 1.1 included (an aggregate that implements neither `snapshot`
+//!   nor `restore` answers "no snapshot").
 //!
 //! Memory: argument memory (what the host allocates with `cabi_realloc`) comes from an
 //! arena that every export resets before it returns; results live in buffers that are
@@ -3194,6 +3239,18 @@ pub trait AggregateModule {
 
     /// The entity's state view, or `None` when the aggregate has none.
     fn state(entity: &Self::Entity) -> Option<JsonValue>;
+
+    /// The entity as JSON for a snapshot, which [`restore`](AggregateModule::restore) turns
+    /// back into the same entity; `None` (the default) when the aggregate takes none.
+    fn snapshot(_entity: &Self::Entity) -> Option<JsonValue> {
+        None
+    }
+
+    /// A new entity in the state `snapshot` described, as if it had applied the same
+    /// events. An error (the default) makes the host rebuild the entity from its events.
+    fn restore(_id: &str, _snapshot: &JsonValue) -> Result<Self::Entity, DecodeError> {
+        Err(DecodeError::new("this aggregate does not restore snapshots"))
+    }
 }
 
 /// The live entities of a module instance, keyed by the handles given to the host.
@@ -3331,7 +3388,7 @@ pub unsafe fn reset_arguments() {
 
 /// What a call returns, kept until the host calls post-return.
 struct Results {
-    /// Payloads, error messages and the state view.
+    /// Payloads, error messages, the state view and the snapshot.
     text: Vec<u8>,
     /// The `list<event>` of `handle` (16 bytes per event).
     list: Vec<[u32; 4]>,
@@ -3572,24 +3629,73 @@ pub unsafe fn export_handle<M: AggregateModule>(
     area
 }
 
-/// `state(entity) -> option<string>`.
-///
-/// # Safety
-/// Called by the export glue with the host's arguments.
-pub unsafe fn export_state<M: AggregateModule>(table: &mut EntityTable<M::Entity>, handle: u32) -> *mut u8 {
-    let area = result_area();
-    match M::state(table.get(handle)) {
-        Some(view) => {
+/// Writes an `option<string>` (or `option<list<u8>>`, the same layout) of JSON text at
+/// `area`, the text in the result text buffer.
+unsafe fn write_optional_json(value: Option<JsonValue>, area: *mut u8) {
+    match value {
+        Some(value) => {
             let results = results();
             let mut writer = JsonWriter { bytes: std::mem::take(&mut results.text) };
             writer.bytes.clear();
-            writer.value(&view);
+            writer.value(&value);
             results.text = writer.bytes;
             store_u8(area, 0, 1);
             store_u32(area, 4, results.text.as_ptr() as usize as u32);
             store_u32(area, 8, results.text.len() as u32);
         }
         None => store_u8(area, 0, 0),
+    }
+}
+
+/// `state(entity) -> option<string>`.
+///
+/// # Safety
+/// Called by the export glue with the host's arguments.
+pub unsafe fn export_state<M: AggregateModule>(table: &mut EntityTable<M::Entity>, handle: u32) -> *mut u8 {
+    let area = result_area();
+    write_optional_json(M::state(table.get(handle)), area);
+    reset_arguments();
+    area
+}
+
+/// `snapshot(entity) -> option<list<u8>>`: the module's snapshot as JSON text.
+///
+/// # Safety
+/// Called by the export glue with the host's arguments.
+pub unsafe fn export_snapshot<M: AggregateModule>(table: &mut EntityTable<M::Entity>, handle: u32) -> *mut u8 {
+    let area = result_area();
+    write_optional_json(M::snapshot(table.get(handle)), area);
+    reset_arguments();
+    area
+}
+
+/// `restore(id, list<u8>) -> result<u32, error>`: reads the bytes as JSON, restores an
+/// entity from them and returns its new handle; bytes that are not JSON, or that the
+/// module's `restore` refuses, are a `deserialize-event` error.
+///
+/// # Safety
+/// Called by the export glue with the host's arguments.
+pub unsafe fn export_restore<M: AggregateModule>(
+    table: &mut EntityTable<M::Entity>,
+    id_pointer: *const u8,
+    id_len: usize,
+    snapshot_pointer: *const u8,
+    snapshot_len: usize,
+) -> *mut u8 {
+    let area = result_area();
+    let restored = JsonValue::parse(bytes_at(snapshot_pointer, snapshot_len))
+        .map_err(DecodeError::from)
+        .and_then(|snapshot| M::restore(str_at(id_pointer, id_len), &snapshot));
+    match restored {
+        Ok(entity) => {
+            let handle = table.insert(entity);
+            store_u8(area, 0, 0);
+            store_u32(area, 4, handle);
+        }
+        Err(error) => {
+            store_u8(area, 0, 1);
+            write_error(&AggregateError::DeserializeEvent(format!("invalid snapshot: {}", error)), area.add(4));
+        }
     }
     reset_arguments();
     area
@@ -3616,6 +3722,10 @@ pub unsafe fn export_post_return(_result: *mut u8) {
 /// Declares the contract's exports (docs/module-contract.md) for a module type that
 /// implements [`AggregateModule`], and its entity table. Use it once per crate, at the
 /// end of the generated file: `crate::thalo_exports!(BankAccountModule);`.
+///
+/// The optional snapshot functions of contract 1.1 (`snapshot`, `restore` and their
+/// `cabi_post_…`) are always exported; a module whose `snapshot` answers `None` simply
+/// gets no snapshots.
 ///
 /// The SDK must be the module `thalo` at the crate root.
 #[macro_export]
@@ -3681,6 +3791,16 @@ macro_rules! thalo_exports {
             $crate::thalo::export_drop_entity::<$module>(thalo_entities(), entity)
         }
 
+        #[export_name = "thalo:aggregate/aggregate@0.1.0#snapshot"]
+        pub unsafe extern "C" fn thalo_snapshot(entity: u32) -> *mut u8 {
+            $crate::thalo::export_snapshot::<$module>(thalo_entities(), entity)
+        }
+
+        #[export_name = "thalo:aggregate/aggregate@0.1.0#restore"]
+        pub unsafe extern "C" fn thalo_restore(id: *const u8, id_len: usize, snapshot: *const u8, snapshot_len: usize) -> *mut u8 {
+            $crate::thalo::export_restore::<$module>(thalo_entities(), id, id_len, snapshot, snapshot_len)
+        }
+
         #[export_name = "cabi_post_thalo:aggregate/aggregate@0.1.0#apply"]
         pub unsafe extern "C" fn thalo_post_apply(result: *mut u8) {
             $crate::thalo::export_post_return(result)
@@ -3693,6 +3813,16 @@ macro_rules! thalo_exports {
 
         #[export_name = "cabi_post_thalo:aggregate/aggregate@0.1.0#state"]
         pub unsafe extern "C" fn thalo_post_state(result: *mut u8) {
+            $crate::thalo::export_post_return(result)
+        }
+
+        #[export_name = "cabi_post_thalo:aggregate/aggregate@0.1.0#snapshot"]
+        pub unsafe extern "C" fn thalo_post_snapshot(result: *mut u8) {
+            $crate::thalo::export_post_return(result)
+        }
+
+        #[export_name = "cabi_post_thalo:aggregate/aggregate@0.1.0#restore"]
+        pub unsafe extern "C" fn thalo_post_restore(result: *mut u8) {
             $crate::thalo::export_post_return(result)
         }
     };

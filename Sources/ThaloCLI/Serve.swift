@@ -62,6 +62,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Live entities kept per aggregate.")
     var cacheCapacity: Int = 100_000
 
+    @Option(name: .long, help: ArgumentHelp("Snapshot an entity every n events, for modules that support snapshots; 0 turns snapshots off (none written or read).", valueName: "n"))
+    var snapshotEvery: Int = 100
+
     @Option(name: .long, help: ArgumentHelp("This node's name in a cluster (PostgreSQL): unique per running node.", valueName: "name"))
     var nodeID: String = RuntimeConfiguration.defaultNodeID
 
@@ -99,7 +102,7 @@ struct Serve: AsyncParsableCommand {
                 maximumCommandBodyBytes: maxCommandBytes, maximumPublishBodyBytes: maxPublishBytes, maximumBatchSize: maxBatchSize,
                 maximumSubscribers: maxSubscribers, openReads: openReads),
             nodeID: nodeID, partitions: partitions, leaseDuration: .milliseconds(Int64(lease * 1000)),
-            heartbeatInterval: .milliseconds(Int64(heartbeat * 1000)))
+            heartbeatInterval: .milliseconds(Int64(heartbeat * 1000)), snapshotEvery: snapshotEvery)
     }
 
     func run() async throws {

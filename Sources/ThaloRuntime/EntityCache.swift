@@ -18,6 +18,15 @@ final class EntityRecord {
     /// The command ids whose events are in the stream, with the digest of their command
     /// and payload (nil for events written before digests were recorded).
     var processed: [UUID: CommandDigest?] = [:]
+    /// The id of the event at `version`, which a snapshot records to recognise its stream.
+    var lastEventID: UUID?
+    /// The position of the latest snapshot written or restored (or of the last time the
+    /// module had no snapshot to give); -1 when none is known.
+    var snapshotVersion: Int64 = -1
+    /// Whether a snapshot of this entity is being taken.
+    var snapshotting = false
+    /// Bytes of event data (or snapshot) the entity was built from, to budget `snapshot`.
+    var appliedBytes = 0
     var locked = false
     var waiters: [CheckedContinuation<Void, Never>] = []
     // Recency list links.
@@ -31,6 +40,17 @@ final class EntityRecord {
     }
 
     var isBusy: Bool { locked || !waiters.isEmpty }
+
+    /// Starts over with a new guest entity that has applied nothing.
+    func reset(handle: UInt32, generation: Int) {
+        self.handle = handle
+        self.generation = generation
+        version = -1
+        lastEventID = nil
+        processed = [:]
+        snapshotVersion = -1
+        appliedBytes = 0
+    }
 }
 
 /// An entity id by its UTF-8 bytes. Swift compares `String`s by canonical equivalence

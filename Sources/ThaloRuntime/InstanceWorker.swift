@@ -24,14 +24,16 @@ struct PreparedCommand: Sendable {
 /// entity in it is rebuilt from its stream on next use; other workers are unaffected.
 actor InstanceWorker<Store: MessageStore> {
     let module: AggregateModule
-    private let store: Store
-    private let configuration: RuntimeConfiguration
-    private let metrics: RuntimeMetrics
-    private let logger: Logger
+    let store: Store
+    let configuration: RuntimeConfiguration
+    let metrics: RuntimeMetrics
+    let logger: Logger
     private var guest: GuestInstance?
-    private var generation = 0
+    private(set) var generation = 0
     private var cache: EntityCache
-    private let category: String
+    let category: String
+    /// Set when a `snapshot` call failed: no more snapshots are taken in this worker.
+    var snapshotsFailed = false
 
     init(module: AggregateModule, store: Store, configuration: RuntimeConfiguration, capacity: Int, metrics: RuntimeMetrics, logger: Logger) {
         self.module = module
@@ -115,6 +117,12 @@ actor InstanceWorker<Store: MessageStore> {
                 conflicts += 1
                 try await catchUp(record)
                 if record.processed[command.commandID] != nil { continue }
+                // An entity restored from a snapshot has not seen the command ids of the
+                // events before it: look for this one in the whole stream.
+                if let earlier = try await self.events(of: command.commandID, in: record).first {
+                    record.processed[command.commandID] = earlier.metadata.flatMap(Self.commandDigest(inMetadata:))
+                    continue
+                }
                 throw RuntimeError(
                     .idempotencyKeyReused,
                     "command id \(command.commandID.lowercasedText) was already used for another entity or aggregate; "
@@ -132,6 +140,7 @@ actor InstanceWorker<Store: MessageStore> {
             if isLive(record) {
                 try applyRecorded(recorded, to: record)
                 record.processed[command.commandID] = command.digest
+                snapshotIfDue(record)
             } else {
                 // The instance was replaced while the append was in flight (another command
                 // broke it, or a new version was published): the handle belongs to the old
@@ -301,7 +310,7 @@ actor InstanceWorker<Store: MessageStore> {
     }
 
     /// Whether the entity has been loaded in the current instance.
-    private func isLive(_ record: EntityRecord) -> Bool {
+    func isLive(_ record: EntityRecord) -> Bool {
         record.handle != nil && record.generation == generation
     }
 
@@ -320,14 +329,14 @@ actor InstanceWorker<Store: MessageStore> {
     /// Makes sure the entity exists in the current instance and has applied its whole stream.
     private func load(_ record: EntityRecord) async throws(RuntimeError) {
         if record.handle == nil || record.generation != generation {
-            let id = record.id
-            let handle = try call("new-entity") { guest throws(GuestFailure) in try guest.newEntity(id: id) }
-            record.handle = handle
-            record.generation = generation
-            record.version = -1
-            record.processed = [:]
+            if try await !restoreSnapshot(of: record) {
+                let id = record.id
+                let handle = try call("new-entity") { guest throws(GuestFailure) in try guest.newEntity(id: id) }
+                record.reset(handle: handle, generation: generation)
+            }
         }
         try await catchUp(record)
+        snapshotIfDue(record)
     }
 
     /// Applies the events written after the entity's version.
@@ -351,7 +360,7 @@ actor InstanceWorker<Store: MessageStore> {
         }
     }
 
-    private func applyRecorded(_ events: [RecordedEvent], to record: EntityRecord) throws(RuntimeError) {
+    func applyRecorded(_ events: [RecordedEvent], to record: EntityRecord) throws(RuntimeError) {
         guard let handle = record.handle else { return }
         for chunk in Self.applyChunks(events, limits: module.limits) {
             let failure = try call("apply") { guest throws(GuestFailure) in try guest.apply(handle, events: chunk.map(Self.guestEvent)) }
@@ -388,9 +397,16 @@ actor InstanceWorker<Store: MessageStore> {
     private func recordApplied(_ events: ArraySlice<RecordedEvent>, to record: EntityRecord) {
         for event in events {
             record.version = event.position
-            if let metadata = event.metadata, let commandID = Self.commandID(inMetadata: metadata) {
-                record.processed[commandID] = Self.commandDigest(inMetadata: metadata)
-            }
+            record.lastEventID = event.id
+            record.appliedBytes += event.data.utf8.count
+            recordCommand(of: event.metadata, in: record)
+        }
+    }
+
+    /// Notes the command id (and digest) of an event's metadata as processed by the entity.
+    func recordCommand(of metadata: String?, in record: EntityRecord) {
+        if let metadata, let commandID = Self.commandID(inMetadata: metadata) {
+            record.processed[commandID] = Self.commandDigest(inMetadata: metadata)
         }
     }
 
@@ -409,7 +425,7 @@ actor InstanceWorker<Store: MessageStore> {
     }
 
     /// The events a command id wrote, read back from the stream.
-    private func events(of commandID: UUID, in record: EntityRecord) async throws(RuntimeError) -> [RecordedEvent] {
+    func events(of commandID: UUID, in record: EntityRecord) async throws(RuntimeError) -> [RecordedEvent] {
         do {
             return try await store.readWholeStream(record.stream).filter { message in
                 message.metadata.flatMap(Self.commandID(inMetadata:)) == commandID
@@ -422,7 +438,7 @@ actor InstanceWorker<Store: MessageStore> {
     // MARK: Guest calls
 
     /// Runs a guest call; when the instance fails, replaces it and reports the failure.
-    private func call<T>(_ export: String, _ body: (GuestInstance) throws(GuestFailure) -> T) throws(RuntimeError) -> T {
+    func call<T>(_ export: String, _ body: (GuestInstance) throws(GuestFailure) -> T) throws(RuntimeError) -> T {
         let guest: GuestInstance
         if let current = self.guest {
             guest = current

@@ -24,6 +24,9 @@ public struct RuntimeConfiguration: Sendable {
     public var deadLetterAttempts: Int
     /// This node's name in a cluster and in the cluster status.
     public var nodeID: String
+    /// Snapshot an entity every this many events (modules with the snapshot functions
+    /// only); 0 turns snapshots off: none are written or read. See docs/snapshots.md.
+    public var snapshotEvery: Int
 
     /// The default node name: the host name and the process id.
     public static var defaultNodeID: String {
@@ -40,8 +43,10 @@ public struct RuntimeConfiguration: Sendable {
         consumesCommands: Bool = true,
         registryPollInterval: Duration = .seconds(2),
         deadLetterAttempts: Int = 3,
-        nodeID: String = RuntimeConfiguration.defaultNodeID
+        nodeID: String = RuntimeConfiguration.defaultNodeID,
+        snapshotEvery: Int = 100
     ) {
+        self.snapshotEvery = max(0, snapshotEvery)
         self.nodeID = nodeID
         self.cacheCapacity = cacheCapacity
         self.instancesPerModule = max(1, instancesPerModule)

@@ -17,6 +17,8 @@ struct RuntimeMetrics: Sendable {
     let instanceRestarts: Counter
     let latency: Timer
     let replayedEvents: Counter
+    let snapshotsWritten: Counter
+    let snapshotsRestored: Counter
 
     init(aggregate: String) {
         let dimensions = [("aggregate", aggregate)]
@@ -33,6 +35,8 @@ struct RuntimeMetrics: Sendable {
         instanceRestarts = Counter(label: "thalo_module_instance_restarts_total", dimensions: dimensions)
         latency = Timer(label: "thalo_command_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
         replayedEvents = Counter(label: "thalo_events_replayed_total", dimensions: dimensions)
+        snapshotsWritten = Counter(label: "thalo_snapshots_written_total", dimensions: dimensions)
+        snapshotsRestored = Counter(label: "thalo_snapshots_restored_total", dimensions: dimensions)
     }
 }
 

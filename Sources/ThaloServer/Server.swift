@@ -77,7 +77,8 @@ public enum Server {
         let runtime = Runtime(
             store: store,
             configuration: RuntimeConfiguration(
-                cacheCapacity: options.cacheCapacity, consumerName: options.consumerName, nodeID: options.nodeID),
+                cacheCapacity: options.cacheCapacity, consumerName: options.consumerName, nodeID: options.nodeID,
+                snapshotEvery: options.snapshotEvery),
             coordinator: coordinator, logger: logger)
         var published: [String] = []
         if let examples = options.examplesDirectory {

@@ -33,13 +33,17 @@ public struct ServerOptions: Sendable {
     public var leaseDuration: Duration
     /// How often a node renews its leases and looks for nodes that are gone (PostgreSQL).
     public var heartbeatInterval: Duration
+    /// Snapshot entities every this many events; 0 turns snapshots off.
+    public var snapshotEvery: Int
 
     public init(
         host: String = "127.0.0.1", port: Int = ServerOptions.defaultPort, dataDirectory: String = ServerOptions.defaultDataDirectory,
         databaseURL: String? = nil, token: String? = nil, examplesDirectory: URL? = nil, cacheCapacity: Int = 100_000,
         consumerName: String = "thalo", limits: APILimits = APILimits(), nodeID: String = RuntimeConfiguration.defaultNodeID,
-        partitions: Int = 16, leaseDuration: Duration = .seconds(5), heartbeatInterval: Duration = .seconds(1)
+        partitions: Int = 16, leaseDuration: Duration = .seconds(5), heartbeatInterval: Duration = .seconds(1),
+        snapshotEvery: Int = 100
     ) {
+        self.snapshotEvery = snapshotEvery
         self.nodeID = nodeID
         self.partitions = partitions
         self.leaseDuration = leaseDuration
@@ -69,6 +73,9 @@ public struct ServerOptions: Sendable {
         }
         if nodeID.isEmpty || nodeID.count > 200 || nodeID.contains(where: { $0.isWhitespace || $0.isNewline }) {
             throw ServerOptionsError("the node id \"\(nodeID)\" must be 1 to 200 characters without whitespace")
+        }
+        if snapshotEvery < 0 {
+            throw ServerOptionsError("--snapshot-every must be 0 (no snapshots) or a number of events, got \(snapshotEvery)")
         }
         if !(1...1024).contains(partitions) {
             throw ServerOptionsError("--partitions must be between 1 and 1024, got \(partitions)")

@@ -48,7 +48,7 @@ private let expectedGroups: [ExpectedGroup] = [
         kinds: all,
         names: [
             "thaloABIVersion", "thaloApply", "thaloDropEntity", "thaloHandle", "thaloNewEntity", "thaloPostApply",
-            "thaloPostHandle", "thaloPostState", "thaloState",
+            "thaloPostHandle", "thaloPostRestore", "thaloPostSnapshot", "thaloPostState", "thaloRestore", "thaloSnapshot", "thaloState",
         ],
         reason: { "generated guest code exports a function named '\($0)'" }),
     ExpectedGroup(

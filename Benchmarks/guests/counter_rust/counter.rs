@@ -55,4 +55,18 @@ impl CounterAggregate for Counter {
     fn state(&self) -> Option<JsonValue> {
         Some(JsonValue::object([("count", self.count.into())]))
     }
+
+    /// The count and the last command position, which decides what is ignored as already
+    /// processed: `{"count":5,"lastCommandPosition":3}` (`null` before any position).
+    fn snapshot(&self) -> Option<JsonValue> {
+        Some(JsonValue::object([
+            ("count", self.count.into()),
+            ("lastCommandPosition", self.last_command_position.into()),
+        ]))
+    }
+
+    fn restore(_id: &str, snapshot: &JsonValue) -> Result<Self, thalo::DecodeError> {
+        let fields = thalo::Fields::of(snapshot)?;
+        Ok(Counter { count: fields.get("count")?, last_command_position: fields.get("lastCommandPosition")? })
+    }
 }

@@ -18,6 +18,8 @@ public struct AggregateModule: Sendable {
     /// The SHA-256 of the wasm binary in hex: which code decided an event (its metadata's
     /// `moduleDigest`).
     public let digest: String
+    /// Whether the module exports the optional snapshot functions (contract 1.1).
+    public let supportsSnapshots: Bool
     let module: WasmKit.Module
 
     /// Parses and checks a module: it must import nothing, export the contract's functions
@@ -70,6 +72,17 @@ public struct AggregateModule: Sendable {
                 "\(label) does not export the aggregate contract (docs/module-contract.md): missing \(missing.joined(separator: ", "))",
                 aggregate: name, moduleVersion: version.description)
         }
+        let snapshotExports = ModuleContract.snapshotFunctions.map(\.name)
+        let presentSnapshotExports = snapshotExports.filter { exported.contains($0) }
+        if !presentSnapshotExports.isEmpty && presentSnapshotExports.count < snapshotExports.count {
+            let absent = snapshotExports.filter { !exported.contains($0) }
+            throw RuntimeError(
+                .invalidModule,
+                "\(label) exports \(presentSnapshotExports.joined(separator: ", ")) but not \(absent.joined(separator: ", ")); "
+                    + "the snapshot functions come all together or not at all (docs/module-contract.md)",
+                aggregate: name, moduleVersion: version.description)
+        }
+        supportsSnapshots = !presentSnapshotExports.isEmpty
         // Instantiating checks signatures, the memory, the ABI version and that the start
         // and constructors finish within the budget.
         let probe = try GuestInstance(module: self)

@@ -103,6 +103,8 @@ public final class GuestInstance {
     private let postHandle: Function
     private let postState: Function
     private let realloc: Function
+    /// `snapshot`, `restore` and their post-return functions, when the module has them.
+    private let snapshotFunctions: (snapshot: Function, restore: Function, postSnapshot: Function, postRestore: Function)?
     private let packed: Bool
     /// Set after a failure: the instance must not be called again.
     public private(set) var isPoisoned = false
@@ -136,7 +138,8 @@ public final class GuestInstance {
         }
         self.memory = memory
         var functions: [String: Function] = [:]
-        for (name, type) in ModuleContract.requiredFunctions {
+        let optional = module.supportsSnapshots ? ModuleContract.snapshotFunctions : []
+        for (name, type) in ModuleContract.requiredFunctions + optional {
             guard let function = instance.exports[function: name] else { throw fail("does not export the function \(name)") }
             guard function.type == type else {
                 throw fail("exports \(name) with signature \(function.type), expected \(type)")
@@ -152,6 +155,14 @@ public final class GuestInstance {
         postHandle = functions[ModuleContract.postHandleExport]!
         postState = functions[ModuleContract.postStateExport]!
         realloc = functions[ModuleContract.reallocExport]!
+        if module.supportsSnapshots {
+            snapshotFunctions = (
+                functions[ModuleContract.snapshotExport]!, functions[ModuleContract.restoreExport]!,
+                functions[ModuleContract.postSnapshotExport]!, functions[ModuleContract.postRestoreExport]!
+            )
+        } else {
+            snapshotFunctions = nil
+        }
         packed = module.packsArguments
         stack = ExecutionStack(engine: engine)
         do {
@@ -322,6 +333,65 @@ public final class GuestInstance {
         return state
     }
 
+    /// `snapshot`: the entity's state as bytes, or nil when the module has none for it (or
+    /// no snapshot functions at all).
+    ///
+    /// - Parameter appliedBytes: as for ``state(_:appliedBytes:)``.
+    public func snapshot(_ handle: UInt32, appliedBytes: Int = 0) throws(GuestFailure) -> [UInt8]? {
+        guard let functions = snapshotFunctions else { return nil }
+        let export = ModuleContract.snapshotExport
+        let area = try i32(
+            try invoke(functions.snapshot, [.i32(handle)], export: export, fuel: module.limits.fuel(forBytes: appliedBytes)),
+            export: export)
+        let bytes: [UInt8]?
+        do throws(GuestFailure) {
+            try checkRange(area, ModuleContract.optionStringSize, alignment: 4, what: "option", export: export)
+            switch try byte(at: area, export: export) {
+            case 0: bytes = nil
+            case 1:
+                var total = 0
+                bytes = try span(at: area + 4, export: export, what: "snapshot", total: &total) { Array($0) }
+            case let tag: throw GuestFailure(export: export, reason: "option tag \(tag) is neither none (0) nor some (1)")
+            }
+        } catch {
+            isPoisoned = true
+            _ = try? invoke(functions.postSnapshot, [.i32(area)], export: ModuleContract.postSnapshotExport)
+            throw error
+        }
+        try invoke(functions.postSnapshot, [.i32(area)], export: ModuleContract.postSnapshotExport)
+        return bytes
+    }
+
+    /// `restore`: a new entity in the state of the snapshot bytes, or the module's error.
+    /// Only called when the module has snapshot functions.
+    public func restore(id: String, state: [UInt8]) throws(GuestFailure) -> Result<UInt32, GuestError> {
+        let export = ModuleContract.restoreExport
+        guard let functions = snapshotFunctions else {
+            throw GuestFailure(export: export, reason: "the module does not export the snapshot functions")
+        }
+        let placed = try allocateArguments([Array(id.utf8), state], export: export)
+        let area = try i32(
+            try invoke(
+                functions.restore, [.i32(placed[0].pointer), .i32(placed[0].length), .i32(placed[1].pointer), .i32(placed[1].length)],
+                export: export, fuel: module.limits.fuel(forBytes: state.count)),
+            export: export)
+        let outcome: Result<UInt32, GuestError>
+        do throws(GuestFailure) {
+            try checkRange(area, ModuleContract.resultSize, alignment: 4, what: "result", export: export)
+            switch try byte(at: area, export: export) {
+            case 0: outcome = .success(try word(at: area + 4, export: export))
+            case 1: outcome = .failure(try readError(at: area + 4, export: export))
+            case let tag: throw GuestFailure(export: export, reason: "result tag \(tag) is neither ok (0) nor err (1)")
+            }
+        } catch {
+            isPoisoned = true
+            _ = try? invoke(functions.postRestore, [.i32(area)], export: ModuleContract.postRestoreExport)
+            throw error
+        }
+        try invoke(functions.postRestore, [.i32(area)], export: ModuleContract.postRestoreExport)
+        return outcome
+    }
+
     /// Bytes of linear memory in use, for metrics and memory tests.
     public var memoryBytes: Int { memory.byteCount }
 
@@ -432,8 +502,10 @@ public final class GuestInstance {
         return memory.withUnsafeBufferPointer(offset: UInt(pointer), count: 4) { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
     }
 
-    /// A `(ptr, len)` string at `pointer`, checked and decoded as strict UTF-8.
-    private func string(at pointer: UInt32, export: String, what: String, total: inout Int) throws(GuestFailure) -> String {
+    /// The bytes of a `(ptr, len)` string or list at `pointer`, checked, passed to `body`.
+    private func span<T>(
+        at pointer: UInt32, export: String, what: String, total: inout Int, _ body: (UnsafeRawBufferPointer) -> T
+    ) throws(GuestFailure) -> T {
         let start = try word(at: pointer, export: export)
         let length = Int(try word(at: pointer + 4, export: export))
         total += length
@@ -441,9 +513,14 @@ public final class GuestInstance {
             isPoisoned = true
             throw GuestFailure(export: export, reason: "returned more than \(module.limits.maximumResultBytes) bytes")
         }
-        guard length > 0 else { return "" }
+        guard length > 0 else { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
         try checkRange(start, length, alignment: 1, what: what, export: export)
-        let text = memory.withUnsafeBufferPointer(offset: UInt(start), count: length) { raw in
+        return memory.withUnsafeBufferPointer(offset: UInt(start), count: length) { body(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// A `(ptr, len)` string at `pointer`, checked and decoded as strict UTF-8.
+    private func string(at pointer: UInt32, export: String, what: String, total: inout Int) throws(GuestFailure) -> String {
+        let text = try span(at: pointer, export: export, what: what, total: &total) { raw in
             String(validating: raw.bindMemory(to: UInt8.self), as: UTF8.self)
         }
         guard let text else {

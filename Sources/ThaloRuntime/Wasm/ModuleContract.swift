@@ -14,6 +14,10 @@ enum ModuleContract {
     static let postApplyExport = "cabi_post_\(interface)#apply"
     static let postHandleExport = "cabi_post_\(interface)#handle"
     static let postStateExport = "cabi_post_\(interface)#state"
+    static let snapshotExport = "\(interface)#snapshot"
+    static let restoreExport = "\(interface)#restore"
+    static let postSnapshotExport = "cabi_post_\(interface)#snapshot"
+    static let postRestoreExport = "cabi_post_\(interface)#restore"
     static let reallocExport = "cabi_realloc"
     static let memoryExport = "memory"
     static let initializeExport = "_initialize"
@@ -36,6 +40,14 @@ enum ModuleContract {
         (postHandleExport, FunctionType(parameters: [.i32], results: [])),
         (postStateExport, FunctionType(parameters: [.i32], results: [])),
         (reallocExport, FunctionType(parameters: [.i32, .i32, .i32, .i32], results: [.i32])),
+    ]
+
+    /// The snapshot functions (contract 1.1): a module exports all of them or none.
+    static let snapshotFunctions: [(name: String, type: FunctionType)] = [
+        (snapshotExport, FunctionType(parameters: [.i32], results: [.i32])),
+        (restoreExport, FunctionType(parameters: [.i32, .i32, .i32, .i32], results: [.i32])),
+        (postSnapshotExport, FunctionType(parameters: [.i32], results: [])),
+        (postRestoreExport, FunctionType(parameters: [.i32], results: [])),
     ]
 
     // Layouts (bytes).
