@@ -224,49 +224,80 @@ enum GuestLanguages {
     }
 }
 
-/// Rebuilding a cold entity from 10,000 events.
+/// Loading a cold entity: the first command on a long stream, replayed from its events or
+/// restored from a snapshot; and a time travel view.
 enum Rebuild {
-    static func run(module: BankAccountModule) async throws -> String {
-        print("rebuild: a cold entity with 10,000 events")
-        let folder = try temporaryFolder("bench-rebuild")
-        let store = try SQLiteMessageStore(path: folder.appendingPathComponent("rebuild.sqlite").path, logger: quiet)
-        defer { store.close() }
-        let events = 10_000
-        var metadata = Metadata(causationMessageStreamName: "bankAccount:command-r", schemaVersion: "0.1.0")
+    /// Writes an opened account with `events` events in all to `bankAccount-{id}`.
+    static func seed(_ store: SQLiteMessageStore, id: String, events: Int) async throws {
+        var metadata = Metadata(causationMessageStreamName: "bankAccount:command-\(id)", schemaVersion: "0.1.0")
         metadata.properties = ["moduleName": "BankAccount", "moduleVersion": "0.1.0"]
-        try await store.write(NewMessage(type: "OpenedAccount", data: ["initial_balance": 0], metadata: metadata), to: "bankAccount-r")
+        let stream = StreamName(category: "bankAccount", id: id)
+        try await store.write(NewMessage(type: "OpenedAccount", data: ["initial_balance": 0], metadata: metadata), to: stream)
         var batch: [NewMessage] = []
         for index in 1..<events {
             var eventMetadata = metadata
             eventMetadata.properties["commandId"] = .string(UUID().lowercasedText)
-            _ = index
             batch.append(NewMessage(type: "DepositedFunds", data: ["amount": 1], metadata: eventMetadata))
             if batch.count == 1000 || index == events - 1 {
-                try await store.write(batch, to: "bankAccount-r")
+                try await store.write(batch, to: stream)
                 batch = []
             }
         }
-        let report = Report(header: ["what", "median ms", "events/s"])
-        var viewTimes: [Double] = []
-        var executeTimes: [Double] = []
-        for _ in 0..<7 {
-            // A new runtime each time: nothing cached.
-            let runtime = Runtime(store: store, logger: quiet)
-            if try await runtime.registry.list().isEmpty { try await runtime.publish(schema: module.schema, wasm: module.wasm) }
-            var start = ContinuousClock.now
-            _ = try await runtime.execute(CommandRequest(aggregate: "BankAccount", id: "r", command: "withdraw_funds", payload: ["amount": 0]))
-            executeTimes.append(microseconds(ContinuousClock.now - start) / 1000)
-            start = ContinuousClock.now
-            let view = try await runtime.entity(aggregate: "BankAccount", id: "r")
-            viewTimes.append(microseconds(ContinuousClock.now - start) / 1000)
-            precondition(view.events.count >= events)
+    }
+
+    /// Median milliseconds of the first command on the entity, each time in a new runtime
+    /// (nothing cached), with snapshots every `snapshotEvery` events (0: none).
+    static func firstCommand(_ store: SQLiteMessageStore, id: String, snapshotEvery: Int, runs: Int) async throws -> Double {
+        var times: [Double] = []
+        for _ in 0..<runs {
+            let runtime = Runtime(store: store, configuration: RuntimeConfiguration(snapshotEvery: snapshotEvery), logger: quiet)
+            let start = ContinuousClock.now
+            _ = try await runtime.execute(CommandRequest(aggregate: "BankAccount", id: id, command: "withdraw_funds", payload: ["amount": 0]))
+            times.append(microseconds(ContinuousClock.now - start) / 1000)
         }
-        viewTimes.sort()
-        executeTimes.sort()
-        let total = Double(events)
-        report.add(["first command on a cold entity (read 10,000 events, apply, handle, write)", format(executeTimes[3], 1), formatRate(total / executeTimes[3] * 1000)])
-        report.add(["time travel view (read 10,000+ events, apply to a fresh entity, state)", format(viewTimes[3], 1), formatRate(total / viewTimes[3] * 1000)])
-        return "### Rebuild (embedded store, median of 7)\n\n" + report.markdown
+        return times.sorted()[runs / 2]
+    }
+
+    static func run(module: BankAccountModule) async throws -> String {
+        print("rebuild: cold entities of 1,000, 10,000 and 100,000 events, without and with snapshots")
+        let folder = try temporaryFolder("bench-rebuild")
+        let store = try SQLiteMessageStore(path: folder.appendingPathComponent("rebuild.sqlite").path, logger: quiet)
+        defer { store.close() }
+        try await Runtime(store: store, logger: quiet).publish(schema: module.schema, wasm: module.wasm)
+        let report = Report(header: ["events", "first command, no snapshot (ms)", "first command, snapshot (ms)", "speed-up"])
+        var viewTime = 0.0
+        for events in [1_000, 10_000, 100_000] {
+            let id = "r\(events)"
+            try await seed(store, id: id, events: events)
+            let runs = events >= 100_000 ? 5 : 7
+            let without = try await firstCommand(store, id: id, snapshotEvery: 0, runs: runs)
+            // One load with snapshots on writes the first snapshot (off the command path).
+            _ = try await firstCommand(store, id: id, snapshotEvery: 100, runs: 1)
+            let snapshots = StreamName(category: "bankAccount", id: id, types: ["snapshot"])
+            let deadline = ContinuousClock.now + .seconds(60)
+            while try await store.lastMessage(in: snapshots) == nil {
+                precondition(ContinuousClock.now < deadline, "no snapshot of \(id) was written")
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            let with = try await firstCommand(store, id: id, snapshotEvery: 100, runs: runs)
+            report.add(["\(formatRate(Double(events)))", format(without, 1), format(with, 2), format(without / with, 1) + "×"])
+            print("  \(events) events: \(format(without, 1)) ms without, \(format(with, 2)) ms with a snapshot")
+            if events == 10_000 {
+                var times: [Double] = []
+                let runtime = Runtime(store: store, logger: quiet)
+                for _ in 0..<7 {
+                    let start = ContinuousClock.now
+                    let view = try await runtime.entity(aggregate: "BankAccount", id: id)
+                    times.append(microseconds(ContinuousClock.now - start) / 1000)
+                    precondition(view.events.count >= events)
+                }
+                viewTime = times.sorted()[3]
+            }
+        }
+        return "### Rebuild (embedded store, median of 7; 5 at 100,000)\n\n"
+            + "The first command on an entity nobody has loaded yet (a new runtime each time): read, apply, handle, write.\n\n"
+            + report.markdown
+            + "\n\nTime travel view of the 10,000-event entity (read every event, apply to a fresh entity, state): \(format(viewTime, 1)) ms."
     }
 }
 

@@ -164,7 +164,11 @@ public enum Exports<Module: AggregateModule> {
             area.storeBytes(of: Module.entities.insert(entity), toByteOffset: 4, as: UInt32.self)
         } catch {
             area.storeBytes(of: 1, as: UInt8.self)
-            write(.deserializeEvent("snapshot: " + error.message), at: area + 4)
+            // `Text`, not `+`: String concatenation costs some 30 KB of module in Embedded Swift.
+            var message = Text()
+            message.append("snapshot: ")
+            message.append(error.message)
+            write(.deserializeEvent(message.string), at: area + 4)
         }
         thalo_arena_reset()
         return area

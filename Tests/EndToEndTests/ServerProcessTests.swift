@@ -196,4 +196,41 @@ struct ServerProcessTests {
         let unknown = try await ThaloBinary.run(["modules", "activate", "Misbehaving", "7.0.0"] + url)
         #expect(unknown.status == 5, "\(unknown.combined)")
     }
+    @Test("serve --snapshot-every: snapshots of a C module are written, readable with streams read, and used after a restart")
+    func snapshots() async throws {
+        let data = try temporaryFolder("e2e-snapshots")
+        var server = try await ServerProcess(["--data-dir", data.path, "--snapshot-every", "3"])
+        let build = try await ThaloBinary.run(["build", "Examples/c_counter", "--output", data.appendingPathComponent("build").path, "--json"])
+        #expect(build.status == 0, "\(build.combined)")
+        let module = try #require(try JSONValue(parsing: build.standardOutput)["module"]?.stringValue)
+        #expect(try await ThaloBinary.run(["publish", "Examples/c_counter/counter.esdl", module, "--url", server.url]).status == 0)
+        for _ in 1...7 {
+            let executed = try await ThaloBinary.run(["execute", "Counter", "1", "increment", #"{"amount":2}"#, "--url", server.url])
+            #expect(executed.status == 0, "\(executed.combined)")
+        }
+        // Positions 0…6: snapshots at the third and sixth event, written after the answers.
+        var snapshots: [JSONValue] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        while snapshots.count < 2 && ContinuousClock.now < deadline {
+            let read = try await ThaloBinary.run(["streams", "read", "counter:snapshot-1", "--json", "--url", server.url])
+            snapshots = try JSONValue(parsing: read.standardOutput)["messages"]?.arrayValue ?? []
+            if snapshots.count < 2 { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(snapshots.count == 2)
+        for snapshot in snapshots {
+            #expect(snapshot["type"] == "Recorded")
+            let position = try #require(snapshot["data"]?["position"]?.integerValue)
+            #expect(snapshot["data"]?["state"]?["count"]?.integerValue == (position + 1) * 2, "\(snapshot)")
+        }
+        #expect(server.stop() == 0)
+
+        // A new process loads the entity from the latest snapshot and the event after it.
+        server = try await ServerProcess(["--data-dir", data.path, "--snapshot-every", "3"])
+        let executed = try await ThaloBinary.run(["execute", "Counter", "1", "increment", #"{"amount":1}"#, "--url", server.url, "--json"])
+        #expect(executed.status == 0, "\(executed.combined)")
+        #expect(executed.standardOutput.contains(#""count":15"#), "\(executed.standardOutput)")
+        let metrics = try await HTTP.get("\(server.url)/metrics")
+        #expect(metrics.text.contains(#"thalo_snapshots_restored_total{aggregate="Counter"} 1"#), "\(metrics.text)")
+        #expect(server.stop() == 0)
+    }
 }

@@ -29,6 +29,7 @@ struct ParsingTests {
         (["serve", "--listen", "host:99999"], "--listen"),
         (["serve", "--log-level", "loud"], "--log-level"),
         (["publish", "a.esdl", "a.wasm", "--sample", "-1"], "--sample"),
+        (["serve", "--snapshot-every=-1"], "--snapshot-every"),
     ])
     func badValues(arguments: [String], option: String) {
         do {
@@ -47,6 +48,8 @@ struct ParsingTests {
         #expect(serve.logLevel == .debug)
         let defaults = try #require(try ThaloCommand.parseAsRoot(["serve"]) as? Serve)
         #expect(defaults.listen.description == "127.0.0.1:7878")
+        #expect(defaults.snapshotEvery == 100)
+        #expect(try #require(try ThaloCommand.parseAsRoot(["serve", "--snapshot-every", "0"]) as? Serve).snapshotEvery == 0)
         #expect(ListenAddress(argument: "[::1]:9") == ListenAddress(host: "[::1]", port: 9))
     }
 
