@@ -190,9 +190,20 @@ struct SnapshotTests {
                 #expect(refused?.code == .rejected && refused?.message == "insufficient funds", "\(id): \(refused?.message ?? "")")
                 #expect(try await withdraw(cold, id, 100).events.count == 1)  // the events' balance
             }
+            // The version that could not use b's snapshot writes its own (b's stream is already
+            // more than 10 events long, so at once).
+            let own = try await snapshots(in: store, of: "b", count: 3)  // the first, the forged one, its own
+            let ownMetadata = try JSONValue(parsing: try #require(own.last?.metadata))
+            #expect(own.count == 3 && ownMetadata["moduleDigest"]?.stringValue == digest)
+
             let off = runtime(store, every: 0)
             let refused = await #expect(throws: RuntimeError.self) { try await withdraw(off, "e", 500_000) }
             #expect(refused?.message == "insufficient funds")
+            // 0 writes none either.
+            _ = try await open(off, "f")
+            for _ in 1...12 { _ = try await deposit(off, "f", 1) }
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(try await store.readWholeStream(StreamName(category: "bankAccount", id: "f", types: ["snapshot"])).isEmpty)
             // The events after a snapshot are applied on top of it.
             _ = try await deposit(first, "a", 1)
             let colder = runtime(store, every: 10)
