@@ -38,6 +38,11 @@ final class AggregateRuntime<Store: MessageStore>: Sendable {
         return workers[Int(hash % UInt64(workers.count))]
     }
 
+    /// Returns once the snapshots scheduled so far are written.
+    func snapshotsSettled() async {
+        for worker in workers { await worker.snapshotsSettled() }
+    }
+
     func shutdown() async {
         for worker in workers { await worker.shutdown() }
         await viewWorker.shutdown()

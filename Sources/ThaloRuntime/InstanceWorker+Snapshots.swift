@@ -75,7 +75,19 @@ extension InstanceWorker {
             record.version - record.snapshotVersion >= Int64(configuration.snapshotEvery)
         else { return }
         record.snapshotting = true
-        Task { await self.takeSnapshot(of: record) }
+        let number = nextSnapshotTask
+        nextSnapshotTask += 1
+        snapshotTasks[number] = Task {
+            await self.takeSnapshot(of: record)
+            self.snapshotTasks[number] = nil
+        }
+    }
+
+    /// Returns once every snapshot scheduled so far has been written (or given up).
+    func snapshotsSettled() async {
+        while let task = snapshotTasks.values.first {
+            await task.value
+        }
     }
 
     /// Saves the live entity's state to its snapshot stream.

@@ -34,6 +34,9 @@ actor InstanceWorker<Store: MessageStore> {
     let category: String
     /// Set when a `snapshot` call failed: no more snapshots are taken in this worker.
     var snapshotsFailed = false
+    /// Snapshots scheduled and not finished yet, by a sequence number.
+    var snapshotTasks: [Int: Task<Void, Never>] = [:]
+    var nextSnapshotTask = 0
 
     init(module: AggregateModule, store: Store, configuration: RuntimeConfiguration, capacity: Int, metrics: RuntimeMetrics, logger: Logger) {
         self.module = module

@@ -96,6 +96,12 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
         }
     }
 
+    /// Returns once the snapshots scheduled so far (every N events, off the command path)
+    /// are written: for tests and benchmarks that look at the snapshot streams.
+    public func snapshotsSettled() async {
+        for running in active.withLock({ Array($0.values) }) { await running.snapshotsSettled() }
+    }
+
     /// The running version of an aggregate, loading the newest published one on first use.
     /// Accepts the aggregate's name (`BankAccount`) or its category (`bankAccount`).
     func aggregate(_ name: String) async throws(RuntimeError) -> AggregateRuntime<Store> {

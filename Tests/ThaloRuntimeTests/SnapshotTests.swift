@@ -30,15 +30,10 @@ private func withdraw(_ runtime: Runtime<AnyModuleStore>, _ id: String, _ amount
     ).outcome
 }
 
-/// Waits (up to 20 s) until the snapshot stream holds `count` snapshots, and returns them.
-private func snapshots(in store: AnyMessageStore, of id: String, count: Int) async throws -> [Message] {
-    let stream = StreamName(category: "bankAccount", id: id, types: ["snapshot"])
-    let deadline = ContinuousClock.now + .seconds(20)
-    while true {
-        let messages = try await store.readWholeStream(stream)
-        if messages.count >= count || ContinuousClock.now > deadline { return messages }
-        try await Task.sleep(for: .milliseconds(20))
-    }
+/// The snapshots of a bank account, once every snapshot `runtime` scheduled is written.
+private func snapshots(in store: AnyMessageStore, of id: String, after runtime: Runtime<AnyModuleStore>) async throws -> [Message] {
+    await runtime.snapshotsSettled()
+    return try await store.readWholeStream(StreamName(category: "bankAccount", id: id, types: ["snapshot"]))
 }
 
 @Suite("Snapshots: written every N events off the command path, used only by the digest that wrote them")
@@ -92,7 +87,7 @@ struct SnapshotTests {
             let (schema, wasm) = try await Fixtures.shared.misbehavingModule()
             try await runtime.publish(schema: schema, wasm: wasm)
             for n in 1...5 { _ = try await runtime.execute(CommandRequest(aggregate: "Misbehaving", id: "m", command: "ok", payload: ["n": .integer(Int64(n))])) }
-            try await Task.sleep(for: .milliseconds(200))
+            await runtime.snapshotsSettled()
             #expect(try await store.readWholeStream(StreamName(category: "misbehaving", id: "m", types: ["snapshot"])).isEmpty)
             #expect(try await store.readWholeStream("misbehaving-m").count == 5)
         }
@@ -126,7 +121,7 @@ struct SnapshotTests {
             try await runtime.publish(schema: built.schema, wasm: built.wasm)
             _ = try await open(runtime, "1")
             for _ in 1...24 { _ = try await deposit(runtime, "1", 2) }  // positions 0…24
-            let written = try await snapshots(in: store, of: "1", count: 2)
+            let written = try await snapshots(in: store, of: "1", after: runtime)
             #expect(written.count == 2)
             let stream = try await store.readWholeStream("bankAccount-1")
             let digest = try await runtime.registry.module(named: "BankAccount")?.digest
@@ -163,7 +158,7 @@ struct SnapshotTests {
                 _ = try await open(first, id)
                 for _ in 1...10 { _ = try await deposit(first, id, 10) }  // balance 100 at position 10
             }
-            for id in ["a", "b", "c", "d", "e"] { #expect(try await snapshots(in: store, of: id, count: 1).count == 1) }
+            for id in ["a", "b", "c", "d", "e"] { #expect(try await snapshots(in: store, of: id, after: first).count == 1) }
             // Forge snapshots that claim a balance of 1,000,000: a runtime that uses a snapshot
             // lets a withdrawal of 500,000 through, one that replays the events refuses it.
             let digest = try #require(try await first.registry.module(named: "BankAccount")?.digest)
@@ -192,7 +187,7 @@ struct SnapshotTests {
             }
             // The version that could not use b's snapshot writes its own (b's stream is already
             // more than 10 events long, so at once).
-            let own = try await snapshots(in: store, of: "b", count: 3)  // the first, the forged one, its own
+            let own = try await snapshots(in: store, of: "b", after: cold)  // the first, the forged one, its own
             let ownMetadata = try JSONValue(parsing: try #require(own.last?.metadata))
             #expect(own.count == 3 && ownMetadata["moduleDigest"]?.stringValue == digest)
 
@@ -202,7 +197,7 @@ struct SnapshotTests {
             // 0 writes none either.
             _ = try await open(off, "f")
             for _ in 1...12 { _ = try await deposit(off, "f", 1) }
-            try await Task.sleep(for: .milliseconds(200))
+            await off.snapshotsSettled()
             #expect(try await store.readWholeStream(StreamName(category: "bankAccount", id: "f", types: ["snapshot"])).isEmpty)
             // The events after a snapshot are applied on top of it.
             _ = try await deposit(first, "a", 1)
@@ -224,7 +219,7 @@ struct SnapshotTests {
             for _ in 2...139 { _ = try await deposit(first, "1", 1) }
             _ = try await deposit(first, "1", 9, commandID: recent)  // position 140
             for _ in 141...150 { _ = try await deposit(first, "1", 1) }
-            #expect(try await snapshots(in: store, of: "1", count: 1).count == 1)
+            #expect(try await snapshots(in: store, of: "1", after: first).count == 1)
 
             let cold = runtime(store, every: 150)
             guard case .duplicate(let again) = try await deposit(cold, "1", 9, commandID: recent) else {
