@@ -137,7 +137,9 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["MessageStore", "MessageDB", "MessageStoreSQLite", "ESDL", "ESDLCodegen", "GuestBuilder", "ChildProcess", "ThaloRuntime"],
+            dependencies: [
+                "MessageStore", "MessageDB", "MessageStoreSQLite", "ESDL", "ESDLCodegen", "GuestBuilder", "ChildProcess", "ThaloRuntime",
+            ],
             path: "Tests/Support",
             swiftSettings: strict
         ),

@@ -22,7 +22,7 @@ struct Benchmarks {
         func wanted(_ name: String) -> Bool { only.map { $0.contains(name) } ?? true }
 
         #if DEBUG
-        print("warning: this is a debug build; measure with `swift run -c release thalo-bench`")
+            print("warning: this is a debug build; measure with `swift run -c release thalo-bench`")
         #endif
         print("Thalo benchmarks, \(ProcessInfo.processInfo.activeProcessorCount) cores, \(format(seconds)) s per case")
         print("building the bank_account module…")
@@ -47,14 +47,18 @@ struct Benchmarks {
                         [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "raw\(callers)-\(caller)x\(index)"),
                         expectedVersion: nil)
                 }
-                throughput.add(["raw append", "in-memory", "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99), "1.00"])
+                throughput.add([
+                    "raw append", "in-memory", "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99), "1.00",
+                ])
             }
         }
         if wanted("sqlite") {
             print("embedded store (SQLite, synchronous=FULL)")
             let folder = try temporaryFolder("bench-sqlite")
             try await StoreCases.run(
-                store: { try SQLiteMessageStore(path: folder.appendingPathComponent("raw-\(UUID().uuidString).sqlite").path, logger: quiet) },
+                store: {
+                    try SQLiteMessageStore(path: folder.appendingPathComponent("raw-\(UUID().uuidString).sqlite").path, logger: quiet)
+                },
                 name: "SQLite", module: module, duration: duration, report: throughput, raw: &rawSQLite)
         }
         if wanted("postgres") {
@@ -102,11 +106,13 @@ struct BankAccountModule: Sendable {
 
     static func build() async throws -> BankAccountModule {
         let example = repositoryRoot.appendingPathComponent("Examples/bank_account")
-        let result = try await GuestBuilder(configuration: .init(outputDirectory: try temporaryFolder("bench-module"))).build(directory: example)
+        let result = try await GuestBuilder(configuration: .init(outputDirectory: try temporaryFolder("bench-module"))).build(
+            directory: example)
         let schema = try String(contentsOf: example.appendingPathComponent("bank_account.esdl"), encoding: .utf8)
         let wasm = try [UInt8](Data(contentsOf: result.wasmURL))
         let parsed = try Schema.parse(schema)
         return BankAccountModule(
-            schema: schema, wasm: wasm, module: try AggregateModule(name: "BankAccount", version: parsed.version, schema: parsed, bytes: wasm))
+            schema: schema, wasm: wasm,
+            module: try AggregateModule(name: "BankAccount", version: parsed.version, schema: parsed, bytes: wasm))
     }
 }

@@ -25,10 +25,14 @@ enum StoreCases {
         for callers in [1, 8] {
             let before = (rawStore as? SQLiteMessageStore)?.groupStatistics
             let result = try await measure(callers: callers, duration: duration) { caller, index in
-                try await rawStore.append([NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "raw\(callers)-\(caller)x\(index)"), expectedVersion: nil)
+                try await rawStore.append(
+                    [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "raw\(callers)-\(caller)x\(index)"),
+                    expectedVersion: nil)
             }
             if let before, let after = (rawStore as? SQLiteMessageStore)?.groupStatistics {
-                print("  writes per commit: \(format(Double(after.writes - before.writes) / Double(max(1, after.commits - before.commits)), 2))")
+                print(
+                    "  writes per commit: \(format(Double(after.writes - before.writes) / Double(max(1, after.commits - before.commits)), 2))"
+                )
             }
             raw[callers] = result
             report.add(["raw append", name, "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99), "1.00"])
@@ -45,17 +49,22 @@ enum StoreCases {
             var results: [Int: Measurement] = [:]
             for callers in [1, 8] {
                 let result = try await measure(callers: callers, duration: duration) { caller, index in
-                    try await store.writeMessage(NewMessage(type: "Deposited", data: eventData), to: StreamName(unchecked: "raw\(callers)-\(caller)x\(index)"))
+                    try await store.writeMessage(
+                        NewMessage(type: "Deposited", data: eventData), to: StreamName(unchecked: "raw\(callers)-\(caller)x\(index)"))
                 }
                 results[callers] = result
-                report.add(["raw write_message", "PostgreSQL", "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99), "1.00"])
+                report.add([
+                    "raw write_message", "PostgreSQL", "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99),
+                    "1.00",
+                ])
             }
             // What the runtime's append costs: write_message with an expected version, and the
             // global position and time read back with get_stream_messages in the same statement.
             for callers in [1, 8] {
                 let result = try await measure(callers: callers, duration: duration) { caller, index in
                     _ = try await store.append(
-                        [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "append\(callers)-\(caller)x\(index)"), expectedVersion: .noStream)
+                        [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "append\(callers)-\(caller)x\(index)"),
+                        expectedVersion: .noStream)
                 }
                 let ratio = results[callers].map { result.throughput / $0.throughput } ?? 0
                 report.add([
@@ -80,15 +89,19 @@ enum StoreCases {
             _ = try await runtime.execute(
                 CommandRequest(aggregate: "BankAccount", id: "a\(index)", command: "open_account", payload: ["initial_balance": 0]))
         }
-        _ = try await runtime.execute(CommandRequest(aggregate: "BankAccount", id: "hot", command: "open_account", payload: ["initial_balance": 0]))
+        _ = try await runtime.execute(
+            CommandRequest(aggregate: "BankAccount", id: "hot", command: "open_account", payload: ["initial_balance": 0]))
         for (label, hot) in [("execute, 10,000 entities", false), ("execute, one hot entity", true)] {
             for callers in [1, 8] {
                 let result = try await measure(callers: callers, duration: duration) { caller, index in
                     let id = hot ? "hot" : "a\((caller * 7919 + index) % entities)"
-                    _ = try await runtime.execute(CommandRequest(aggregate: "BankAccount", id: id, command: "deposit_funds", payload: ["amount": 1]))
+                    _ = try await runtime.execute(
+                        CommandRequest(aggregate: "BankAccount", id: id, command: "deposit_funds", payload: ["amount": 1]))
                 }
                 let ratio = raw[callers].map { result.throughput / $0.throughput } ?? 0
-                report.add([label, name, "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99), format(ratio, 2)])
+                report.add([
+                    label, name, "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99), format(ratio, 2),
+                ])
             }
         }
     }
@@ -116,8 +129,10 @@ enum WasmCost {
         print("wasm cost: one handle call (deposit_funds)")
         let guest = try GuestInstance(module: module.module)
         let entity = try guest.newEntity(id: "cost")
-        let context = GuestContext(id: UUID().lowercasedText, streamName: "bankAccount:command-cost", position: -1, globalPosition: -1, metadata: "{}", time: 0)
-        _ = try guest.apply(entity, events: [GuestRecordedEvent(type: "OpenedAccount", payload: #"{"initial_balance":0}"#, context: context)])
+        let context = GuestContext(
+            id: UUID().lowercasedText, streamName: "bankAccount:command-cost", position: -1, globalPosition: -1, metadata: "{}", time: 0)
+        _ = try guest.apply(
+            entity, events: [GuestRecordedEvent(type: "OpenedAccount", payload: #"{"initial_balance":0}"#, context: context)])
         let calls = 200_000
         var wasm: [Double] = []
         wasm.reserveCapacity(calls)
@@ -142,9 +157,16 @@ enum WasmCost {
         let report = Report(header: ["implementation", "median ns", "p99 ns", "calls/s (1 core)"])
         let wasmMedian = wasm[calls / 2]
         let swiftMedian = swift[calls / 2]
-        report.add(["bank_account.wasm in WasmKit (handle, incl. argument copy and result checks)", format(wasmMedian), format(wasm[calls * 99 / 100]), formatRate(1e9 / wasmMedian)])
-        report.add(["same logic, native Swift (JSON in, JSON out)", format(swiftMedian), format(swift[calls * 99 / 100]), formatRate(1e9 / swiftMedian)])
-        return "### One handle call (\(formatRate(Double(calls))) calls each; wasm is \(format(wasmMedian / swiftMedian, 1))× native)\n\n" + report.markdown
+        report.add([
+            "bank_account.wasm in WasmKit (handle, incl. argument copy and result checks)", format(wasmMedian),
+            format(wasm[calls * 99 / 100]), formatRate(1e9 / wasmMedian),
+        ])
+        report.add([
+            "same logic, native Swift (JSON in, JSON out)", format(swiftMedian), format(swift[calls * 99 / 100]),
+            formatRate(1e9 / swiftMedian),
+        ])
+        return "### One handle call (\(formatRate(Double(calls))) calls each; wasm is \(format(wasmMedian / swiftMedian, 1))× native)\n\n"
+            + report.markdown
     }
 }
 
@@ -163,8 +185,10 @@ enum GuestLanguages {
     }
 
     static let guests: [Guest] = [
-        Guest(aggregate: "Counter", language: "Swift", folder: "Examples/counter", command: "increment", payload: #"{"amount":1}"#, given: []),
-        Guest(aggregate: "Counter", language: "C", folder: "Examples/c_counter", command: "increment", payload: #"{"amount":1}"#, given: []),
+        Guest(
+            aggregate: "Counter", language: "Swift", folder: "Examples/counter", command: "increment", payload: #"{"amount":1}"#, given: []),
+        Guest(
+            aggregate: "Counter", language: "C", folder: "Examples/c_counter", command: "increment", payload: #"{"amount":1}"#, given: []),
         Guest(
             aggregate: "Counter", language: "Rust", folder: "Benchmarks/guests/counter_rust", command: "increment",
             payload: #"{"amount":1}"#, given: []),
@@ -189,8 +213,9 @@ enum GuestLanguages {
             let clock = ContinuousClock()
             let start = clock.now
             let result = try await GuestBuilder(
-                configuration: .init(optimization: guest.optimization, outputDirectory: try temporaryFolder("bench-languages")))
-                .build(directory: BankAccountModule.repositoryRoot.appendingPathComponent(guest.folder))
+                configuration: .init(optimization: guest.optimization, outputDirectory: try temporaryFolder("bench-languages"))
+            )
+            .build(directory: BankAccountModule.repositoryRoot.appendingPathComponent(guest.folder))
             let buildSeconds = microseconds(clock.now - start) / 1e6
             let wasm = try [UInt8](Data(contentsOf: result.wasmURL))
             let module = try AggregateModule(name: guest.aggregate, version: result.schema.version, schema: result.schema, bytes: wasm)
@@ -217,7 +242,8 @@ enum GuestLanguages {
             if guest.language == "Swift" { swiftMedian[guest.aggregate] = median }
             let ratio = swiftMedian[guest.aggregate].map { format(median / $0, 2) } ?? "-"
             report.add([
-                guest.aggregate, guest.language, guest.optimization.rawValue, "\(wasm.count)", format(buildSeconds, 1), format(median), format(times[calls * 99 / 100]), ratio,
+                guest.aggregate, guest.language, guest.optimization.rawValue, "\(wasm.count)", format(buildSeconds, 1), format(median),
+                format(times[calls * 99 / 100]), ratio,
             ])
         }
         return "### Guest languages (\(formatRate(Double(calls))) handle calls each, one instance, WasmKit)\n\n" + report.markdown
@@ -252,7 +278,8 @@ enum Rebuild {
         for _ in 0..<runs {
             let runtime = Runtime(store: store, configuration: RuntimeConfiguration(snapshotEvery: snapshotEvery), logger: quiet)
             let start = ContinuousClock.now
-            _ = try await runtime.execute(CommandRequest(aggregate: "BankAccount", id: id, command: "withdraw_funds", payload: ["amount": 0]))
+            _ = try await runtime.execute(
+                CommandRequest(aggregate: "BankAccount", id: id, command: "withdraw_funds", payload: ["amount": 0]))
             times.append(microseconds(ContinuousClock.now - start) / 1000)
         }
         return times.sorted()[runs / 2]
@@ -273,7 +300,8 @@ enum Rebuild {
             let without = try await firstCommand(store, id: id, snapshotEvery: 0, runs: runs)
             // One load with snapshots on writes the first snapshot (off the command path).
             let writer = Runtime(store: store, configuration: RuntimeConfiguration(snapshotEvery: 100), logger: quiet)
-            _ = try await writer.execute(CommandRequest(aggregate: "BankAccount", id: id, command: "withdraw_funds", payload: ["amount": 0]))
+            _ = try await writer.execute(
+                CommandRequest(aggregate: "BankAccount", id: id, command: "withdraw_funds", payload: ["amount": 0]))
             await writer.snapshotsSettled()
             let snapshot = try await store.lastMessage(in: StreamName(category: "bankAccount", id: id, types: ["snapshot"]))
             precondition(snapshot != nil, "no snapshot of \(id) was written")
@@ -307,12 +335,14 @@ enum Memory {
         let store = try SQLiteMessageStore(
             configuration: .init(path: folder.appendingPathComponent("memory.sqlite").path, synchronous: .normal), logger: quiet)
         defer { store.close() }
-        let runtime = Runtime(store: store, configuration: RuntimeConfiguration(cacheCapacity: 200_000, consumesCommands: false), logger: quiet)
+        let runtime = Runtime(
+            store: store, configuration: RuntimeConfiguration(cacheCapacity: 200_000, consumesCommands: false), logger: quiet)
         try await runtime.publish(schema: module.schema, wasm: module.wasm)
         let entities = 100_000
         // Warm up allocator, store and instances with a few entities first.
         for index in 0..<1_000 {
-            _ = try await runtime.execute(CommandRequest(aggregate: "BankAccount", id: "w\(index)", command: "open_account", payload: ["initial_balance": 1]))
+            _ = try await runtime.execute(
+                CommandRequest(aggregate: "BankAccount", id: "w\(index)", command: "open_account", payload: ["initial_balance": 1]))
         }
         let before = residentBytes()
         try await forEachConcurrently(entities, callers: 8) { index in
@@ -333,15 +363,19 @@ enum Soak {
         print("soak: a million calls (handle and apply alternating)")
         let guest = try GuestInstance(module: module.module)
         let entity = try guest.newEntity(id: "soak")
-        let context = GuestContext(id: UUID().lowercasedText, streamName: "bankAccount:command-soak", position: -1, globalPosition: -1, metadata: "{}", time: 0)
-        _ = try guest.apply(entity, events: [GuestRecordedEvent(type: "OpenedAccount", payload: #"{"initial_balance":0}"#, context: context)])
+        let context = GuestContext(
+            id: UUID().lowercasedText, streamName: "bankAccount:command-soak", position: -1, globalPosition: -1, metadata: "{}", time: 0)
+        _ = try guest.apply(
+            entity, events: [GuestRecordedEvent(type: "OpenedAccount", payload: #"{"initial_balance":0}"#, context: context)])
         let start = ContinuousClock.now
         var after1000 = 0
         for index in 0..<500_000 {
             let events = try guest.handle(entity, command: "deposit_funds", payload: #"{"amount":1}"#, context: context).get()
             let recorded = GuestRecordedEvent(
                 type: events[0].type, payload: events[0].payload,
-                context: GuestContext(id: context.id, streamName: "bankAccount-soak", position: Int64(index + 1), globalPosition: Int64(index + 2), metadata: "{}", time: 0))
+                context: GuestContext(
+                    id: context.id, streamName: "bankAccount-soak", position: Int64(index + 1), globalPosition: Int64(index + 2),
+                    metadata: "{}", time: 0))
             if let error = try guest.apply(entity, events: [recorded]) { throw BenchmarkError("apply failed: \(error)") }
             if index == 500 { after1000 = guest.memoryBytes }
         }
@@ -376,7 +410,8 @@ enum HTTPCase {
             if !ready { try await Task.sleep(for: .milliseconds(50)) }
         }
         guard ready else { throw BenchmarkError("thalo serve did not start: \(server.output)") }
-        let published = try await post("\(base)/v1/modules", .object(["schema": .string(module.schema), "wasm": .string(Data(module.wasm).base64EncodedString())]))
+        let published = try await post(
+            "\(base)/v1/modules", .object(["schema": .string(module.schema), "wasm": .string(Data(module.wasm).base64EncodedString())]))
         guard published == 201 else { throw BenchmarkError("publish failed: \(published)") }
         let entities = 10_000
         try await forEachConcurrently(entities, callers: 8) { index in
@@ -384,7 +419,8 @@ enum HTTPCase {
             if status != 200 { throw BenchmarkError("HTTP \(status) opening an account") }
         }
         let result = try await measure(callers: 8, duration: duration) { caller, index in
-            let status = try await post("\(base)/v1/execute/BankAccount/h\((caller * 7919 + index) % entities)/deposit_funds", ["amount": 1])
+            let status = try await post(
+                "\(base)/v1/execute/BankAccount/h\((caller * 7919 + index) % entities)/deposit_funds", ["amount": 1])
             if status != 200 { throw BenchmarkError("HTTP \(status)") }
         }
         let report = Report(header: ["case", "connections", "requests/s", "p50 µs", "p99 µs", "vs raw append (SQLite, 8 writers)"])

@@ -1,3 +1,4 @@
+import ESDL
 // libFuzzer entry for the ESDL lexer, parser and validator (docs/fuzzing.md).
 //
 // Asserts, for any bytes (decoded as UTF-8, invalid sequences replaced): analysis returns
@@ -6,7 +7,6 @@
 // with source excerpts works; and an accepted schema's canonical text parses back to an
 // equal schema whose canonical text is the same.
 import FuzzSupport
-import ESDL
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

@@ -1,3 +1,4 @@
+import ESDL
 // libFuzzer entry for payload validation (docs/fuzzing.md).
 //
 // Input: one byte choosing a command or event of a fixed schema that uses every ESDL form
@@ -6,7 +7,6 @@
 // path and the collecting path agree (valid exactly when no error is listed); every error
 // has a code and a message; a payload that is not an object gets one error for the whole.
 import FuzzSupport
-import ESDL
 import JSON
 
 private let schema: Schema = {

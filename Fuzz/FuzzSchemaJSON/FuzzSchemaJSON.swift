@@ -1,3 +1,4 @@
+import ESDL
 // libFuzzer entry for reading a schema from its stored JSON form (docs/fuzzing.md).
 //
 // Asserts, for any bytes (decoded as UTF-8, invalid sequences replaced): `Schema(jsonText:)`
@@ -6,7 +7,6 @@
 // error renders; and an accepted schema comes back equal from its JSON text and from its
 // canonical ESDL text.
 import FuzzSupport
-import ESDL
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {

@@ -1,3 +1,4 @@
+import ESDL
 // libFuzzer entry for wasm module inspection, loading and instantiation (docs/fuzzing.md).
 //
 // Input: a wasm binary (seeds: the C counter of Examples/c_counter and the misbehaving test
@@ -8,7 +9,6 @@
 // every export (new entity, handle, apply, state, drop) within a small fuel budget and a
 // memory cap, and each call returns or throws `GuestFailure`: the host never crashes.
 import FuzzSupport
-import ESDL
 import GuestBuilder
 import ThaloRuntime
 import WasmKit

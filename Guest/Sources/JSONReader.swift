@@ -390,8 +390,9 @@ public struct JSONReader {
         let digitsStart = index
         while index < bytes.count {
             let byte = bytes[index]
-            guard isDigit(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
-                || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-")
+            guard
+                isDigit(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
+                    || byte == UInt8(ascii: "+") || byte == UInt8(ascii: "-")
             else { break }
             index += 1
         }

@@ -199,7 +199,8 @@ struct Lexer {
         if index == startIndex { advance() }
         let run = text(from: startIndex)
         let count = index - startIndex
-        let shown = run.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F }
+        let shown =
+            run.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F }
             ? "'\(run)'" : "U+" + String(scalars[startIndex].value, radix: 16, uppercase: true)
         let hint: String
         switch run {

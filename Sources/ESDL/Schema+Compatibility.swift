@@ -87,4 +87,3 @@ private struct CompatibilityChecker {
         }
     }
 }
-

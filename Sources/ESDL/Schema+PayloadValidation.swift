@@ -95,7 +95,8 @@ extension Schema {
                 errors.append(
                     PayloadError(
                         .eventOrder, path: "events[\(index)]",
-                        message: "command '\(name)' returned '\(type)' \(problem); it returns \(declared), in that order, each at most once"))
+                        message: "command '\(name)' returned '\(type)' \(problem); it returns \(declared), in that order, each at most once"
+                    ))
                 continue
             }
             requireUpTo(position)

@@ -178,8 +178,14 @@ enum ReservedNames {
         // `decode`), or to the aggregate (`makeEntity(id:)`).
         (.guestMember("the associated type 'Entity' of the module type"), [.event], ["Entity"]),
         (.guestMember("a member or parameter of the module type"), [.event], ["entity", "makeEntity"]),
-        (.guestMember("a member of the module type and of the aggregate protocol"), [.aggregate, .event], ["apply", "handle", "state", "entities"]),
-        (.guestMember("a member or parameter of every generated record"), [.event, .type], ["decode", "encode", "eventType", "payload", "reader"]),
+        (
+            .guestMember("a member of the module type and of the aggregate protocol"), [.aggregate, .event],
+            ["apply", "handle", "state", "entities"]
+        ),
+        (
+            .guestMember("a member or parameter of every generated record"), [.event, .type],
+            ["decode", "encode", "eventType", "payload", "reader"]
+        ),
         (.guestMember("the parameter 'name' of the command decoder"), [.type], ["name"]),
         (.guestMember("the parameter 'id' of 'makeEntity(id:)'"), [.aggregate], ["id"]),
         // SwiftHostGenerator: Foundation and Codable names, and the event enum's members.
@@ -188,7 +194,10 @@ enum ReservedNames {
             ["Codable", "CodingKey", "Data", "Decoder", "Encoder", "Hashable", "JSONDecoder", "JSONEncoder", "Sendable", "Set"]
         ),
         (.hostMember("the nested 'CodingKeys' of every record"), [.type], ["CodingKeys"]),
-        (.hostMember("a member, parameter or local of the event enum"), [.event], ["data", "decoder", "eventTypes", "jsonData", "type", "typeName"]),
+        (
+            .hostMember("a member, parameter or local of the event enum"), [.event],
+            ["data", "decoder", "eventTypes", "jsonData", "type", "typeName"]
+        ),
     ]
 
     /// Each reserved name with its origin and kinds.

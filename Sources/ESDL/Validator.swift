@@ -135,10 +135,12 @@ struct Validator {
                 typeRecords[name.text] = type
             }
         }
-        typeCandidates = Scalar.allCases.map(\.rawValue) + syntax.types.compactMap { type in
-            guard let name = type.name, typeRecords[name.text]?.name == name else { return nil }
-            return name.text
-        }
+        typeCandidates =
+            Scalar.allCases.map(\.rawValue)
+            + syntax.types.compactMap { type in
+                guard let name = type.name, typeRecords[name.text]?.name == name else { return nil }
+                return name.text
+            }
         // Report a clash at whichever of the two definitions comes second.
         for (text, typeName) in typesByName {
             guard let eventName = eventsByName[text] else { continue }

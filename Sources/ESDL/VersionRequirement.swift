@@ -265,7 +265,10 @@ private struct RequirementParser {
                 continue
             }
             if next == "|" {
-                return .failure(fail("'||' (either requirement) is not supported; expected comparators that must all match, separated by ','", length: 2))
+                return .failure(
+                    fail(
+                        "'||' (either requirement) is not supported; expected comparators that must all match, separated by ','", length: 2)
+                )
             }
             return .failure(fail("expected ',' between comparators, found \(describeCurrent())"))
         }
@@ -301,7 +304,8 @@ private struct RequirementParser {
         }
         let opText = op.map { "'\($0.rawValue)'" } ?? "the start"
         guard let scalar = current, scalar.properties.numericType != nil || isWildcard(scalar) || isLetter(scalar) else {
-            return .failure(fail("expected a version such as 1.2.3 after \(opText), found \(describeCurrent())", length: current == nil ? 0 : 1))
+            return .failure(
+                fail("expected a version such as 1.2.3 after \(opText), found \(describeCurrent())", length: current == nil ? 0 : 1))
         }
         var parts: [Int] = []
         var sawWildcard = false
@@ -342,7 +346,8 @@ private struct RequirementParser {
             let suffix = String(String.UnicodeScalarView(scalars[start..<index]))
             guard parts.count == 3 else {
                 index = start
-                return .failure(fail("a pre-release or build suffix needs a full version MAJOR.MINOR.PATCH", length: suffix.unicodeScalars.count))
+                return .failure(
+                    fail("a pre-release or build suffix needs a full version MAJOR.MINOR.PATCH", length: suffix.unicodeScalars.count))
             }
             switch SemanticVersion.parse("0.0.0" + suffix) {
             case .success(let parsed): prerelease = parsed.prerelease

@@ -271,7 +271,8 @@ public struct RustGuestGenerator: Sendable {
                 printer.block("match event_type {") { printer in
                     for event in schema.events {
                         printer.line(
-                            "b\(stringLiteral(event.name)) => \(traitName)::\(applyName(event.name))(entity, thalo::decode_event(payload)?, ctx),")
+                            "b\(stringLiteral(event.name)) => \(traitName)::\(applyName(event.name))(entity, thalo::decode_event(payload)?, ctx),"
+                        )
                     }
                     printer.line("_ => return Err(thalo::AggregateError::UnknownEvent),")
                 }

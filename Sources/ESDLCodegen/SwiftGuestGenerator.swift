@@ -271,7 +271,8 @@ public struct SwiftGuestGenerator: Sendable {
         printer.block("enum \(commandEnumName) {") { printer in
             for command in aggregate.commands {
                 let parameters = members(command.parameters)
-                let payload = parameters.isEmpty
+                let payload =
+                    parameters.isEmpty
                     ? "" : "(" + parameters.map { "\(SwiftNames.identifier($0.name)): \(swiftType($0.type))" }.joined(separator: ", ") + ")"
                 printer.line("case \(caseName(command))\(payload)")
             }

@@ -146,7 +146,8 @@ public struct GuestBuilder: Sendable {
                 ["--no-entry", "--strip-all", "--gc-sections"] + compiled.objects.map(\.path) + compiled.libraries.map(\.path)
                     + ["-o", wasmURL.path])
             guard link.status == 0 else {
-                throw GuestBuildError(.linkFailed, "wasm-ld failed:\n" + link.output,
+                throw GuestBuildError(
+                    .linkFailed, "wasm-ld failed:\n" + link.output,
                     hint: sources.language == .c ? "a C module must define every function it uses; there is no libc" : nil)
             }
         }
@@ -228,7 +229,10 @@ public struct GuestBuilder: Sendable {
         async let swiftResult = runTool(toolchain.swiftc, swiftArguments, in: sources.directory)
         async let shimResult = runTool(
             toolchain.clang,
-            ["--target=wasm32", configuration.optimization.clangFlag, "-nostdlib", "-mbulk-memory", "-c", shimURL.path, "-o", shimObject.path])
+            [
+                "--target=wasm32", configuration.optimization.clangFlag, "-nostdlib", "-mbulk-memory", "-c", shimURL.path, "-o",
+                shimObject.path,
+            ])
         let (swift, shim) = try await (swiftResult, shimResult)
         guard swift.status == 0 else {
             // The author's mistakes first: the generated file, compiled before theirs, often
@@ -236,7 +240,9 @@ public struct GuestBuilder: Sendable {
             let output = CompilerDiagnostics.authorFirst(swift.output, authorFiles: sources.swiftFiles)
             throw GuestBuildError(
                 .compileFailed, "swiftc failed to compile the \(schema.aggregate.name) module:\n" + output,
-                hint: "the generated code is in \(generatedURL.path); implement `struct \(schema.aggregate.name): \(schema.aggregate.name)Aggregate`")
+                hint:
+                    "the generated code is in \(generatedURL.path); implement `struct \(schema.aggregate.name): \(schema.aggregate.name)Aggregate`"
+            )
         }
         guard shim.status == 0 else {
             throw GuestBuildError(.compileFailed, "clang failed to compile the guest shim:\n" + shim.output)
@@ -305,7 +311,8 @@ public struct GuestBuilder: Sendable {
                 .compileFailed, "rustc failed to compile the \(schema.aggregate.name) module:\n" + output,
                 hint: missingStandardLibrary
                     ? "\(rustc.path) has no standard library for wasm32-unknown-unknown; on Debian: apt-get install libstd-rust-dev-wasm32"
-                    : "the generated code is in \(generatedURL.path); implement `impl \(schema.aggregate.name)Aggregate for \(schema.aggregate.name)` on a `pub struct \(schema.aggregate.name)`")
+                    : "the generated code is in \(generatedURL.path); implement `impl \(schema.aggregate.name)Aggregate for \(schema.aggregate.name)` on a `pub struct \(schema.aggregate.name)`"
+            )
         }
         return Compiled(generatedSourceURL: generatedURL, diagnostics: result.output)
     }

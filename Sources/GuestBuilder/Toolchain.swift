@@ -69,11 +69,14 @@ public struct Toolchain: Sendable, Hashable {
             guard let rustc, fileManager.isExecutableFile(atPath: rustc.path) else {
                 throw GuestBuildError(
                     .toolchainIncomplete, "no Rust compiler found (looked at $RUSTC, /usr/bin/rustc and PATH)",
-                    hint: "install Debian's Rust and its wasm32 standard library: apt-get install rustc libstd-rust-dev-wasm32 (scripts/bootstrap does)")
+                    hint:
+                        "install Debian's Rust and its wasm32 standard library: apt-get install rustc libstd-rust-dev-wasm32 (scripts/bootstrap does)"
+                )
             }
             return
         }
-        let hint = "install a Swift 6.x toolchain from swift.org (it includes clang, wasm-ld and Embedded Swift for wasm32), put its swiftc on PATH, or set GuestBuilder.Configuration.toolchain"
+        let hint =
+            "install a Swift 6.x toolchain from swift.org (it includes clang, wasm-ld and Embedded Swift for wasm32), put its swiftc on PATH, or set GuestBuilder.Configuration.toolchain"
         if language == .swift {
             guard fileManager.isExecutableFile(atPath: swiftc.path) else {
                 throw GuestBuildError(.toolchainIncomplete, "no Swift compiler at \(swiftc.path)", hint: hint)

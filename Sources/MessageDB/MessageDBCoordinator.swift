@@ -32,7 +32,8 @@ public actor MessageDBCoordinator: PartitionCoordinator {
         public var heartbeatInterval: Duration
         public var leaseDuration: Duration
 
-        public init(nodeID: String, partitions: Int = 16, heartbeatInterval: Duration = .seconds(1), leaseDuration: Duration = .seconds(5)) {
+        public init(nodeID: String, partitions: Int = 16, heartbeatInterval: Duration = .seconds(1), leaseDuration: Duration = .seconds(5))
+        {
             self.nodeID = nodeID
             self.partitions = partitions
             self.heartbeatInterval = heartbeatInterval
@@ -239,8 +240,10 @@ public actor MessageDBCoordinator: PartitionCoordinator {
             if Int(recorded) != configuration.partitions {
                 logger.warning(
                     "the category is already divided into another number of partitions; keeping it",
-                    metadata: ["category": "\(work.category)", "consumer": "\(work.consumer)", "partitions": "\(recorded)",
-                        "configured": "\(configuration.partitions)"])
+                    metadata: [
+                        "category": "\(work.category)", "consumer": "\(work.consumer)", "partitions": "\(recorded)",
+                        "configured": "\(configuration.partitions)",
+                    ])
             }
             partitionCounts[work] = Int(recorded)
         }

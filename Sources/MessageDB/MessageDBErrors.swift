@@ -43,7 +43,8 @@ enum MessageDBErrors {
                 if state == "42501" {
                     return MessageStoreError(
                         .storage,
-                        "PostgreSQL refused while \(context): \(text); the role Thalo connects as needs the rights `thalo db install --database-url … --grant-to ROLE` gives (run it once as an administrator)")
+                        "PostgreSQL refused while \(context): \(text); the role Thalo connects as needs the rights `thalo db install --database-url … --grant-to ROLE` gives (run it once as an administrator)"
+                    )
                 }
                 if state.hasPrefix("08") || state == "57P03" || state == "3D000" || state == "28P01" || state == "28000" {
                     return MessageStoreError(.connectionFailed, "cannot use the database while \(context): \(text)")
@@ -56,7 +57,8 @@ enum MessageDBErrors {
                 let underlying = psql.underlying.map { " (\($0))" } ?? ""
                 return MessageStoreError(
                     .connectionFailed,
-                    "cannot reach PostgreSQL while \(context): \(psql.code)\(underlying); check that the server is running and the database URL is right")
+                    "cannot reach PostgreSQL while \(context): \(psql.code)\(underlying); check that the server is running and the database URL is right"
+                )
             default:
                 return MessageStoreError(.storage, "PostgreSQL error while \(context): \(psql.code)")
             }

@@ -74,7 +74,8 @@ extension MessageDBStore: ModuleStorage {
             let exists = try await client.query(
                 "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = \(role))", logger: logger)
             for try await found in exists.decode(Bool.self) where !found {
-                throw MessageStoreError(.invalidArgument, "role \(role) does not exist; create it first or name another role to grant the registry to")
+                throw MessageStoreError(
+                    .invalidArgument, "role \(role) does not exist; create it first or name another role to grant the registry to")
             }
             let quoted = Self.quotedIdentifier(role)
             try await client.query(PostgresQuery(unsafeSQL: "GRANT USAGE ON SCHEMA thalo TO \(quoted)"), logger: logger)
@@ -102,14 +103,16 @@ extension MessageDBStore: ModuleStorage {
             guard !access.usable else { return }
             throw MessageStoreError(
                 .storage,
-                "role \(access.user) may not use the module registry table thalo.modules or the cluster tables thalo.nodes and thalo.leases; an administrator grants it with: \(installCommand(grantingTo: access.user))")
+                "role \(access.user) may not use the module registry table thalo.modules or the cluster tables thalo.nodes and thalo.leases; an administrator grants it with: \(installCommand(grantingTo: access.user))"
+            )
         }
         do {
             _ = try await createRegistry(grantingTo: nil)
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "42501" {
             throw MessageStoreError(
                 .storage,
-                "\(access.modulesExists ? "the cluster tables thalo.nodes and thalo.leases are" : "the module registry table thalo.modules is") missing and role \(access.user) may not create it (\(error.serverInfo?[.message] ?? "permission denied")); an administrator creates it once with: \(installCommand(grantingTo: access.user))")
+                "\(access.modulesExists ? "the cluster tables thalo.nodes and thalo.leases are" : "the module registry table thalo.modules is") missing and role \(access.user) may not create it (\(error.serverInfo?[.message] ?? "permission denied")); an administrator creates it once with: \(installCommand(grantingTo: access.user))"
+            )
         } catch {
             throw MessageDBErrors.translate(error, context: "creating the module registry table thalo.modules")
         }

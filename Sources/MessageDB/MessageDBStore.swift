@@ -27,7 +27,9 @@ public final class MessageDBStore: MessageStore, Service {
         /// fails with `unavailable` (HTTP 503).
         public var requestTimeout: Duration
 
-        public init(url: DatabaseURL, maximumConnections: Int = 16, allowSQLCondition: Bool = false, requestTimeout: Duration = .seconds(30)) {
+        public init(
+            url: DatabaseURL, maximumConnections: Int = 16, allowSQLCondition: Bool = false, requestTimeout: Duration = .seconds(30)
+        ) {
             self.requestTimeout = requestTimeout
             self.url = url
             self.maximumConnections = maximumConnections
@@ -112,7 +114,9 @@ public final class MessageDBStore: MessageStore, Service {
         _ = try MessageStoreArguments.checkWrite(messages, to: stream)
         let first: Int64
         do {
-            first = try await withDeadline("writing to \(stream)") { try await self.write(messages, to: stream, expectedVersion: expectedVersion) }
+            first = try await withDeadline("writing to \(stream)") {
+                try await self.write(messages, to: stream, expectedVersion: expectedVersion)
+            }
         } catch let error as MessageStoreError where error.code == .unavailable {
             throw error
         } catch {
@@ -185,13 +189,15 @@ public final class MessageDBStore: MessageStore, Service {
                 for try await row in rows { recorded.append(row) }
                 guard recorded.count == count else {
                     throw MessageStoreError(
-                        .storage, "\(count) message(s) were written to \(stream) from position \(position), but \(recorded.count) could be read back")
+                        .storage,
+                        "\(count) message(s) were written to \(stream) from position \(position), but \(recorded.count) could be read back")
                 }
                 return WriteResult(recorded: recorded)
             } catch {
                 attempt += 1
                 guard attempt < 3 else {
-                    throw MessageDBErrors.translate(error, context: "reading back the positions of the messages written to \(stream) (they are written)")
+                    throw MessageDBErrors.translate(
+                        error, context: "reading back the positions of the messages written to \(stream) (they are written)")
                 }
                 try? await Task.sleep(for: .milliseconds(50 * attempt))
             }

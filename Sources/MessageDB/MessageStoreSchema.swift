@@ -315,437 +315,453 @@ public enum MessageStoreSchema {
 
     /// The twelve functions of Message DB 1.3, helpers first.
     private static let serverFunctions: [ServerFunction] = [
-        ServerFunction(name: "message_store_version", argumentTypes: "", definition: #"""
-            CREATE FUNCTION message_store.message_store_version()
-            RETURNS varchar
-            LANGUAGE plpgsql
-            VOLATILE
-            AS $body$
-            BEGIN
-              -- The Message DB release whose interface this schema provides.
-              RETURN '\#(version)';
-            END;
-            $body$
-            """#),
+        ServerFunction(
+            name: "message_store_version", argumentTypes: "",
+            definition: #"""
+                CREATE FUNCTION message_store.message_store_version()
+                RETURNS varchar
+                LANGUAGE plpgsql
+                VOLATILE
+                AS $body$
+                BEGIN
+                  -- The Message DB release whose interface this schema provides.
+                  RETURN '\#(version)';
+                END;
+                $body$
+                """#),
 
-        ServerFunction(name: "hash_64", argumentTypes: "varchar", definition: #"""
-            CREATE FUNCTION message_store.hash_64(
-              value varchar
-            )
-            RETURNS bigint
-            LANGUAGE plpgsql
-            IMMUTABLE
-            AS $body$
-            DECLARE
-              leading_hex text;
-            BEGIN
-              -- 64 bits of the MD5 digest (its first 16 hex digits) as a signed bigint.
-              leading_hex := substr(md5(hash_64.value), 1, 16);
-              RETURN ('x' || leading_hex)::bit(64)::bigint;
-            END;
-            $body$
-            """#),
+        ServerFunction(
+            name: "hash_64", argumentTypes: "varchar",
+            definition: #"""
+                CREATE FUNCTION message_store.hash_64(
+                  value varchar
+                )
+                RETURNS bigint
+                LANGUAGE plpgsql
+                IMMUTABLE
+                AS $body$
+                DECLARE
+                  leading_hex text;
+                BEGIN
+                  -- 64 bits of the MD5 digest (its first 16 hex digits) as a signed bigint.
+                  leading_hex := substr(md5(hash_64.value), 1, 16);
+                  RETURN ('x' || leading_hex)::bit(64)::bigint;
+                END;
+                $body$
+                """#),
 
-        ServerFunction(name: "acquire_lock", argumentTypes: "varchar", definition: #"""
-            CREATE FUNCTION message_store.acquire_lock(
-              stream_name varchar
-            )
-            RETURNS bigint
-            LANGUAGE plpgsql
-            VOLATILE
-            AS $body$
-            DECLARE
-              category_of_stream varchar;
-              lock_key bigint;
-            BEGIN
-              -- Writers to one category take turns until their transaction ends, so that a
-              -- category reader never sees a global position before a lower one is committed.
-              category_of_stream := message_store.category(acquire_lock.stream_name);
-              lock_key := message_store.hash_64(category_of_stream);
-              PERFORM pg_advisory_xact_lock(lock_key);
+        ServerFunction(
+            name: "acquire_lock", argumentTypes: "varchar",
+            definition: #"""
+                CREATE FUNCTION message_store.acquire_lock(
+                  stream_name varchar
+                )
+                RETURNS bigint
+                LANGUAGE plpgsql
+                VOLATILE
+                AS $body$
+                DECLARE
+                  category_of_stream varchar;
+                  lock_key bigint;
+                BEGIN
+                  -- Writers to one category take turns until their transaction ends, so that a
+                  -- category reader never sees a global position before a lower one is committed.
+                  category_of_stream := message_store.category(acquire_lock.stream_name);
+                  lock_key := message_store.hash_64(category_of_stream);
+                  PERFORM pg_advisory_xact_lock(lock_key);
 
-              IF 'on' IN (current_setting('message_store.debug_write', true),
-                          current_setting('message_store.debug', true)) THEN
-                RAISE NOTICE '» acquire_lock';
-                RAISE NOTICE 'stream_name: %', acquire_lock.stream_name;
-                RAISE NOTICE '_category: %', category_of_stream;
-                RAISE NOTICE '_category_name_hash: %', lock_key;
-              END IF;
+                  IF 'on' IN (current_setting('message_store.debug_write', true),
+                              current_setting('message_store.debug', true)) THEN
+                    RAISE NOTICE '» acquire_lock';
+                    RAISE NOTICE 'stream_name: %', acquire_lock.stream_name;
+                    RAISE NOTICE '_category: %', category_of_stream;
+                    RAISE NOTICE '_category_name_hash: %', lock_key;
+                  END IF;
 
-              RETURN lock_key;
-            END;
-            $body$
-            """#),
+                  RETURN lock_key;
+                END;
+                $body$
+                """#),
 
-        ServerFunction(name: "category", argumentTypes: "varchar", definition: #"""
-            CREATE FUNCTION message_store.category(
-              stream_name varchar
-            )
-            RETURNS varchar
-            LANGUAGE plpgsql
-            IMMUTABLE
-            AS $body$
-            BEGIN
-              -- Everything before the first dash ("account:command-1" -> "account:command").
-              RETURN split_part(category.stream_name, '-', 1);
-            END;
-            $body$
-            """#),
+        ServerFunction(
+            name: "category", argumentTypes: "varchar",
+            definition: #"""
+                CREATE FUNCTION message_store.category(
+                  stream_name varchar
+                )
+                RETURNS varchar
+                LANGUAGE plpgsql
+                IMMUTABLE
+                AS $body$
+                BEGIN
+                  -- Everything before the first dash ("account:command-1" -> "account:command").
+                  RETURN split_part(category.stream_name, '-', 1);
+                END;
+                $body$
+                """#),
 
-        ServerFunction(name: "is_category", argumentTypes: "varchar", definition: #"""
-            CREATE FUNCTION message_store.is_category(
-              stream_name varchar
-            )
-            RETURNS boolean
-            LANGUAGE plpgsql
-            IMMUTABLE
-            AS $body$
-            DECLARE
-              dash_at integer;
-            BEGIN
-              dash_at := strpos(is_category.stream_name, '-');
-              -- No id separator: the name is a whole category. Like Message DB, a NULL
-              -- name is reported as a category too.
-              RETURN dash_at IS NULL OR dash_at = 0;
-            END;
-            $body$
-            """#),
+        ServerFunction(
+            name: "is_category", argumentTypes: "varchar",
+            definition: #"""
+                CREATE FUNCTION message_store.is_category(
+                  stream_name varchar
+                )
+                RETURNS boolean
+                LANGUAGE plpgsql
+                IMMUTABLE
+                AS $body$
+                DECLARE
+                  dash_at integer;
+                BEGIN
+                  dash_at := strpos(is_category.stream_name, '-');
+                  -- No id separator: the name is a whole category. Like Message DB, a NULL
+                  -- name is reported as a category too.
+                  RETURN dash_at IS NULL OR dash_at = 0;
+                END;
+                $body$
+                """#),
 
-        ServerFunction(name: "id", argumentTypes: "varchar", definition: #"""
-            CREATE FUNCTION message_store.id(
-              stream_name varchar
-            )
-            RETURNS varchar
-            LANGUAGE plpgsql
-            IMMUTABLE
-            AS $body$
-            DECLARE
-              dash_at integer;
-            BEGIN
-              dash_at := strpos(id.stream_name, '-');
-              IF dash_at = 0 THEN
-                RETURN NULL; -- a category has no id
-              END IF;
-              -- Everything after the first dash, compound ids included ("123+456").
-              RETURN substr(id.stream_name, dash_at + 1);
-            END;
-            $body$
-            """#),
+        ServerFunction(
+            name: "id", argumentTypes: "varchar",
+            definition: #"""
+                CREATE FUNCTION message_store.id(
+                  stream_name varchar
+                )
+                RETURNS varchar
+                LANGUAGE plpgsql
+                IMMUTABLE
+                AS $body$
+                DECLARE
+                  dash_at integer;
+                BEGIN
+                  dash_at := strpos(id.stream_name, '-');
+                  IF dash_at = 0 THEN
+                    RETURN NULL; -- a category has no id
+                  END IF;
+                  -- Everything after the first dash, compound ids included ("123+456").
+                  RETURN substr(id.stream_name, dash_at + 1);
+                END;
+                $body$
+                """#),
 
-        ServerFunction(name: "cardinal_id", argumentTypes: "varchar", definition: #"""
-            CREATE FUNCTION message_store.cardinal_id(
-              stream_name varchar
-            )
-            RETURNS varchar
-            LANGUAGE plpgsql
-            IMMUTABLE
-            AS $body$
-            BEGIN
-              -- The first part of a compound id ("account-123+456" -> "123"); NULL for a category.
-              RETURN split_part(message_store.id(cardinal_id.stream_name), '+', 1);
-            END;
-            $body$
-            """#),
+        ServerFunction(
+            name: "cardinal_id", argumentTypes: "varchar",
+            definition: #"""
+                CREATE FUNCTION message_store.cardinal_id(
+                  stream_name varchar
+                )
+                RETURNS varchar
+                LANGUAGE plpgsql
+                IMMUTABLE
+                AS $body$
+                BEGIN
+                  -- The first part of a compound id ("account-123+456" -> "123"); NULL for a category.
+                  RETURN split_part(message_store.id(cardinal_id.stream_name), '+', 1);
+                END;
+                $body$
+                """#),
 
-        ServerFunction(name: "stream_version", argumentTypes: "varchar", definition: #"""
-            CREATE FUNCTION message_store.stream_version(
-              stream_name varchar
-            )
-            RETURNS bigint
-            LANGUAGE plpgsql
-            VOLATILE
-            AS $body$
-            DECLARE
-              highest_position bigint;
-            BEGIN
-              -- NULL when the stream has no message.
-              SELECT max(m.position)
-                INTO highest_position
-                FROM message_store.messages AS m
-               WHERE m.stream_name = stream_version.stream_name;
-              RETURN highest_position;
-            END;
-            $body$
-            """#),
+        ServerFunction(
+            name: "stream_version", argumentTypes: "varchar",
+            definition: #"""
+                CREATE FUNCTION message_store.stream_version(
+                  stream_name varchar
+                )
+                RETURNS bigint
+                LANGUAGE plpgsql
+                VOLATILE
+                AS $body$
+                DECLARE
+                  highest_position bigint;
+                BEGIN
+                  -- NULL when the stream has no message.
+                  SELECT max(m.position)
+                    INTO highest_position
+                    FROM message_store.messages AS m
+                   WHERE m.stream_name = stream_version.stream_name;
+                  RETURN highest_position;
+                END;
+                $body$
+                """#),
 
         ServerFunction(
             name: "write_message",
             argumentTypes: "varchar, varchar, varchar, jsonb, jsonb, bigint",
             definition: #"""
-            CREATE FUNCTION message_store.write_message(
-              id varchar,
-              stream_name varchar,
-              "type" varchar,
-              data jsonb,
-              metadata jsonb DEFAULT NULL,
-              expected_version bigint DEFAULT NULL
-            )
-            RETURNS bigint
-            LANGUAGE plpgsql
-            VOLATILE
-            AS $body$
-            DECLARE
-              current_version bigint;
-              new_position bigint;
-              new_id uuid;
-            BEGIN
-              PERFORM message_store.acquire_lock(write_message.stream_name);
+                CREATE FUNCTION message_store.write_message(
+                  id varchar,
+                  stream_name varchar,
+                  "type" varchar,
+                  data jsonb,
+                  metadata jsonb DEFAULT NULL,
+                  expected_version bigint DEFAULT NULL
+                )
+                RETURNS bigint
+                LANGUAGE plpgsql
+                VOLATILE
+                AS $body$
+                DECLARE
+                  current_version bigint;
+                  new_position bigint;
+                  new_id uuid;
+                BEGIN
+                  PERFORM message_store.acquire_lock(write_message.stream_name);
 
-              -- -1 stands for "the stream has no message yet".
-              current_version := coalesce(message_store.stream_version(write_message.stream_name), -1);
+                  -- -1 stands for "the stream has no message yet".
+                  current_version := coalesce(message_store.stream_version(write_message.stream_name), -1);
 
-              IF write_message.expected_version IS NOT NULL
-                 AND write_message.expected_version <> current_version THEN
-                RAISE EXCEPTION 'Wrong expected version: % (Stream: %, Stream Version: %)',
-                  write_message.expected_version,
-                  write_message.stream_name,
-                  current_version;
-              END IF;
+                  IF write_message.expected_version IS NOT NULL
+                     AND write_message.expected_version <> current_version THEN
+                    RAISE EXCEPTION 'Wrong expected version: % (Stream: %, Stream Version: %)',
+                      write_message.expected_version,
+                      write_message.stream_name,
+                      current_version;
+                  END IF;
 
-              new_position := current_version + 1;
-              new_id := write_message.id::uuid;
+                  new_position := current_version + 1;
+                  new_id := write_message.id::uuid;
 
-              INSERT INTO message_store.messages (id, stream_name, position, type, data, metadata)
-              VALUES (
-                new_id,
-                write_message.stream_name,
-                new_position,
-                write_message.type,
-                write_message.data,
-                write_message.metadata
-              );
+                  INSERT INTO message_store.messages (id, stream_name, position, type, data, metadata)
+                  VALUES (
+                    new_id,
+                    write_message.stream_name,
+                    new_position,
+                    write_message.type,
+                    write_message.data,
+                    write_message.metadata
+                  );
 
-              IF 'on' IN (current_setting('message_store.debug_write', true),
-                          current_setting('message_store.debug', true)) THEN
-                RAISE NOTICE '» write_message';
-                RAISE NOTICE 'id ($1): %', write_message.id;
-                RAISE NOTICE 'stream_name ($2): %', write_message.stream_name;
-                RAISE NOTICE 'type ($3): %', write_message.type;
-                RAISE NOTICE 'data ($4): %', write_message.data;
-                RAISE NOTICE 'metadata ($5): %', write_message.metadata;
-                RAISE NOTICE 'expected_version ($6): %', write_message.expected_version;
-                RAISE NOTICE '_stream_version: %', current_version;
-                RAISE NOTICE '_next_position: %', new_position;
-              END IF;
+                  IF 'on' IN (current_setting('message_store.debug_write', true),
+                              current_setting('message_store.debug', true)) THEN
+                    RAISE NOTICE '» write_message';
+                    RAISE NOTICE 'id ($1): %', write_message.id;
+                    RAISE NOTICE 'stream_name ($2): %', write_message.stream_name;
+                    RAISE NOTICE 'type ($3): %', write_message.type;
+                    RAISE NOTICE 'data ($4): %', write_message.data;
+                    RAISE NOTICE 'metadata ($5): %', write_message.metadata;
+                    RAISE NOTICE 'expected_version ($6): %', write_message.expected_version;
+                    RAISE NOTICE '_stream_version: %', current_version;
+                    RAISE NOTICE '_next_position: %', new_position;
+                  END IF;
 
-              RETURN new_position;
-            END;
-            $body$
-            """#),
+                  RETURN new_position;
+                END;
+                $body$
+                """#),
 
         ServerFunction(
             name: "get_stream_messages",
             argumentTypes: "varchar, bigint, bigint, varchar",
             definition: #"""
-            CREATE FUNCTION message_store.get_stream_messages(
-              stream_name varchar,
-              "position" bigint DEFAULT 0,
-              batch_size bigint DEFAULT 1000,
-              condition varchar DEFAULT NULL
-            )
-            RETURNS SETOF message_store.message
-            LANGUAGE plpgsql
-            VOLATILE
-            AS $body$
-            DECLARE
-              from_position bigint := coalesce(get_stream_messages.position, 0);
-              row_limit bigint := coalesce(get_stream_messages.batch_size, 1000);
-              query_text text;
-            BEGIN
-              IF message_store.is_category(get_stream_messages.stream_name) THEN
-                RAISE EXCEPTION 'Must be a stream name: %', get_stream_messages.stream_name;
-              END IF;
+                CREATE FUNCTION message_store.get_stream_messages(
+                  stream_name varchar,
+                  "position" bigint DEFAULT 0,
+                  batch_size bigint DEFAULT 1000,
+                  condition varchar DEFAULT NULL
+                )
+                RETURNS SETOF message_store.message
+                LANGUAGE plpgsql
+                VOLATILE
+                AS $body$
+                DECLARE
+                  from_position bigint := coalesce(get_stream_messages.position, 0);
+                  row_limit bigint := coalesce(get_stream_messages.batch_size, 1000);
+                  query_text text;
+                BEGIN
+                  IF message_store.is_category(get_stream_messages.stream_name) THEN
+                    RAISE EXCEPTION 'Must be a stream name: %', get_stream_messages.stream_name;
+                  END IF;
 
-              query_text := '
-                SELECT messages.id::varchar, messages.stream_name::varchar, messages.type::varchar,
-                       messages.position, messages.global_position,
-                       messages.data::varchar, messages.metadata::varchar, messages.time
-                  FROM message_store.messages
-                 WHERE messages.stream_name = $1
-                   AND messages.position >= $2';
+                  query_text := '
+                    SELECT messages.id::varchar, messages.stream_name::varchar, messages.type::varchar,
+                           messages.position, messages.global_position,
+                           messages.data::varchar, messages.metadata::varchar, messages.time
+                      FROM message_store.messages
+                     WHERE messages.stream_name = $1
+                       AND messages.position >= $2';
 
-              IF get_stream_messages.condition IS NOT NULL THEN
-                IF coalesce(current_setting('message_store.sql_condition', true), 'off') = 'off' THEN
-                  RAISE EXCEPTION 'Retrieval with SQL condition is not activated';
-                END IF;
-                query_text := query_text || '
-                   AND (' || get_stream_messages.condition || ')';
-              END IF;
+                  IF get_stream_messages.condition IS NOT NULL THEN
+                    IF coalesce(current_setting('message_store.sql_condition', true), 'off') = 'off' THEN
+                      RAISE EXCEPTION 'Retrieval with SQL condition is not activated';
+                    END IF;
+                    query_text := query_text || '
+                       AND (' || get_stream_messages.condition || ')';
+                  END IF;
 
-              query_text := query_text || '
-                 ORDER BY messages.position';
+                  query_text := query_text || '
+                     ORDER BY messages.position';
 
-              IF row_limit <> -1 THEN -- -1: the whole stream
-                query_text := query_text || '
-                 LIMIT $3';
-              END IF;
+                  IF row_limit <> -1 THEN -- -1: the whole stream
+                    query_text := query_text || '
+                     LIMIT $3';
+                  END IF;
 
-              IF 'on' IN (current_setting('message_store.debug_get', true),
-                          current_setting('message_store.debug', true)) THEN
-                RAISE NOTICE '» get_stream_messages';
-                RAISE NOTICE 'stream_name ($1): %', get_stream_messages.stream_name;
-                RAISE NOTICE 'position ($2): %', from_position;
-                RAISE NOTICE 'batch_size ($3): %', row_limit;
-                RAISE NOTICE 'condition ($4): %', get_stream_messages.condition;
-                RAISE NOTICE 'Generated Command: %', query_text;
-              END IF;
+                  IF 'on' IN (current_setting('message_store.debug_get', true),
+                              current_setting('message_store.debug', true)) THEN
+                    RAISE NOTICE '» get_stream_messages';
+                    RAISE NOTICE 'stream_name ($1): %', get_stream_messages.stream_name;
+                    RAISE NOTICE 'position ($2): %', from_position;
+                    RAISE NOTICE 'batch_size ($3): %', row_limit;
+                    RAISE NOTICE 'condition ($4): %', get_stream_messages.condition;
+                    RAISE NOTICE 'Generated Command: %', query_text;
+                  END IF;
 
-              RETURN QUERY EXECUTE query_text
-                USING get_stream_messages.stream_name, from_position, row_limit;
-            END;
-            $body$
-            """#),
+                  RETURN QUERY EXECUTE query_text
+                    USING get_stream_messages.stream_name, from_position, row_limit;
+                END;
+                $body$
+                """#),
 
         ServerFunction(
             name: "get_category_messages",
             argumentTypes: "varchar, bigint, bigint, varchar, bigint, bigint, varchar",
             definition: #"""
-            CREATE FUNCTION message_store.get_category_messages(
-              category varchar,
-              "position" bigint DEFAULT 1,
-              batch_size bigint DEFAULT 1000,
-              correlation varchar DEFAULT NULL,
-              consumer_group_member bigint DEFAULT NULL,
-              consumer_group_size bigint DEFAULT NULL,
-              condition varchar DEFAULT NULL
-            )
-            RETURNS SETOF message_store.message
-            LANGUAGE plpgsql
-            VOLATILE
-            AS $body$
-            DECLARE
-              from_position bigint := coalesce(get_category_messages.position, 1);
-              row_limit bigint := coalesce(get_category_messages.batch_size, 1000);
-              group_member bigint := get_category_messages.consumer_group_member;
-              group_size bigint := get_category_messages.consumer_group_size;
-              query_text text;
-            BEGIN
-              IF NOT message_store.is_category(get_category_messages.category) THEN
-                RAISE EXCEPTION 'Must be a category: %', get_category_messages.category;
-              END IF;
+                CREATE FUNCTION message_store.get_category_messages(
+                  category varchar,
+                  "position" bigint DEFAULT 1,
+                  batch_size bigint DEFAULT 1000,
+                  correlation varchar DEFAULT NULL,
+                  consumer_group_member bigint DEFAULT NULL,
+                  consumer_group_size bigint DEFAULT NULL,
+                  condition varchar DEFAULT NULL
+                )
+                RETURNS SETOF message_store.message
+                LANGUAGE plpgsql
+                VOLATILE
+                AS $body$
+                DECLARE
+                  from_position bigint := coalesce(get_category_messages.position, 1);
+                  row_limit bigint := coalesce(get_category_messages.batch_size, 1000);
+                  group_member bigint := get_category_messages.consumer_group_member;
+                  group_size bigint := get_category_messages.consumer_group_size;
+                  query_text text;
+                BEGIN
+                  IF NOT message_store.is_category(get_category_messages.category) THEN
+                    RAISE EXCEPTION 'Must be a category: %', get_category_messages.category;
+                  END IF;
 
-              query_text := '
-                SELECT messages.id::varchar, messages.stream_name::varchar, messages.type::varchar,
-                       messages.position, messages.global_position,
-                       messages.data::varchar, messages.metadata::varchar, messages.time
-                  FROM message_store.messages
-                 WHERE message_store.category(messages.stream_name) = $1
-                   AND messages.global_position >= $2';
+                  query_text := '
+                    SELECT messages.id::varchar, messages.stream_name::varchar, messages.type::varchar,
+                           messages.position, messages.global_position,
+                           messages.data::varchar, messages.metadata::varchar, messages.time
+                      FROM message_store.messages
+                     WHERE message_store.category(messages.stream_name) = $1
+                       AND messages.global_position >= $2';
 
-              -- Pub/sub: only messages whose correlation stream is in the given category.
-              IF get_category_messages.correlation IS NOT NULL THEN
-                IF strpos(get_category_messages.correlation, '-') > 0 THEN
-                  RAISE EXCEPTION 'Correlation must be a category (Correlation: %)',
-                    get_category_messages.correlation;
-                END IF;
-                query_text := query_text || '
-                   AND message_store.category(messages.metadata->>''correlationStreamName'') = $4';
-              END IF;
+                  -- Pub/sub: only messages whose correlation stream is in the given category.
+                  IF get_category_messages.correlation IS NOT NULL THEN
+                    IF strpos(get_category_messages.correlation, '-') > 0 THEN
+                      RAISE EXCEPTION 'Correlation must be a category (Correlation: %)',
+                        get_category_messages.correlation;
+                    END IF;
+                    query_text := query_text || '
+                       AND message_store.category(messages.metadata->>''correlationStreamName'') = $4';
+                  END IF;
 
-              -- Consumer groups: each stream belongs to one member, by the hash of its cardinal id.
-              IF (group_member IS NULL) <> (group_size IS NULL) THEN
-                RAISE EXCEPTION 'Consumer group member and size must be specified (Consumer Group Member: %, Consumer Group Size: %)',
-                  group_member, group_size;
-              END IF;
+                  -- Consumer groups: each stream belongs to one member, by the hash of its cardinal id.
+                  IF (group_member IS NULL) <> (group_size IS NULL) THEN
+                    RAISE EXCEPTION 'Consumer group member and size must be specified (Consumer Group Member: %, Consumer Group Size: %)',
+                      group_member, group_size;
+                  END IF;
 
-              IF group_member IS NOT NULL THEN
-                IF group_size < 1 THEN
-                  RAISE EXCEPTION 'Consumer group size must not be less than 1 (Consumer Group Member: %, Consumer Group Size: %)',
-                    group_member, group_size;
-                END IF;
-                IF group_member < 0 THEN
-                  RAISE EXCEPTION 'Consumer group member must not be less than 0 (Consumer Group Member: %, Consumer Group Size: %)',
-                    group_member, group_size;
-                END IF;
-                IF group_member >= group_size THEN
-                  RAISE EXCEPTION 'Consumer group member must be less than the group size (Consumer Group Member: %, Consumer Group Size: %)',
-                    group_member, group_size;
-                END IF;
-                query_text := query_text || '
-                   AND mod(abs(message_store.hash_64(message_store.cardinal_id(messages.stream_name))), $6) = $5';
-              END IF;
+                  IF group_member IS NOT NULL THEN
+                    IF group_size < 1 THEN
+                      RAISE EXCEPTION 'Consumer group size must not be less than 1 (Consumer Group Member: %, Consumer Group Size: %)',
+                        group_member, group_size;
+                    END IF;
+                    IF group_member < 0 THEN
+                      RAISE EXCEPTION 'Consumer group member must not be less than 0 (Consumer Group Member: %, Consumer Group Size: %)',
+                        group_member, group_size;
+                    END IF;
+                    IF group_member >= group_size THEN
+                      RAISE EXCEPTION 'Consumer group member must be less than the group size (Consumer Group Member: %, Consumer Group Size: %)',
+                        group_member, group_size;
+                    END IF;
+                    query_text := query_text || '
+                       AND mod(abs(message_store.hash_64(message_store.cardinal_id(messages.stream_name))), $6) = $5';
+                  END IF;
 
-              IF get_category_messages.condition IS NOT NULL THEN
-                IF coalesce(current_setting('message_store.sql_condition', true), 'off') = 'off' THEN
-                  RAISE EXCEPTION 'Retrieval with SQL condition is not activated';
-                END IF;
-                query_text := query_text || '
-                   AND (' || get_category_messages.condition || ')';
-              END IF;
+                  IF get_category_messages.condition IS NOT NULL THEN
+                    IF coalesce(current_setting('message_store.sql_condition', true), 'off') = 'off' THEN
+                      RAISE EXCEPTION 'Retrieval with SQL condition is not activated';
+                    END IF;
+                    query_text := query_text || '
+                       AND (' || get_category_messages.condition || ')';
+                  END IF;
 
-              query_text := query_text || '
-                 ORDER BY messages.global_position';
+                  query_text := query_text || '
+                     ORDER BY messages.global_position';
 
-              IF row_limit <> -1 THEN -- -1: the whole category
-                query_text := query_text || '
-                 LIMIT $3';
-              END IF;
+                  IF row_limit <> -1 THEN -- -1: the whole category
+                    query_text := query_text || '
+                     LIMIT $3';
+                  END IF;
 
-              IF 'on' IN (current_setting('message_store.debug_get', true),
-                          current_setting('message_store.debug', true)) THEN
-                RAISE NOTICE '» get_category_messages';
-                RAISE NOTICE 'category ($1): %', get_category_messages.category;
-                RAISE NOTICE 'position ($2): %', from_position;
-                RAISE NOTICE 'batch_size ($3): %', row_limit;
-                RAISE NOTICE 'correlation ($4): %', get_category_messages.correlation;
-                RAISE NOTICE 'consumer_group_member ($5): %', group_member;
-                RAISE NOTICE 'consumer_group_size ($6): %', group_size;
-                RAISE NOTICE 'condition: %', get_category_messages.condition;
-                RAISE NOTICE 'Generated Command: %', query_text;
-              END IF;
+                  IF 'on' IN (current_setting('message_store.debug_get', true),
+                              current_setting('message_store.debug', true)) THEN
+                    RAISE NOTICE '» get_category_messages';
+                    RAISE NOTICE 'category ($1): %', get_category_messages.category;
+                    RAISE NOTICE 'position ($2): %', from_position;
+                    RAISE NOTICE 'batch_size ($3): %', row_limit;
+                    RAISE NOTICE 'correlation ($4): %', get_category_messages.correlation;
+                    RAISE NOTICE 'consumer_group_member ($5): %', group_member;
+                    RAISE NOTICE 'consumer_group_size ($6): %', group_size;
+                    RAISE NOTICE 'condition: %', get_category_messages.condition;
+                    RAISE NOTICE 'Generated Command: %', query_text;
+                  END IF;
 
-              RETURN QUERY EXECUTE query_text
-                USING get_category_messages.category, from_position, row_limit,
-                      get_category_messages.correlation, group_member, group_size;
-            END;
-            $body$
-            """#),
+                  RETURN QUERY EXECUTE query_text
+                    USING get_category_messages.category, from_position, row_limit,
+                          get_category_messages.correlation, group_member, group_size;
+                END;
+                $body$
+                """#),
 
         ServerFunction(
             name: "get_last_stream_message",
             argumentTypes: "varchar, varchar",
             definition: #"""
-            CREATE FUNCTION message_store.get_last_stream_message(
-              stream_name varchar,
-              "type" varchar DEFAULT NULL
-            )
-            RETURNS SETOF message_store.message
-            LANGUAGE plpgsql
-            VOLATILE
-            AS $body$
-            DECLARE
-              query_text text;
-            BEGIN
-              query_text := '
-                SELECT messages.id::varchar, messages.stream_name::varchar, messages.type::varchar,
-                       messages.position, messages.global_position,
-                       messages.data::varchar, messages.metadata::varchar, messages.time
-                  FROM message_store.messages
-                 WHERE messages.stream_name = $1';
+                CREATE FUNCTION message_store.get_last_stream_message(
+                  stream_name varchar,
+                  "type" varchar DEFAULT NULL
+                )
+                RETURNS SETOF message_store.message
+                LANGUAGE plpgsql
+                VOLATILE
+                AS $body$
+                DECLARE
+                  query_text text;
+                BEGIN
+                  query_text := '
+                    SELECT messages.id::varchar, messages.stream_name::varchar, messages.type::varchar,
+                           messages.position, messages.global_position,
+                           messages.data::varchar, messages.metadata::varchar, messages.time
+                      FROM message_store.messages
+                     WHERE messages.stream_name = $1';
 
-              -- Since 1.3: optionally the last message of one type only.
-              IF get_last_stream_message.type IS NOT NULL THEN
-                query_text := query_text || '
-                   AND messages.type = $2';
-              END IF;
+                  -- Since 1.3: optionally the last message of one type only.
+                  IF get_last_stream_message.type IS NOT NULL THEN
+                    query_text := query_text || '
+                       AND messages.type = $2';
+                  END IF;
 
-              query_text := query_text || '
-                 ORDER BY messages.position DESC
-                 LIMIT 1';
+                  query_text := query_text || '
+                     ORDER BY messages.position DESC
+                     LIMIT 1';
 
-              IF 'on' IN (current_setting('message_store.debug_get', true),
-                          current_setting('message_store.debug', true)) THEN
-                RAISE NOTICE '» get_last_message';
-                RAISE NOTICE 'stream_name ($1): %', get_last_stream_message.stream_name;
-                RAISE NOTICE 'type ($2): %', get_last_stream_message.type;
-                RAISE NOTICE 'Generated Command: %', query_text;
-              END IF;
+                  IF 'on' IN (current_setting('message_store.debug_get', true),
+                              current_setting('message_store.debug', true)) THEN
+                    RAISE NOTICE '» get_last_message';
+                    RAISE NOTICE 'stream_name ($1): %', get_last_stream_message.stream_name;
+                    RAISE NOTICE 'type ($2): %', get_last_stream_message.type;
+                    RAISE NOTICE 'Generated Command: %', query_text;
+                  END IF;
 
-              RETURN QUERY EXECUTE query_text
-                USING get_last_stream_message.stream_name, get_last_stream_message.type;
-            END;
-            $body$
-            """#),
+                  RETURN QUERY EXECUTE query_text
+                    USING get_last_stream_message.stream_name, get_last_stream_message.type;
+                END;
+                $body$
+                """#),
     ]
 
     // MARK: - Indexes

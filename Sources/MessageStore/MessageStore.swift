@@ -1,3 +1,5 @@
+import Foundation
+
 /// A store of messages with Message DB's semantics: streams with gapless positions,
 /// a global order, optimistic concurrency, category reads and consumer groups.
 ///
@@ -203,8 +205,6 @@ public enum MessageStoreArguments {
         return correlations
     }
 }
-
-import Foundation
 
 /// A hashable wrapper for UUIDs used in sets on hot paths.
 struct UUIDKey: Hashable {

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A module version as the registry stores it, next to the messages.
 public struct StoredModule: Sendable, Hashable {
     /// The aggregate's name, e.g. `BankAccount`.
@@ -68,12 +70,12 @@ public final class InMemoryModuleStorage: ModuleStorage {
     }
 
     public func moduleSummaries() async throws -> [StoredModuleSummary] {
-        modules.withLock { $0.map { StoredModuleSummary(name: $0.name, version: $0.version, publishedAt: $0.publishedAt, size: $0.wasm.count) } }
+        modules.withLock {
+            $0.map { StoredModuleSummary(name: $0.name, version: $0.version, publishedAt: $0.publishedAt, size: $0.wasm.count) }
+        }
     }
 
     public func loadModule(name: String, version: String) async throws -> StoredModule? {
         modules.withLock { $0.first { $0.name == name && $0.version == version } }
     }
 }
-
-import Synchronization

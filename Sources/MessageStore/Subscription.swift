@@ -157,7 +157,7 @@ public final class Subscription<Store: MessageStore>: Service, Sendable {
         let start: Int64
         do {
             start = try await startingPosition()
-        } catch where Task.isCancelled {
+        } catch  where Task.isCancelled {
             // Stopped while starting: nothing was read, so there is nothing to record.
             logger.debug("subscription stopped before it started", metadata: ["error": "\(error)"])
             return
@@ -199,7 +199,9 @@ public final class Subscription<Store: MessageStore>: Service, Sendable {
                         configuration.category, from: tracker.next, batchSize: configuration.batchSize,
                         correlation: configuration.correlation, consumerGroup: configuration.consumerGroup,
                         condition: nil)
-                } catch let error as MessageStoreError where error.code == .connectionFailed || error.code == .storage || error.code == .unavailable {
+                } catch let error as MessageStoreError
+                    where error.code == .connectionFailed || error.code == .storage || error.code == .unavailable
+                {
                     // The store may come back: keep polling, slowly, and say so.
                     logger.warning("reading the category failed; retrying", metadata: ["error": "\(error)"])
                     try await Task.sleep(for: backoff.nextWait())

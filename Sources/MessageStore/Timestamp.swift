@@ -29,7 +29,8 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
 
     /// ISO 8601 in UTC with microseconds: `2026-11-27T02:01:33.123456Z`.
     public var iso8601: String {
-        let seconds = microsecondsSinceEpoch >= 0
+        let seconds =
+            microsecondsSinceEpoch >= 0
             ? microsecondsSinceEpoch / 1_000_000
             : (microsecondsSinceEpoch - 999_999) / 1_000_000
         let micros = microsecondsSinceEpoch - seconds * 1_000_000

@@ -76,7 +76,8 @@ public final class SQLiteMessageStore: MessageStore {
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             } catch {
-                throw MessageStoreError(.connectionFailed, "cannot create the folder \(folder) for the SQLite store: \(error.localizedDescription)")
+                throw MessageStoreError(
+                    .connectionFailed, "cannot create the folder \(folder) for the SQLite store: \(error.localizedDescription)")
             }
         }
         let connection = try SQLiteConnection(path: configuration.path, readOnly: false)
@@ -112,7 +113,8 @@ public final class SQLiteMessageStore: MessageStore {
         try MessageStoreArguments.checkRead(position: position, batchSize: batchSize, positionName: "position")
         let condition = try checkCondition(condition)
         return try await readers.withConnection { connection throws(MessageStoreError) in
-            let sql = "SELECT \(SQLiteSchema.columns) FROM messages WHERE stream_name = ?1 AND position >= ?2"
+            let sql =
+                "SELECT \(SQLiteSchema.columns) FROM messages WHERE stream_name = ?1 AND position >= ?2"
                 + (condition.map { " AND (\($0))" } ?? "") + " ORDER BY position LIMIT ?3"
             let statement = try condition == nil ? connection.statement(sql) : connection.uncachedStatement(sql)
             statement.bind(1, stream.rawValue)
@@ -150,7 +152,8 @@ public final class SQLiteMessageStore: MessageStore {
     public func lastMessage(in stream: StreamName, type: String?) async throws -> Message? {
         try MessageStoreArguments.checkStream(stream)
         return try await readers.withConnection { connection throws(MessageStoreError) in
-            let sql = "SELECT \(SQLiteSchema.columns) FROM messages WHERE stream_name = ?1"
+            let sql =
+                "SELECT \(SQLiteSchema.columns) FROM messages WHERE stream_name = ?1"
                 + (type == nil ? "" : " AND type = ?2") + " ORDER BY position DESC LIMIT 1"
             let statement = try connection.statement(sql)
             statement.bind(1, stream.rawValue)

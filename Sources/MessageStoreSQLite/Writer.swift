@@ -128,7 +128,8 @@ final class Writer: @unchecked Sendable {
         } catch {
             // Every request learns the truth: the transaction is rolled back (if SQLite has
             // not done so already), so none of them was written.
-            let failure = (error as? GroupFailed)?.error ?? (error as? MessageStoreError)
+            let failure =
+                (error as? GroupFailed)?.error ?? (error as? MessageStoreError)
                 ?? MessageStoreError(.storage, "\(error)")
             if sqlite3_get_autocommit(connection.handle) == 0 { try? execute("ROLLBACK") }
             logger.error("SQLite group commit failed; no write of this group was acknowledged", metadata: ["error": "\(failure)"])

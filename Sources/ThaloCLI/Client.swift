@@ -65,7 +65,9 @@ struct Client {
             exitCode: 3)
     }
 
-    private func send(_ method: HTTPMethod, _ path: String, query: [String: String?], body: String?, headers: [String: String] = [:]) async throws(CLIError) -> Response {
+    private func send(_ method: HTTPMethod, _ path: String, query: [String: String?], body: String?, headers: [String: String] = [:])
+        async throws(CLIError) -> Response
+    {
         try checkReachable()
         var request = HTTPClientRequest(url: url(path, query: query))
         request.method = method
@@ -91,7 +93,9 @@ struct Client {
     }
 
     /// Streams a Server-Sent Events response, calling `handle` with each event's data.
-    func events(_ path: String, query: [String: String?], lastEventID: String?, handle: (String, String?) throws -> Void) async throws(CLIError) {
+    func events(_ path: String, query: [String: String?], lastEventID: String?, handle: (String, String?) throws -> Void)
+        async throws(CLIError)
+    {
         try checkReachable()
         var request = HTTPClientRequest(url: url(path, query: query))
         request.headers.add(name: "Accept", value: "text/event-stream")
@@ -101,7 +105,8 @@ struct Client {
             let response = try await HTTPClient.shared.execute(request, timeout: .hours(24 * 365))
             guard response.status == .ok else {
                 let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
-                throw CLIError.server(Response(status: Int(response.status.code), body: (try? JSONValue(parsing: text)) ?? .string(text), text: text))
+                throw CLIError.server(
+                    Response(status: Int(response.status.code), body: (try? JSONValue(parsing: text)) ?? .string(text), text: text))
             }
             var pending = ""
             for try await chunk in response.body {

@@ -59,7 +59,8 @@ struct Execute: AsyncParsableCommand {
 
     func run() async throws {
         try await runReporting(json: server.json) {
-            let response = try await server.client.post("/v1/execute/\(command.path)", body: try command.body(), headers: try command.headers())
+            let response = try await server.client.post(
+                "/v1/execute/\(command.path)", body: try command.body(), headers: try command.headers())
             if server.json { return Terminal.print(response.body.jsonText) }
             let body = response.body
             let events = body["events"]?.arrayValue ?? []
@@ -68,10 +69,13 @@ struct Execute: AsyncParsableCommand {
             case "ignored":
                 Terminal.print(Terminal.paint("ignored", .yellow) + " by \(module)" + (body["reason"]?.stringValue.map { ": \($0)" } ?? ""))
             case "duplicate":
-                Terminal.print(Terminal.paint("already handled", .yellow) + " (command \(body["commandId"]?.stringValue ?? "")); its events:")
+                Terminal.print(
+                    Terminal.paint("already handled", .yellow) + " (command \(body["commandId"]?.stringValue ?? "")); its events:")
                 printEvents(events)
             default:
-                Terminal.print(Terminal.paint("recorded \(events.count) event\(events.count == 1 ? "" : "s")", .green) + " on \(body["streamName"]?.stringValue ?? "") (\(module))")
+                Terminal.print(
+                    Terminal.paint("recorded \(events.count) event\(events.count == 1 ? "" : "s")", .green)
+                        + " on \(body["streamName"]?.stringValue ?? "") (\(module))")
                 printEvents(events)
             }
         }
@@ -82,20 +86,23 @@ struct Execute: AsyncParsableCommand {
 struct Submit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a command to the entity's command stream; the server's command consumer handles it.",
-        discussion: "Prints where the command was written ({category}:command-{id}). Example: thalo submit Counter 7 increment '{\"amount\": 1}'")
+        discussion:
+            "Prints where the command was written ({category}:command-{id}). Example: thalo submit Counter 7 increment '{\"amount\": 1}'")
 
     @OptionGroup var command: CommandArguments
     @OptionGroup var server: ServerConnection
 
     func run() async throws {
         try await runReporting(json: server.json) {
-            let response = try await server.client.post("/v1/submit/\(command.path)", body: try command.body(), headers: try command.headers())
+            let response = try await server.client.post(
+                "/v1/submit/\(command.path)", body: try command.body(), headers: try command.headers())
             if server.json { return Terminal.print(response.body.jsonText) }
             let body = response.body
             let duplicate = body["duplicate"]?.boolValue == true
             Terminal.print(
                 (duplicate ? Terminal.paint("already submitted", .yellow) : Terminal.paint("submitted", .green))
-                    + " \(body["commandId"]?.stringValue ?? "") to \(body["streamName"]?.stringValue ?? "") at position \(body["position"]?.integerValue ?? -1) (global \(body["globalPosition"]?.integerValue ?? -1))")
+                    + " \(body["commandId"]?.stringValue ?? "") to \(body["streamName"]?.stringValue ?? "") at position \(body["position"]?.integerValue ?? -1) (global \(body["globalPosition"]?.integerValue ?? -1))"
+            )
         }
     }
 }
@@ -132,10 +139,13 @@ struct Entity: AsyncParsableCommand {
     func run() async throws {
         try await runReporting(json: server.json) {
             let response = try await server.client.get(
-                "/v1/aggregates/\(Client.escape(aggregate))/\(Client.escape(id))", query: ["position": position.map(String.init), "time": time])
+                "/v1/aggregates/\(Client.escape(aggregate))/\(Client.escape(id))",
+                query: ["position": position.map(String.init), "time": time])
             if server.json { return Terminal.print(response.body.jsonText) }
             let body = response.body
-            Terminal.print("\(Terminal.paint(body["streamName"]?.stringValue ?? "", .bold)) at version \(body["version"]?.integerValue ?? -1) (\(body["aggregate"]?.stringValue ?? "") \(body["moduleVersion"]?.stringValue ?? ""))")
+            Terminal.print(
+                "\(Terminal.paint(body["streamName"]?.stringValue ?? "", .bold)) at version \(body["version"]?.integerValue ?? -1) (\(body["aggregate"]?.stringValue ?? "") \(body["moduleVersion"]?.stringValue ?? ""))"
+            )
             Terminal.print("state: " + (body["state"].map { $0.isNull ? "(the module exposes no state view)" : $0.prettyJSONText } ?? ""))
             printEvents(body["events"]?.arrayValue ?? [])
         }

@@ -73,7 +73,8 @@ struct Build: AsyncParsableCommand {
             }
             if !result.diagnostics.isEmpty { Terminal.note(result.diagnostics) }
             Terminal.print(
-                "built \(Terminal.paint(result.wasmURL.path, .green)) (\(result.schema.aggregate.name) \(result.schema.version), \(result.sizeInBytes) bytes) in \(String(format: "%.1f", seconds)) s")
+                "built \(Terminal.paint(result.wasmURL.path, .green)) (\(result.schema.aggregate.name) \(result.schema.version), \(result.sizeInBytes) bytes) in \(String(format: "%.1f", seconds)) s"
+            )
         }
     }
 }
@@ -91,7 +92,11 @@ struct Generate: AsyncParsableCommand {
             """)
 
     @Argument(help: "The ESDL file.") var schema: String
-    @Option(name: .long, help: "What to generate: swift (guest code, default), host (Codable types for projections), json-schema, json (schema model), canonical (ESDL).")
+    @Option(
+        name: .long,
+        help:
+            "What to generate: swift (guest code, default), host (Codable types for projections), json-schema, json (schema model), canonical (ESDL)."
+    )
     var format: GenerateFormat = .swift
     @Option(name: .long, help: "The language of the guest code: swift (default) or rust.") var lang: GuestCodeLanguage = .swift
     @Option(name: .shortAndLong, help: "Write to this file instead of standard output.") var output: String?
@@ -156,14 +161,17 @@ struct Test: AsyncParsableCommand {
                 throw CLIError.input("\(error)")
             }
             let folder = URL(fileURLWithPath: directory)
-            let tests = ["Tests", "tests"].map { folder.appendingPathComponent($0) }
+            let tests =
+                ["Tests", "tests"].map { folder.appendingPathComponent($0) }
                 .first { FileManager.default.fileExists(atPath: $0.path) } ?? folder.appendingPathComponent("Tests")
-            let specs = ((try? FileManager.default.contentsOfDirectory(atPath: tests.path)) ?? []).filter { $0.hasSuffix(".spec.json") }.sorted()
+            let specs = ((try? FileManager.default.contentsOfDirectory(atPath: tests.path)) ?? []).filter { $0.hasSuffix(".spec.json") }
+                .sorted()
             guard !specs.isEmpty else { throw CLIError.input("no spec files in \(tests.path) (expected *.spec.json)") }
             let wasm = try [UInt8](Data(contentsOf: result.wasmURL))
             let module: AggregateModule
             do {
-                module = try AggregateModule(name: result.schema.aggregate.name, version: result.schema.version, schema: result.schema, bytes: wasm)
+                module = try AggregateModule(
+                    name: result.schema.aggregate.name, version: result.schema.version, schema: result.schema, bytes: wasm)
             } catch let error as RuntimeError {
                 throw CLIError(message: error.message, exitCode: 7)
             }
@@ -214,7 +222,8 @@ struct DB: AsyncParsableCommand {
         var databaseURL: String? = ProcessInfo.processInfo.environment["THALO_DATABASE_URL"]
         @Option(
             name: .long,
-            help: ArgumentHelp("A role `thalo serve` runs as, to grant the registry to (repeatable; default: message_store).", valueName: "role"))
+            help: ArgumentHelp(
+                "A role `thalo serve` runs as, to grant the registry to (repeatable; default: message_store).", valueName: "role"))
         var grantTo: [String] = []
         @Flag(name: .long, help: "Print JSON.") var json = false
 
@@ -236,13 +245,17 @@ struct DB: AsyncParsableCommand {
                     case .installed(let version):
                         Terminal.print(
                             json
-                                ? JSONValue.object(["outcome": "installed", "version": .string(version), "registryRoles": grantedJSON]).jsonText
+                                ? JSONValue.object(["outcome": "installed", "version": .string(version), "registryRoles": grantedJSON])
+                                    .jsonText
                                 : "installed message_store \(version) and the module registry thalo.modules\(granted)")
                     case .alreadyInstalled(let version):
                         Terminal.print(
                             json
-                                ? JSONValue.object(["outcome": "alreadyInstalled", "version": .string(version), "registryRoles": grantedJSON]).jsonText
-                                : "message_store \(version) is already installed; nothing changed there. The module registry thalo.modules is ready\(granted)")
+                                ? JSONValue.object([
+                                    "outcome": "alreadyInstalled", "version": .string(version), "registryRoles": grantedJSON,
+                                ]).jsonText
+                                : "message_store \(version) is already installed; nothing changed there. The module registry thalo.modules is ready\(granted)"
+                        )
                     }
                 } catch {
                     throw CLIError(message: "\(error)", exitCode: 3)

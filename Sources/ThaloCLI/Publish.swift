@@ -64,7 +64,9 @@ struct Publish: AsyncParsableCommand {
             if server.json { return Terminal.print(response.body.jsonText) }
             let name = response.body["name"]?.stringValue ?? "?"
             let version = response.body["version"]?.stringValue ?? "?"
-            Terminal.print("published \(Terminal.paint("\(name) \(version)", .green)) (\(response.body["size"]?.integerValue ?? 0) bytes, category \(response.body["category"]?.stringValue ?? "?"))")
+            Terminal.print(
+                "published \(Terminal.paint("\(name) \(version)", .green)) (\(response.body["size"]?.integerValue ?? 0) bytes, category \(response.body["category"]?.stringValue ?? "?"))"
+            )
             if let check = response.body["check"] { Self.printCheck(check) }
         }
     }
@@ -83,7 +85,8 @@ struct Publish: AsyncParsableCommand {
             for finding in check[key]?.arrayValue ?? [] {
                 let position = finding["position"]?.integerValue.map { " at \($0)" } ?? ""
                 Terminal.print(
-                    "  \(Terminal.paint(label, .yellow)): \(finding["stream"]?.stringValue ?? "")\(position): \(finding["message"]?.stringValue ?? "")")
+                    "  \(Terminal.paint(label, .yellow)): \(finding["stream"]?.stringValue ?? "")\(position): \(finding["message"]?.stringValue ?? "")"
+                )
             }
         }
     }
@@ -135,7 +138,9 @@ struct ListModules: AsyncParsableCommand {
             let response = try await server.client.get(path)
             if server.json { return Terminal.print(response.body.jsonText) }
             let modules = response.body["modules"]?.arrayValue ?? []
-            if modules.isEmpty { return Terminal.print("no modules published; publish one with `thalo publish <schema.esdl> <module.wasm>`") }
+            if modules.isEmpty {
+                return Terminal.print("no modules published; publish one with `thalo publish <schema.esdl> <module.wasm>`")
+            }
             let rows = modules.map { module in
                 [
                     module["name"]?.stringValue ?? "", module["version"]?.stringValue ?? "", module["category"]?.stringValue ?? "",

@@ -25,7 +25,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Folder of the embedded store (file thalo.sqlite).", valueName: "dir"))
     var dataDir: String = ServerOptions.defaultDataDirectory
 
-    @Option(name: .long, help: ArgumentHelp("PostgreSQL URL, postgres://user:password@host:port/db (or THALO_DATABASE_URL).", valueName: "url"))
+    @Option(
+        name: .long, help: ArgumentHelp("PostgreSQL URL, postgres://user:password@host:port/db (or THALO_DATABASE_URL).", valueName: "url"))
     var databaseURL: String? = ProcessInfo.processInfo.environment["THALO_DATABASE_URL"]
 
     @Option(name: .long, help: ArgumentHelp("Address and port to listen on.", valueName: "host:port"))
@@ -62,19 +63,32 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Live entities kept per aggregate.")
     var cacheCapacity: Int = 100_000
 
-    @Option(name: .long, help: ArgumentHelp("Snapshot an entity every n events, for modules that support snapshots; 0 turns snapshots off (none written or read).", valueName: "n"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Snapshot an entity every n events, for modules that support snapshots; 0 turns snapshots off (none written or read).",
+            valueName: "n"))
     var snapshotEvery: Int = 100
 
     @Option(name: .long, help: ArgumentHelp("This node's name in a cluster (PostgreSQL): unique per running node.", valueName: "name"))
     var nodeID: String = RuntimeConfiguration.defaultNodeID
 
-    @Option(name: .long, help: ArgumentHelp("Partitions per command category, when a category is divided for the first time (PostgreSQL).", valueName: "n"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Partitions per command category, when a category is divided for the first time (PostgreSQL).", valueName: "n"))
     var partitions: Int = 16
 
-    @Option(name: .long, help: ArgumentHelp("Seconds a partition lease lasts without renewal: how long a paused or cut-off node keeps its partitions (PostgreSQL).", valueName: "seconds"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Seconds a partition lease lasts without renewal: how long a paused or cut-off node keeps its partitions (PostgreSQL).",
+            valueName: "seconds"))
     var lease: Double = 5
 
-    @Option(name: .long, help: ArgumentHelp("Seconds between heartbeats: lease renewal and the check for nodes that are gone (PostgreSQL).", valueName: "seconds"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Seconds between heartbeats: lease renewal and the check for nodes that are gone (PostgreSQL).", valueName: "seconds"))
     var heartbeat: Double = 1
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (default info, or LOG_LEVEL).")
@@ -90,7 +104,8 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         if examples && !FileManager.default.fileExists(atPath: examplesDir) {
-            throw ValidationError("--examples needs the examples folder \(examplesDir); run from the repository root or pass --examples-dir")
+            throw ValidationError(
+                "--examples needs the examples folder \(examplesDir); run from the repository root or pass --examples-dir")
         }
     }
 

@@ -82,15 +82,19 @@ struct Streams: AsyncParsableCommand {
                     start = next
                 }
                 query["position"] = String(start)
-                if !server.json && Terminal.isStandardErrorTTY { Terminal.note("following \(category) from global position \(start); Ctrl-C to stop") }
+                if !server.json && Terminal.isStandardErrorTTY {
+                    Terminal.note("following \(category) from global position \(start); Ctrl-C to stop")
+                }
                 var seen = 0
                 let limit = count
-                try await server.client.events("/v1/categories/\(Client.escape(category))/events", query: query, lastEventID: nil) { data, _ in
+                try await server.client.events("/v1/categories/\(Client.escape(category))/events", query: query, lastEventID: nil) {
+                    data, _ in
                     if server.json {
                         Terminal.print(data)
                     } else if let message = try? JSONValue(parsing: data) {
                         Terminal.print(
-                            "\(message["globalPosition"]?.integerValue ?? -1)  \(message["streamName"]?.stringValue ?? "")@\(message["position"]?.integerValue ?? -1)  \(Terminal.paint(message["type"]?.stringValue ?? "", .cyan))  \(message["data"]?.jsonText ?? "")")
+                            "\(message["globalPosition"]?.integerValue ?? -1)  \(message["streamName"]?.stringValue ?? "")@\(message["position"]?.integerValue ?? -1)  \(Terminal.paint(message["type"]?.stringValue ?? "", .cyan))  \(message["data"]?.jsonText ?? "")"
+                        )
                     }
                     seen += 1
                     if let limit, seen >= limit { throw CancellationError() }

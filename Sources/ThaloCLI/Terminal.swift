@@ -5,7 +5,8 @@ import Foundation
 enum Terminal {
     static let isStandardOutputTTY = isatty(STDOUT_FILENO) == 1
     static let isStandardErrorTTY = isatty(STDERR_FILENO) == 1
-    static let colorEnabled = isStandardOutputTTY && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+    static let colorEnabled =
+        isStandardOutputTTY && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
         && ProcessInfo.processInfo.environment["TERM"] != "dumb"
 
     enum Color: String {

@@ -26,7 +26,8 @@ final class AggregateRuntime<Store: MessageStore>: Sendable {
         self.workers = (0..<count).map { _ in
             InstanceWorker(module: module, store: store, configuration: configuration, capacity: capacity, metrics: metrics, logger: logger)
         }
-        self.viewWorker = InstanceWorker(module: module, store: store, configuration: configuration, capacity: 1, metrics: metrics, logger: logger)
+        self.viewWorker = InstanceWorker(
+            module: module, store: store, configuration: configuration, capacity: 1, metrics: metrics, logger: logger)
     }
 
     /// The worker that owns an entity.

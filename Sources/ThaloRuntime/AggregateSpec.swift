@@ -114,7 +114,9 @@ public struct AggregateSpec: Sendable {
 
     /// The keys `then.error` may have: the module's error cases, and `invalidPayload` for a
     /// `when` payload the server refuses before the module sees it.
-    static let errorKinds = ["command", "ignore", "deserializeCommand", "deserializeEvent", "unknownCommand", "unknownEvent", "invalidPayload"]
+    static let errorKinds = [
+        "command", "ignore", "deserializeCommand", "deserializeEvent", "unknownCommand", "unknownEvent", "invalidPayload",
+    ]
 
     /// Runs every scenario on a fresh entity of `module`, in one instance.
     ///
@@ -219,7 +221,9 @@ public struct AggregateSpec: Sendable {
                         if let expected = scenario.expectedError {
                             let (kind, message) = Self.parts(error)
                             if kind != expected.kind || (expected.message != nil && expected.message != message) {
-                                problems.append("expected error \(expected.kind) \(expected.message.map { "\"\($0)\"" } ?? "(any message)"), got \(Self.describe(error))")
+                                problems.append(
+                                    "expected error \(expected.kind) \(expected.message.map { "\"\($0)\"" } ?? "(any message)"), got \(Self.describe(error))"
+                                )
                             }
                         } else {
                             problems.append("expected events, got error \(Self.describe(error))")

@@ -102,7 +102,8 @@ extension Runtime {
         var details = report.schemaProblems.map { PayloadError(.init(rawValue: "incompatible-schema"), path: "", message: $0) }
         details += report.replayFailures.map { failure in
             PayloadError(
-                .init(rawValue: "replay-failed"), path: [failure.stream, failure.position.map { "position \($0)" }].compactMap { $0 }
+                .init(rawValue: "replay-failed"),
+                path: [failure.stream, failure.position.map { "position \($0)" }].compactMap { $0 }
                     .joined(separator: " at "), message: failure.message)
         }
         let code: RuntimeError.Code = report.schemaProblems.isEmpty ? .replayFailed : .incompatibleSchema

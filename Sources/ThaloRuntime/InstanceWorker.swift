@@ -38,7 +38,8 @@ actor InstanceWorker<Store: MessageStore> {
     var snapshotTasks: [Int: Task<Void, Never>] = [:]
     var nextSnapshotTask = 0
 
-    init(module: AggregateModule, store: Store, configuration: RuntimeConfiguration, capacity: Int, metrics: RuntimeMetrics, logger: Logger) {
+    init(module: AggregateModule, store: Store, configuration: RuntimeConfiguration, capacity: Int, metrics: RuntimeMetrics, logger: Logger)
+    {
         self.module = module
         self.store = store
         self.configuration = configuration
@@ -186,7 +187,9 @@ actor InstanceWorker<Store: MessageStore> {
                             let refused = try call("apply") { guest throws(GuestFailure) in
                                 try guest.apply(handle, events: [Self.guestEvent(event)])
                             }
-                            if let refused { return .failed(position: event.position, reason: applyFailure(refused, stream: stream).message) }
+                            if let refused {
+                                return .failed(position: event.position, reason: applyFailure(refused, stream: stream).message)
+                            }
                         } catch {
                             return .failed(position: event.position, reason: error.message)
                         }
@@ -384,7 +387,8 @@ actor InstanceWorker<Store: MessageStore> {
         var bytes = 0
         for index in events.indices {
             let event = events[index]
-            let size = event.type.utf8.count + event.data.utf8.count + (event.metadata?.utf8.count ?? 0)
+            let size =
+                event.type.utf8.count + event.data.utf8.count + (event.metadata?.utf8.count ?? 0)
                 + event.streamName.rawValue.utf8.count + 36 + ModuleContract.recordedEventSize
             if index > start && bytes + size > limits.maximumApplyBytes {
                 chunks.append(events[start..<index])

@@ -44,7 +44,9 @@ public final class ModuleRegistry: Sendable {
     /// - Throws: ``RuntimeError`` with code `invalidModule` (with the ESDL diagnostics
     ///   rendered in the message) or `versionExists`.
     @discardableResult
-    public func publish(schema schemaText: String, wasm: [UInt8], expectedName: String? = nil, file: String = "schema.esdl") async throws(RuntimeError) -> ModuleInfo {
+    public func publish(schema schemaText: String, wasm: [UInt8], expectedName: String? = nil, file: String = "schema.esdl")
+        async throws(RuntimeError) -> ModuleInfo
+    {
         try await store(try await prepare(schema: schemaText, wasm: wasm, expectedName: expectedName, file: file))
     }
 
@@ -55,7 +57,8 @@ public final class ModuleRegistry: Sendable {
     }
 
     /// Every check of ``publish(schema:wasm:expectedName:file:)``, without storing anything.
-    func prepare(schema schemaText: String, wasm: [UInt8], expectedName: String?, file: String) async throws(RuntimeError) -> PreparedModule {
+    func prepare(schema schemaText: String, wasm: [UInt8], expectedName: String?, file: String) async throws(RuntimeError) -> PreparedModule
+    {
         let schema: Schema
         do {
             schema = try Schema.parse(schemaText, file: file)
@@ -99,12 +102,15 @@ public final class ModuleRegistry: Sendable {
         do {
             try await storage.saveModule(stored)
         } catch let error as MessageStoreError where error.code == .duplicateMessageID {
-            throw RuntimeError(.versionExists, "\(name) \(schema.version) is already published", aggregate: name, moduleVersion: schema.version.description)
+            throw RuntimeError(
+                .versionExists, "\(name) \(schema.version) is already published", aggregate: name, moduleVersion: schema.version.description
+            )
         } catch {
             throw RuntimeError.store(error, while: "publishing \(name) \(schema.version)")
         }
         cache.withLock { $0[Self.key(name, schema.version)] = module }
-        logger.info("published module", metadata: ["module.name": "\(name)", "module.version": "\(schema.version)", "module.size": "\(wasm.count)"])
+        logger.info(
+            "published module", metadata: ["module.name": "\(name)", "module.version": "\(schema.version)", "module.size": "\(wasm.count)"])
         return ModuleInfo(name: name, version: schema.version, publishedAt: stored.publishedAt, size: wasm.count)
     }
 

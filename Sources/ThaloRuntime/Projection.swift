@@ -151,7 +151,8 @@ public final class ProjectionRunner<Store: MessageStore>: Service, Sendable {
                     return
                 } catch {
                     if Task.isCancelled { return }
-                    self.logger.warning("projection partition stopped on an error; restarting it", metadata: ["partition": "\(lease)", "error": "\(error)"])
+                    self.logger.warning(
+                        "projection partition stopped on an error; restarting it", metadata: ["partition": "\(lease)", "error": "\(error)"])
                     try? await Task.sleep(for: backoff.nextWait())
                 }
             }

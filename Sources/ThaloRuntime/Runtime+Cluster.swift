@@ -36,7 +36,8 @@ extension Runtime {
                 }
                 partitions.append(
                     ClusterPartition(
-                        category: category, consumer: configuration.consumerName, partition: 0, partitions: 1, owner: configuration.consumesCommands ? configuration.nodeID : nil,
+                        category: category, consumer: configuration.consumerName, partition: 0, partitions: 1,
+                        owner: configuration.consumesCommands ? configuration.nodeID : nil,
                         epoch: 0, expiresAt: nil, position: position, lag: lag))
             }
             return ClusterStatus(node: configuration.nodeID, nodes: [node], partitions: partitions)

@@ -2,8 +2,8 @@ import ESDL
 import Foundation
 import JSON
 import Logging
-import Metrics
 import MessageStore
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -65,7 +65,9 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
     /// default ``DeployCheck`` (every stream replayed); see
     /// ``publish(schema:wasm:expectedName:file:check:)``.
     @discardableResult
-    public func publish(schema: String, wasm: [UInt8], expectedName: String? = nil, file: String = "schema.esdl") async throws(RuntimeError) -> ModuleInfo {
+    public func publish(schema: String, wasm: [UInt8], expectedName: String? = nil, file: String = "schema.esdl") async throws(RuntimeError)
+        -> ModuleInfo
+    {
         try await publish(schema: schema, wasm: wasm, expectedName: expectedName, file: file, check: DeployCheck()).info
     }
 
@@ -91,7 +93,9 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
         if let previous {
             logger.info(
                 "switched aggregate to another version; entities are rebuilt under it",
-                metadata: ["module.name": "\(module.name)", "module.version": "\(module.version)", "module.previous": "\(previous.module.version)"])
+                metadata: [
+                    "module.name": "\(module.name)", "module.version": "\(module.version)", "module.previous": "\(previous.module.version)",
+                ])
             await previous.shutdown()
         }
     }
@@ -105,7 +109,8 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
     /// The running version of an aggregate, loading the newest published one on first use.
     /// Accepts the aggregate's name (`BankAccount`) or its category (`bankAccount`).
     func aggregate(_ name: String) async throws(RuntimeError) -> AggregateRuntime<Store> {
-        if let running = active.withLock({ active in active[name] ?? active.values.first { $0.module.schema.aggregate.category == name } }) {
+        if let running = active.withLock({ active in active[name] ?? active.values.first { $0.module.schema.aggregate.category == name } })
+        {
             return running
         }
         let task = activating.withLock { loads in
@@ -258,7 +263,8 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
             payload = try message.dataJSON()
             metadata = try message.parsedMetadata()
         } catch {
-            throw RuntimeError(.invalidPayload, "command message \(message.id) in \(stream): \(error.message)", aggregate: running.module.name)
+            throw RuntimeError(
+                .invalidPayload, "command message \(message.id) in \(stream): \(error.message)", aggregate: running.module.name)
         }
         let request = CommandRequest(
             aggregate: running.module.name, id: id, command: message.type, payload: payload, commandID: message.id,

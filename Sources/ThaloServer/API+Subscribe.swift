@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
-import MessageStore
 import Logging
+import MessageStore
 import ServiceLifecycle
 import ThaloRuntime
 

@@ -188,7 +188,8 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         guard let version = SemanticVersion(versionText) else {
             // No published version has that name: versions are semantic versions such as 0.1.0.
             throw APIError(
-                .notFound, code: "unknownVersion", message: "\(name) has no published version \"\(versionText)\" (versions look like 0.1.0)")
+                .notFound, code: "unknownVersion", message: "\(name) has no published version \"\(versionText)\" (versions look like 0.1.0)"
+            )
         }
         let body = try await Self.jsonBody(request, limit: 64 * 1024, what: "an activate request", allowEmpty: true)
         guard body.objectValue != nil else {
@@ -317,7 +318,8 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         }
         if let text = query["time"] {
             guard let value = Timestamp(iso8601: String(text)) else {
-                throw APIError(.badRequest, code: "invalidArgument", message: "time must be ISO 8601 such as 2026-11-27T10:00:00Z, got \(text)")
+                throw APIError(
+                    .badRequest, code: "invalidArgument", message: "time must be ISO 8601 such as 2026-11-27T10:00:00Z, got \(text)")
             }
             time = value
         }
@@ -332,7 +334,8 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
             let view = try await runtime.entity(aggregate: aggregate, id: id, at: point)
             if view.events.isEmpty, try await runtime.store.streamVersion(view.streamName) == nil {
                 throw APIError(
-                    .notFound, code: "unknownEntity", message: "\(view.streamName) has no events: entity \(id) of \(view.aggregate) does not exist yet",
+                    .notFound, code: "unknownEntity",
+                    message: "\(view.streamName) has no events: entity \(id) of \(view.aggregate) does not exist yet",
                     extra: ["aggregate": .string(view.aggregate)])
             }
             var output = JSONOutput()
@@ -392,7 +395,9 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
     func authorize(_ request: Request, read: Bool = false) throws {
         guard let token, !(read && limits.openReads) else { return }
         guard let header = request.headers[.authorization] else {
-            throw APIError(.unauthorized, code: "unauthorized", message: "this server requires a bearer token: send Authorization: Bearer <token> (thalo --token)")
+            throw APIError(
+                .unauthorized, code: "unauthorized",
+                message: "this server requires a bearer token: send Authorization: Bearer <token> (thalo --token)")
         }
         // The scheme is case-insensitive (RFC 9110 §11.1); the token is compared as is.
         let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
@@ -415,7 +420,8 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         let command = try Self.parameter("command", context)
         let payload = try await Self.jsonBody(request, limit: limits.maximumCommandBodyBytes, what: "a command", allowEmpty: true)
         guard case .object = payload else {
-            throw APIError(.badRequest, code: "invalidPayload", message: "the command payload must be a JSON object, found \(payload.typeName)")
+            throw APIError(
+                .badRequest, code: "invalidPayload", message: "the command payload must be a JSON object, found \(payload.typeName)")
         }
         var commandID: UUID?
         if let key = request.headers[.idempotencyKey] {
@@ -429,7 +435,8 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         metadata.replyStreamName = request.headers[.replyStreamName]
         if let correlation = metadata.correlationStreamName, let problem = StreamName.problem(in: correlation) {
             throw APIError(
-                .badRequest, code: "invalidArgument", message: "Correlation-Stream-Name \"\(correlation)\" is not a stream name: \(problem)")
+                .badRequest, code: "invalidArgument", message: "Correlation-Stream-Name \"\(correlation)\" is not a stream name: \(problem)"
+            )
         }
 
         return CommandRequest(
@@ -478,7 +485,8 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
 
     /// The `batchSize` of a read: 1 to ``APILimits/maximumBatchSize`` (default 1,000).
     func batchSize(_ query: FlatDictionary<Substring, Substring>, default value: Int64 = 1000) throws -> Int64 {
-        try Self.integer(query["batchSize"], name: "batchSize", default: min(value, limits.maximumBatchSize), in: 1...limits.maximumBatchSize)
+        try Self.integer(
+            query["batchSize"], name: "batchSize", default: min(value, limits.maximumBatchSize), in: 1...limits.maximumBatchSize)
     }
 
     /// The `correlation` query parameter: a category name.

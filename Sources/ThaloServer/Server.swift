@@ -105,7 +105,9 @@ public enum Server {
     public static let exampleNames = ["bank_account", "counter", "todos"]
 
     /// Builds and publishes each example whose version is not published yet.
-    static func publishExamples(from folder: URL, runtime: Runtime<some MessageStore & ModuleStorage>, logger: Logger) async throws -> [String] {
+    static func publishExamples(from folder: URL, runtime: Runtime<some MessageStore & ModuleStorage>, logger: Logger) async throws
+        -> [String]
+    {
         let entries = exampleNames.map { folder.appendingPathComponent($0) }
             .filter { FileManager.default.fileExists(atPath: $0.path) }
         guard !entries.isEmpty else {

@@ -81,7 +81,8 @@ public struct ServerOptions: Sendable {
             throw ServerOptionsError("--partitions must be between 1 and 1024, got \(partitions)")
         }
         if heartbeatInterval < .milliseconds(50) || leaseDuration < heartbeatInterval * 2 {
-            throw ServerOptionsError("the lease must last at least twice the heartbeat interval (at least 50 ms), so that a healthy node renews in time")
+            throw ServerOptionsError(
+                "the lease must last at least twice the heartbeat interval (at least 50 ms), so that a healthy node renews in time")
         }
         if limits.maximumCommandBodyBytes < 1 || limits.maximumPublishBodyBytes < 1 || limits.maximumBatchSize < 1
             || limits.maximumSubscribers < 1

@@ -1,7 +1,8 @@
 import ESDL
 import Foundation
-@testable import GuestBuilder
 import Testing
+
+@testable import GuestBuilder
 
 /// Builds real modules with the toolchain (Embedded Swift for wasm32, clang, wasm-ld).
 /// Each Swift build takes about ten seconds.
@@ -152,14 +153,15 @@ struct GuestBuildTests {
             /tmp/w/counter.generated.swift:12:1: warning: unused
             """
         let ordered = CompilerDiagnostics.authorFirst(output, authorFiles: ["Counter.swift"])
-        #expect(ordered == """
-            /src/Counter.swift:3:12: error: cannot convert value
-            /src/Counter.swift:1:1: note: declared here
-            /tmp/w/counter.generated.swift:10:5: error: type 'Counter' does not conform
-             8 | x
-               | `- error: here
-            /tmp/w/counter.generated.swift:12:1: warning: unused
-            """)
+        #expect(
+            ordered == """
+                /src/Counter.swift:3:12: error: cannot convert value
+                /src/Counter.swift:1:1: note: declared here
+                /tmp/w/counter.generated.swift:10:5: error: type 'Counter' does not conform
+                 8 | x
+                   | `- error: here
+                /tmp/w/counter.generated.swift:12:1: warning: unused
+                """)
     }
 
     @Test("a missing implementation of the protocol is a compile error that says what to write")

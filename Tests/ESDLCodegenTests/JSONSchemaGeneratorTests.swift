@@ -27,11 +27,12 @@ struct JSONSchemaGeneratorTests {
         #expect(document["$schema"] == "https://json-schema.org/draft/2020-12/schema")
         #expect(document["title"] == "Order")
         let keys = try #require(document["$defs"]?.objectValue).keys.sorted()
-        #expect(keys == [
-            "command:amend", "command:archive", "command:configure", "command:place", "command:ship", "command:touch",
-            "event:Amended", "event:Configured", "event:Placed", "event:Rejected", "event:Shipped", "event:Touched",
-            "type:Address", "type:Category", "type:Coordinates", "type:Country", "type:LineOption", "type:OrderLine",
-        ])
+        #expect(
+            keys == [
+                "command:amend", "command:archive", "command:configure", "command:place", "command:ship", "command:touch",
+                "event:Amended", "event:Configured", "event:Placed", "event:Rejected", "event:Shipped", "event:Touched",
+                "type:Address", "type:Category", "type:Coordinates", "type:Country", "type:LineOption", "type:OrderLine",
+            ])
     }
 
     @Test("scalars, optionals and arrays map to the documented keywords")
@@ -57,9 +58,10 @@ struct JSONSchemaGeneratorTests {
 
         let shipped = try #require(document["$defs"]?["event:Shipped"])
         #expect(shipped["properties"]?["address"] == ["$ref": "#/$defs/type:Address"])
-        #expect(shipped["properties"]?["history"] == [
-            "type": ["array", "null"], "items": ["anyOf": [["$ref": "#/$defs/type:Address"], ["type": "null"]]],
-        ])
+        #expect(
+            shipped["properties"]?["history"] == [
+                "type": ["array", "null"], "items": ["anyOf": [["$ref": "#/$defs/type:Address"], ["type": "null"]]],
+            ])
         let touched = try #require(document["$defs"]?["event:Touched"])
         #expect(touched["required"] == nil)
         #expect(touched["properties"] == [:])
@@ -68,12 +70,18 @@ struct JSONSchemaGeneratorTests {
     @Test("the base64 pattern accepts what the runtime accepts")
     func base64Pattern() throws {
         let schema = try Fixtures.schema("schemas/everything.esdl")
-        let texts = ["", "AA==", "AAA=", "AAAA", "AAEC/w==", "+/+/", "A", "AA", "AAA", "A===", "AA=A", "=AAA", "AAAA=", "AA AA", "AA==AAAA", "Zm9v\n"]
+        let texts = [
+            "", "AA==", "AAA=", "AAAA", "AAEC/w==", "+/+/", "A", "AA", "AAA", "A===", "AA=A", "=AAA", "AAAA=", "AA AA", "AA==AAAA",
+            "Zm9v\n",
+        ]
         let regex = try Regex(JSONSchemaGenerator.base64Pattern)
         for text in texts {
             let runtime = schema.isValidCommand(
                 "place",
-                payload: ["customer": "c", "quantity": 1, "total_cents": 1, "weight": 1, "exchange_rate": 1, "gift": true, "signature": .string(text)])
+                payload: [
+                    "customer": "c", "quantity": 1, "total_cents": 1, "weight": 1, "exchange_rate": 1, "gift": true,
+                    "signature": .string(text),
+                ])
             let matches = text.wholeMatch(of: regex) != nil
             #expect(matches == runtime, "\(text.debugDescription): pattern \(matches), runtime \(runtime)")
         }
@@ -89,20 +97,25 @@ struct JSONSchemaGeneratorTests {
 
         var caseTexts: [String] = []
         var expectations: [(SchemaCase, Bool?)] = []
-        for (file, cases) in [("bank_account/bank_account.esdl", SchemaCase.bankAccount), ("schemas/everything.esdl", SchemaCase.everything)] {
+        for (file, cases) in [
+            ("bank_account/bank_account.esdl", SchemaCase.bankAccount), ("schemas/everything.esdl", SchemaCase.everything),
+        ] {
             let schema = try Fixtures.schema(file)
             let documentURL = folder.appendingPathComponent(schema.aggregate.name + ".json")
             try JSONSchemaGenerator(schema: schema).generate().jsonText.write(to: documentURL, atomically: true, encoding: .utf8)
             for item in cases {
                 // The payload text goes to Python as written, so that `1e2` or
                 // 2147483648 reach jsonschema exactly as a client would send them.
-                caseTexts.append(#"{"document":"\#(documentURL.path)","ref":"\#(JSONSchemaGenerator.reference(item.kind, item.name))","payload":\#(item.payload)}"#)
+                caseTexts.append(
+                    #"{"document":"\#(documentURL.path)","ref":"\#(JSONSchemaGenerator.reference(item.kind, item.name))","payload":\#(item.payload)}"#
+                )
                 let payload = try JSONValue(parsing: item.payload)
-                let runtime: Bool? = switch item.kind {
-                case .event: schema.isValidEvent(item.name, payload: payload)
-                case .command: schema.isValidCommand(item.name, payload: payload)
-                case .type: nil
-                }
+                let runtime: Bool? =
+                    switch item.kind {
+                    case .event: schema.isValidEvent(item.name, payload: payload)
+                    case .command: schema.isValidCommand(item.name, payload: payload)
+                    case .type: nil
+                    }
                 expectations.append((item, runtime))
             }
         }
@@ -200,7 +213,9 @@ struct SchemaCase: Sendable {
         .valid(.event, "Touched", #"{}"#, "an event without fields"),
         .valid(.event, "Shipped", #"{"address":\#(address),"history":[null,\#(address)]}"#, "optional custom types in an array"),
         .valid(.event, "Configured", #"{"default":true,"class":"c","self":1,"protocol":null,"type":"t"}"#, "keyword field names"),
-        .valid(.type, "Category", #"{"name":"a","parent":{"name":"b","parent":null,"children":[]},"children":[{"name":"c","children":[]}]}"#, "a recursive type"),
+        .valid(
+            .type, "Category", #"{"name":"a","parent":{"name":"b","parent":null,"children":[]},"children":[{"name":"c","children":[]}]}"#,
+            "a recursive type"),
         .valid(.command, "ship", #"{"address":\#(address),"tracking":null}"#, "a command with a custom type"),
         .valid(.command, "touch", #"{}"#, "a command without parameters"),
         .invalid(
@@ -218,7 +233,9 @@ struct SchemaCase: Sendable {
         .invalid(.event, "Amended", #"{"tags":[1],"matrix":[],"lines":[]}"#, "a wrong array element"),
         .invalid(.event, "Amended", #"{"tags":[],"matrix":[[1.5]],"lines":[]}"#, "a fraction in a nested array"),
         .invalid(.event, "Amended", #"{"tags":[null],"matrix":[],"lines":[]}"#, "null in an array of required elements"),
-        .invalid(.event, "Amended", #"{"tags":[],"matrix":[],"lines":[{"sku":"s","quantity":1,"price_cents":2,"colour":"red"}]}"#, "an unknown field in a nested type"),
+        .invalid(
+            .event, "Amended", #"{"tags":[],"matrix":[],"lines":[{"sku":"s","quantity":1,"price_cents":2,"colour":"red"}]}"#,
+            "an unknown field in a nested type"),
         .invalid(.event, "Touched", #"{"x":1}"#, "a field on an event without fields"),
         .invalid(.event, "Shipped", #"{"address":{"street":"s","city":"c","country":{"code":"FR"}}}"#, "a missing field two levels down"),
         .invalid(.event, "Configured", #"{"default":1,"class":"c","self":1,"type":"t"}"#, "a number for a Bool"),

@@ -32,7 +32,8 @@ struct ReservedNamesFollowCodeTests {
             declared.formUnion(try Self.topLevelDeclarations(in: String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)))
         }
         // Sanity: the scan finds the SDK's main types, functions and variables.
-        #expect(declared.isSuperset(of: ["Context", "JSONValue", "EntityTable", "Indirect", "bytesEqual", "thalo_malloc", "keptBufferLimit"]))
+        #expect(
+            declared.isSuperset(of: ["Context", "JSONValue", "EntityTable", "Indirect", "bytesEqual", "thalo_malloc", "keptBufferLimit"]))
         let missing = declared.subtracting(Schema.reservedNames).sorted()
         #expect(missing.isEmpty, "not reserved, add them to ReservedNames in Sources/ESDL/Schema+ReservedNames.swift: \(missing)")
     }

@@ -52,23 +52,29 @@ struct RustGuestGeneratorTests {
         #expect(code.contains(handler("all", "Option<(A, Option<B>)>")))
         // Every present event is pushed, in the order declared (arm bodies are indented 16).
         func lines(_ lines: String...) -> String { lines.map { String(repeating: " ", count: 16) + $0 + "\n" }.joined() }
-        #expect(code.contains(lines(
-            "let (e0, e1, e2) = PairAggregate::handle_some(entity, ctx)?;",
-            "if let Some(e0) = e0 {", "    events.push(e0);", "}",
-            "events.push(e1);",
-            "if let Some(e2) = e2 {", "    events.push(e2);", "}")))
-        #expect(code.contains(lines(
-            "if let Some((e0, e1)) = PairAggregate::handle_all(entity, ctx)? {",
-            "    events.push(e0);",
-            "    if let Some(e1) = e1 {", "        events.push(e1);", "    }",
-            "}")))
+        #expect(
+            code.contains(
+                lines(
+                    "let (e0, e1, e2) = PairAggregate::handle_some(entity, ctx)?;",
+                    "if let Some(e0) = e0 {", "    events.push(e0);", "}",
+                    "events.push(e1);",
+                    "if let Some(e2) = e2 {", "    events.push(e2);", "}")))
+        #expect(
+            code.contains(
+                lines(
+                    "if let Some((e0, e1)) = PairAggregate::handle_all(entity, ctx)? {",
+                    "    events.push(e0);",
+                    "    if let Some(e1) = e1 {", "        events.push(e1);", "    }",
+                    "}")))
     }
 
-    @Test("names become Rust names: snake_case, raw keywords, and self/Self/super/crate with an underscore", arguments: [
-        ("initial_balance", "initial_balance"), ("initialBalance", "initial_balance"), ("type", "r#type"),
-        ("match", "r#match"), ("self", "self_"), ("Self", "self_"), ("crate", "crate_"), ("default", "default"),
-        ("HTTPCode", "http_code"),
-    ])
+    @Test(
+        "names become Rust names: snake_case, raw keywords, and self/Self/super/crate with an underscore",
+        arguments: [
+            ("initial_balance", "initial_balance"), ("initialBalance", "initial_balance"), ("type", "r#type"),
+            ("match", "r#match"), ("self", "self_"), ("Self", "self_"), ("crate", "crate_"), ("default", "default"),
+            ("HTTPCode", "http_code"),
+        ])
     func identifiers(name: String, expected: String) {
         #expect(RustGuestGenerator.identifier(name) == expected)
     }
@@ -86,7 +92,8 @@ struct RustGuestGeneratorTests {
             aggregate A { go(ctx: String) -> E }
             event E {}
             """)
-        #expect(RustGuestGenerator(schema: clash).generate().contains(
-            "fn handle_go(&self, ctx_: &thalo::Context, ctx: String) -> Result<E, thalo::AggregateError>;"))
+        #expect(
+            RustGuestGenerator(schema: clash).generate().contains(
+                "fn handle_go(&self, ctx_: &thalo::Context, ctx: String) -> Result<E, thalo::AggregateError>;"))
     }
 }

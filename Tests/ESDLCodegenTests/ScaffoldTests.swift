@@ -12,8 +12,9 @@ struct ScaffoldTests {
         for file in ["shopping_cart.esdl", "ShoppingCart.swift", "README.md", "Tests/shopping_cart.spec.json"] {
             #expect(FileManager.default.fileExists(atPath: project.appendingPathComponent(file).path), "missing \(file)")
         }
-        let spec = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: project.appendingPathComponent("Tests/shopping_cart.spec.json"))) as? [String: Any]
+        let spec =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: project.appendingPathComponent("Tests/shopping_cart.spec.json"))) as? [String: Any]
         #expect(spec?["aggregate"] as? String == "ShoppingCart")
         #expect((spec?["scenarios"] as? [Any])?.isEmpty == false)
         let result = try await GuestBuilder().build(directory: project)
@@ -22,7 +23,9 @@ struct ScaffoldTests {
         #expect(result.diagnostics.isEmpty, "warnings in the template: \(result.diagnostics)")
     }
 
-    @Test("names in snake_case, kebab-case and camel case give the same project", arguments: ["shopping_cart", "shopping-cart", "ShoppingCart"])
+    @Test(
+        "names in snake_case, kebab-case and camel case give the same project",
+        arguments: ["shopping_cart", "shopping-cart", "ShoppingCart"])
     func nameForms(name: String) throws {
         let project = try Scaffold.create(name: name, in: try Fixtures.temporaryDirectory("names"))
         #expect(project.lastPathComponent == "shopping_cart")

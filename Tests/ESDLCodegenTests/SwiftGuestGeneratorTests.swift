@@ -49,14 +49,18 @@ struct SwiftGuestGeneratorTests {
         #expect(code.contains("func handleArchive(_ ctx: Context) throws(AggregateError) -> (touched: Touched, rejected: Rejected)?\n"))
         // Every event of a tuple is appended, in the order declared; optional ones when present.
         func lines(_ lines: String...) -> String { lines.map { String(repeating: " ", count: 12) + $0 + "\n" }.joined() }
-        #expect(code.contains(lines(
-            "let returned = try entity.handleShip(context, address: _address, tracking: _tracking)",
-            "events.append(returned.shipped)",
-            "if let event = returned.rejected { events.append(event) }")))
-        #expect(code.contains(lines(
-            "guard let returned = try entity.handleArchive(context) else { return }",
-            "events.append(returned.touched)",
-            "events.append(returned.rejected)")))
+        #expect(
+            code.contains(
+                lines(
+                    "let returned = try entity.handleShip(context, address: _address, tracking: _tracking)",
+                    "events.append(returned.shipped)",
+                    "if let event = returned.rejected { events.append(event) }")))
+        #expect(
+            code.contains(
+                lines(
+                    "guard let returned = try entity.handleArchive(context) else { return }",
+                    "events.append(returned.touched)",
+                    "events.append(returned.rejected)")))
     }
 
     @Test("Swift keywords as field names are escaped and JSON keys stay as written")
@@ -81,11 +85,13 @@ struct SwiftGuestGeneratorTests {
     func handBuiltSchema() {
         let schema = Schema(
             version: SemanticVersion(major: 1, minor: 2, patch: 3),
-            aggregate: Aggregate(name: "Box", commands: [
-                Command(
-                    name: "put", parameters: [Field(name: "items", type: .optional(.array(.optional(.scalar(.bytes)))))],
-                    returns: .event("Put"))
-            ]),
+            aggregate: Aggregate(
+                name: "Box",
+                commands: [
+                    Command(
+                        name: "put", parameters: [Field(name: "items", type: .optional(.array(.optional(.scalar(.bytes)))))],
+                        returns: .event("Put"))
+                ]),
             events: [EventDefinition(name: "Put", fields: [Field(name: "items", type: .array(.array(.scalar(.string))))])],
             types: [])
         let code = SwiftGuestGenerator(schema: schema).generate()

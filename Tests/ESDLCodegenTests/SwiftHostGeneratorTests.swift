@@ -210,18 +210,24 @@ enum HostFixtures {
     static let samples: [Sample] = [
         Sample(
             type: "Placed",
-            input: #"{"customer":"Ada ✓","quantity":-2147483648,"total_cents":9007199254740993,"weight":2.5,"exchange_rate":1.1,"gift":true,"signature":"AAEC/w=="}"#),
+            input:
+                #"{"customer":"Ada ✓","quantity":-2147483648,"total_cents":9007199254740993,"weight":2.5,"exchange_rate":1.1,"gift":true,"signature":"AAEC/w=="}"#
+        ),
         Sample(
             type: "Amended",
-            input: #"{"note":null,"tags":["a","b"],"labels":[null,"x"],"matrix":[[1,2],[],[3]],"lines":[{"sku":"s1","quantity":1,"price_cents":100,"options":[{"name":"size","value":null},{"name":"colour","value":"red"}]},{"sku":"s2","quantity":2,"price_cents":5}]}"#,
-            output: #"{"tags":["a","b"],"labels":[null,"x"],"matrix":[[1,2],[],[3]],"lines":[{"sku":"s1","quantity":1,"price_cents":100,"options":[{"name":"size"},{"name":"colour","value":"red"}]},{"sku":"s2","quantity":2,"price_cents":5}]}"#
+            input:
+                #"{"note":null,"tags":["a","b"],"labels":[null,"x"],"matrix":[[1,2],[],[3]],"lines":[{"sku":"s1","quantity":1,"price_cents":100,"options":[{"name":"size","value":null},{"name":"colour","value":"red"}]},{"sku":"s2","quantity":2,"price_cents":5}]}"#,
+            output:
+                #"{"tags":["a","b"],"labels":[null,"x"],"matrix":[[1,2],[],[3]],"lines":[{"sku":"s1","quantity":1,"price_cents":100,"options":[{"name":"size"},{"name":"colour","value":"red"}]},{"sku":"s2","quantity":2,"price_cents":5}]}"#
         ),
         Sample(type: "Amended", input: #"{"note":"n","tags":[],"matrix":[],"lines":[]}"#),
         Sample(type: "Touched", input: "{}"),
         Sample(
             type: "Shipped",
-            input: #"{"address":{"street":"1 Main St","city":"Springfield","country":{"code":"US","name":"United States"},"location":{"latitude":39.78,"longitude":-89.65}},"tracking":null,"history":[null,{"street":"s","city":"c","country":{"code":"FR","name":"France"}}]}"#,
-            output: #"{"address":{"street":"1 Main St","city":"Springfield","country":{"code":"US","name":"United States"},"location":{"latitude":39.78,"longitude":-89.65}},"history":[null,{"street":"s","city":"c","country":{"code":"FR","name":"France"}}]}"#
+            input:
+                #"{"address":{"street":"1 Main St","city":"Springfield","country":{"code":"US","name":"United States"},"location":{"latitude":39.78,"longitude":-89.65}},"tracking":null,"history":[null,{"street":"s","city":"c","country":{"code":"FR","name":"France"}}]}"#,
+            output:
+                #"{"address":{"street":"1 Main St","city":"Springfield","country":{"code":"US","name":"United States"},"location":{"latitude":39.78,"longitude":-89.65}},"history":[null,{"street":"s","city":"c","country":{"code":"FR","name":"France"}}]}"#
         ),
         Sample(type: "Rejected", input: #"{"reason":"out of stock"}"#),
         Sample(
@@ -232,7 +238,10 @@ enum HostFixtures {
     /// What the program prints for the commands it builds, after the samples.
     static let commandOutputs: [(String, String)] = [
         ("command:configure", #"{"default":false,"class":"k","self":-1,"type":"t"}"#),
-        ("command:place", #"{"customer":"c","quantity":1,"total_cents":2,"weight":0.5,"exchange_rate":0.25,"gift":false,"signature":"aGk="}"#),
+        (
+            "command:place",
+            #"{"customer":"c","quantity":1,"total_cents":2,"weight":0.5,"exchange_rate":0.25,"gift":false,"signature":"aGk="}"#
+        ),
         ("type:Category", #"{"name":"root","children":[{"name":"child","parent":{"name":"root","children":[]},"children":[]}]}"#),
     ]
 

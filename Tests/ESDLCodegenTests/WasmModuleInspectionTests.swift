@@ -49,7 +49,9 @@ struct WasmModuleInspectionTests {
         #expect(inspection.exports == ["memory", "f"])
     }
 
-    @Test("bytes that are not a module give nil", arguments: [[], [0x00, 0x61, 0x73], [0x01, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00]] as [[UInt8]])
+    @Test(
+        "bytes that are not a module give nil",
+        arguments: [[], [0x00, 0x61, 0x73], [0x01, 0x61, 0x73, 0x6D, 0x01, 0x00, 0x00, 0x00]] as [[UInt8]])
     func notAModule(bytes: [UInt8]) {
         #expect(WasmModuleInspection(bytes) == nil)
     }

@@ -81,28 +81,31 @@ struct FuzzTests {
         }
     }
 
-    @Test("deep nesting is rejected without exhausting the stack", arguments: [
-        String(repeating: "[", count: 10_000),
-        "version = \"0.1.0\"\naggregate A { go(x: " + String(repeating: "[", count: 10_000) + "Int"
-            + String(repeating: "]", count: 10_000) + ") -> E }\nevent E {}",
-        "version = \"0.1.0\"\naggregate A { go(x: " + String(repeating: "[", count: 10_000) + ") -> E }\nevent E {}",
-        "version = \"0.1.0\"\ntype T { x: Int" + String(repeating: "?", count: 10_000) + " }",
-        String(repeating: "{", count: 10_000) + String(repeating: "}", count: 10_000),
-        String(repeating: "(", count: 10_000),
-        "aggregate A { go" + String(repeating: "(", count: 10_000) + " }",
-        String(repeating: "/*", count: 10_000),
-        String(repeating: "type T { x: T }\n", count: 2_000),
-        (0..<3_000).map { "type T\($0) { next: T\($0 + 1) }\n" }.joined() + "type T3000 { next: T0 }",
-        String(repeating: "event ", count: 10_000),
-        String(repeating: "\"", count: 10_001),
-    ])
+    @Test(
+        "deep nesting is rejected without exhausting the stack",
+        arguments: [
+            String(repeating: "[", count: 10_000),
+            "version = \"0.1.0\"\naggregate A { go(x: " + String(repeating: "[", count: 10_000) + "Int"
+                + String(repeating: "]", count: 10_000) + ") -> E }\nevent E {}",
+            "version = \"0.1.0\"\naggregate A { go(x: " + String(repeating: "[", count: 10_000) + ") -> E }\nevent E {}",
+            "version = \"0.1.0\"\ntype T { x: Int" + String(repeating: "?", count: 10_000) + " }",
+            String(repeating: "{", count: 10_000) + String(repeating: "}", count: 10_000),
+            String(repeating: "(", count: 10_000),
+            "aggregate A { go" + String(repeating: "(", count: 10_000) + " }",
+            String(repeating: "/*", count: 10_000),
+            String(repeating: "type T { x: T }\n", count: 2_000),
+            (0..<3_000).map { "type T\($0) { next: T\($0 + 1) }\n" }.joined() + "type T3000 { next: T0 }",
+            String(repeating: "event ", count: 10_000),
+            String(repeating: "\"", count: 10_001),
+        ])
     func deepNesting(text: String) {
         Self.check(text, "deep input of \(text.utf8.count) bytes starting \(text.prefix(40))")
     }
 
     @Test("a long chain of required types is reported as one cycle")
     func longCycle() throws {
-        let text = "version = \"0.1.0\"\naggregate A { go() -> E }\nevent E {}\n"
+        let text =
+            "version = \"0.1.0\"\naggregate A { go() -> E }\nevent E {}\n"
             + (0..<3_000).map { "type T\($0) { next: T\(($0 + 1) % 3_000) }\n" }.joined()
         let diagnostics = Schema.analyze(text).diagnostics
         #expect(diagnostics.map(\.code) == [.recursiveType])

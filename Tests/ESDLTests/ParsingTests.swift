@@ -41,18 +41,20 @@ struct ParsingTests {
         #expect(schema.command(named: "increment")?.returns.events == ["Incremented"])
         #expect(schema.command(named: "decrement")?.parameters == [Field(name: "amount", type: .scalar(.int))])
         let counted = [Field(name: "amount", type: .scalar(.int)), Field(name: "count", type: .scalar(.long))]
-        #expect(schema.events == [
-            EventDefinition(name: "Incremented", fields: counted), EventDefinition(name: "Decremented", fields: counted),
-        ])
+        #expect(
+            schema.events == [
+                EventDefinition(name: "Incremented", fields: counted), EventDefinition(name: "Decremented", fields: counted),
+            ])
     }
 
     @Test("the todos seed parses to the expected model")
     func todosSeed() throws {
         let schema = try Schema.parse(Fixtures.todos, file: "todos.esdl")
         #expect(schema.aggregate.name == "Todos")
-        #expect(schema.command(named: "add")?.parameters == [
-            Field(name: "id", type: .scalar(.string)), Field(name: "description", type: .scalar(.string)),
-        ])
+        #expect(
+            schema.command(named: "add")?.parameters == [
+                Field(name: "id", type: .scalar(.string)), Field(name: "description", type: .scalar(.string)),
+            ])
         #expect(schema.command(named: "remove")?.returns.events == ["Removed"])
         #expect(schema.event(named: "Added")?.fields.map(\.name) == ["id", "description"])
         #expect(schema.event(named: "Removed")?.fields == [Field(name: "id", type: .scalar(.string))])
@@ -105,28 +107,32 @@ struct ParsingTests {
             type Point { x: Double, y: Double }
             """)
         let types = try #require(schema.command(named: "go")).parameters.map(\.type)
-        #expect(types == [
-            .scalar(.string), .scalar(.int), .scalar(.long), .scalar(.float), .scalar(.double), .scalar(.bool),
-            .scalar(.bytes), .optional(.scalar(.int)), .array(.scalar(.int)),
-            .optional(.array(.optional(.scalar(.string)))), .array(.array(.scalar(.long))), .custom("Point"),
-            .optional(.custom("Point")), .optional(.array(.optional(.custom("Point")))),
-        ])
-        #expect(types.map(\.description) == [
-            "String", "Int", "Long", "Float", "Double", "Bool", "Bytes", "Int?", "[Int]", "[String?]?", "[[Long]]",
-            "Point", "Point?", "[Point?]?",
-        ])
+        #expect(
+            types == [
+                .scalar(.string), .scalar(.int), .scalar(.long), .scalar(.float), .scalar(.double), .scalar(.bool),
+                .scalar(.bytes), .optional(.scalar(.int)), .array(.scalar(.int)),
+                .optional(.array(.optional(.scalar(.string)))), .array(.array(.scalar(.long))), .custom("Point"),
+                .optional(.custom("Point")), .optional(.array(.optional(.custom("Point")))),
+            ])
+        #expect(
+            types.map(\.description) == [
+                "String", "Int", "Long", "Float", "Double", "Bool", "Bytes", "Int?", "[Int]", "[String?]?", "[[Long]]",
+                "Point", "Point?", "[Point?]?",
+            ])
     }
 
-    @Test("a command returns one event, an optional event, or a tuple of events", arguments: [
-        ("A", .event("A")),
-        ("A?", .optionalEvent("A")),
-        ("(A | B)", tuple(("A", false), ("B", false))),
-        ("(A | B?)", tuple(("A", false), ("B", true))),
-        ("(A? | B)", tuple(("A", true), ("B", false))),
-        ("(A? | B?)", tuple(("A", true), ("B", true))),
-        ("(A | B)?", tuple(("A", false), ("B", false), optional: true)),
-        ("(A)", tuple(("A", false))),
-    ])
+    @Test(
+        "a command returns one event, an optional event, or a tuple of events",
+        arguments: [
+            ("A", .event("A")),
+            ("A?", .optionalEvent("A")),
+            ("(A | B)", tuple(("A", false), ("B", false))),
+            ("(A | B?)", tuple(("A", false), ("B", true))),
+            ("(A? | B)", tuple(("A", true), ("B", false))),
+            ("(A? | B?)", tuple(("A", true), ("B", true))),
+            ("(A | B)?", tuple(("A", false), ("B", false), optional: true)),
+            ("(A)", tuple(("A", false))),
+        ])
     func returns(written: String, expected: CommandReturn) throws {
         let schema = try Schema.parse(
             """

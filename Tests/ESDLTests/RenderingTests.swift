@@ -111,7 +111,9 @@ struct RenderingTests {
         let error = try #require(throws: ESDLError.self) { try Schema.parse("version = \"0.1.0\"", file: "c.esdl") }
         let colored = error.rendered(colored: true)
         #expect(
-            colored == "\u{1B}[1mc.esdl:1:1: \u{1B}[1;31merror: \u{1B}[0m\u{1B}[1mmissing aggregate; expected one definition such as 'aggregate BankAccount { … }'\u{1B}[0m\nversion = \"0.1.0\"\n\u{1B}[1;32m^\u{1B}[0m")
+            colored
+                == "\u{1B}[1mc.esdl:1:1: \u{1B}[1;31merror: \u{1B}[0m\u{1B}[1mmissing aggregate; expected one definition such as 'aggregate BankAccount { … }'\u{1B}[0m\nversion = \"0.1.0\"\n\u{1B}[1;32m^\u{1B}[0m"
+        )
         #expect(error.rendered(colored: false) == error.description)
         #expect(!error.description.contains("\u{1B}"))
     }

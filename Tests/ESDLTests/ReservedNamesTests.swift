@@ -121,7 +121,8 @@ private let cases: [Case] = expectedGroups.flatMap { group in
     group.names.flatMap { name in
         Schema.DefinitionKind.allCases.map { kind in
             let (_, position) = source(naming: kind, name)
-            let expected = group.kinds.contains(kind)
+            let expected =
+                group.kinds.contains(kind)
                 ? "test.esdl:\(position): error: '\(name)' is reserved for generated Swift code: \(group.reason(name)); expected another name for the \(kind.rawValue)"
                 : nil
             return Case(name: name, kind: kind, expected: expected)
@@ -152,15 +153,19 @@ struct ReservedNamesTests {
     @Test("names derived from the aggregate are reserved for events and types")
     func derivedNames() {
         let header = "version = \"0.1.0\"\naggregate BankAccount { go() -> Went }\nevent Went {}\n"
-        #expect(Schema.derivedNames(ofAggregate: "BankAccount") == [
-            "BankAccountAggregate", "BankAccountCommand", "BankAccountModule", "BankAccountEvent",
-        ])
-        #expect(diagnostics(header + "event BankAccountCommand {}\ntype BankAccountModule {}\nevent BankAccountAggregate {}\ntype BankAccountEvent {}") == [
-            "test.esdl:4:7: error: 'BankAccountCommand' is reserved for generated Swift code: generated code declares it as the command enum of aggregate 'BankAccount' in guest code; expected another name for the event",
-            "test.esdl:5:6: error: 'BankAccountModule' is reserved for generated Swift code: generated code declares it as the module type of aggregate 'BankAccount' in guest code; expected another name for the type",
-            "test.esdl:6:7: error: 'BankAccountAggregate' is reserved for generated Swift code: generated code declares it as the protocol that aggregate 'BankAccount' implements in guest code; expected another name for the event",
-            "test.esdl:7:6: error: 'BankAccountEvent' is reserved for generated Swift code: generated code declares it as the event enum of aggregate 'BankAccount' in host code; expected another name for the type",
-        ])
+        #expect(
+            Schema.derivedNames(ofAggregate: "BankAccount") == [
+                "BankAccountAggregate", "BankAccountCommand", "BankAccountModule", "BankAccountEvent",
+            ])
+        #expect(
+            diagnostics(
+                header + "event BankAccountCommand {}\ntype BankAccountModule {}\nevent BankAccountAggregate {}\ntype BankAccountEvent {}")
+                == [
+                    "test.esdl:4:7: error: 'BankAccountCommand' is reserved for generated Swift code: generated code declares it as the command enum of aggregate 'BankAccount' in guest code; expected another name for the event",
+                    "test.esdl:5:6: error: 'BankAccountModule' is reserved for generated Swift code: generated code declares it as the module type of aggregate 'BankAccount' in guest code; expected another name for the type",
+                    "test.esdl:6:7: error: 'BankAccountAggregate' is reserved for generated Swift code: generated code declares it as the protocol that aggregate 'BankAccount' implements in guest code; expected another name for the event",
+                    "test.esdl:7:6: error: 'BankAccountEvent' is reserved for generated Swift code: generated code declares it as the event enum of aggregate 'BankAccount' in host code; expected another name for the type",
+                ])
         // Another aggregate's derived names are free.
         #expect(diagnostics(header + "event CounterCommand {}\ntype BankAccountCommands {}") == [])
     }
@@ -168,9 +173,10 @@ struct ReservedNamesTests {
     @Test("an aggregate whose derived names are reserved is refused")
     func aggregateWithReservedDerivedName() throws {
         let text = "version = \"0.1.0\"\naggregate Aggregate { go() -> Went }\nevent Went {}\n"
-        #expect(diagnostics(text) == [
-            "test.esdl:2:11: error: 'Aggregate' is reserved for generated Swift code: the generated 'AggregateModule' would clash, as the guest SDK declares a type named 'AggregateModule'; expected another name for the aggregate"
-        ])
+        #expect(
+            diagnostics(text) == [
+                "test.esdl:2:11: error: 'Aggregate' is reserved for generated Swift code: the generated 'AggregateModule' would clash, as the guest SDK declares a type named 'AggregateModule'; expected another name for the aggregate"
+            ])
         let error = #expect(throws: ESDLError.self) { try Schema.parse(text, file: "test.esdl") }
         #expect(error?.diagnostics.map(\.code) == [.reservedName])
     }
@@ -196,9 +202,10 @@ struct ReservedNamesTests {
 
     @Test("a scalar name is reported once, as a built-in type")
     func scalarsAreReportedOnce() {
-        #expect(diagnostics("version = \"0.1.0\"\naggregate A { go() -> Went }\nevent Went {}\nevent Bool {}") == [
-            "test.esdl:4:7: error: 'Bool' is a built-in type; expected another name for the event"
-        ])
+        #expect(
+            diagnostics("version = \"0.1.0\"\naggregate A { go() -> Went }\nevent Went {}\nevent Bool {}") == [
+                "test.esdl:4:7: error: 'Bool' is a built-in type; expected another name for the event"
+            ])
     }
 
     @Test("the reason is available to tools without parsing")

@@ -29,28 +29,29 @@ struct RoundTripTests {
               amount: Int,
             }
             """
-        #expect(try Schema.parse(messy).canonicalText == """
-            version = "0.1.0"
+        #expect(
+            try Schema.parse(messy).canonicalText == """
+                version = "0.1.0"
 
-            aggregate BankAccount {
-              open_account(initial_balance: Long) -> OpenedAccount
-              deposit_funds(amount: Int) -> DepositedFunds
-              withdraw_funds(amount: Int) -> WithdrewFunds
-            }
+                aggregate BankAccount {
+                  open_account(initial_balance: Long) -> OpenedAccount
+                  deposit_funds(amount: Int) -> DepositedFunds
+                  withdraw_funds(amount: Int) -> WithdrewFunds
+                }
 
-            event OpenedAccount {
-              initial_balance: Long
-            }
+                event OpenedAccount {
+                  initial_balance: Long
+                }
 
-            event DepositedFunds {
-              amount: Int
-            }
+                event DepositedFunds {
+                  amount: Int
+                }
 
-            event WithdrewFunds {
-              amount: Int
-            }
+                event WithdrewFunds {
+                  amount: Int
+                }
 
-            """)
+                """)
     }
 
     @Test("the canonical text writes every return form and empty blocks")
@@ -70,27 +71,28 @@ struct RoundTripTests {
             event F { list: [[Int]] }
             type T {}
             """)
-        #expect(schema.canonicalText == """
-            version = "2.0.0-rc.1"
+        #expect(
+            schema.canonicalText == """
+                version = "2.0.0-rc.1"
 
-            aggregate A {
-              a() -> E
-              b(x: [String?]?) -> E?
-              c() -> (E | F)
-              d() -> (E? | F)
-              e() -> (E | F?)?
-              f() -> (E)
-            }
+                aggregate A {
+                  a() -> E
+                  b(x: [String?]?) -> E?
+                  c() -> (E | F)
+                  d() -> (E? | F)
+                  e() -> (E | F?)?
+                  f() -> (E)
+                }
 
-            event E {}
+                event E {}
 
-            event F {
-              list: [[Int]]
-            }
+                event F {
+                  list: [[Int]]
+                }
 
-            type T {}
+                type T {}
 
-            """)
+                """)
     }
 
     @Test("JSON text, to a schema and back, is identical", arguments: sources)
@@ -142,11 +144,13 @@ struct RoundTripTests {
         #expect(diagnostic.message.hasPrefix("invalid schema JSON: "))
     }
 
-    @Test("the position of malformed JSON counts a lone \\r and \\r\\n as one line break each, as the renderer does", arguments: [
-        ("{\r  \"version\": ,\r}", 2, 14),
-        ("{\r\n  \"version\": ,\r\n}", 2, 14),
-        ("{\r\r\r\"version\": }", 4, 12),
-    ])
+    @Test(
+        "the position of malformed JSON counts a lone \\r and \\r\\n as one line break each, as the renderer does",
+        arguments: [
+            ("{\r  \"version\": ,\r}", 2, 14),
+            ("{\r\n  \"version\": ,\r\n}", 2, 14),
+            ("{\r\r\r\"version\": }", 4, 12),
+        ])
     func malformedJSONLineBreaks(text: String, line: Int, column: Int) throws {
         // Found by the schema-json fuzz target: a lone \r did not start a line, so the
         // position (and the caret under the rendered line) pointed at the wrong line.
@@ -155,14 +159,28 @@ struct RoundTripTests {
         #expect((diagnostic.location.line, diagnostic.location.column) == (line, column))
     }
 
-    @Test("a JSON document of the wrong shape names the path of the problem", arguments: [
-        (#"[]"#, "invalid schema JSON: expected an object, found an array"),
-        (#"{"version":"0.1.0","events":[],"types":[]}"#, "invalid schema JSON: aggregate: missing required key"),
-        (#"{"version":"0.1","aggregate":{"name":"A","commands":[]},"events":[],"types":[]}"#, #"invalid schema JSON: version: expected a semantic version such as "0.1.0", found "0.1""#),
-        (#"{"version":"0.1.0","aggregate":{"name":"A","commands":[{"name":"go","parameters":[{"name":"x","type":"Int??"}],"returns":{"elements":[{"event":"E","isOptional":false}],"isTuple":false,"tupleIsOptional":false}}]},"events":[],"types":[]}"#, #"invalid schema JSON: aggregate.commands[0].parameters[0].type: expected an ESDL type such as "Int" or "[String?]?", found "Int??""#),
-        (#"{"version":"0.1.0","aggregate":{"name":"A","commands":[]},"events":[{"name":"E","fields":[],"extra":1}],"types":[]}"#, "invalid schema JSON: events[0].extra: unknown key; expected one of name or fields"),
-        (#"{"version":"0.1.0","aggregate":{"name":"A","commands":[]},"events":[],"types":[{"name":7,"fields":[]}]}"#, "invalid schema JSON: types[0].name: expected a string, found 7"),
-    ])
+    @Test(
+        "a JSON document of the wrong shape names the path of the problem",
+        arguments: [
+            (#"[]"#, "invalid schema JSON: expected an object, found an array"),
+            (#"{"version":"0.1.0","events":[],"types":[]}"#, "invalid schema JSON: aggregate: missing required key"),
+            (
+                #"{"version":"0.1","aggregate":{"name":"A","commands":[]},"events":[],"types":[]}"#,
+                #"invalid schema JSON: version: expected a semantic version such as "0.1.0", found "0.1""#
+            ),
+            (
+                #"{"version":"0.1.0","aggregate":{"name":"A","commands":[{"name":"go","parameters":[{"name":"x","type":"Int??"}],"returns":{"elements":[{"event":"E","isOptional":false}],"isTuple":false,"tupleIsOptional":false}}]},"events":[],"types":[]}"#,
+                #"invalid schema JSON: aggregate.commands[0].parameters[0].type: expected an ESDL type such as "Int" or "[String?]?", found "Int??""#
+            ),
+            (
+                #"{"version":"0.1.0","aggregate":{"name":"A","commands":[]},"events":[{"name":"E","fields":[],"extra":1}],"types":[]}"#,
+                "invalid schema JSON: events[0].extra: unknown key; expected one of name or fields"
+            ),
+            (
+                #"{"version":"0.1.0","aggregate":{"name":"A","commands":[]},"events":[],"types":[{"name":7,"fields":[]}]}"#,
+                "invalid schema JSON: types[0].name: expected a string, found 7"
+            ),
+        ])
     func wrongShape(json: String, message: String) throws {
         let error = try #require(throws: ESDLError.self) { try Schema(jsonText: json) }
         #expect(error.diagnostics.map(\.message) == [message])
@@ -171,7 +189,8 @@ struct RoundTripTests {
 
     @Test("a well-formed JSON schema that breaks the ESDL rules is rejected with ESDL diagnostics")
     func invalidSchemaInJSON() throws {
-        let json = #"{"version":"0.1.0","aggregate":{"name":"A","commands":[{"name":"go","parameters":[{"name":"x","type":"Nope"}],"returns":{"elements":[{"event":"Missing","isOptional":false}],"isTuple":false,"tupleIsOptional":false}}]},"events":[],"types":[]}"#
+        let json =
+            #"{"version":"0.1.0","aggregate":{"name":"A","commands":[{"name":"go","parameters":[{"name":"x","type":"Nope"}],"returns":{"elements":[{"event":"Missing","isOptional":false}],"isTuple":false,"tupleIsOptional":false}}]},"events":[],"types":[]}"#
         let error = try #require(throws: ESDLError.self) { try Schema(jsonText: json) }
         #expect(error.diagnostics.map(\.code) == [.unknownType, .unknownEvent])
         #expect(error.description.contains("go(x: Nope) -> Missing"))
@@ -179,7 +198,8 @@ struct RoundTripTests {
 
     @Test("names ESDL cannot express are rejected from JSON")
     func inexpressibleNames() throws {
-        let json = #"{"version":"0.1.0","aggregate":{"name":"A","commands":[]},"events":[{"name":"E","fields":[{"name":"a b","type":"Int"}]}],"types":[]}"#
+        let json =
+            #"{"version":"0.1.0","aggregate":{"name":"A","commands":[]},"events":[{"name":"E","fields":[{"name":"a b","type":"Int"}]}],"types":[]}"#
         let error = try #require(throws: ESDLError.self) { try Schema(jsonText: json) }
         #expect(!error.diagnostics.isEmpty)
     }

@@ -1,3 +1,5 @@
+import ESDL
+
 /// A small deterministic random number generator (SplitMix64), so that property and fuzz
 /// tests reproduce exactly from their seed.
 struct SeededGenerator: RandomNumberGenerator {
@@ -78,7 +80,8 @@ struct RandomSchemas {
             let isTuple = Bool.random(using: &generator)
             let returned =
                 isTuple
-                ? Array(Set((0..<Int.random(in: 1...3, using: &generator)).map { _ in eventNames.randomElement(using: &generator)! })).sorted()
+                ? Array(Set((0..<Int.random(in: 1...3, using: &generator)).map { _ in eventNames.randomElement(using: &generator)! }))
+                    .sorted()
                 : [eventNames.randomElement(using: &generator)!]
             let elements = returned.map { CommandReturn.Element(event: $0, isOptional: Bool.random(using: &generator)) }
             return Command(
@@ -94,5 +97,3 @@ struct RandomSchemas {
             version: version, aggregate: Aggregate(name: aggregateName, commands: commands), events: events, types: types)
     }
 }
-
-import ESDL

@@ -4,11 +4,13 @@ import Testing
 
 @Suite("Semantic versions")
 struct SemanticVersionTests {
-    @Test("valid versions parse and print back unchanged", arguments: [
-        "0.0.0", "1.2.3", "10.20.30", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-0.3.7", "1.0.0-x.7.z.92",
-        "1.0.0-x-y-z.--", "1.0.0+20130313144700", "1.0.0-beta+exp.sha.5114f85", "1.0.0+21AF26D3----117B344092BD",
-        "1.0.0-rc.1+build.001", "2.0.0-rc-1",
-    ])
+    @Test(
+        "valid versions parse and print back unchanged",
+        arguments: [
+            "0.0.0", "1.2.3", "10.20.30", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-0.3.7", "1.0.0-x.7.z.92",
+            "1.0.0-x-y-z.--", "1.0.0+20130313144700", "1.0.0-beta+exp.sha.5114f85", "1.0.0+21AF26D3----117B344092BD",
+            "1.0.0-rc.1+build.001", "2.0.0-rc-1",
+        ])
     func valid(text: String) throws {
         let version = try #require(SemanticVersion(text))
         #expect(version.description == text)
@@ -20,11 +22,13 @@ struct SemanticVersionTests {
         #expect(version == SemanticVersion(major: 1, minor: 2, patch: 3, prerelease: ["rc", "1"], build: ["build", "5"]))
     }
 
-    @Test("invalid versions are rejected", arguments: [
-        "", "1", "1.2", "1.2.3.4", "01.2.3", "1.02.3", "1.2.03", "v1.2.3", " 1.2.3", "1.2.3 ", "1.2.3-", "1.2.3+",
-        "1.2.3-01", "1.2.3-a..b", "1.2.3-a_b", "1.2.3+a..b", "-1.2.3", "1.-2.3", "a.b.c", "1.2.3-é",
-        "99999999999999999999.0.0", "1..3", "1.2.3+build+x",
-    ])
+    @Test(
+        "invalid versions are rejected",
+        arguments: [
+            "", "1", "1.2", "1.2.3.4", "01.2.3", "1.02.3", "1.2.03", "v1.2.3", " 1.2.3", "1.2.3 ", "1.2.3-", "1.2.3+",
+            "1.2.3-01", "1.2.3-a..b", "1.2.3-a_b", "1.2.3+a..b", "-1.2.3", "1.-2.3", "a.b.c", "1.2.3-é",
+            "99999999999999999999.0.0", "1..3", "1.2.3+build+x",
+        ])
     func invalid(text: String) {
         #expect(SemanticVersion(text) == nil)
     }
@@ -76,34 +80,36 @@ struct VersionRequirementTests {
         try VersionRequirement(requirement).matches(try #require(SemanticVersion(version)))
     }
 
-    @Test("each form matches exactly the versions it should", arguments: [
-        ("*", ["0.0.1", "1.0.0", "99.1.2"], ["1.0.0-rc.1"]),
-        ("1.2.3", ["1.2.3", "1.2.3+build"], ["1.2.4", "1.2.2", "1.2.3-rc.1"]),
-        ("=1.2.3", ["1.2.3"], ["1.2.4"]),
-        ("=1.2", ["1.2.0", "1.2.9"], ["1.3.0", "1.1.9"]),
-        ("1.2.*", ["1.2.0", "1.2.9"], ["1.3.0"]),
-        ("1.*.*", ["1.0.0", "1.2.9"], ["2.0.0"]),
-        ("*.*", ["1.0.0"], ["1.0.0-rc.1"]),
-        ("1.x", ["1.0.0", "1.9.9"], ["2.0.0", "0.9.0"]),
-        ("^1.2.3", ["1.2.3", "1.9.0"], ["1.2.2", "2.0.0", "2.0.0-rc.1"]),
-        ("^1.2", ["1.2.0", "1.99.0"], ["1.1.9", "2.0.0"]),
-        ("^1", ["1.0.0", "1.9.9"], ["0.9.9", "2.0.0"]),
-        ("^0.2.3", ["0.2.3", "0.2.9"], ["0.3.0", "0.2.2"]),
-        ("^0.0.3", ["0.0.3"], ["0.0.4", "0.0.2"]),
-        ("^0.0", ["0.0.0", "0.0.9"], ["0.1.0"]),
-        ("^0", ["0.0.0", "0.9.9"], ["1.0.0"]),
-        ("~1.2.3", ["1.2.3", "1.2.9"], ["1.3.0", "1.2.2"]),
-        ("~1.2", ["1.2.0", "1.2.9"], ["1.3.0"]),
-        ("~1", ["1.0.0", "1.9.0"], ["2.0.0"]),
-        (">1.2.3", ["1.2.4", "2.0.0"], ["1.2.3", "1.0.0"]),
-        (">1.2", ["1.3.0"], ["1.2.9"]),
-        (">=1.2.3", ["1.2.3", "5.0.0"], ["1.2.2"]),
-        ("<1.2.3", ["1.2.2", "0.1.0"], ["1.2.3", "1.2.3-rc.1"]),
-        ("<=1.2", ["1.2.9", "1.0.0"], ["1.3.0"]),
-        (">=1.0.0, <2.0.0", ["1.0.0", "1.99.99"], ["0.9.9", "2.0.0"]),
-        (" >= 1.0.0 ,< 2 ", ["1.5.0"], ["2.0.0"]),
-        (">=2.0.0-rc.1", ["2.0.0-rc.1", "2.0.0-rc.2", "2.0.0", "2.1.0"], ["2.0.0-beta", "2.1.0-rc.1"]),
-    ])
+    @Test(
+        "each form matches exactly the versions it should",
+        arguments: [
+            ("*", ["0.0.1", "1.0.0", "99.1.2"], ["1.0.0-rc.1"]),
+            ("1.2.3", ["1.2.3", "1.2.3+build"], ["1.2.4", "1.2.2", "1.2.3-rc.1"]),
+            ("=1.2.3", ["1.2.3"], ["1.2.4"]),
+            ("=1.2", ["1.2.0", "1.2.9"], ["1.3.0", "1.1.9"]),
+            ("1.2.*", ["1.2.0", "1.2.9"], ["1.3.0"]),
+            ("1.*.*", ["1.0.0", "1.2.9"], ["2.0.0"]),
+            ("*.*", ["1.0.0"], ["1.0.0-rc.1"]),
+            ("1.x", ["1.0.0", "1.9.9"], ["2.0.0", "0.9.0"]),
+            ("^1.2.3", ["1.2.3", "1.9.0"], ["1.2.2", "2.0.0", "2.0.0-rc.1"]),
+            ("^1.2", ["1.2.0", "1.99.0"], ["1.1.9", "2.0.0"]),
+            ("^1", ["1.0.0", "1.9.9"], ["0.9.9", "2.0.0"]),
+            ("^0.2.3", ["0.2.3", "0.2.9"], ["0.3.0", "0.2.2"]),
+            ("^0.0.3", ["0.0.3"], ["0.0.4", "0.0.2"]),
+            ("^0.0", ["0.0.0", "0.0.9"], ["0.1.0"]),
+            ("^0", ["0.0.0", "0.9.9"], ["1.0.0"]),
+            ("~1.2.3", ["1.2.3", "1.2.9"], ["1.3.0", "1.2.2"]),
+            ("~1.2", ["1.2.0", "1.2.9"], ["1.3.0"]),
+            ("~1", ["1.0.0", "1.9.0"], ["2.0.0"]),
+            (">1.2.3", ["1.2.4", "2.0.0"], ["1.2.3", "1.0.0"]),
+            (">1.2", ["1.3.0"], ["1.2.9"]),
+            (">=1.2.3", ["1.2.3", "5.0.0"], ["1.2.2"]),
+            ("<1.2.3", ["1.2.2", "0.1.0"], ["1.2.3", "1.2.3-rc.1"]),
+            ("<=1.2", ["1.2.9", "1.0.0"], ["1.3.0"]),
+            (">=1.0.0, <2.0.0", ["1.0.0", "1.99.99"], ["0.9.9", "2.0.0"]),
+            (" >= 1.0.0 ,< 2 ", ["1.5.0"], ["2.0.0"]),
+            (">=2.0.0-rc.1", ["2.0.0-rc.1", "2.0.0-rc.2", "2.0.0", "2.1.0"], ["2.0.0-beta", "2.1.0-rc.1"]),
+        ])
     func forms(requirement: String, matching: [String], notMatching: [String]) throws {
         for version in matching { #expect(try matches(requirement, version), "\(requirement) should match \(version)") }
         for version in notMatching { #expect(try !matches(requirement, version), "\(requirement) should not match \(version)") }
@@ -126,21 +132,23 @@ struct VersionRequirementTests {
         #expect(try VersionRequirement(">=3").highestMatch(in: versions) == nil)
     }
 
-    @Test("invalid requirements say what is wrong and where", arguments: [
-        ("", 1, "the requirement is empty; expected '*', a version such as 1.2.3, or comparators such as '>=1.0.0, <2.0.0'"),
-        (">=", 3, "expected a version such as 1.2.3 after '>=', found end of input"),
-        (">=1.0 <2.0", 7, "expected ',' between comparators, found '<'"),
-        ("1.0.0 || 2.0.0", 7, "'||' (either requirement) is not supported; expected comparators that must all match, separated by ','"),
-        ("^1.02", 4, "'02' has a leading zero"),
-        ("v1.2.3", 1, "'v1' is not a number"),
-        (">=1.*", 5, "a wildcard is allowed only in a bare or '=' comparator, not after '>='"),
-        ("1.2-rc.1", 4, "a pre-release or build suffix needs a full version MAJOR.MINOR.PATCH"),
-        ("1.0.0,", 7, "expected a comparator after ',', found end of input"),
-        ("1.2.3.4", 6, "a version has at most three numbers MAJOR.MINOR.PATCH, found another '.'"),
-        ("1.*.*.*", 6, "a version has at most three numbers MAJOR.MINOR.PATCH, found another '.'"),
-        ("1.*.2", 5, "expected a wildcard after a wildcard (as in 1.*.*), found '2'"),
-        ("=>1.0.0", 2, "expected a version such as 1.2.3 after '=', found '>'"),
-    ])
+    @Test(
+        "invalid requirements say what is wrong and where",
+        arguments: [
+            ("", 1, "the requirement is empty; expected '*', a version such as 1.2.3, or comparators such as '>=1.0.0, <2.0.0'"),
+            (">=", 3, "expected a version such as 1.2.3 after '>=', found end of input"),
+            (">=1.0 <2.0", 7, "expected ',' between comparators, found '<'"),
+            ("1.0.0 || 2.0.0", 7, "'||' (either requirement) is not supported; expected comparators that must all match, separated by ','"),
+            ("^1.02", 4, "'02' has a leading zero"),
+            ("v1.2.3", 1, "'v1' is not a number"),
+            (">=1.*", 5, "a wildcard is allowed only in a bare or '=' comparator, not after '>='"),
+            ("1.2-rc.1", 4, "a pre-release or build suffix needs a full version MAJOR.MINOR.PATCH"),
+            ("1.0.0,", 7, "expected a comparator after ',', found end of input"),
+            ("1.2.3.4", 6, "a version has at most three numbers MAJOR.MINOR.PATCH, found another '.'"),
+            ("1.*.*.*", 6, "a version has at most three numbers MAJOR.MINOR.PATCH, found another '.'"),
+            ("1.*.2", 5, "expected a wildcard after a wildcard (as in 1.*.*), found '2'"),
+            ("=>1.0.0", 2, "expected a version such as 1.2.3 after '=', found '>'"),
+        ])
     func invalid(text: String, column: Int, message: String) throws {
         let error = try #require(throws: ESDLError.self) { try VersionRequirement(text) }
         let diagnostic = try #require(error.diagnostics.first)

@@ -253,7 +253,9 @@ struct ClusterProcessTests {
         let server = try await ServerProcess(["--data-dir", folder.path, "--node-id", "solo"])
         defer { server.stop() }
         try await PostgresProcessTests.publishBankAccount(to: server)
-        let second = try await ThaloBinary.run(["serve", "--data-dir", folder.path, "--listen", "127.0.0.1:\(try TemporaryPostgres.freePort())"])
+        let second = try await ThaloBinary.run([
+            "serve", "--data-dir", folder.path, "--listen", "127.0.0.1:\(try TemporaryPostgres.freePort())",
+        ])
         #expect(second.status == 1)
         #expect(second.combined.contains("another thalo serve is running on the data folder"), "\(second.combined)")
         let deadline = ContinuousClock.now + .seconds(10)

@@ -63,8 +63,9 @@ struct OfficialMessageDBProcessTests {
         let category = try cluster.psql(
             "SELECT count(*) FROM get_category_messages('bankAccount')", database: database, user: "message_store")
         #expect(category.trimmingCharacters(in: .whitespacesAndNewlines) == "2")
-        #expect(try cluster.psql("SELECT stream_version('bankAccount:command-o1')", database: database, user: "message_store")
-            .trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        #expect(
+            try cluster.psql("SELECT stream_version('bankAccount:command-o1')", database: database, user: "message_store")
+                .trimmingCharacters(in: .whitespacesAndNewlines) == "0")
     }
 
     @Test("thalo serve as the message_store role without the registry names the command to run, and starts after it")
@@ -83,12 +84,14 @@ struct OfficialMessageDBProcessTests {
         #expect(failure.contains("error:"), "\(failure)")
         #expect(failure.contains("thalo.modules is missing and role message_store may not create it"), "\(failure)")
         #expect(
-            failure.contains("thalo db install --database-url postgres://ADMIN@127.0.0.1:\(cluster.port)/\(database) --grant-to message_store"),
+            failure.contains(
+                "thalo db install --database-url postgres://ADMIN@127.0.0.1:\(cluster.port)/\(database) --grant-to message_store"),
             "\(failure)")
 
         let installed = try await ThaloBinary.run(["db", "install", "--database-url", cluster.url(database: database)])
         #expect(installed.status == 0, "\(installed.combined)")
-        #expect(installed.standardOutput.contains("message_store 1.3.0 is already installed; nothing changed there"), "\(installed.combined)")
+        #expect(
+            installed.standardOutput.contains("message_store 1.3.0 is already installed; nothing changed there"), "\(installed.combined)")
         #expect(installed.standardOutput.contains("roles that may use it: message_store"), "\(installed.combined)")
 
         let server = try await ServerProcess(["--database-url", url])

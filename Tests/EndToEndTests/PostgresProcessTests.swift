@@ -12,7 +12,9 @@ struct PostgresProcessTests {
     /// Publishes the bank account example to a server with the CLI.
     static func publishBankAccount(to server: ServerProcess) async throws {
         let built = try await ExampleModules.shared.build("bank_account")
-        let published = try await ThaloBinary.run(["publish", "Examples/bank_account/bank_account.esdl", built.result.wasmURL.path, "--url", server.url])
+        let published = try await ThaloBinary.run([
+            "publish", "Examples/bank_account/bank_account.esdl", built.result.wasmURL.path, "--url", server.url,
+        ])
         guard published.status == 0 else { throw HarnessError("publish failed: \(published.combined)") }
     }
 
@@ -73,7 +75,8 @@ struct PostgresProcessTests {
                         let id = UUID().uuidString.lowercased()
                         let account = accounts[(client + round) % accounts.count]
                         let response = try await HTTP.post(
-                            "\(server.url)/v1/execute/BankAccount/\(account)/deposit_funds", ["amount": 1], headers: ["Idempotency-Key": id])
+                            "\(server.url)/v1/execute/BankAccount/\(account)/deposit_funds", ["amount": 1], headers: ["Idempotency-Key": id]
+                        )
                         if response.status == 200 { ids.append(id) }
                     }
                     return ids

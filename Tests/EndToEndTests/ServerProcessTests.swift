@@ -14,7 +14,9 @@ struct ServerProcessTests {
         let url = ["--url", server.url]
         let token = ["--token", "s3cret"]
 
-        let build = try await ThaloBinary.run(["build", "Examples/bank_account", "--output", data.appendingPathComponent("build").path, "--json"])
+        let build = try await ThaloBinary.run([
+            "build", "Examples/bank_account", "--output", data.appendingPathComponent("build").path, "--json",
+        ])
         #expect(build.status == 0, "\(build.combined)")
         let built = try JSONValue(parsing: build.standardOutput)
         let module = try #require(built["module"]?.stringValue)
@@ -36,7 +38,8 @@ struct ServerProcessTests {
 
         let noToken = try await ThaloBinary.run(["execute", "BankAccount", "1", "open_account", #"{"initial_balance": 100}"#] + url)
         #expect(noToken.status == 8)
-        let opened = try await ThaloBinary.run(["execute", "BankAccount", "1", "open_account", #"{"initial_balance": 100}"#, "--json"] + url + token)
+        let opened = try await ThaloBinary.run(
+            ["execute", "BankAccount", "1", "open_account", #"{"initial_balance": 100}"#, "--json"] + url + token)
         #expect(opened.status == 0, "\(opened.combined)")
         let openedJSON = try JSONValue(parsing: opened.standardOutput)
         #expect(openedJSON["outcome"] == "recorded")
@@ -62,12 +65,15 @@ struct ServerProcessTests {
         #expect(unknownAggregate.status == 5)
 
         let commandID = UUID().uuidString
-        let first = try await ThaloBinary.run(["execute", "BankAccount", "1", "withdraw_funds", #"{"amount": 30}"#, "--command-id", commandID, "--json"] + url + token)
-        let repeated = try await ThaloBinary.run(["execute", "BankAccount", "1", "withdraw_funds", #"{"amount": 30}"#, "--command-id", commandID, "--json"] + url + token)
+        let first = try await ThaloBinary.run(
+            ["execute", "BankAccount", "1", "withdraw_funds", #"{"amount": 30}"#, "--command-id", commandID, "--json"] + url + token)
+        let repeated = try await ThaloBinary.run(
+            ["execute", "BankAccount", "1", "withdraw_funds", #"{"amount": 30}"#, "--command-id", commandID, "--json"] + url + token)
         #expect(try JSONValue(parsing: first.standardOutput)["outcome"] == "recorded")
         #expect(try JSONValue(parsing: repeated.standardOutput)["outcome"] == "duplicate")
 
-        let submitted = try await ThaloBinary.run(["submit", "BankAccount", "1", "deposit_funds", "-", "--json"] + url + token, input: #"{"amount": 5}"#)
+        let submitted = try await ThaloBinary.run(
+            ["submit", "BankAccount", "1", "deposit_funds", "-", "--json"] + url + token, input: #"{"amount": 5}"#)
         #expect(submitted.status == 0, "\(submitted.combined)")
         #expect(try JSONValue(parsing: submitted.standardOutput)["streamName"] == "bankAccount:command-1")
         var events: [JSONValue] = []
@@ -151,7 +157,9 @@ struct ServerProcessTests {
         #expect(rustTested.standardOutput.contains("5 of 5 scenarios passed"))
         let rustCode = try await ThaloBinary.run(["generate", "--lang", "rust", "Examples/bank_account/bank_account.esdl"])
         #expect(rustCode.standardOutput.contains("pub trait BankAccountAggregate: Sized {"))
-        let rustHost = try await ThaloBinary.run(["generate", "--lang", "rust", "--format", "host", "Examples/bank_account/bank_account.esdl"])
+        let rustHost = try await ThaloBinary.run([
+            "generate", "--lang", "rust", "--format", "host", "Examples/bank_account/bank_account.esdl",
+        ])
         #expect(rustHost.status == 2)
         #expect(rustHost.standardError.contains("--lang rust applies to the guest code only"))
     }
@@ -200,7 +208,9 @@ struct ServerProcessTests {
     func snapshots() async throws {
         let data = try temporaryFolder("e2e-snapshots")
         var server = try await ServerProcess(["--data-dir", data.path, "--snapshot-every", "3"])
-        let build = try await ThaloBinary.run(["build", "Examples/c_counter", "--output", data.appendingPathComponent("build").path, "--json"])
+        let build = try await ThaloBinary.run([
+            "build", "Examples/c_counter", "--output", data.appendingPathComponent("build").path, "--json",
+        ])
         #expect(build.status == 0, "\(build.combined)")
         let module = try #require(try JSONValue(parsing: build.standardOutput)["module"]?.stringValue)
         #expect(try await ThaloBinary.run(["publish", "Examples/c_counter/counter.esdl", module, "--url", server.url]).status == 0)

@@ -5,7 +5,8 @@ import Testing
 struct JSONTests {
     @Test("parses every JSON type, keeping 64-bit integers exact")
     func parsesTypes() throws {
-        let value = try JSONValue(parsing: #" {"a": [1, -2, 3.5, 1e3, true, false, null, "x"], "big": 9223372036854775807, "small": -9223372036854775808} "#)
+        let value = try JSONValue(
+            parsing: #" {"a": [1, -2, 3.5, 1e3, true, false, null, "x"], "big": 9223372036854775807, "small": -9223372036854775808} "#)
         #expect(value["a"] == [1, -2, 3.5, 1000.0, true, false, nil, "x"])
         #expect(value["big"] == .integer(Int64.max))
         #expect(value["small"] == .integer(Int64.min))
@@ -22,22 +23,24 @@ struct JSONTests {
         #expect(JSONValue.string("\u{1}").jsonText == #""\u0001""#)
     }
 
-    @Test("rejects malformed input with the offset and what was expected", arguments: [
-        ("", "expected a JSON value, found end of input"),
-        ("{", "expected a string key in object"),
-        (#"{"a" 1}"#, "expected ':' after object key"),
-        ("[1,]", "expected a JSON value"),
-        ("[1 2]", "expected ',' or ']'"),
-        ("01", "leading zeros"),
-        ("1.", "expected a digit after '.'"),
-        ("tru", "expected 'true'"),
-        (#""\x""#, "invalid escape"),
-        (#""\ud800""#, "unpaired high surrogate"),
-        ("\"a\nb\"", "control character"),
-        (#"{"a":1,"a":2}"#, "duplicate object key"),
-        ("1 2", "after the JSON value"),
-        ("1e999", "out of range"),
-    ])
+    @Test(
+        "rejects malformed input with the offset and what was expected",
+        arguments: [
+            ("", "expected a JSON value, found end of input"),
+            ("{", "expected a string key in object"),
+            (#"{"a" 1}"#, "expected ':' after object key"),
+            ("[1,]", "expected a JSON value"),
+            ("[1 2]", "expected ',' or ']'"),
+            ("01", "leading zeros"),
+            ("1.", "expected a digit after '.'"),
+            ("tru", "expected 'true'"),
+            (#""\x""#, "invalid escape"),
+            (#""\ud800""#, "unpaired high surrogate"),
+            ("\"a\nb\"", "control character"),
+            (#"{"a":1,"a":2}"#, "duplicate object key"),
+            ("1 2", "after the JSON value"),
+            ("1e999", "out of range"),
+        ])
     func rejects(input: String, message: String) {
         #expect {
             try JSONValue(parsing: input)

@@ -146,7 +146,8 @@ struct ConformanceTests {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
             for index in 0..<10 {
                 try await store.write(Self.event(amount: Int64(index)), to: StreamName(category: "account", id: "\(index)"))
-                try await store.write(Self.event(amount: Int64(index)), to: StreamName(category: "account", id: "\(index)", types: ["command"]))
+                try await store.write(
+                    Self.event(amount: Int64(index)), to: StreamName(category: "account", id: "\(index)", types: ["command"]))
                 try await store.write(Self.event(amount: Int64(index)), to: StreamName(category: "accountant", id: "\(index)"))
             }
             let all = try await store.readCategory("account", batchSize: -1)
@@ -177,7 +178,9 @@ struct ConformanceTests {
     @Test("the last message of a stream can be asked for by type", arguments: Backend.allCases)
     func lastMessage(backend: Backend) async throws {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
-            try await store.write([Self.event("A", amount: 1), Self.event("B", amount: 2), Self.event("A", amount: 3), Self.event("C", amount: 4)], to: "account-1")
+            try await store.write(
+                [Self.event("A", amount: 1), Self.event("B", amount: 2), Self.event("A", amount: 3), Self.event("C", amount: 4)],
+                to: "account-1")
             #expect(try await store.lastMessage(in: "account-1")?.position == 3)
             #expect(try await store.lastMessage(in: "account-1", type: "A")?.position == 2)
             #expect(try await store.lastMessage(in: "account-1", type: "Z") == nil)
@@ -356,7 +359,8 @@ struct ConformanceTests {
                 for writer in 0..<writers {
                     group.addTask {
                         for index in 0..<perWriter {
-                            try await store.write(Self.event(amount: Int64(index)), to: StreamName(category: "account", id: "\(writer)-\(index % 4)"))
+                            try await store.write(
+                                Self.event(amount: Int64(index)), to: StreamName(category: "account", id: "\(writer)-\(index % 4)"))
                         }
                     }
                 }

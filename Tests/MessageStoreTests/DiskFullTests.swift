@@ -27,7 +27,8 @@ struct DiskFullTests {
         let payload = String(repeating: "x", count: 4_000)
         for index in 0..<2_000 {
             do {
-                try await store.write(NewMessage(type: "Filled", data: ["n": .integer(Int64(index)), "pad": .string(payload)]), to: "full-1")
+                try await store.write(
+                    NewMessage(type: "Filled", data: ["n": .integer(Int64(index)), "pad": .string(payload)]), to: "full-1")
                 acknowledged.append(index)
             } catch {
                 failure = error

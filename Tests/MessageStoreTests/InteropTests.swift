@@ -57,7 +57,8 @@ struct InteropTests {
                 #expect(Timestamp(iso8601: theirTime) == mine.time, "\(theirTime) vs \(mine.time)")
             }
             #expect(result["last"]?["position"]?.integerValue == 1)
-            #expect(result["conflict"]?.stringValue?.contains("Wrong expected version: 0 (Stream: bankAccount-42, Stream Version: 2)") == true)
+            #expect(
+                result["conflict"]?.stringValue?.contains("Wrong expected version: 0 (Stream: bankAccount-42, Stream Version: 2)") == true)
 
             let written = try #require(try await store.readStream("bankAccount-42", from: 2).first)
             #expect(written.type == "Withdrawn")

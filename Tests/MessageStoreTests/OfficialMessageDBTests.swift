@@ -48,7 +48,9 @@ struct OfficialMessageDBTests {
         let database = Self.databaseName(of: roleURL)
         let adminURL = server.url(database: database)
         let before = try server.psql(Self.catalogSnapshot, database: database)
-        #expect(before.contains("function message_store.write_message(character varying,character varying,character varying,jsonb,jsonb,bigint)"))
+        #expect(
+            before.contains(
+                "function message_store.write_message(character varying,character varying,character varying,jsonb,jsonb,bigint)"))
         #expect(before.contains("relation messages r owner=postgres"))
 
         let outcome = try await MessageDBStore.withStore(url: adminURL) { store in
@@ -114,7 +116,9 @@ struct OfficialMessageDBTests {
                 try await MessageDBInstaller.prepare(on: store)
             }
         }
-        #expect(error?.message.contains("role message_store may not use the module registry table thalo.modules") == true, "\(String(describing: error))")
+        #expect(
+            error?.message.contains("role message_store may not use the module registry table thalo.modules") == true,
+            "\(String(describing: error))")
         #expect(error?.message.contains("--grant-to message_store") == true)
     }
 }

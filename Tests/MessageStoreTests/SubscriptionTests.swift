@@ -195,12 +195,15 @@ struct SubscriptionTests {
 
     @Test("the position stream follows Eventide's naming")
     func positionStreamName() throws {
-        #expect(Subscription<InMemoryMessageStore>.Configuration(category: "account", consumer: "balances").positionStream
-            == "account:position-balances")
-        #expect(Subscription<InMemoryMessageStore>.Configuration(category: "account:command", consumer: "runtime").positionStream
-            == "account:command+position-runtime")
+        #expect(
+            Subscription<InMemoryMessageStore>.Configuration(category: "account", consumer: "balances").positionStream
+                == "account:position-balances")
+        #expect(
+            Subscription<InMemoryMessageStore>.Configuration(category: "account:command", consumer: "runtime").positionStream
+                == "account:command+position-runtime")
         let group = try ConsumerGroup(member: 1, size: 4)
-        #expect(Subscription<InMemoryMessageStore>.Configuration(category: "account", consumer: "c", consumerGroup: group).positionStream
-            == "account:position-c+1")
+        #expect(
+            Subscription<InMemoryMessageStore>.Configuration(category: "account", consumer: "c", consumerGroup: group).positionStream
+                == "account:position-c+1")
     }
 }

@@ -15,11 +15,13 @@ struct UUIDTextTests {
         }
     }
 
-    @Test("malformed text is rejected", arguments: [
-        "", "not-a-uuid", "123e4567-e89b-12d3-a456-42661417400", "123e4567-e89b-12d3-a456-4266141740000",
-        "123e4567ae89b-12d3-a456-426614174000", "123e4567-e89b-12d3-a456-42661417400g", "{23e4567-e89b-12d3-a456-426614174000",
-        "123e4567-e89b-12d3-a456-42661417400é",
-    ])
+    @Test(
+        "malformed text is rejected",
+        arguments: [
+            "", "not-a-uuid", "123e4567-e89b-12d3-a456-42661417400", "123e4567-e89b-12d3-a456-4266141740000",
+            "123e4567ae89b-12d3-a456-426614174000", "123e4567-e89b-12d3-a456-42661417400g", "{23e4567-e89b-12d3-a456-426614174000",
+            "123e4567-e89b-12d3-a456-42661417400é",
+        ])
     func rejectsMalformed(text: String) {
         #expect(UUID(canonicalText: text) == nil)
         #expect(UUID(uuidString: text) == nil)

@@ -38,12 +38,15 @@ public actor OfficialMessageDB {
             let installer = Self.fixtureFolder.appendingPathComponent("database/install.sh").path
             guard FileManager.default.fileExists(atPath: installer) else {
                 throw TemporaryPostgresError(
-                    "the official Message DB fixture is missing: no \(installer) (expected the shared fixtures beside the repository, or set THALO_MESSAGE_DB_FIXTURE)")
+                    "the official Message DB fixture is missing: no \(installer) (expected the shared fixtures beside the repository, or set THALO_MESSAGE_DB_FIXTURE)"
+                )
             }
             let server = try await onThread { try TemporaryPostgres() }
             let output = try await ProcessRunner.output(
                 "/bin/bash", [installer],
-                environment: ["PGHOST": "127.0.0.1", "PGPORT": String(server.port), "PGUSER": "postgres", "DATABASE_NAME": "message_store"],
+                environment: [
+                    "PGHOST": "127.0.0.1", "PGPORT": String(server.port), "PGUSER": "postgres", "DATABASE_NAME": "message_store",
+                ],
                 currentDirectory: Self.fixtureFolder.path)
             guard output.status == 0 else {
                 throw TemporaryPostgresError("the official Message DB install.sh failed (\(output.status)): \(output.combined)")

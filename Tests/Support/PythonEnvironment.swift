@@ -49,7 +49,10 @@ public actor PythonEnvironment {
                 guard create.status == 0 else { throw TemporaryPostgresError("python3 -m venv failed: \(create.combined)") }
                 let install = try await ProcessRunner.output(
                     folder + "/bin/pip",
-                    ["install", "--quiet", "message-db-py==\(Self.messageDBPyVersion)", "openapi-spec-validator>=0.7,<1", "jsonschema>=4.18,<5"])
+                    [
+                        "install", "--quiet", "message-db-py==\(Self.messageDBPyVersion)", "openapi-spec-validator>=0.7,<1",
+                        "jsonschema>=4.18,<5",
+                    ])
                 guard install.status == 0 else { throw TemporaryPostgresError("pip install failed: \(install.combined)") }
             }
             return python

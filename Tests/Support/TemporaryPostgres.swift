@@ -95,7 +95,8 @@ public final class TemporaryPostgres: Sendable {
         _ = try Self.runAsPostgres(asRoot, "\(Self.binDirectory)/pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"])
         Thread.sleep(forTimeInterval: down)
         let start = try Self.runAsPostgres(
-            asRoot, "\(Self.binDirectory)/pg_ctl", ["-D", data, "-l", directory + "/server.log", "-o", startOptions, "-w", "-t", "60", "start"])
+            asRoot, "\(Self.binDirectory)/pg_ctl",
+            ["-D", data, "-l", directory + "/server.log", "-o", startOptions, "-w", "-t", "60", "start"])
         guard start.status == 0 else {
             throw TemporaryPostgresError("pg_ctl could not restart the server: \(start.combined)")
         }

@@ -2,6 +2,7 @@ import ArgumentParser
 import GuestBuilder
 import Logging
 import Testing
+
 @testable import ThaloCLI
 
 /// The command line parses into typed options, and refuses bad values with ArgumentParser's
@@ -21,16 +22,18 @@ struct ParsingTests {
         #expect(try #require(try ThaloCommand.parseAsRoot(["new", "Cart", "--lang", "rust"]) as? New).lang == .rust)
     }
 
-    @Test("bad values are usage errors that name the option", arguments: [
-        (["build", "folder", "--optimization", "fast"], "--optimization"),
-        (["generate", "a.esdl", "--format", "rust"], "--format"),
-        (["new", "Cart", "--lang", "c"], "--lang"),
-        (["serve", "--listen", "localhost"], "--listen"),
-        (["serve", "--listen", "host:99999"], "--listen"),
-        (["serve", "--log-level", "loud"], "--log-level"),
-        (["publish", "a.esdl", "a.wasm", "--sample", "-1"], "--sample"),
-        (["serve", "--snapshot-every=-1"], "--snapshot-every"),
-    ])
+    @Test(
+        "bad values are usage errors that name the option",
+        arguments: [
+            (["build", "folder", "--optimization", "fast"], "--optimization"),
+            (["generate", "a.esdl", "--format", "rust"], "--format"),
+            (["new", "Cart", "--lang", "c"], "--lang"),
+            (["serve", "--listen", "localhost"], "--listen"),
+            (["serve", "--listen", "host:99999"], "--listen"),
+            (["serve", "--log-level", "loud"], "--log-level"),
+            (["publish", "a.esdl", "a.wasm", "--sample", "-1"], "--sample"),
+            (["serve", "--snapshot-every=-1"], "--snapshot-every"),
+        ])
     func badValues(arguments: [String], option: String) {
         do {
             _ = try ThaloCommand.parseAsRoot(arguments)
@@ -60,7 +63,8 @@ struct ParsingTests {
         #expect(try ThaloCommand.parseAsRoot(["modules"]) is ListModules)
         let activate = try #require(try ThaloCommand.parseAsRoot(["modules", "activate", "BankAccount", "0.1.0", "--force"]) as? Activate)
         #expect(activate.aggregate == "BankAccount" && activate.version == "0.1.0" && activate.check.force)
-        let publish = try #require(try ThaloCommand.parseAsRoot(["publish", "a.esdl", "a.wasm", "--sample", "10", "--compare"]) as? Publish)
+        let publish = try #require(
+            try ThaloCommand.parseAsRoot(["publish", "a.esdl", "a.wasm", "--sample", "10", "--compare"]) as? Publish)
         #expect(publish.check.sample == 10 && publish.check.compare && !publish.check.force)
     }
 }

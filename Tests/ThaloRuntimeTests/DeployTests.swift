@@ -5,6 +5,7 @@ import JSON
 import MessageStore
 import TestSupport
 import Testing
+
 @testable import ThaloRuntime
 
 /// bank_account 0.2.0 whose state view doubles the balance, for `compare`.
@@ -41,24 +42,29 @@ private func misbehavingSchema(version: String, events: String) async throws -> 
 
 @Suite("Safe deploys: deploy check, rollback, provenance")
 struct DeployTests {
-    @Test("a version whose schema cannot read stored events is refused, listing what breaks; additive changes pass", arguments: [Backend.sqlite, .postgres])
+    @Test(
+        "a version whose schema cannot read stored events is refused, listing what breaks; additive changes pass",
+        arguments: [Backend.sqlite, .postgres])
     func schemaGate(backend: Backend) async throws {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
             let runtime = Runtime(store: AnyModuleStore(store))
             let (schema, wasm) = try await Fixtures.shared.misbehavingModule()
             try await runtime.publish(schema: schema, wasm: wasm)
             _ = try await runtime.execute(CommandRequest(aggregate: "Misbehaving", id: "s", command: "pair_ok", payload: [:]))
-            let breaking = try await misbehavingSchema(version: "0.2.0", events: "event Done { n: String }\nevent Other { n: Int, m: Int }\n")
+            let breaking = try await misbehavingSchema(
+                version: "0.2.0", events: "event Done { n: String }\nevent Other { n: Int, m: Int }\n")
             let error = await #expect(throws: RuntimeError.self) { try await runtime.publish(schema: breaking, wasm: wasm) }
             #expect(error?.code == .incompatibleSchema)
-            #expect(error?.payloadErrors.map(\.message) == [
-                "Done.n changed from Int to String; stored values may not fit",
-                "Other.m (Int) is new and required; stored events do not have it (make it optional)",
-            ])
+            #expect(
+                error?.payloadErrors.map(\.message) == [
+                    "Done.n changed from Int to String; stored values may not fit",
+                    "Other.m (Int) is new and required; stored events do not have it (make it optional)",
+                ])
             #expect(try await runtime.registry.versions(of: "Misbehaving").map(\.version.description) == ["0.1.0"])
             #expect(runtime.activeVersions()["Misbehaving"]?.description == "0.1.0")
 
-            let additive = try await misbehavingSchema(version: "0.2.0", events: "event Done { n: Long, note: String? }\nevent Other { n: Int }\n")
+            let additive = try await misbehavingSchema(
+                version: "0.2.0", events: "event Done { n: Long, note: String? }\nevent Other { n: Int }\n")
             let (info, report) = try await runtime.publish(schema: additive, wasm: wasm, check: DeployCheck())
             #expect(info.version.description == "0.2.0")
             #expect(report.passed)
@@ -68,7 +74,9 @@ struct DeployTests {
         }
     }
 
-    @Test("a version that cannot apply a stored event is refused, naming the stream and position; force publishes it", arguments: [Backend.sqlite, .postgres])
+    @Test(
+        "a version that cannot apply a stored event is refused, naming the stream and position; force publishes it",
+        arguments: [Backend.sqlite, .postgres])
     func replayGate(backend: Backend) async throws {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
             let runtime = Runtime(store: AnyModuleStore(store))
@@ -112,7 +120,9 @@ struct DeployTests {
         }
     }
 
-    @Test("activate rolls back to an earlier version live, for every node, and a new publish rolls forward", arguments: [Backend.sqlite, .postgres])
+    @Test(
+        "activate rolls back to an earlier version live, for every node, and a new publish rolls forward",
+        arguments: [Backend.sqlite, .postgres])
     func rollback(backend: Backend) async throws {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
             let runtime = Runtime(store: AnyModuleStore(store))
@@ -161,7 +171,9 @@ struct DeployTests {
             }
             let first = try await ExampleModules.shared.build("bank_account")
             let expected = try [first.wasm, upgraded.wasm].map { wasm in
-                try AggregateModule(name: "BankAccount", version: SemanticVersion("0.1.0")!, schema: Schema.parse(first.schema), bytes: wasm).digest
+                try AggregateModule(
+                    name: "BankAccount", version: SemanticVersion("0.1.0")!, schema: Schema.parse(first.schema), bytes: wasm
+                ).digest
             }
             #expect(digests == expected)
             #expect(digests[0] != digests[1])

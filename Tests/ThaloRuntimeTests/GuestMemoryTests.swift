@@ -2,6 +2,7 @@ import ESDL
 import Foundation
 import TestSupport
 import Testing
+
 @testable import ThaloRuntime
 
 @Suite("Guest memory")
@@ -14,9 +15,9 @@ struct GuestMemoryTests {
     static let calls: Int = {
         if let text = ProcessInfo.processInfo.environment["THALO_SOAK_CALLS"], let value = Int(text) { return value }
         #if DEBUG
-        return 200_000
+            return 200_000
         #else
-        return 1_000_000
+            return 1_000_000
         #endif
     }()
 
@@ -38,21 +39,23 @@ struct GuestMemoryTests {
         let box = GuestBox(guest)
         let (baseline, final, failures) = try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
-                continuation.resume(with: Result {
-                    let guest = box.guest
-                    let context = GuestContext(
-                        id: UUID().uuidString, streamName: "x:command-soak", position: -1, globalPosition: -1, metadata: "{}", time: 0)
-                    var baseline = 0
-                    var failures = 0
-                    for index in 0..<pairs {
-                        let events = try guest.handle(entity, command: command, payload: #"{"amount":1}"#, context: context).get()
-                        if try guest.apply(entity, events: [Self.recorded(event, events[0].payload, position: Int64(index + 1))]) != nil {
-                            failures += 1
+                continuation.resume(
+                    with: Result {
+                        let guest = box.guest
+                        let context = GuestContext(
+                            id: UUID().uuidString, streamName: "x:command-soak", position: -1, globalPosition: -1, metadata: "{}", time: 0)
+                        var baseline = 0
+                        var failures = 0
+                        for index in 0..<pairs {
+                            let events = try guest.handle(entity, command: command, payload: #"{"amount":1}"#, context: context).get()
+                            if try guest.apply(entity, events: [Self.recorded(event, events[0].payload, position: Int64(index + 1))]) != nil
+                            {
+                                failures += 1
+                            }
+                            if index == 1_000 { baseline = guest.memoryBytes }
                         }
-                        if index == 1_000 { baseline = guest.memoryBytes }
-                    }
-                    return (baseline, guest.memoryBytes, failures)
-                })
+                        return (baseline, guest.memoryBytes, failures)
+                    })
             }
         }
         #expect(failures == 0)

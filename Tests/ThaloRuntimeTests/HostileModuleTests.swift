@@ -4,6 +4,7 @@ import JSON
 import MessageStore
 import TestSupport
 import Testing
+
 @testable import ThaloRuntime
 
 /// Modules written to hurt the host, in WebAssembly text compiled by `wat2wasm` (wabt):
@@ -49,16 +50,21 @@ enum HostileModule: String, CaseIterable, Sendable {
         case .resultOutside:
             handle = "(i32.const -16)"
         case .listOutside:
-            handle = handle.replacingOccurrences(of: "(i32.store (i32.const 4) (i32.const 64))", with: "(i32.store (i32.const 4) (i32.const -64))")
+            handle = handle.replacingOccurrences(
+                of: "(i32.store (i32.const 4) (i32.const 64))", with: "(i32.store (i32.const 4) (i32.const -64))")
         case .enormousList:
-            handle = handle.replacingOccurrences(of: "(i32.store (i32.const 8) (i32.const 1))", with: "(i32.store (i32.const 8) (i32.const 0x7fffffff))")
+            handle = handle.replacingOccurrences(
+                of: "(i32.store (i32.const 8) (i32.const 1))", with: "(i32.store (i32.const 8) (i32.const 0x7fffffff))")
         case .wrappingList:
             // pointer + count × 16 wraps around 2^32 to a small number.
-            handle = handle.replacingOccurrences(of: "(i32.store (i32.const 8) (i32.const 1))", with: "(i32.store (i32.const 8) (i32.const 0x10000000))")
+            handle = handle.replacingOccurrences(
+                of: "(i32.store (i32.const 8) (i32.const 1))", with: "(i32.store (i32.const 8) (i32.const 0x10000000))")
         case .stringOutside:
-            handle = handle.replacingOccurrences(of: "(i32.store (i32.const 72) (i32.const 132))", with: "(i32.store (i32.const 72) (i32.const -8))")
+            handle = handle.replacingOccurrences(
+                of: "(i32.store (i32.const 72) (i32.const 132))", with: "(i32.store (i32.const 72) (i32.const -8))")
         case .enormousString:
-            handle = handle.replacingOccurrences(of: "(i32.store (i32.const 76) (i32.const 7))", with: "(i32.store (i32.const 76) (i32.const 0x7ffffff0))")
+            handle = handle.replacingOccurrences(
+                of: "(i32.store (i32.const 76) (i32.const 7))", with: "(i32.store (i32.const 76) (i32.const 0x7ffffff0))")
         }
         return """
             (module
@@ -134,7 +140,9 @@ struct HostileModuleTests {
             let module = try AggregateModule(name: "Hostile", version: schema.version, schema: schema, bytes: wasm, limits: Self.limits)
             let guest = try GuestInstance(module: module)
             let entity = try guest.newEntity(id: "1")
-            let context = GuestContext(id: UUID().uuidString.lowercased(), streamName: "hostile:command-1", position: -1, globalPosition: -1, metadata: "{}", time: 0)
+            let context = GuestContext(
+                id: UUID().uuidString.lowercased(), streamName: "hostile:command-1", position: -1, globalPosition: -1, metadata: "{}",
+                time: 0)
             let failure = #expect(throws: GuestFailure.self) {
                 _ = try guest.handle(entity, command: "hit", payload: "{}", context: context)
             }

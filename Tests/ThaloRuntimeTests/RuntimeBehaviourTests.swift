@@ -5,6 +5,7 @@ import JSON
 import MessageStore
 import TestSupport
 import Testing
+
 @testable import ThaloRuntime
 
 /// Builds bank_account with a new version and a changed rule, for upgrade tests.
@@ -43,7 +44,9 @@ func eventually(timeout: Duration = .seconds(120), _ condition: @Sendable () asy
 
 @Suite("Runtime: concurrency, submit, cache, upgrade")
 struct RuntimeBehaviourTests {
-    @Test("concurrent commands on one entity run one at a time: every one is recorded, positions gapless", arguments: [Backend.sqlite, .postgres])
+    @Test(
+        "concurrent commands on one entity run one at a time: every one is recorded, positions gapless",
+        arguments: [Backend.sqlite, .postgres])
     func concurrentSameEntity(backend: Backend) async throws {
         try await withRuntime(backend) { runtime in
             _ = try await runtime.execute(bank("hot", "open_account", ["initial_balance": 0]))
@@ -59,7 +62,9 @@ struct RuntimeBehaviourTests {
         }
     }
 
-    @Test("two runtimes on one store (as two processes): conflicts are retried, nothing lost or doubled", arguments: [Backend.sqlite, .postgres])
+    @Test(
+        "two runtimes on one store (as two processes): conflicts are retried, nothing lost or doubled",
+        arguments: [Backend.sqlite, .postgres])
     func twoRuntimes(backend: Backend) async throws {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
             let built = try await ExampleModules.shared.build("bank_account")
@@ -102,7 +107,9 @@ struct RuntimeBehaviourTests {
         }
     }
 
-    @Test("a live entity that another runtime moved on decides on the new state: no stale rejection, no stale duplicate", arguments: [Backend.sqlite, .postgres])
+    @Test(
+        "a live entity that another runtime moved on decides on the new state: no stale rejection, no stale duplicate",
+        arguments: [Backend.sqlite, .postgres])
     func staleLiveEntity(backend: Backend) async throws {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
             let built = try await ExampleModules.shared.build("bank_account")
@@ -136,7 +143,9 @@ struct RuntimeBehaviourTests {
         }
     }
 
-    @Test("submitted commands, also ones written by other programs, are handled in order by the consumer", arguments: [Backend.sqlite, .postgres] + Backend.officialMessageDBInstalls)
+    @Test(
+        "submitted commands, also ones written by other programs, are handled in order by the consumer",
+        arguments: [Backend.sqlite, .postgres] + Backend.officialMessageDBInstalls)
     func submitAndConsume(backend: Backend) async throws {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
             let built = try await ExampleModules.shared.build("bank_account")
@@ -186,7 +195,10 @@ struct RuntimeBehaviourTests {
             try await eventually { (try await store.streamVersion("bankAccount-s1") ?? -1) >= 3 }
             second.cancel()
             try await second.value
-            #expect(try await store.readStream("bankAccount-s1").map(\.type) == ["OpenedAccount", "DepositedFunds", "WithdrewFunds", "DepositedFunds"])
+            #expect(
+                try await store.readStream("bankAccount-s1").map(\.type) == [
+                    "OpenedAccount", "DepositedFunds", "WithdrewFunds", "DepositedFunds",
+                ])
             #expect(try await store.streamVersion("client-1") == 0)
         }
     }
@@ -226,7 +238,8 @@ struct RuntimeBehaviourTests {
         }
     }
 
-    @Test("publishing a new version upgrades live: new commands run on it and entities are rebuilt", arguments: [Backend.sqlite, .postgres])
+    @Test(
+        "publishing a new version upgrades live: new commands run on it and entities are rebuilt", arguments: [Backend.sqlite, .postgres])
     func liveUpgrade(backend: Backend) async throws {
         try await withRuntime(backend) { runtime in
             _ = try await runtime.execute(bank("u", "open_account", ["initial_balance": 10]))
@@ -250,8 +263,12 @@ struct RuntimeBehaviourTests {
             // The registry lists both and answers semver requirements.
             let versions = try await runtime.registry.versions(of: "BankAccount").map(\.version.description)
             #expect(versions == ["0.1.0", "0.2.0"])
-            #expect(try await runtime.registry.module(named: "BankAccount", matching: VersionRequirement("~0.1"))?.version.description == "0.1.0")
-            #expect(try await runtime.registry.module(named: "BankAccount", matching: VersionRequirement(">=0.2.0"))?.version.description == "0.2.0")
+            #expect(
+                try await runtime.registry.module(named: "BankAccount", matching: VersionRequirement("~0.1"))?.version.description
+                    == "0.1.0")
+            #expect(
+                try await runtime.registry.module(named: "BankAccount", matching: VersionRequirement(">=0.2.0"))?.version.description
+                    == "0.2.0")
             #expect(try await runtime.registry.module(named: "BankAccount", matching: VersionRequirement("^1")) == nil)
             // An older version cannot be published after a newer one.
             let built = try await ExampleModules.shared.build("bank_account")

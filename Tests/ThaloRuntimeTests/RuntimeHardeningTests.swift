@@ -5,6 +5,7 @@ import MessageDB
 import MessageStore
 import TestSupport
 import Testing
+
 @testable import ThaloRuntime
 
 /// The runtime's answers to requests an attacker or a careless user would make.
@@ -38,7 +39,9 @@ struct RuntimeHardeningTests {
         }
     }
 
-    @Test("an id reused for another payload, command, entity or aggregate is refused and writes nothing", arguments: [Backend.sqlite, .postgres])
+    @Test(
+        "an id reused for another payload, command, entity or aggregate is refused and writes nothing",
+        arguments: [Backend.sqlite, .postgres])
     func reusedKey(backend: Backend) async throws {
         try await withRuntime(backend, publishing: ["bank_account", "counter"]) { runtime in
             _ = try await runtime.execute(bank("r1", "open_account", ["initial_balance": 10]))
@@ -102,7 +105,8 @@ struct RuntimeHardeningTests {
             let description = String(repeating: "x", count: 3 << 20)
             let refused = await #expect(throws: RuntimeError.self) {
                 try await runtime.execute(
-                    CommandRequest(aggregate: "Todos", id: "big", command: "add", payload: ["id": "1", "description": .string(description)]))
+                    CommandRequest(
+                        aggregate: "Todos", id: "big", command: "add", payload: ["id": "1", "description": .string(description)]))
             }
             #expect(refused?.code == .payloadTooLarge)
             #expect(refused?.message.contains("at most 2097152 bytes") == true, "\(String(describing: refused))")
@@ -180,7 +184,9 @@ struct RuntimeHardeningTests {
         }
     }
 
-    @Test("a submitted command whose outcome cannot be written is parked in the dead-letter stream, and the others go on", arguments: [Backend.sqlite, .postgres])
+    @Test(
+        "a submitted command whose outcome cannot be written is parked in the dead-letter stream, and the others go on",
+        arguments: [Backend.sqlite, .postgres])
     func deadLetter(backend: Backend) async throws {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
             let built = try await ExampleModules.shared.build("bank_account")
@@ -212,7 +218,9 @@ struct RuntimeHardeningTests {
         }
     }
 
-    @Test("a submitted command is decided once: redelivered after a crash, a rejected command stays rejected", arguments: [Backend.sqlite, .postgres])
+    @Test(
+        "a submitted command is decided once: redelivered after a crash, a rejected command stays rejected",
+        arguments: [Backend.sqlite, .postgres])
     func decidedOnce(backend: Backend) async throws {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
             let built = try await ExampleModules.shared.build("bank_account")
@@ -261,7 +269,8 @@ struct RuntimeHardeningTests {
             _ = try await runtime.execute(bank("lost", "deposit_funds", ["amount": 100]))
             // The database loses the last event behind the runtime's back.
             let postgres = try await PostgresFixture.shared.cluster()
-            try postgres.psql("DELETE FROM message_store.messages WHERE stream_name = 'bankAccount-lost' AND position = 2", database: database)
+            try postgres.psql(
+                "DELETE FROM message_store.messages WHERE stream_name = 'bankAccount-lost' AND position = 2", database: database)
             let next = try await runtime.execute(bank("lost", "deposit_funds", ["amount": 5]))
             #expect(next.outcome.events.map(\.position) == [2])
             let view = try await runtime.entity(aggregate: "BankAccount", id: "lost")

@@ -3,6 +3,7 @@ import JSON
 import MessageStore
 import TestSupport
 import Testing
+
 @testable import ThaloRuntime
 
 /// Runs `body` with a runtime over a fresh store of `backend` with the given examples published.
@@ -37,7 +38,9 @@ func bank(_ id: String, _ command: String, _ payload: JSONValue, commandID: UUID
 
 @Suite("Runtime: command pipeline")
 struct RuntimeTests {
-    @Test("the bank account runs end to end: open, deposit, withdraw, overdraft rejected", arguments: [Backend.sqlite, .postgres] + Backend.officialMessageDBInstalls)
+    @Test(
+        "the bank account runs end to end: open, deposit, withdraw, overdraft rejected",
+        arguments: [Backend.sqlite, .postgres] + Backend.officialMessageDBInstalls)
     func bankAccount(backend: Backend) async throws {
         try await withRuntime(backend) { runtime in
             let opened = try await runtime.execute(bank("1", "open_account", ["initial_balance": 100]))
@@ -96,7 +99,9 @@ struct RuntimeTests {
         }
     }
 
-    @Test("a repeated command id returns the original events and writes nothing, also after a restart", arguments: [Backend.sqlite, .postgres] + Backend.officialMessageDBInstalls)
+    @Test(
+        "a repeated command id returns the original events and writes nothing, also after a restart",
+        arguments: [Backend.sqlite, .postgres] + Backend.officialMessageDBInstalls)
     func idempotency(backend: Backend) async throws {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
             let built = try await ExampleModules.shared.build("bank_account")

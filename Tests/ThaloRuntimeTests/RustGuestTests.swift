@@ -5,6 +5,7 @@ import JSON
 import MessageStore
 import TestSupport
 import Testing
+
 @testable import ThaloRuntime
 
 /// Rust guests through the runtime: generated code of every ESDL form, tuples included, and

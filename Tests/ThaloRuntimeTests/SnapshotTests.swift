@@ -5,6 +5,7 @@ import JSON
 import MessageStore
 import TestSupport
 import Testing
+
 @testable import ThaloRuntime
 
 /// A runtime on `store` with one instance per module and snapshots every `every` events.
@@ -12,9 +13,12 @@ private func runtime(_ store: AnyMessageStore, every: Int) -> Runtime<AnyModuleS
     Runtime(store: AnyModuleStore(store), configuration: RuntimeConfiguration(instancesPerModule: 1, snapshotEvery: every))
 }
 
-private func deposit(_ runtime: Runtime<AnyModuleStore>, _ id: String, _ amount: Int64, commandID: UUID? = nil) async throws -> CommandOutcome {
+private func deposit(_ runtime: Runtime<AnyModuleStore>, _ id: String, _ amount: Int64, commandID: UUID? = nil) async throws
+    -> CommandOutcome
+{
     try await runtime.execute(
-        CommandRequest(aggregate: "BankAccount", id: id, command: "deposit_funds", payload: ["amount": .integer(amount)], commandID: commandID)
+        CommandRequest(
+            aggregate: "BankAccount", id: id, command: "deposit_funds", payload: ["amount": .integer(amount)], commandID: commandID)
     ).outcome
 }
 
@@ -59,7 +63,8 @@ struct SnapshotTests {
             GuestRecordedEvent(
                 type: event.0, payload: event.1,
                 context: GuestContext(
-                    id: UUID().lowercasedText, streamName: "x-1", position: Int64(index), globalPosition: Int64(index), metadata: "{}", time: 0))
+                    id: UUID().lowercasedText, streamName: "x-1", position: Int64(index), globalPosition: Int64(index), metadata: "{}",
+                    time: 0))
         }
         #expect(try guest.apply(entity, events: events) == nil)
         let bytes = try #require(try guest.snapshot(entity))
@@ -68,7 +73,8 @@ struct SnapshotTests {
         #expect(restored != entity)
         #expect(try JSONValue(parsing: try #require(try guest.state(restored))) == JSONValue(parsing: state))
         // Bytes the aggregate cannot read are an error, not a trap: the instance goes on.
-        guard case .failure(.deserializeEvent(let message)) = try guest.restore(id: "2", state: Array(#"{"open":"yes","count":"no"}"#.utf8)) else {
+        guard case .failure(.deserializeEvent(let message)) = try guest.restore(id: "2", state: Array(#"{"open":"yes","count":"no"}"#.utf8))
+        else {
             Issue.record("restoring unreadable bytes should fail with deserialize-event")
             return
         }
@@ -86,7 +92,10 @@ struct SnapshotTests {
             let runtime = runtime(store, every: 2)
             let (schema, wasm) = try await Fixtures.shared.misbehavingModule()
             try await runtime.publish(schema: schema, wasm: wasm)
-            for n in 1...5 { _ = try await runtime.execute(CommandRequest(aggregate: "Misbehaving", id: "m", command: "ok", payload: ["n": .integer(Int64(n))])) }
+            for n in 1...5 {
+                _ = try await runtime.execute(
+                    CommandRequest(aggregate: "Misbehaving", id: "m", command: "ok", payload: ["n": .integer(Int64(n))]))
+            }
             await runtime.snapshotsSettled()
             #expect(try await store.readWholeStream(StreamName(category: "misbehaving", id: "m", types: ["snapshot"])).isEmpty)
             #expect(try await store.readWholeStream("misbehaving-m").count == 5)
@@ -100,20 +109,26 @@ struct SnapshotTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         try FileManager.default.copyItem(at: source, to: folder)
         try #"""
-            __attribute__((export_name("thalo:aggregate/aggregate@0.1.0#snapshot"))) int half_snapshot(int entity) { return entity; }
-            """#.write(to: folder.appendingPathComponent("half.c"), atomically: true, encoding: .utf8)
-        let result = try await GuestBuilder(configuration: .init(outputDirectory: folder.appendingPathComponent(".build"))).build(directory: folder)
+        __attribute__((export_name("thalo:aggregate/aggregate@0.1.0#snapshot"))) int half_snapshot(int entity) { return entity; }
+        """#.write(to: folder.appendingPathComponent("half.c"), atomically: true, encoding: .utf8)
+        let result = try await GuestBuilder(configuration: .init(outputDirectory: folder.appendingPathComponent(".build"))).build(
+            directory: folder)
         let schemaText = try String(contentsOf: folder.appendingPathComponent("misbehaving.esdl"), encoding: .utf8)
         let schema = try Schema.parse(schemaText)
         let error = #expect(throws: RuntimeError.self) {
-            try AggregateModule(name: "Misbehaving", version: schema.version, schema: schema, bytes: try [UInt8](Data(contentsOf: result.wasmURL)))
+            try AggregateModule(
+                name: "Misbehaving", version: schema.version, schema: schema, bytes: try [UInt8](Data(contentsOf: result.wasmURL)))
         }
         #expect(error?.code == .invalidModule)
-        #expect(error?.message.contains("exports thalo:aggregate/aggregate@0.1.0#snapshot but not thalo:aggregate/aggregate@0.1.0#restore") == true, "\(error?.message ?? "")")
+        #expect(
+            error?.message.contains("exports thalo:aggregate/aggregate@0.1.0#snapshot but not thalo:aggregate/aggregate@0.1.0#restore")
+                == true, "\(error?.message ?? "")")
         #expect(error?.message.contains("cabi_post_thalo:aggregate/aggregate@0.1.0#restore") == true)
     }
 
-    @Test("every N events a snapshot is written next to the stream, as Message DB data a person can read", arguments: [Backend.sqlite, .postgres])
+    @Test(
+        "every N events a snapshot is written next to the stream, as Message DB data a person can read",
+        arguments: [Backend.sqlite, .postgres])
     func written(backend: Backend) async throws {
         try await withStore(backend) { store in
             let runtime = runtime(store, every: 10)
@@ -143,12 +158,15 @@ struct SnapshotTests {
             #expect((9...12).contains(positions[0]), "\(positions)")
             #expect(positions[1] - positions[0] >= 10, "\(positions)")
             // Snapshots are in their own category: the entity's category holds only its events.
-            let category = try await store.readCategory("bankAccount", from: 0, batchSize: 1000, correlation: nil, consumerGroup: nil, condition: nil)
+            let category = try await store.readCategory(
+                "bankAccount", from: 0, batchSize: 1000, correlation: nil, consumerGroup: nil, condition: nil)
             #expect(category.count == 25 && category.allSatisfy { $0.streamName.rawValue == "bankAccount-1" })
         }
     }
 
-    @Test("a cold entity loads from the latest snapshot its digest wrote; another digest, another stream or 0 rebuilds from events", arguments: [Backend.sqlite, .postgres])
+    @Test(
+        "a cold entity loads from the latest snapshot its digest wrote; another digest, another stream or 0 rebuilds from events",
+        arguments: [Backend.sqlite, .postgres])
     func used(backend: Backend) async throws {
         try await withStore(backend) { store in
             let first = runtime(store, every: 10)
@@ -162,7 +180,8 @@ struct SnapshotTests {
             // Forge snapshots that claim a balance of 1,000,000: a runtime that uses a snapshot
             // lets a withdrawal of 500,000 through, one that replays the events refuses it.
             let digest = try #require(try await first.registry.module(named: "BankAccount")?.digest)
-            func forge(_ id: String, digest: String, eventID: UUID? = nil, state: String = #"{"open":true,"balance":1000000}"#) async throws {
+            func forge(_ id: String, digest: String, eventID: UUID? = nil, state: String = #"{"open":true,"balance":1000000}"#) async throws
+            {
                 let stream = try await store.readWholeStream(StreamName(category: "bankAccount", id: id))
                 let data: JSONValue = [
                     "position": .integer(stream.last!.position), "eventId": .string((eventID ?? stream.last!.id).lowercasedText),
@@ -170,7 +189,8 @@ struct SnapshotTests {
                 ]
                 let metadata: JSONValue = ["module": "BankAccount", "moduleVersion": "0.1.0", "moduleDigest": .string(digest)]
                 _ = try await store.write(
-                    NewMessage(type: "Recorded", data: data.jsonText, metadata: metadata.jsonText), to: StreamName(category: "bankAccount", id: id, types: ["snapshot"]))
+                    NewMessage(type: "Recorded", data: data.jsonText, metadata: metadata.jsonText),
+                    to: StreamName(category: "bankAccount", id: id, types: ["snapshot"]))
             }
             try await forge("a", digest: digest)
             try await forge("b", digest: String(repeating: "0", count: 64))
@@ -206,7 +226,9 @@ struct SnapshotTests {
         }
     }
 
-    @Test("a repeated command is recognised after a restore: in the window before the snapshot, and beyond it when it writes again", arguments: [Backend.sqlite, .postgres])
+    @Test(
+        "a repeated command is recognised after a restore: in the window before the snapshot, and beyond it when it writes again",
+        arguments: [Backend.sqlite, .postgres])
     func idempotency(backend: Backend) async throws {
         try await withStore(backend) { store in
             let first = runtime(store, every: 150)

@@ -5,6 +5,7 @@ import MessageStore
 import Synchronization
 import TestSupport
 import Testing
+
 @testable import ThaloRuntime
 
 /// A store that holds the appends to one stream until released, so that a test can change
@@ -62,7 +63,8 @@ final class GatedStore: MessageStore, Sendable {
         condition: String?
     ) async throws -> [Message] {
         try await base.readCategory(
-            category, from: globalPosition, batchSize: batchSize, correlation: correlation, consumerGroup: consumerGroup, condition: condition)
+            category, from: globalPosition, batchSize: batchSize, correlation: correlation, consumerGroup: consumerGroup,
+            condition: condition)
     }
     func lastMessage(in stream: StreamName, type: String?) async throws -> Message? { try await base.lastMessage(in: stream, type: type) }
     func streamVersion(_ stream: StreamName) async throws -> Int64? { try await base.streamVersion(stream) }

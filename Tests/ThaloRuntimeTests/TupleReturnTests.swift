@@ -3,6 +3,7 @@ import JSON
 import MessageStore
 import TestSupport
 import Testing
+
 @testable import ThaloRuntime
 
 private func wallet(_ id: String, _ command: String, _ payload: JSONValue) -> CommandRequest {
@@ -34,8 +35,14 @@ struct TupleReturnTests {
             let expected: JSONValue = ["balance": 4, "closed": false, "last": "BalanceLow"]
             #expect(try await runtime.entity(aggregate: "Wallet", id: "w").state == expected)
             #expect(try await runtime.entity(aggregate: "Wallet", id: "w", at: .position(3)).state == expected)
-            #expect(try await runtime.entity(aggregate: "Wallet", id: "w", at: .position(2)).state == ["balance": 4, "closed": false, "last": "FeeCharged"])
-            #expect(try await runtime.entity(aggregate: "Wallet", id: "w", at: .position(1)).state == ["balance": 5, "closed": false, "last": "Sent"])
+            #expect(
+                try await runtime.entity(aggregate: "Wallet", id: "w", at: .position(2)).state == [
+                    "balance": 4, "closed": false, "last": "FeeCharged",
+                ])
+            #expect(
+                try await runtime.entity(aggregate: "Wallet", id: "w", at: .position(1)).state == [
+                    "balance": 5, "closed": false, "last": "Sent",
+                ])
 
             // Optional elements left out, a required one after them.
             let closed = try await runtime.execute(wallet("w", "close", [:]))

@@ -5,6 +5,7 @@ import JSON
 import MessageStore
 import TestSupport
 import Testing
+
 @testable import ThaloRuntime
 
 /// The misbehaving C module of Tests/Fixtures/misbehaving, built once.
@@ -28,25 +29,31 @@ actor Fixtures {
 
 @Suite("Wasm host: limits and misbehaving modules")
 struct WasmHostTests {
-    static func misbehaving(limits: ModuleLimits = ModuleLimits(fuelPerCall: 20_000_000, maximumMemoryBytes: 8 << 20)) async throws -> AggregateModule {
+    static func misbehaving(limits: ModuleLimits = ModuleLimits(fuelPerCall: 20_000_000, maximumMemoryBytes: 8 << 20)) async throws
+        -> AggregateModule
+    {
         let (schemaText, wasm) = try await Fixtures.shared.misbehavingModule()
         let schema = try Schema.parse(schemaText)
         return try AggregateModule(name: "Misbehaving", version: schema.version, schema: schema, bytes: wasm, limits: limits)
     }
 
     static func context() -> GuestContext {
-        GuestContext(id: UUID().uuidString.lowercased(), streamName: "misbehaving:command-1", position: -1, globalPosition: -1, metadata: "{}", time: 0)
+        GuestContext(
+            id: UUID().uuidString.lowercased(), streamName: "misbehaving:command-1", position: -1, globalPosition: -1, metadata: "{}",
+            time: 0)
     }
 
-    @Test("each kind of misbehaviour is an error naming the module and export, and the host goes on", arguments: [
-        ("spin", "exceeded its budget"),
-        ("grow", "past the cap of 8388608 bytes"),
-        ("trap", "trapped"),
-        ("recurse", "trapped"),
-        ("bad_pointer", "lies outside memory"),
-        ("bad_tag", "result tag 7"),
-        ("bad_utf8", "not valid UTF-8"),
-    ])
+    @Test(
+        "each kind of misbehaviour is an error naming the module and export, and the host goes on",
+        arguments: [
+            ("spin", "exceeded its budget"),
+            ("grow", "past the cap of 8388608 bytes"),
+            ("trap", "trapped"),
+            ("recurse", "trapped"),
+            ("bad_pointer", "lies outside memory"),
+            ("bad_tag", "result tag 7"),
+            ("bad_utf8", "not valid UTF-8"),
+        ])
     func misbehaviour(command: String, expected: String) async throws {
         let module = try await Self.misbehaving()
         let guest = try GuestInstance(module: module)
@@ -71,7 +78,8 @@ struct WasmHostTests {
     @Test("through the runtime, a misbehaving command fails clearly and other entities and modules keep working")
     func runtimeSurvives() async throws {
         try await withStore(.sqlite) { (store: AnyMessageStore) async throws -> Void in
-            let configuration = RuntimeConfiguration(instancesPerModule: 1, limits: ModuleLimits(fuelPerCall: 20_000_000, maximumMemoryBytes: 8 << 20))
+            let configuration = RuntimeConfiguration(
+                instancesPerModule: 1, limits: ModuleLimits(fuelPerCall: 20_000_000, maximumMemoryBytes: 8 << 20))
             let runtime = Runtime(store: AnyModuleStore(store), configuration: configuration)
             let (schema, wasm) = try await Fixtures.shared.misbehavingModule()
             try await runtime.publish(schema: schema, wasm: wasm)
@@ -87,7 +95,8 @@ struct WasmHostTests {
                 // The same entity is rebuilt from its stream in a new instance and keeps working.
                 let ok = try await runtime.execute(CommandRequest(aggregate: "Misbehaving", id: "a", command: "ok", payload: ["n": 1]))
                 #expect(ok.outcome.events.count == 1)
-                _ = try await runtime.execute(CommandRequest(aggregate: "BankAccount", id: command, command: "open_account", payload: ["initial_balance": 1]))
+                _ = try await runtime.execute(
+                    CommandRequest(aggregate: "BankAccount", id: command, command: "open_account", payload: ["initial_balance": 1]))
             }
             #expect(try await store.readStream("misbehaving-a").count == 5)
             let wrongEvent = await #expect(throws: RuntimeError.self) {
@@ -132,7 +141,9 @@ struct WasmHostTests {
         }
     }
 
-    @Test("the example specs pass, for the Swift examples, the Rust one and the C one", arguments: ["bank_account", "counter", "todos", "wallet", "bank_account_rust", "c_counter"])
+    @Test(
+        "the example specs pass, for the Swift examples, the Rust one and the C one",
+        arguments: ["bank_account", "counter", "todos", "wallet", "bank_account_rust", "c_counter"])
     func exampleSpecs(example: String) async throws {
         let built = try await ExampleModules.shared.build(example)
         let schema = try Schema.parse(built.schema)
@@ -153,31 +164,33 @@ struct WasmHostTests {
         let built = try await ExampleModules.shared.build("bank_account")
         let schema = try Schema.parse(built.schema)
         let module = try AggregateModule(name: schema.aggregate.name, version: schema.version, schema: schema, bytes: built.wasm)
-        let spec = try AggregateSpec(jsonText: """
-            { "aggregate": "BankAccount", "scenarios": [
-              { "name": "numbers by value", "given": [], "when": { "command": "open_account", "payload": { "initial_balance": 5 } },
-                "then": { "events": [{ "type": "OpenedAccount", "payload": { "initial_balance": 5.0 } }],
-                          "state": { "open": true, "balance": 5.0, "note": null } } },
-              { "name": "integral numbers reach the module as integers", "given": [],
-                "when": { "command": "open_account", "payload": { "initial_balance": 7.0 } },
-                "then": { "events": [{ "type": "OpenedAccount", "payload": { "initial_balance": 7 } }] } },
-              { "name": "an invalid payload is refused", "given": [], "when": { "command": "deposit_funds", "payload": { "amount": "ten" } },
-                "then": { "error": { "invalidPayload": null } } },
-              { "name": "an invalid payload expected to reach the module", "given": [],
-                "when": { "command": "deposit_funds", "payload": {} }, "then": { "error": { "deserializeCommand": null } } },
-              { "name": "a wrong number still fails", "given": [], "when": { "command": "open_account", "payload": { "initial_balance": 5 } },
-                "then": { "events": [{ "type": "OpenedAccount", "payload": { "initial_balance": 5.5 } }] } }
-            ] }
-            """)
+        let spec = try AggregateSpec(
+            jsonText: """
+                { "aggregate": "BankAccount", "scenarios": [
+                  { "name": "numbers by value", "given": [], "when": { "command": "open_account", "payload": { "initial_balance": 5 } },
+                    "then": { "events": [{ "type": "OpenedAccount", "payload": { "initial_balance": 5.0 } }],
+                              "state": { "open": true, "balance": 5.0, "note": null } } },
+                  { "name": "integral numbers reach the module as integers", "given": [],
+                    "when": { "command": "open_account", "payload": { "initial_balance": 7.0 } },
+                    "then": { "events": [{ "type": "OpenedAccount", "payload": { "initial_balance": 7 } }] } },
+                  { "name": "an invalid payload is refused", "given": [], "when": { "command": "deposit_funds", "payload": { "amount": "ten" } },
+                    "then": { "error": { "invalidPayload": null } } },
+                  { "name": "an invalid payload expected to reach the module", "given": [],
+                    "when": { "command": "deposit_funds", "payload": {} }, "then": { "error": { "deserializeCommand": null } } },
+                  { "name": "a wrong number still fails", "given": [], "when": { "command": "open_account", "payload": { "initial_balance": 5 } },
+                    "then": { "events": [{ "type": "OpenedAccount", "payload": { "initial_balance": 5.5 } }] } }
+                ] }
+                """)
         let results = try spec.run(module)
         #expect(results.map(\.passed) == [true, true, true, false, false], "\(results.map(\.problems))")
         #expect(results[3].problems.first?.contains("the server answers 400 invalidPayload") == true, "\(results[3].problems)")
         #expect(results[3].problems.first?.contains("amount: missing required field") == true, "\(results[3].problems)")
         // A misspelt error key is refused when the file is read.
         #expect(throws: RuntimeError.self) {
-            try AggregateSpec(jsonText: """
-                { "aggregate": "BankAccount", "scenarios": [{ "name": "x", "when": { "command": "open_account" }, "then": { "error": { "comand": "x" } } }] }
-                """)
+            try AggregateSpec(
+                jsonText: """
+                    { "aggregate": "BankAccount", "scenarios": [{ "name": "x", "when": { "command": "open_account" }, "then": { "error": { "comand": "x" } } }] }
+                    """)
         }
     }
 
@@ -186,17 +199,18 @@ struct WasmHostTests {
         let built = try await ExampleModules.shared.build("bank_account")
         let schema = try Schema.parse(built.schema)
         let module = try AggregateModule(name: schema.aggregate.name, version: schema.version, schema: schema, bytes: built.wasm)
-        let spec = try AggregateSpec(jsonText: """
-            { "aggregate": "BankAccount", "scenarios": [
-              { "name": "wrong event", "given": [], "when": { "command": "open_account", "payload": { "initial_balance": 5 } },
-                "then": { "events": [{ "type": "OpenedAccount", "payload": { "initial_balance": 6 } }] } },
-              { "name": "wrong error", "given": [], "when": { "command": "deposit_funds", "payload": { "amount": 1 } },
-                "then": { "error": { "command": "something else" } } },
-              { "name": "wrong state", "given": [{ "type": "OpenedAccount", "payload": { "initial_balance": 1 } }],
-                "when": { "command": "deposit_funds", "payload": { "amount": 1 } },
-                "then": { "events": [{ "type": "DepositedFunds", "payload": { "amount": 1 } }], "state": { "open": true, "balance": 3 } } }
-            ] }
-            """)
+        let spec = try AggregateSpec(
+            jsonText: """
+                { "aggregate": "BankAccount", "scenarios": [
+                  { "name": "wrong event", "given": [], "when": { "command": "open_account", "payload": { "initial_balance": 5 } },
+                    "then": { "events": [{ "type": "OpenedAccount", "payload": { "initial_balance": 6 } }] } },
+                  { "name": "wrong error", "given": [], "when": { "command": "deposit_funds", "payload": { "amount": 1 } },
+                    "then": { "error": { "command": "something else" } } },
+                  { "name": "wrong state", "given": [{ "type": "OpenedAccount", "payload": { "initial_balance": 1 } }],
+                    "when": { "command": "deposit_funds", "payload": { "amount": 1 } },
+                    "then": { "events": [{ "type": "DepositedFunds", "payload": { "amount": 1 } }], "state": { "open": true, "balance": 3 } } }
+                ] }
+                """)
         let results = try spec.run(module)
         #expect(results.map(\.passed) == [false, false, false])
         #expect(results[0].problems.first?.contains("initial_balance\":6") == true)
@@ -204,7 +218,9 @@ struct WasmHostTests {
         #expect(results[2].problems.first?.contains("\"balance\":2") == true)
         #expect(throws: RuntimeError.self) { try AggregateSpec(jsonText: #"{"aggregate": "X", "scenarios": [{"when": {}}]}"#) }
         let otherAggregate = try AggregateSpec(
-            jsonText: #"{"aggregate": "Counter", "scenarios": [{"name": "n", "when": {"command": "increment", "payload": {"amount": 1}}, "then": {"events": []}}]}"#)
+            jsonText:
+                #"{"aggregate": "Counter", "scenarios": [{"name": "n", "when": {"command": "increment", "payload": {"amount": 1}}, "then": {"events": []}}]}"#
+        )
         let mismatch = #expect(throws: RuntimeError.self) { try otherAggregate.run(module) }
         #expect(mismatch?.message == "the spec is for aggregate Counter, but the module implements BankAccount")
     }
@@ -214,13 +230,14 @@ struct WasmHostTests {
         let built = try await ExampleModules.shared.build("counter")
         let schema = try Schema.parse(built.schema)
         let module = try AggregateModule(name: schema.aggregate.name, version: schema.version, schema: schema, bytes: built.wasm)
-        let spec = try AggregateSpec(jsonText: """
-            { "aggregate": "Counter", "scenarios": [
-              { "name": "a command from the command stream", "given": [],
-                "when": { "command": "increment", "payload": { "amount": 2 }, "position": 7 },
-                "then": { "events": [{ "type": "Incremented", "payload": { "amount": 2, "count": 2 } }], "state": { "count": 2 } } }
-            ] }
-            """)
+        let spec = try AggregateSpec(
+            jsonText: """
+                { "aggregate": "Counter", "scenarios": [
+                  { "name": "a command from the command stream", "given": [],
+                    "when": { "command": "increment", "payload": { "amount": 2 }, "position": 7 },
+                    "then": { "events": [{ "type": "Incremented", "payload": { "amount": 2, "count": 2 } }], "state": { "count": 2 } } }
+                ] }
+                """)
         #expect(try spec.run(module).map(\.passed) == [true])
         let metadata = try Metadata.events(
             of: UUID(), stream: "counter:command-1", position: 7, globalPosition: 8, commandMetadata: Metadata(),

@@ -1,8 +1,8 @@
 import AsyncHTTPClient
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import HTTPTypes
 import JSON
 import Logging
 import MessageStore
@@ -10,6 +10,7 @@ import NIOCore
 import TestSupport
 import Testing
 import ThaloRuntime
+
 @testable import ThaloServer
 
 /// Runs `body` against the API on a live socket, with bank_account published.
@@ -17,7 +18,9 @@ func withAPI(
     token: String? = nil, limits: APILimits = APILimits(), configuration: RuntimeConfiguration = RuntimeConfiguration(),
     _ body: @Sendable (any TestClientProtocol, Runtime<AnyModuleStore>) async throws -> Void
 ) async throws {
-    try await withAPIServer(token: token, limits: limits, configuration: configuration) { client, runtime, _ in try await body(client, runtime) }
+    try await withAPIServer(token: token, limits: limits, configuration: configuration) { client, runtime, _ in
+        try await body(client, runtime)
+    }
 }
 
 /// Like ``withAPI(token:limits:configuration:_:)``, also handing over the API value.
@@ -30,7 +33,9 @@ func withAPIServer(
         let runtime = Runtime(store: AnyModuleStore(store), configuration: configuration)
         let router = Router()
         router.add(middleware: ErrorMiddleware())
-        let api = API(runtime: runtime, token: token, limits: limits, metrics: Server.metricsRegistry, storeName: "sqlite", logger: Logger(label: "test"))
+        let api = API(
+            runtime: runtime, token: token, limits: limits, metrics: Server.metricsRegistry, storeName: "sqlite",
+            logger: Logger(label: "test"))
         api.register(on: router)
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in
@@ -40,10 +45,13 @@ func withAPIServer(
 }
 
 extension TestClientProtocol {
-    func json(_ uri: String, _ method: HTTPRequest.Method = .get, body: JSONValue? = nil, headers: HTTPFields = [:]) async throws -> (Int, JSONValue, String) {
+    func json(_ uri: String, _ method: HTTPRequest.Method = .get, body: JSONValue? = nil, headers: HTTPFields = [:]) async throws -> (
+        Int, JSONValue, String
+    ) {
         var headers = headers
         if body != nil { headers[.contentType] = "application/json" }
-        return try await execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0.jsonText) }) { response in
+        return try await execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0.jsonText) }) {
+            response in
             let text = String(buffer: response.body)
             return (Int(response.status.code), (try? JSONValue(parsing: text)) ?? .string(text), text)
         }
@@ -73,7 +81,12 @@ struct APITests {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("thalo-openapi-\(UUID().uuidString).json")
         try OpenAPIDocument.text.write(to: file, atomically: true, encoding: .utf8)
         let check = try await ProcessRunner.output(
-            python, ["-c", "import json,sys; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1]))); print('valid')", file.path])
+            python,
+            [
+                "-c",
+                "import json,sys; from openapi_spec_validator import validate; validate(json.load(open(sys.argv[1]))); print('valid')",
+                file.path,
+            ])
         #expect(check.status == 0, "\(check.combined)")
         #expect(check.standardOutput.contains("valid"))
         try await withAPI { client, _ in
@@ -87,9 +100,14 @@ struct APITests {
     func responsesMatchSchemas() async throws {
         try await withAPI { client, _ in
             var samples: [JSONValue] = []
-            func sample(_ path: String, _ method: String, _ uri: String, body: JSONValue? = nil, headers: HTTPFields = [:]) async throws -> (Int, JSONValue) {
+            func sample(_ path: String, _ method: String, _ uri: String, body: JSONValue? = nil, headers: HTTPFields = [:]) async throws
+                -> (Int, JSONValue)
+            {
                 let (status, json, text) = try await client.json(uri, method == "post" ? .post : .get, body: body, headers: headers)
-                samples.append(["path": .string(path), "method": .string(method), "status": .string(String(status)), "body": (try? JSONValue(parsing: text)) ?? .string(text)])
+                samples.append([
+                    "path": .string(path), "method": .string(method), "status": .string(String(status)),
+                    "body": (try? JSONValue(parsing: text)) ?? .string(text),
+                ])
                 return (status, json)
             }
             let built = try await ExampleModules.shared.build("bank_account")
@@ -103,15 +121,19 @@ struct APITests {
             let execute = "/v1/execute/{aggregate}/{id}/{command}"
             #expect(try await sample(execute, "post", "/v1/execute/BankAccount/9/open_account", body: ["initial_balance": 10]).0 == 200)
             let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: UUID().uuidString]
-            #expect(try await sample(execute, "post", "/v1/execute/BankAccount/9/deposit_funds", body: ["amount": 1], headers: key).0 == 200)
-            let (duplicateStatus, duplicate) = try await sample(execute, "post", "/v1/execute/BankAccount/9/deposit_funds", body: ["amount": 1], headers: key)
+            #expect(
+                try await sample(execute, "post", "/v1/execute/BankAccount/9/deposit_funds", body: ["amount": 1], headers: key).0 == 200)
+            let (duplicateStatus, duplicate) = try await sample(
+                execute, "post", "/v1/execute/BankAccount/9/deposit_funds", body: ["amount": 1], headers: key)
             #expect(duplicateStatus == 200)
             #expect(duplicate["outcome"] == "duplicate")
-            let (rejectedStatus, rejected) = try await sample(execute, "post", "/v1/execute/BankAccount/9/withdraw_funds", body: ["amount": 100])
+            let (rejectedStatus, rejected) = try await sample(
+                execute, "post", "/v1/execute/BankAccount/9/withdraw_funds", body: ["amount": 100])
             #expect(rejectedStatus == 422)
             #expect(rejected["error"]?["code"] == "rejected")
             #expect(rejected["error"]?["message"] == "insufficient funds")
-            let (invalidStatus, invalid) = try await sample(execute, "post", "/v1/execute/BankAccount/9/deposit_funds", body: ["amount": "many", "x": 1])
+            let (invalidStatus, invalid) = try await sample(
+                execute, "post", "/v1/execute/BankAccount/9/deposit_funds", body: ["amount": "many", "x": 1])
             #expect(invalidStatus == 400)
             #expect(Set(invalid["error"]?["details"]?.arrayValue?.compactMap { $0["path"]?.stringValue } ?? []) == ["amount", "x"])
             #expect(try await sample(execute, "post", "/v1/execute/BankAccount/9/fly", body: [:]).0 == 404)
@@ -124,8 +146,12 @@ struct APITests {
             #expect(try await sample("/v1/aggregates/{aggregate}/{id}", "get", "/v1/aggregates/BankAccount/9?time=yesterday").0 == 400)
             #expect(try await sample("/v1/streams/{stream}", "get", "/v1/streams/bankAccount-9").0 == 200)
             #expect(try await sample("/v1/streams/{stream}", "get", "/v1/streams/bankAccount-9?batchSize=0").0 == 400)
-            #expect(try await sample("/v1/categories/{category}", "get", "/v1/categories/bankAccount?consumerGroupMember=0&consumerGroupSize=2").0 == 200)
-            #expect(try await sample("/v1/categories/{category}", "get", "/v1/categories/bankAccount?consumerGroupMember=5&consumerGroupSize=2").0 == 400)
+            #expect(
+                try await sample("/v1/categories/{category}", "get", "/v1/categories/bankAccount?consumerGroupMember=0&consumerGroupSize=2")
+                    .0 == 200)
+            #expect(
+                try await sample("/v1/categories/{category}", "get", "/v1/categories/bankAccount?consumerGroupMember=5&consumerGroupSize=2")
+                    .0 == 400)
             #expect(try await sample("/v1/categories/{category}", "get", "/v1/categories/bankAccount-9").0 == 400)
             #expect(try await sample("/health", "get", "/health").0 == 200)
             var badSample = publish.objectValue!
@@ -147,7 +173,8 @@ struct APITests {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent("thalo-samples-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             try OpenAPIDocument.text.write(to: folder.appendingPathComponent("openapi.json"), atomically: true, encoding: .utf8)
-            try JSONValue.array(samples).jsonText.write(to: folder.appendingPathComponent("samples.json"), atomically: true, encoding: .utf8)
+            try JSONValue.array(samples).jsonText.write(
+                to: folder.appendingPathComponent("samples.json"), atomically: true, encoding: .utf8)
             let script = """
                 import json, sys, jsonschema
                 doc = json.load(open(sys.argv[1] + "/openapi.json"))
@@ -185,8 +212,13 @@ struct APITests {
             #expect(try await client.json("/v1/execute/BankAccount/1/open_account", .post, body: ["initial_balance": 1]).0 == 401)
             #expect(try await client.json("/v1/submit/BankAccount/1/open_account", .post, body: ["initial_balance": 1]).0 == 401)
             let authorized: HTTPFields = [.authorization: "Bearer t0ken"]
-            #expect(try await client.json("/v1/execute/BankAccount/1/open_account", .post, body: ["initial_balance": 1], headers: authorized).0 == 200)
-            for read in ["/v1/streams/bankAccount-1", "/v1/modules", "/v1/modules/BankAccount", "/v1/categories/bankAccount", "/v1/aggregates/BankAccount/1", "/v1/categories/bankAccount/events"] {
+            #expect(
+                try await client.json("/v1/execute/BankAccount/1/open_account", .post, body: ["initial_balance": 1], headers: authorized).0
+                    == 200)
+            for read in [
+                "/v1/streams/bankAccount-1", "/v1/modules", "/v1/modules/BankAccount", "/v1/categories/bankAccount",
+                "/v1/aggregates/BankAccount/1", "/v1/categories/bankAccount/events",
+            ] {
                 #expect(try await client.json(read).0 == 401, "\(read)")
             }
             #expect(try await client.json("/v1/streams/bankAccount-1", headers: authorized).0 == 200)
@@ -201,7 +233,8 @@ struct APITests {
         }
         // With open reads, reads need no token; commands still do.
         let openReads = APILimits(openReads: true)
-        try await withAPI(token: "t0ken", limits: openReads) { (client: any TestClientProtocol, _: Runtime<AnyModuleStore>) async throws -> Void in
+        try await withAPI(token: "t0ken", limits: openReads) {
+            (client: any TestClientProtocol, _: Runtime<AnyModuleStore>) async throws -> Void in
             #expect(try await publishBankAccount(client, token: "t0ken").0 == 201)
             #expect(try await client.json("/v1/streams/bankAccount-1").0 == 200)
             #expect(try await client.json("/v1/modules").0 == 200)
@@ -233,7 +266,8 @@ struct APITests {
             let (status, body, _) = try await client.json("/v2/nothing")
             #expect(status == 404)
             #expect(body["error"]?["message"]?.stringValue?.contains("/openapi.json") == true)
-            let (badJSON, error, _) = try await client.execute(uri: "/v1/modules", method: .post, body: ByteBuffer(string: "{nope")) { response in
+            let (badJSON, error, _) = try await client.execute(uri: "/v1/modules", method: .post, body: ByteBuffer(string: "{nope")) {
+                response in
                 (Int(response.status.code), (try? JSONValue(parsing: String(buffer: response.body))) ?? .null, "")
             }
             #expect(badJSON == 400)

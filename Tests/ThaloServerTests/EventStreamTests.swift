@@ -8,6 +8,7 @@ import NIOHTTP1
 import TestSupport
 import Testing
 import ThaloRuntime
+
 @testable import ThaloServer
 
 /// Reads Server-Sent Events from a live server until `count` events arrived.
@@ -44,14 +45,16 @@ struct EventStreamTests {
         try await withAPI { client, runtime in
             let port = try #require(client.port)
             for index in 0..<3 {
-                try await runtime.store.write(NewMessage(type: "Counted", data: ["n": .integer(Int64(index))]), to: StreamName(unchecked: "tally-\(index % 2)"))
+                try await runtime.store.write(
+                    NewMessage(type: "Counted", data: ["n": .integer(Int64(index))]), to: StreamName(unchecked: "tally-\(index % 2)"))
             }
             let first = try await readEvents(port: port, path: "/v1/categories/tally/events", count: 3)
             #expect(first.map { $0.message["data"]?["n"] } == [0, 1, 2])
             #expect(first.map(\.id) == first.map { String($0.message["globalPosition"]?.integerValue ?? -1) })
             // Written while nobody listens.
             for index in 3..<5 {
-                try await runtime.store.write(NewMessage(type: "Counted", data: ["n": .integer(Int64(index))]), to: StreamName(unchecked: "tally-\(index % 2)"))
+                try await runtime.store.write(
+                    NewMessage(type: "Counted", data: ["n": .integer(Int64(index))]), to: StreamName(unchecked: "tally-\(index % 2)"))
             }
             // Live: one more arrives while the resumed stream is open.
             let writer = Task {
@@ -61,7 +64,8 @@ struct EventStreamTests {
             let resumed = try await readEvents(port: port, path: "/v1/categories/tally/events", lastEventID: first.last!.id, count: 3)
             try await writer.value
             #expect(resumed.map { $0.message["data"]?["n"] } == [3, 4, 5])
-            let member = try await readEvents(port: port, path: "/v1/categories/tally/events?consumerGroupMember=0&consumerGroupSize=2", count: 1)
+            let member = try await readEvents(
+                port: port, path: "/v1/categories/tally/events?consumerGroupMember=0&consumerGroupSize=2", count: 1)
             let stream = StreamName(unchecked: member[0].message["streamName"]?.stringValue ?? "")
             #expect(ConsumerGroup.partition(of: stream, size: 2) == 0)
             let (status, _, _) = try await client.json("/v1/categories/tally-1/events")

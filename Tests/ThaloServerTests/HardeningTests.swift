@@ -10,6 +10,7 @@ import NIOCore
 import TestSupport
 import Testing
 import ThaloRuntime
+
 @testable import ThaloServer
 
 /// Requests an attacker or a careless user would send: each gets a clear 4xx (or 503)
@@ -99,7 +100,8 @@ struct HardeningTests {
             let reused = try await client.json("/v1/execute/BankAccount/i1/deposit_funds", .post, body: ["amount": 2], headers: second)
             #expect(reused.0 == 409)
             #expect(reused.1["error"]?["code"] == "idempotencyKeyReused")
-            let elsewhere = try await client.json("/v1/execute/BankAccount/i2/open_account", .post, body: ["initial_balance": 1], headers: second)
+            let elsewhere = try await client.json(
+                "/v1/execute/BankAccount/i2/open_account", .post, body: ["initial_balance": 1], headers: second)
             #expect(elsewhere.0 == 409)
             #expect(elsewhere.1["error"]?["code"] == "idempotencyKeyReused")
             let stream = try await client.json("/v1/streams/bankAccount-i1")
@@ -206,7 +208,9 @@ final class RawHTTPClient {
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard result == 0 else { throw HarnessSocketError("connect failed: \(errno)") }
     }

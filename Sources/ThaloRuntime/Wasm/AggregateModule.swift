@@ -26,7 +26,9 @@ public struct AggregateModule: Sendable {
     /// with their exact signatures and a memory, report ABI version 1, and fit the memory cap.
     ///
     /// - Throws: ``RuntimeError`` (`invalidModule`) saying what is missing or wrong.
-    public init(name: String, version: SemanticVersion, schema: Schema, bytes: [UInt8], limits: ModuleLimits = ModuleLimits()) throws(RuntimeError) {
+    public init(name: String, version: SemanticVersion, schema: Schema, bytes: [UInt8], limits: ModuleLimits = ModuleLimits())
+        throws(RuntimeError)
+    {
         self.name = name
         self.version = version
         self.schema = schema

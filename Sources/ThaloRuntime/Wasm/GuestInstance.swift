@@ -1,5 +1,5 @@
-@_spi(Fuzzing) import WasmKit
 import ESDL
+@_spi(Fuzzing) import WasmKit
 
 /// What a recorded event looks like to a module's `apply`.
 public struct GuestRecordedEvent: Sendable {
@@ -174,7 +174,8 @@ public final class GuestInstance {
             }
             let abi = try invoke(functions[ModuleContract.abiVersionExport]!, [], export: ModuleContract.abiVersionExport)
             guard case .i32(let version)? = abi.first, version == ModuleContract.abiVersion else {
-                throw fail("reports ABI version \(abi.first.map { "\($0)" } ?? "none"), this runtime implements \(ModuleContract.abiVersion)")
+                throw fail(
+                    "reports ABI version \(abi.first.map { "\($0)" } ?? "none"), this runtime implements \(ModuleContract.abiVersion)")
             }
         } catch let error as RuntimeError {
             throw error
@@ -219,8 +220,12 @@ public final class GuestInstance {
             for (index, event) in events.enumerated() {
                 let base = index * ModuleContract.recordedEventSize
                 let s = index * 5
-                func put32(_ offset: Int, _ value: UInt32) { buffer.storeBytes(of: value.littleEndian, toByteOffset: base + offset, as: UInt32.self) }
-                func put64(_ offset: Int, _ value: Int64) { buffer.storeBytes(of: value.littleEndian, toByteOffset: base + offset, as: Int64.self) }
+                func put32(_ offset: Int, _ value: UInt32) {
+                    buffer.storeBytes(of: value.littleEndian, toByteOffset: base + offset, as: UInt32.self)
+                }
+                func put64(_ offset: Int, _ value: Int64) {
+                    buffer.storeBytes(of: value.littleEndian, toByteOffset: base + offset, as: Int64.self)
+                }
                 put32(0, placed[s].pointer); put32(4, placed[s].length)
                 put32(8, placed[s + 1].pointer); put32(12, placed[s + 1].length)
                 put32(16, placed[s + 2].pointer); put32(20, placed[s + 2].length)
@@ -255,10 +260,15 @@ public final class GuestInstance {
     }
 
     /// `handle`: the events the command produces, or the module's error.
-    public func handle(_ handle: UInt32, command: String, payload: String, context: GuestContext) throws(GuestFailure) -> Result<[GuestEvent], GuestError> {
+    public func handle(_ handle: UInt32, command: String, payload: String, context: GuestContext) throws(GuestFailure) -> Result<
+        [GuestEvent], GuestError
+    > {
         let export = ModuleContract.handleExport
         let placed = try allocateArguments(
-            [Array(command.utf8), Array(payload.utf8), Array(context.id.utf8), Array(context.streamName.utf8), Array(context.metadata.utf8)],
+            [
+                Array(command.utf8), Array(payload.utf8), Array(context.id.utf8), Array(context.streamName.utf8),
+                Array(context.metadata.utf8),
+            ],
             export: export)
         let arguments: [Value] = [
             .i32(handle),
@@ -279,7 +289,8 @@ public final class GuestInstance {
                 let listPointer = try word(at: area + 4, export: export)
                 let count = Int(try word(at: area + 8, export: export))
                 guard count <= module.limits.maximumEventsPerCommand else {
-                    throw GuestFailure(export: export, reason: "returned \(count) events, more than the limit of \(module.limits.maximumEventsPerCommand)")
+                    throw GuestFailure(
+                        export: export, reason: "returned \(count) events, more than the limit of \(module.limits.maximumEventsPerCommand)")
                 }
                 try checkRange(listPointer, count * ModuleContract.eventSize, alignment: 4, what: "event list", export: export)
                 var events: [GuestEvent] = []
@@ -440,7 +451,10 @@ public final class GuestInstance {
             var offset = 0
             try writeMemory(at: base, count: total, export: export) { buffer in
                 for string in strings {
-                    string.withUnsafeBytes { buffer.baseAddress!.advanced(by: offset).copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, byteCount: string.count) }
+                    string.withUnsafeBytes {
+                        buffer.baseAddress!.advanced(by: offset).copyMemory(
+                            from: $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, byteCount: string.count)
+                    }
                     placed.append((base + UInt32(offset), UInt32(string.count)))
                     offset += string.count
                 }
@@ -466,7 +480,8 @@ public final class GuestInstance {
     }
 
     private func reallocate(size: Int, alignment: Int, export: String) throws(GuestFailure) -> UInt32 {
-        let result = try invoke(realloc, [.i32(0), .i32(0), .i32(UInt32(alignment)), .i32(UInt32(size))], export: "cabi_realloc (for \(export))")
+        let result = try invoke(
+            realloc, [.i32(0), .i32(0), .i32(UInt32(alignment)), .i32(UInt32(size))], export: "cabi_realloc (for \(export))")
         let pointer = try i32(result, export: "cabi_realloc")
         try checkRange(pointer, size, alignment: alignment, what: "cabi_realloc result", export: export)
         return pointer
@@ -478,7 +493,8 @@ public final class GuestInstance {
         let end = Int(pointer) + count
         guard count >= 0, end <= memory.byteCount else {
             isPoisoned = true
-            throw GuestFailure(export: export, reason: "\(what) at \(pointer) (\(count) bytes) lies outside memory of \(memory.byteCount) bytes")
+            throw GuestFailure(
+                export: export, reason: "\(what) at \(pointer) (\(count) bytes) lies outside memory of \(memory.byteCount) bytes")
         }
         guard alignment <= 1 || Int(pointer) % alignment == 0 else {
             isPoisoned = true
@@ -486,7 +502,9 @@ public final class GuestInstance {
         }
     }
 
-    private func writeMemory(at pointer: UInt32, count: Int, export: String, _ body: (UnsafeMutableRawBufferPointer) -> Void) throws(GuestFailure) {
+    private func writeMemory(at pointer: UInt32, count: Int, export: String, _ body: (UnsafeMutableRawBufferPointer) -> Void)
+        throws(GuestFailure)
+    {
         try checkRange(pointer, count, alignment: 1, what: "argument area", export: export)
         guard count > 0 else { return }
         memory.withUnsafeMutableBufferPointer(offset: UInt(pointer), count: count, body)

@@ -81,7 +81,10 @@ public final class CounterTotals: Projection, @unchecked Sendable {
     public func rows() throws -> [Row] {
         try lock.withLock {
             var statement: OpaquePointer?
-            guard sqlite3_prepare_v2(database, "SELECT counter_id, count, events, last_global_position FROM counter_totals ORDER BY counter_id", -1, &statement, nil) == SQLITE_OK
+            guard
+                sqlite3_prepare_v2(
+                    database, "SELECT counter_id, count, events, last_global_position FROM counter_totals ORDER BY counter_id", -1,
+                    &statement, nil) == SQLITE_OK
             else { throw error("reading the table") }
             defer { sqlite3_finalize(statement) }
             var rows: [Row] = []

@@ -80,7 +80,9 @@ struct CountReadModelCommand: AsyncParsableCommand {
             let task = Task { try await runner.run() }
             // Caught up: the last counter event is in the table (or there is none).
             while true {
-                let last = try await store.readCategory("counter", from: 1, batchSize: -1, correlation: nil, consumerGroup: group, condition: nil).last
+                let last = try await store.readCategory(
+                    "counter", from: 1, batchSize: -1, correlation: nil, consumerGroup: group, condition: nil
+                ).last
                 let applied = try totals.rows().map(\.lastGlobalPosition).max() ?? 0
                 if last == nil || applied >= last!.globalPosition { break }
                 try await Task.sleep(for: .milliseconds(100))
@@ -90,7 +92,8 @@ struct CountReadModelCommand: AsyncParsableCommand {
             for row in try totals.rows() { print("\(row.counterID)\t\(row.count)\t(\(row.events) events)") }
         } else {
             print("following the counter category into \(totals.path); Ctrl-C to stop")
-            let services = ServiceGroup(configuration: .init(services: [runner], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            let services = ServiceGroup(
+                configuration: .init(services: [runner], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await services.run()
         }
     }
