@@ -66,13 +66,18 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        .target(name: "AggregateContract", swiftSettings: strict),
         .target(name: "ESDL", dependencies: ["JSON"], swiftSettings: strict),
-        .target(name: "ESDLCodegen", dependencies: ["ESDL", "JSON"], swiftSettings: strict),
-        .target(name: "GuestBuilder", dependencies: ["ESDL", "ESDLCodegen", "ChildProcess"], swiftSettings: strict),
+        .target(name: "ESDLCodegen", dependencies: ["ESDL", "JSON", "AggregateContract"], swiftSettings: strict),
+        .target(
+            name: "GuestBuilder",
+            dependencies: ["ESDL", "ESDLCodegen", "ChildProcess", "AggregateContract", .product(name: "WasmParser", package: "WasmKit")],
+            swiftSettings: strict
+        ),
         .target(
             name: "ThaloRuntime",
             dependencies: [
-                "MessageStore", "ESDL", "JSON",
+                "MessageStore", "ESDL", "JSON", "AggregateContract",
                 .product(name: "WasmKit", package: "WasmKit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -157,7 +162,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ESDLCodegenTests",
-            dependencies: ["ESDL", "ESDLCodegen", "GuestBuilder", "TestSupport", "ChildProcess", "JSON"],
+            dependencies: ["ESDL", "ESDLCodegen", "GuestBuilder", "TestSupport", "ChildProcess", "JSON", "AggregateContract"],
             exclude: ["Golden"],
             swiftSettings: strict
         ),

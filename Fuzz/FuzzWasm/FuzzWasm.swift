@@ -2,7 +2,7 @@ import ESDL
 // libFuzzer entry for wasm module inspection, loading and instantiation (docs/fuzzing.md).
 //
 // Input: a wasm binary (seeds: the C counter of Examples/c_counter and the misbehaving test
-// module, built with clang). Asserts: `WasmModuleInspection` returns or gives `nil`, and reads
+// module, built with clang). Asserts: `WasmModuleInspection` (WasmParser) returns or gives `nil`, and reads
 // the same import and export names as WasmKit whenever WasmKit parses the module;
 // `AggregateModule` (WasmKit's parser, the contract checks and a probe instantiation, as
 // `ModuleRegistry.publish` does) returns or throws; a module that loads is driven through

@@ -1,3 +1,4 @@
+import AggregateContract
 import ESDL
 
 /// Generates the Embedded-Swift side of an aggregate from its ESDL schema: the event and
@@ -464,7 +465,7 @@ public struct SwiftGuestGenerator: Sendable {
     // MARK: Exports
 
     private func printExports(into printer: inout SourcePrinter) {
-        let prefix = "thalo:aggregate/aggregate@0.1.0#"
+        let prefix = ModuleContract.interface + "#"
         let glue = "Exports<\(moduleName)>"
         printer.line("// MARK: - Exports (docs/module-contract.md)")
         printer.line()

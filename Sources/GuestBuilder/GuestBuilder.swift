@@ -1,3 +1,4 @@
+import AggregateContract
 import ESDL
 import ESDLCodegen
 import Foundation
@@ -104,12 +105,7 @@ public struct GuestBuilder: Sendable {
     }
 
     /// The exports every module must have (docs/module-contract.md).
-    public static let requiredExports: [String] = {
-        let prefix = "thalo:aggregate/aggregate@0.1.0#"
-        let functions = ["abi-version", "new-entity", "apply", "handle", "state", "drop-entity"].map { prefix + $0 }
-        let post = ["apply", "handle", "state"].map { "cabi_post_" + prefix + $0 }
-        return ["memory", "cabi_realloc"] + functions + post
-    }()
+    public static let requiredExports: [String] = ModuleContract.requiredExports
 
     /// Builds the module for the folder.
     ///

@@ -1,3 +1,4 @@
+import AggregateContract
 import ESDL
 import Foundation
 import JSON

@@ -1,3 +1,4 @@
+import AggregateContract
 import Crypto
 import ESDL
 import WasmKit
@@ -74,7 +75,7 @@ public struct AggregateModule: Sendable {
                 "\(label) does not export the aggregate contract (docs/module-contract.md): missing \(missing.joined(separator: ", "))",
                 aggregate: name, moduleVersion: version.description)
         }
-        let snapshotExports = ModuleContract.snapshotFunctions.map(\.name)
+        let snapshotExports = ModuleContract.snapshotExports
         let presentSnapshotExports = snapshotExports.filter { exported.contains($0) }
         if !presentSnapshotExports.isEmpty && presentSnapshotExports.count < snapshotExports.count {
             let absent = snapshotExports.filter { !exported.contains($0) }

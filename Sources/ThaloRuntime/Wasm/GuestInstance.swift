@@ -1,3 +1,4 @@
+import AggregateContract
 import ESDL
 @_spi(Fuzzing) import WasmKit
 
