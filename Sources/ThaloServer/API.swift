@@ -39,9 +39,6 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         self.subscribers = SubscriberCount(limit: limits.maximumSubscribers)
     }
 
-    /// Every route, as `METHOD path` in the router's syntax, for the OpenAPI check.
-    public static var routes: [String] { APIRoutes.all }
-
     /// Adds the routes to a router.
     public func register(on router: Router<BasicRequestContext>) {
         router.get("/health") { _, _ in try await self.health() }
@@ -528,15 +525,4 @@ extension HTTPField.Name {
     static let correlationStreamName = Self("Correlation-Stream-Name")!
     static let replyStreamName = Self("Reply-Stream-Name")!
     static let lastEventID = Self("Last-Event-ID")!
-}
-
-/// Every route of the API, as `METHOD path` with `{name}` for a path parameter.
-public enum APIRoutes {
-    public static let all = [
-        "GET /health", "GET /metrics", "GET /openapi.json",
-        "GET /v1/cluster", "GET /v1/modules", "POST /v1/modules", "GET /v1/modules/{name}", "POST /v1/modules/{name}/{version}/activate",
-        "POST /v1/execute/{aggregate}/{id}/{command}", "POST /v1/submit/{aggregate}/{id}/{command}",
-        "GET /v1/aggregates/{aggregate}/{id}",
-        "GET /v1/streams/{stream}", "GET /v1/categories/{category}", "GET /v1/categories/{category}/events",
-    ]
 }

@@ -8,6 +8,7 @@ import MessageStoreSQLite
 import Metrics
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 import ThaloRuntime
 
 /// Runs `thalo serve`: the runtime, its command consumers and the HTTP API, as services
@@ -82,12 +83,12 @@ public enum Server {
             coordinator: coordinator, logger: logger)
         var published: [String] = []
         if let examples = options.examplesDirectory {
-            published = try await publishExamples(from: examples, runtime: runtime, logger: logger)
+            published = try await publishExamples(from: examples, into: options.dataDirectory, runtime: runtime, logger: logger)
         }
-        let router = Router()
-        router.add(middleware: ErrorMiddleware())
-        API(runtime: runtime, token: options.token, limits: options.limits, metrics: metricsRegistry, storeName: storeName, logger: logger)
-            .register(on: router)
+        let router = router(
+            API(
+                runtime: runtime, token: options.token, limits: options.limits, metrics: metricsRegistry, storeName: storeName,
+                logger: logger))
         let url = "http://\(options.host):\(options.port)"
         let publishedExamples = published
         let app = Application(
@@ -100,12 +101,25 @@ public enum Server {
         try await group.run()
     }
 
+    /// The API's router: the error middleware, then every route. The server and the tests
+    /// use it; the middleware's 405 answers come from the routes the router holds.
+    public static func router<Store>(_ api: API<Store>) -> Router<BasicRequestContext> {
+        let routes = RouteTable()
+        let router = Router()
+        router.add(middleware: ErrorMiddleware(routes: routes))
+        api.register(on: router)
+        routes.set(router.routes.map(\.description))
+        return router
+    }
+
     /// The example folders `--examples` publishes: the seed's three aggregates
     /// (`Examples/c_counter` implements Counter again, in C, so it is not published).
     public static let exampleNames = ["bank_account", "counter", "todos"]
 
     /// Builds and publishes each example whose version is not published yet.
-    static func publishExamples(from folder: URL, runtime: Runtime<some MessageStore & ModuleStorage>, logger: Logger) async throws
+    static func publishExamples(
+        from folder: URL, into dataDirectory: String, runtime: Runtime<some MessageStore & ModuleStorage>, logger: Logger
+    ) async throws
         -> [String]
     {
         let entries = exampleNames.map { folder.appendingPathComponent($0) }
@@ -116,7 +130,7 @@ public enum Server {
         var published: [String] = []
         let existing = try await runtime.registry.list()
         for entry in entries {
-            let output = URL(fileURLWithPath: ServerOptions.defaultDataDirectory).appendingPathComponent("examples")
+            let output = URL(fileURLWithPath: dataDirectory).appendingPathComponent("examples")
             let result = try await GuestBuilder(configuration: .init(outputDirectory: output)).build(directory: entry)
             let name = result.schema.aggregate.name
             let version = result.schema.version
@@ -135,15 +149,23 @@ public enum Server {
     }
 }
 
+/// The routes of a router, as `METHOD /path/{parameter}`, filled in once they are all added.
+final class RouteTable: Sendable {
+    private let state = Mutex<[String]>([])
+    func set(_ routes: [String]) { state.withLock { $0 = routes } }
+    var all: [String] { state.withLock { $0 } }
+}
+
 /// Turns any error a route throws into the API's JSON error body.
 struct ErrorMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
+    let routes: RouteTable
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound {
-            let allowed = Self.methods(for: request.uri.path)
+            let allowed = methods(for: request.uri.path)
             if !allowed.isEmpty {
                 throw APIError(
                     .methodNotAllowed, code: "methodNotAllowed",
@@ -160,10 +182,10 @@ struct ErrorMiddleware: RouterMiddleware {
 
     /// The methods of the routes whose path template matches `path` (`{name}` matches one
     /// non-empty segment), for 405 answers.
-    static func methods(for path: String) -> [String] {
+    func methods(for path: String) -> [String] {
         let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
         var methods: [String] = []
-        for route in APIRoutes.all {
+        for route in routes.all {
             let parts = route.split(separator: " ", maxSplits: 1)
             let template = parts[1].split(separator: "/", omittingEmptySubsequences: false).dropFirst()
             guard template.count == segments.count else { continue }

@@ -31,12 +31,10 @@ func withAPIServer(
     Server.bootstrapMetricsOnce()
     try await withStore(.sqlite) { (store: AnyMessageStore) async throws -> Void in
         let runtime = Runtime(store: AnyModuleStore(store), configuration: configuration)
-        let router = Router()
-        router.add(middleware: ErrorMiddleware())
         let api = API(
             runtime: runtime, token: token, limits: limits, metrics: Server.metricsRegistry, storeName: "sqlite",
             logger: Logger(label: "test"))
-        api.register(on: router)
+        let router = Server.router(api)
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
         try await app.test(.live) { client in
             try await body(client, runtime, api)
@@ -76,7 +74,13 @@ struct APITests {
         for (path, item) in document["paths"]?.objectValue ?? [:] {
             for method in (item.objectValue ?? [:]).keys { documented.insert("\(method.uppercased()) \(path)") }
         }
-        #expect(documented == Set(API<AnyModuleStore>.routes))
+        let runtime = Runtime(store: AnyModuleStore(AnyMessageStore(InMemoryMessageStore())))
+        let api = API(
+            runtime: runtime, token: nil, limits: APILimits(), metrics: Server.metricsRegistry, storeName: "memory",
+            logger: Logger(label: "test"))
+        let routes = Server.router(api).routes.map(\.description)
+        #expect(routes.count == 14)
+        #expect(documented == Set(routes))
         let python = try await PythonEnvironment.shared.python()
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("thalo-openapi-\(UUID().uuidString).json")
         try OpenAPIDocument.text.write(to: file, atomically: true, encoding: .utf8)

@@ -5,7 +5,12 @@ extension ModuleContract {
     /// Every function the host calls on every module, with its core signature.
     static let requiredFunctions: [(name: String, type: FunctionType)] =
         functions.filter { !$0.isOptional }.flatMap(\.wasmExports)
-        + [(reallocExport, FunctionType(parameters: reallocSignature.parameters.map(\.wasm), results: reallocSignature.results.map(\.wasm)))]
+        + [
+            (
+                reallocExport,
+                FunctionType(parameters: reallocSignature.parameters.map(\.wasm), results: reallocSignature.results.map(\.wasm))
+            )
+        ]
 
     /// The snapshot functions (contract 1.1): a module exports all of them or none.
     static let snapshotFunctions: [(name: String, type: FunctionType)] = functions.filter(\.isOptional).flatMap(\.wasmExports)
