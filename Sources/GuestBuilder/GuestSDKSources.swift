@@ -604,28 +604,20 @@ public enum Exports<Module: AggregateModule> {
 
     /// `state(entity) -> option<string>`.
     public static func state(_ handle: UInt32) -> UnsafeMutableRawPointer {
-        let area = resultArea()
-        let view = Module.entities.read(handle) { entity in Module.state(entity) }
-        if let view {
-            results.text.reset()
-            results.text.value(view)
-            area.storeBytes(of: 1, as: UInt8.self)
-            area.storeBytes(of: address(results.text.buffer.baseAddress), toByteOffset: 4, as: UInt32.self)
-            area.storeBytes(of: UInt32(results.text.count), toByteOffset: 8, as: UInt32.self)
-        } else {
-            area.storeBytes(of: 0, as: UInt8.self)
-        }
-        thalo_arena_reset()
-        return area
+        optionalJSON(Module.entities.read(handle) { entity in Module.state(entity) })
     }
 
     /// `snapshot(entity) -> option<list<u8>>`: the aggregate's snapshot as JSON text.
     public static func snapshot(_ handle: UInt32) -> UnsafeMutableRawPointer {
+        optionalJSON(Module.entities.read(handle) { entity in Module.snapshot(entity) })
+    }
+
+    /// An `option<string>` (or `option<list<u8>>`) result holding `value` as JSON text.
+    static func optionalJSON(_ value: JSONValue?) -> UnsafeMutableRawPointer {
         let area = resultArea()
-        let snapshot = Module.entities.read(handle) { entity in Module.snapshot(entity) }
-        if let snapshot {
+        if let value {
             results.text.reset()
-            results.text.value(snapshot)
+            results.text.value(value)
             area.storeBytes(of: 1, as: UInt8.self)
             area.storeBytes(of: address(results.text.buffer.baseAddress), toByteOffset: 4, as: UInt32.self)
             area.storeBytes(of: UInt32(results.text.count), toByteOffset: 8, as: UInt32.self)
