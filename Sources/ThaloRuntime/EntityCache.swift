@@ -23,8 +23,6 @@ final class EntityRecord {
     /// The position of the latest snapshot written or restored (or of the last time the
     /// module had no snapshot to give); -1 when none is known.
     var snapshotVersion: Int64 = -1
-    /// Whether a snapshot of this entity is being taken.
-    var snapshotting = false
     /// Bytes of event data (or snapshot) the entity was built from, to budget `snapshot`.
     var appliedBytes = 0
     var locked = false

@@ -71,15 +71,12 @@ extension InstanceWorker {
     /// Schedules a snapshot when the entity has applied `snapshotEvery` events since the
     /// last one. The snapshot is taken later on this actor, not while the caller waits.
     func snapshotIfDue(_ record: EntityRecord) {
-        guard usesSnapshots, !record.snapshotting, isLive(record),
+        guard usesSnapshots, snapshotTasks[record.key] == nil, isLive(record),
             record.version - record.snapshotVersion >= Int64(configuration.snapshotEvery)
         else { return }
-        record.snapshotting = true
-        let number = nextSnapshotTask
-        nextSnapshotTask += 1
-        snapshotTasks[number] = Task {
+        snapshotTasks[record.key] = Task {
             await self.takeSnapshot(of: record)
-            self.snapshotTasks[number] = nil
+            self.snapshotTasks[record.key] = nil
         }
     }
 
@@ -92,7 +89,6 @@ extension InstanceWorker {
 
     /// Saves the live entity's state to its snapshot stream.
     private func takeSnapshot(of record: EntityRecord) async {
-        defer { record.snapshotting = false }
         guard usesSnapshots, isLive(record), let handle = record.handle, let eventID = record.lastEventID else { return }
         let position = record.version
         let appliedBytes = record.appliedBytes

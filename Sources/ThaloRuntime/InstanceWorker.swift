@@ -35,9 +35,8 @@ actor InstanceWorker<Store: MessageStore> {
     let category: String
     /// Set when a `snapshot` call failed: no more snapshots are taken in this worker.
     var snapshotsFailed = false
-    /// Snapshots scheduled and not finished yet, by a sequence number.
-    var snapshotTasks: [Int: Task<Void, Never>] = [:]
-    var nextSnapshotTask = 0
+    /// Snapshots scheduled and not finished yet, by entity: one at a time per entity.
+    var snapshotTasks: [EntityKey: Task<Void, Never>] = [:]
 
     init(module: AggregateModule, store: Store, configuration: RuntimeConfiguration, capacity: Int, metrics: RuntimeMetrics, logger: Logger)
     {

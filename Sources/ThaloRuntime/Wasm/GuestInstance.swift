@@ -161,22 +161,9 @@ public final class GuestInstance {
         let result = try invoke(
             applyFunction, [.i32(handle), .i32(listPointer), .i32(UInt32(events.count))], export: export,
             fuel: module.limits.fuel(forBytes: bytes))
-        let area = try i32(result, export: export)
-        let outcome: GuestError?
-        do throws(GuestFailure) {
-            try checkRange(area, ModuleContract.resultSize, alignment: 4, what: "result", export: export)
-            switch try byte(at: area, export: export) {
-            case 0: outcome = nil
-            case 1: outcome = try readError(at: area + 4, export: export)
-            case let tag: throw GuestFailure(export: export, reason: "result tag \(tag) is neither ok (0) nor err (1)")
-            }
-        } catch {
-            isPoisoned = true
-            _ = try? invoke(postApply, [.i32(area)], export: ModuleContract.postApplyExport)
-            throw error
-        }
-        try invoke(postApply, [.i32(area)], export: ModuleContract.postApplyExport)
-        return outcome
+        let outcome = try readResult(at: try i32(result, export: export), post: postApply, export: export) { _ throws(GuestFailure) in }
+        if case .failure(let error) = outcome { return error }
+        return nil
     }
 
     /// `handle`: the events the command produces, or the module's error.
@@ -201,40 +188,25 @@ public final class GuestInstance {
             .i64(UInt64(bitPattern: context.time)),
         ]
         let area = try i32(try invoke(handleFunction, arguments, export: export), export: export)
-        let outcome: Result<[GuestEvent], GuestError>
-        do throws(GuestFailure) {
-            try checkRange(area, ModuleContract.resultSize, alignment: 4, what: "result", export: export)
-            switch try byte(at: area, export: export) {
-            case 0:
-                let listPointer = try word(at: area + 4, export: export)
-                let count = Int(try word(at: area + 8, export: export))
-                guard count <= module.limits.maximumEventsPerCommand else {
-                    throw GuestFailure(
-                        export: export, reason: "returned \(count) events, more than the limit of \(module.limits.maximumEventsPerCommand)")
-                }
-                try checkRange(listPointer, count * ModuleContract.eventSize, alignment: 4, what: "event list", export: export)
-                var events: [GuestEvent] = []
-                events.reserveCapacity(count)
-                var total = 0
-                for index in 0..<count {
-                    let base = listPointer + UInt32(index * ModuleContract.eventSize)
-                    let type = try string(at: base, export: export, what: "event \(index) type", total: &total)
-                    let payload = try string(at: base + 8, export: export, what: "event \(index) payload", total: &total)
-                    events.append(GuestEvent(type: type, payload: payload))
-                }
-                outcome = .success(events)
-            case 1:
-                outcome = .failure(try readError(at: area + 4, export: export))
-            case let tag:
-                throw GuestFailure(export: export, reason: "result tag \(tag) is neither ok (0) nor err (1)")
+        return try readResult(at: area, post: postHandle, export: export) { ok throws(GuestFailure) in
+            let listPointer = try word(at: ok, export: export)
+            let count = Int(try word(at: ok + 4, export: export))
+            guard count <= module.limits.maximumEventsPerCommand else {
+                throw GuestFailure(
+                    export: export, reason: "returned \(count) events, more than the limit of \(module.limits.maximumEventsPerCommand)")
             }
-        } catch {
-            isPoisoned = true
-            _ = try? invoke(postHandle, [.i32(area)], export: ModuleContract.postHandleExport)
-            throw error
+            try checkRange(listPointer, count * ModuleContract.eventSize, alignment: 4, what: "event list", export: export)
+            var events: [GuestEvent] = []
+            events.reserveCapacity(count)
+            var total = 0
+            for index in 0..<count {
+                let base = listPointer + UInt32(index * ModuleContract.eventSize)
+                let type = try string(at: base, export: export, what: "event \(index) type", total: &total)
+                let payload = try string(at: base + 8, export: export, what: "event \(index) payload", total: &total)
+                events.append(GuestEvent(type: type, payload: payload))
+            }
+            return events
         }
-        try invoke(postHandle, [.i32(area)], export: ModuleContract.postHandleExport)
-        return outcome
     }
 
     /// `state`: the module's JSON view of the entity, if it has one.
@@ -245,23 +217,10 @@ public final class GuestInstance {
         let export = ModuleContract.stateExport
         let area = try i32(
             try invoke(stateFunction, [.i32(handle)], export: export, fuel: module.limits.fuel(forBytes: appliedBytes)), export: export)
-        let state: String?
-        do throws(GuestFailure) {
-            try checkRange(area, ModuleContract.optionStringSize, alignment: 4, what: "option", export: export)
-            switch try byte(at: area, export: export) {
-            case 0: state = nil
-            case 1:
-                var total = 0
-                state = try string(at: area + 4, export: export, what: "state", total: &total)
-            case let tag: throw GuestFailure(export: export, reason: "option tag \(tag) is neither none (0) nor some (1)")
-            }
-        } catch {
-            isPoisoned = true
-            _ = try? invoke(postState, [.i32(area)], export: ModuleContract.postStateExport)
-            throw error
+        return try readOption(at: area, post: postState, export: export) { some throws(GuestFailure) in
+            var total = 0
+            return try string(at: some, export: export, what: "state", total: &total)
         }
-        try invoke(postState, [.i32(area)], export: ModuleContract.postStateExport)
-        return state
     }
 
     /// `snapshot`: the entity's state as bytes, or nil when the module has none for it (or
@@ -274,23 +233,10 @@ public final class GuestInstance {
         let area = try i32(
             try invoke(functions.snapshot, [.i32(handle)], export: export, fuel: module.limits.fuel(forBytes: appliedBytes)),
             export: export)
-        let bytes: [UInt8]?
-        do throws(GuestFailure) {
-            try checkRange(area, ModuleContract.optionStringSize, alignment: 4, what: "option", export: export)
-            switch try byte(at: area, export: export) {
-            case 0: bytes = nil
-            case 1:
-                var total = 0
-                bytes = try span(at: area + 4, export: export, what: "snapshot", total: &total) { Array($0) }
-            case let tag: throw GuestFailure(export: export, reason: "option tag \(tag) is neither none (0) nor some (1)")
-            }
-        } catch {
-            isPoisoned = true
-            _ = try? invoke(functions.postSnapshot, [.i32(area)], export: ModuleContract.postSnapshotExport)
-            throw error
+        return try readOption(at: area, post: functions.postSnapshot, export: export) { some throws(GuestFailure) in
+            var total = 0
+            return try span(at: some, export: export, what: "snapshot", total: &total) { Array($0) }
         }
-        try invoke(functions.postSnapshot, [.i32(area)], export: ModuleContract.postSnapshotExport)
-        return bytes
     }
 
     /// `restore`: a new entity in the state of the snapshot bytes, or the module's error.
@@ -306,21 +252,9 @@ public final class GuestInstance {
                 functions.restore, [.i32(placed[0].pointer), .i32(placed[0].length), .i32(placed[1].pointer), .i32(placed[1].length)],
                 export: export, fuel: module.limits.fuel(forBytes: state.count)),
             export: export)
-        let outcome: Result<UInt32, GuestError>
-        do throws(GuestFailure) {
-            try checkRange(area, ModuleContract.resultSize, alignment: 4, what: "result", export: export)
-            switch try byte(at: area, export: export) {
-            case 0: outcome = .success(try word(at: area + 4, export: export))
-            case 1: outcome = .failure(try readError(at: area + 4, export: export))
-            case let tag: throw GuestFailure(export: export, reason: "result tag \(tag) is neither ok (0) nor err (1)")
-            }
-        } catch {
-            isPoisoned = true
-            _ = try? invoke(functions.postRestore, [.i32(area)], export: ModuleContract.postRestoreExport)
-            throw error
+        return try readResult(at: area, post: functions.postRestore, export: export) { ok throws(GuestFailure) in
+            try word(at: ok, export: export)
         }
-        try invoke(functions.postRestore, [.i32(area)], export: ModuleContract.postRestoreExport)
-        return outcome
     }
 
     /// Bytes of linear memory in use, for metrics and memory tests.
@@ -405,6 +339,55 @@ public final class GuestInstance {
         let pointer = try i32(result, export: "cabi_realloc")
         try checkRange(pointer, size, alignment: alignment, what: "cabi_realloc result", export: export)
         return pointer
+    }
+
+    // MARK: Reading results
+
+    /// Reads a `result<T, error>` at `area` (`ok` read by `body` at the payload's address),
+    /// then calls the export's post-return function.
+    private func readResult<T>(
+        at area: UInt32, post: Function, export: String, ok body: (UInt32) throws(GuestFailure) -> T
+    ) throws(GuestFailure) -> Result<T, GuestError> {
+        try reading(area, size: ModuleContract.resultSize, what: "result", post: post, export: export) { area throws(GuestFailure) in
+            switch try byte(at: area, export: export) {
+            case 0: return .success(try body(area + 4))
+            case 1: return .failure(try readError(at: area + 4, export: export))
+            case let tag: throw GuestFailure(export: export, reason: "result tag \(tag) is neither ok (0) nor err (1)")
+            }
+        }
+    }
+
+    /// Reads an `option<T>` at `area` (`some` read by `body` at the payload's address), then
+    /// calls the export's post-return function.
+    private func readOption<T>(
+        at area: UInt32, post: Function, export: String, some body: (UInt32) throws(GuestFailure) -> T
+    ) throws(GuestFailure) -> T? {
+        try reading(area, size: ModuleContract.optionStringSize, what: "option", post: post, export: export) { area throws(GuestFailure) in
+            switch try byte(at: area, export: export) {
+            case 0: return nil
+            case 1: return try body(area + 4)
+            case let tag: throw GuestFailure(export: export, reason: "option tag \(tag) is neither none (0) nor some (1)")
+            }
+        }
+    }
+
+    /// Runs `body` on a result area, then calls post-return: always, also when reading the
+    /// result fails, which leaves the instance poisoned.
+    private func reading<T>(
+        _ area: UInt32, size: Int, what: String, post: Function, export: String, _ body: (UInt32) throws(GuestFailure) -> T
+    ) throws(GuestFailure) -> T {
+        let postExport = "cabi_post_\(export)"
+        let value: T
+        do throws(GuestFailure) {
+            try checkRange(area, size, alignment: 4, what: what, export: export)
+            value = try body(area)
+        } catch {
+            isPoisoned = true
+            _ = try? invoke(post, [.i32(area)], export: postExport)
+            throw error
+        }
+        try invoke(post, [.i32(area)], export: postExport)
+        return value
     }
 
     // MARK: Reading and writing guest memory, checked
