@@ -55,106 +55,109 @@ actor InstanceWorker<Store: MessageStore> {
         let record = entity(entityID)
         await lock(record)
         defer { unlock(record) }
-        var conflicts = 0
-        // A live entity is used as it is: when another process has written to its stream
-        // since, the append's expected version fails and the entity catches up before the
-        // retry. Outcomes that write nothing (a rejection, an ignore, no events) have no such
-        // check, so for them the entity catches up first and the command runs again if the
-        // stream had moved. That saves a read per command without deciding on stale state.
-        var mustCatchUp = false
-        var readThisCall = false
+        var loop = CommandLoop(maximumConflicts: configuration.maximumConflictRetries)
+        var action = loop.start(entityIsLive: isLive(record), seen: seen(command, in: record))
+        var refusal: GuestError?
+        var messages: [NewMessage] = []
         while true {
-            if mustCatchUp || !isLive(record) {
-                try await load(record)
-                mustCatchUp = false
-                readThisCall = true
-            }
-            if let seen = record.processed[command.commandID] {
-                if let seen, seen != command.digest { throw reusedKey(command, record: record) }
-                metrics.duplicates.increment()
-                return .duplicate(try await events(of: command.commandID, in: record))
-            }
-            let handled = try call("handle") { guest throws(GuestFailure) in
-                try guest.handle(record.handle!, command: command.command, payload: command.payloadText, context: command.context)
-            }
-            let events: [GuestEvent]
-            switch handled {
-            case .success(let returned): events = returned
-            case .failure(let error):
-                if try await isStale(record, readThisCall: &readThisCall) { continue }
-                return try outcome(for: error, command: command)
-            }
-            let messages = try validate(events, command: command)
-            if messages.isEmpty {
-                if try await isStale(record, readThisCall: &readThisCall) { continue }
-                record.processed[command.commandID] = command.digest
-                return .recorded([])
-            }
-            let written: WriteResult
-            do {
-                written = try await store.append(
-                    messages, to: record.stream, expectedVersion: record.version < 0 ? .noStream : .version(record.version))
-            } catch let error as MessageStoreError where error.code == .wrongExpectedVersion {
-                conflicts += 1
-                metrics.conflicts.increment()
-                guard conflicts <= configuration.maximumConflictRetries else {
-                    throw RuntimeError(
-                        .conflict,
-                        "\(record.stream) kept changing while handling \(command.command) (\(conflicts) attempts); try again",
-                        aggregate: module.name, moduleVersion: module.version.description)
-                }
-                if let actual = error.actualVersion, actual < record.version {
-                    // The stream is shorter than what this entity applied: the database lost
-                    // its last commits (a restore, or a crash without synchronous commits).
-                    // Rebuild from what the stream holds now instead of catching up.
-                    logger.warning(
-                        "the stream is behind the live entity; rebuilding it",
-                        metadata: ["stream": "\(record.stream)", "live.version": "\(record.version)", "stream.version": "\(actual)"])
+            switch action {
+            case .load(let rebuild):
+                if rebuild {
                     if isLive(record), let handle = record.handle, let guest, !guest.isPoisoned { try? guest.dropEntity(handle) }
                     record.handle = nil
                 }
-                mustCatchUp = true
-                continue  // `load` catches up with what the other writer wrote, then we retry.
-            } catch let error as MessageStoreError where error.code == .duplicateMessageID {
-                // The events' ids derive from the command id: they exist, so this command id
-                // was already used, for this entity (the next load shows it) or another one.
-                conflicts += 1
-                try await catchUp(record)
-                if record.processed[command.commandID] != nil { continue }
-                // An entity restored from a snapshot has not seen the command ids of the
-                // events before it: look for this one in the whole stream.
-                if let earlier = try await self.events(of: command.commandID, in: record).first {
-                    record.processed[command.commandID] = earlier.metadata.flatMap(Self.commandDigest(inMetadata:))
-                    continue
+                let version = record.version
+                let liveGeneration = record.generation
+                try await load(record)
+                let moved = record.version != version || record.generation != liveGeneration
+                action = loop.loaded(moved: moved, seen: seen(command, in: record))
+            case .handle:
+                let handled = try call("handle") { guest throws(GuestFailure) in
+                    try guest.handle(record.handle!, command: command.command, payload: command.payloadText, context: command.context)
                 }
-                throw RuntimeError(
-                    .idempotencyKeyReused,
-                    "command id \(command.commandID.lowercasedText) was already used for another entity or aggregate; "
-                        + "use a new id for a different command",
-                    aggregate: module.name)
-            } catch {
-                throw RuntimeError.store(error, while: "writing the events of \(command.command) to \(record.stream)")
-            }
-            let recorded = zip(messages, written.recorded).map { message, position in
-                RecordedEvent(
-                    id: message.id, type: message.type, data: message.data, metadata: message.metadata,
-                    streamName: record.stream, position: position.position, globalPosition: position.globalPosition,
-                    time: position.time)
-            }
-            if isLive(record) {
-                try applyRecorded(recorded, to: record)
+                switch handled {
+                case .success(let events):
+                    messages = try validate(events, command: command)
+                    action = loop.handled(messages.isEmpty ? .noEvents : .events)
+                case .failure(let error):
+                    refusal = error
+                    action = loop.handled(.refused)
+                }
+            case .append:
+                let written: WriteResult
+                do {
+                    written = try await store.append(
+                        messages, to: record.stream, expectedVersion: record.version < 0 ? .noStream : .version(record.version))
+                } catch let error as MessageStoreError where error.code == .wrongExpectedVersion {
+                    metrics.conflicts.increment()
+                    // A stream shorter than what the entity applied lost its last commits (a
+                    // restore, or a crash without synchronous commits): rebuild from it.
+                    let behind = error.actualVersion.map { $0 < record.version } ?? false
+                    if behind {
+                        logger.warning(
+                            "the stream is behind the live entity; rebuilding it",
+                            metadata: [
+                                "stream": "\(record.stream)", "live.version": "\(record.version)",
+                                "stream.version": "\(error.actualVersion ?? -1)",
+                            ])
+                    }
+                    action = loop.conflicted(streamIsBehind: behind)
+                    continue
+                } catch let error as MessageStoreError where error.code == .duplicateMessageID {
+                    action = loop.duplicateID()
+                    continue
+                } catch {
+                    throw RuntimeError.store(error, while: "writing the events of \(command.command) to \(record.stream)")
+                }
+                return .recorded(try recordWritten(messages, written, command: command, in: record))
+            case .searchStream:
+                if let earlier = try await events(of: command.commandID, in: record).first {
+                    record.processed[command.commandID] = earlier.metadata.flatMap(Self.commandDigest(inMetadata:))
+                }
+                action = loop.searched(seen: seen(command, in: record))
+            case .answerDuplicate:
+                metrics.duplicates.increment()
+                return .duplicate(try await events(of: command.commandID, in: record))
+            case .answer(.refused):
+                return try outcome(for: refusal!, command: command)
+            case .answer(.noEvents), .answer(.events):
                 record.processed[command.commandID] = command.digest
-                snapshotIfDue(record)
-            } else {
-                // The instance was replaced while the append was in flight (another command
-                // broke it, or a new version was published): the handle belongs to the old
-                // instance, and in the new one it may name another entity. The events are
-                // written; the entity is rebuilt from its stream on next use.
-                record.handle = nil
+                return .recorded([])
+            case .fail(let failure):
+                throw runtimeError(failure, command: command, record: record)
             }
-            metrics.eventsWritten.increment(by: Int64(recorded.count))
-            return .recorded(recorded)
         }
+    }
+
+    /// Whether the entity has processed the command's id, and for the same command.
+    private func seen(_ command: PreparedCommand, in record: EntityRecord) -> CommandLoop.Seen {
+        guard let digest = record.processed[command.commandID] else { return .notSeen }
+        return digest == nil || digest == command.digest ? .sameCommand : .otherCommand
+    }
+
+    /// The events just appended as recorded events, applied to the entity when it is live.
+    private func recordWritten(_ messages: [NewMessage], _ written: WriteResult, command: PreparedCommand, in record: EntityRecord)
+        throws(RuntimeError) -> [RecordedEvent]
+    {
+        let recorded = zip(messages, written.recorded).map { message, position in
+            RecordedEvent(
+                id: message.id, type: message.type, data: message.data, metadata: message.metadata,
+                streamName: record.stream, position: position.position, globalPosition: position.globalPosition,
+                time: position.time)
+        }
+        if isLive(record) {
+            try applyRecorded(recorded, to: record)
+            record.processed[command.commandID] = command.digest
+            snapshotIfDue(record)
+        } else {
+            // The instance was replaced while the append was in flight (another command
+            // broke it, or a new version was published): the handle belongs to the old
+            // instance, and in the new one it may name another entity. The events are
+            // written; the entity is rebuilt from its stream on next use.
+            record.handle = nil
+        }
+        metrics.eventsWritten.increment(by: Int64(recorded.count))
+        return recorded
     }
 
     /// The entity's state at a point of its history, computed on a fresh guest entity.
@@ -318,18 +321,6 @@ actor InstanceWorker<Store: MessageStore> {
     /// Whether the entity has been loaded in the current instance.
     func isLive(_ record: EntityRecord) -> Bool {
         record.handle != nil && record.generation == generation
-    }
-
-    /// Whether a decision just made on a live entity was made on stale state: unless the
-    /// stream was read during this command already, catches the entity up and answers true
-    /// when there were events to apply (or the entity had to be rebuilt).
-    private func isStale(_ record: EntityRecord, readThisCall: inout Bool) async throws(RuntimeError) -> Bool {
-        guard !readThisCall else { return false }
-        readThisCall = true
-        let version = record.version
-        let liveGeneration = record.generation
-        try await load(record)
-        return record.version != version || record.generation != liveGeneration
     }
 
     /// Makes sure the entity exists in the current instance and has applied its whole stream.
@@ -565,12 +556,26 @@ actor InstanceWorker<Store: MessageStore> {
         }
     }
 
-    private func reusedKey(_ command: PreparedCommand, record: EntityRecord) -> RuntimeError {
-        RuntimeError(
-            .idempotencyKeyReused,
-            "command id \(command.commandID.lowercasedText) was already used on \(record.stream) for a different command or "
-                + "payload; use a new id for a different command",
-            aggregate: module.name, moduleVersion: module.version.description)
+    /// The error a command loop failed with.
+    private func runtimeError(_ failure: CommandLoop.Failure, command: PreparedCommand, record: EntityRecord) -> RuntimeError {
+        let id = command.commandID.lowercasedText
+        switch failure {
+        case .keyReusedOnEntity:
+            return RuntimeError(
+                .idempotencyKeyReused,
+                "command id \(id) was already used on \(record.stream) for a different command or payload; "
+                    + "use a new id for a different command",
+                aggregate: module.name, moduleVersion: module.version.description)
+        case .keyUsedElsewhere:
+            return RuntimeError(
+                .idempotencyKeyReused,
+                "command id \(id) was already used for another entity or aggregate; use a new id for a different command",
+                aggregate: module.name)
+        case .keptChanging(let attempts):
+            return RuntimeError(
+                .conflict, "\(record.stream) kept changing while handling \(command.command) (\(attempts) attempts); try again",
+                aggregate: module.name, moduleVersion: module.version.description)
+        }
     }
 }
 

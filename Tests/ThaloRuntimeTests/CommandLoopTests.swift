@@ -1,0 +1,105 @@
+import Testing
+
+@testable import ThaloRuntime
+
+/// The command loop's decisions, step by step, without wasm or a store.
+@Suite struct CommandLoopTests {
+    @Test func aColdEntityLoadsThenHandlesThenAppends() {
+        var loop = CommandLoop(maximumConflicts: 5)
+        #expect(loop.start(entityIsLive: false, seen: .notSeen) == .load(rebuild: false))
+        #expect(loop.loaded(moved: true, seen: .notSeen) == .handle)
+        #expect(loop.handled(.events) == .append)
+    }
+
+    @Test func aLiveEntityHandlesWithoutReading() {
+        var loop = CommandLoop(maximumConflicts: 5)
+        #expect(loop.start(entityIsLive: true, seen: .notSeen) == .handle)
+        #expect(loop.handled(.events) == .append)
+    }
+
+    @Test func aCommandSeenBeforeIsADuplicateOrAReusedKey() {
+        var same = CommandLoop(maximumConflicts: 5)
+        #expect(same.start(entityIsLive: true, seen: .sameCommand) == .answerDuplicate)
+        var other = CommandLoop(maximumConflicts: 5)
+        #expect(other.start(entityIsLive: true, seen: .otherCommand) == .fail(.keyReusedOnEntity))
+        var cold = CommandLoop(maximumConflicts: 5)
+        #expect(cold.start(entityIsLive: false, seen: .notSeen) == .load(rebuild: false))
+        #expect(cold.loaded(moved: true, seen: .sameCommand) == .answerDuplicate)
+    }
+
+    @Test(arguments: [CommandLoop.Decision.refused, .noEvents])
+    func aDecisionThatWritesNothingOnALiveEntityIsCheckedOnce(_ decision: CommandLoop.Decision) {
+        // The stream had not moved: the decision stands.
+        var still = CommandLoop(maximumConflicts: 5)
+        #expect(still.start(entityIsLive: true, seen: .notSeen) == .handle)
+        #expect(still.handled(decision) == .load(rebuild: false))
+        #expect(still.loaded(moved: false, seen: .notSeen) == .answer(decision))
+
+        // It had moved: the handler runs again on the new state, and that decision stands
+        // without another read.
+        var moved = CommandLoop(maximumConflicts: 5)
+        #expect(moved.start(entityIsLive: true, seen: .notSeen) == .handle)
+        #expect(moved.handled(decision) == .load(rebuild: false))
+        #expect(moved.loaded(moved: true, seen: .notSeen) == .handle)
+        #expect(moved.handled(decision) == .answer(decision))
+
+        // Another writer recorded this very command meanwhile.
+        var recorded = CommandLoop(maximumConflicts: 5)
+        #expect(recorded.start(entityIsLive: true, seen: .notSeen) == .handle)
+        #expect(recorded.handled(decision) == .load(rebuild: false))
+        #expect(recorded.loaded(moved: true, seen: .sameCommand) == .answerDuplicate)
+    }
+
+    @Test func aDecisionAfterReadingTheStreamStands() {
+        var loop = CommandLoop(maximumConflicts: 5)
+        #expect(loop.start(entityIsLive: false, seen: .notSeen) == .load(rebuild: false))
+        #expect(loop.loaded(moved: false, seen: .notSeen) == .handle)
+        #expect(loop.handled(.refused) == .answer(.refused))
+    }
+
+    @Test func conflictsCatchUpAndRetryUntilTheLimit() {
+        var loop = CommandLoop(maximumConflicts: 2)
+        #expect(loop.start(entityIsLive: true, seen: .notSeen) == .handle)
+        #expect(loop.handled(.events) == .append)
+        #expect(loop.conflicted(streamIsBehind: false) == .load(rebuild: false))
+        #expect(loop.loaded(moved: true, seen: .notSeen) == .handle)
+        #expect(loop.handled(.events) == .append)
+        #expect(loop.conflicted(streamIsBehind: true) == .load(rebuild: true))
+        #expect(loop.loaded(moved: true, seen: .notSeen) == .handle)
+        #expect(loop.handled(.events) == .append)
+        #expect(loop.conflicted(streamIsBehind: false) == .fail(.keptChanging(attempts: 3)))
+    }
+
+    @Test func aConflictThatRecordedTheSameCommandIsADuplicate() {
+        var loop = CommandLoop(maximumConflicts: 5)
+        #expect(loop.start(entityIsLive: true, seen: .notSeen) == .handle)
+        #expect(loop.handled(.events) == .append)
+        #expect(loop.conflicted(streamIsBehind: false) == .load(rebuild: false))
+        #expect(loop.loaded(moved: true, seen: .sameCommand) == .answerDuplicate)
+    }
+
+    @Test func aTakenEventIDIsFoundOnTheEntityInItsStreamOrNowhere() {
+        // Catching up shows the command.
+        var caughtUp = CommandLoop(maximumConflicts: 5)
+        #expect(caughtUp.start(entityIsLive: true, seen: .notSeen) == .handle)
+        #expect(caughtUp.handled(.events) == .append)
+        #expect(caughtUp.duplicateID() == .load(rebuild: false))
+        #expect(caughtUp.loaded(moved: true, seen: .sameCommand) == .answerDuplicate)
+
+        // Only the whole stream shows it (the entity came from a snapshot), for another command.
+        var searched = CommandLoop(maximumConflicts: 5)
+        #expect(searched.start(entityIsLive: true, seen: .notSeen) == .handle)
+        #expect(searched.handled(.events) == .append)
+        #expect(searched.duplicateID() == .load(rebuild: false))
+        #expect(searched.loaded(moved: false, seen: .notSeen) == .searchStream)
+        #expect(searched.searched(seen: .otherCommand) == .fail(.keyReusedOnEntity))
+
+        // The id wrote events of another stream.
+        var elsewhere = CommandLoop(maximumConflicts: 5)
+        #expect(elsewhere.start(entityIsLive: true, seen: .notSeen) == .handle)
+        #expect(elsewhere.handled(.events) == .append)
+        #expect(elsewhere.duplicateID() == .load(rebuild: false))
+        #expect(elsewhere.loaded(moved: false, seen: .notSeen) == .searchStream)
+        #expect(elsewhere.searched(seen: .notSeen) == .fail(.keyUsedElsewhere))
+    }
+}
