@@ -89,14 +89,13 @@ let package = Package(
         .target(
             name: "ThaloServer",
             dependencies: [
-                "ThaloRuntime", "MessageStoreSQLite", "MessageDB", "ESDL", "JSON", "GuestBuilder",
+                "ThaloRuntime", "MessageStore", "ESDL", "JSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),
@@ -104,7 +103,11 @@ let package = Package(
             name: "ThaloCLI",
             dependencies: [
                 "ThaloServer", "ThaloRuntime", "ESDL", "ESDLCodegen", "GuestBuilder", "MessageDB", "MessageStoreSQLite", "JSON",
+                "MessageStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict
@@ -176,6 +179,8 @@ let package = Package(
             dependencies: [
                 "ThaloServer", "TestSupport", "ThaloRuntime", "MessageStore", "JSON",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],

@@ -23,7 +23,7 @@ struct Serve: AsyncParsableCommand {
             """)
 
     @Option(name: .long, help: ArgumentHelp("Folder of the embedded store (file thalo.sqlite).", valueName: "dir"))
-    var dataDir: String = ServerOptions.defaultDataDirectory
+    var dataDir: String = Serve.defaultDataDirectory
 
     @Option(
         name: .long, help: ArgumentHelp("PostgreSQL URL, postgres://user:password@host:port/db (or THALO_DATABASE_URL).", valueName: "url"))
@@ -98,8 +98,25 @@ struct Serve: AsyncParsableCommand {
         for (name, value) in [("--lease", lease), ("--heartbeat", heartbeat)] where !(value.isFinite && value > 0 && value <= 3600) {
             throw ValidationError("\(name) must be a number of seconds between 0 and 3600, got \(value)")
         }
+        if heartbeat < 0.05 || lease < heartbeat * 2 {
+            throw ValidationError(
+                "--lease must last at least twice --heartbeat (at least 0.05 s), so that a healthy node renews in time; "
+                    + "got --lease \(lease) --heartbeat \(heartbeat)")
+        }
+        if nodeID.isEmpty || nodeID.count > 200 || nodeID.contains(where: { $0.isWhitespace || $0.isNewline }) {
+            throw ValidationError("--node-id \"\(nodeID)\" must be 1 to 200 characters without whitespace")
+        }
+        if snapshotEvery < 0 {
+            throw ValidationError("--snapshot-every must be 0 (no snapshots) or a number of events, got \(snapshotEvery)")
+        }
+        if !(1...1024).contains(partitions) {
+            throw ValidationError("--partitions must be between 1 and 1024, got \(partitions)")
+        }
+        if cacheCapacity < 1 {
+            throw ValidationError("--cache-capacity must be at least 1, got \(cacheCapacity)")
+        }
         do {
-            try options(host: "127.0.0.1", port: 0).validate()
+            try serverOptions.validate()
         } catch {
             throw ValidationError(error.description)
         }
@@ -109,29 +126,32 @@ struct Serve: AsyncParsableCommand {
         }
     }
 
-    func options(host: String, port: Int) -> ServerOptions {
+    /// The HTTP side of the options.
+    var serverOptions: ServerOptions {
         ServerOptions(
-            host: host, port: port, dataDirectory: dataDir, databaseURL: databaseURL, token: token,
-            examplesDirectory: examples ? URL(fileURLWithPath: examplesDir) : nil, cacheCapacity: cacheCapacity,
+            host: listen.host, port: listen.port, token: token,
             limits: APILimits(
                 maximumCommandBodyBytes: maxCommandBytes, maximumPublishBodyBytes: maxPublishBytes, maximumBatchSize: maxBatchSize,
-                maximumSubscribers: maxSubscribers, openReads: openReads),
-            nodeID: nodeID, partitions: partitions, leaseDuration: .milliseconds(Int64(lease * 1000)),
-            heartbeatInterval: .milliseconds(Int64(heartbeat * 1000)), snapshotEvery: snapshotEvery)
+                maximumSubscribers: maxSubscribers, openReads: openReads))
+    }
+
+    /// The runtime side of the options.
+    var runtimeConfiguration: RuntimeConfiguration {
+        RuntimeConfiguration(cacheCapacity: cacheCapacity, nodeID: nodeID, snapshotEvery: snapshotEvery)
     }
 
     func run() async throws {
         var logger = Logger(label: "thalo")
         logger.logLevel = logLevel
-        let options = options(host: listen.host, port: listen.port)
+        let options = serverOptions
         let progress = examples ? Progress("building and publishing the examples…") : nil
         let me = CommandLine.arguments.first.map { $0.contains("/") ? $0 : "thalo" } ?? "thalo"
         do {
-            try await Server.run(options: options, logger: logger) { started in
+            try await serve(logger: logger) { store, published in
                 progress?.stop()
-                Terminal.print(Terminal.paint("Thalo is running on \(started.url)", .green) + " (\(started.store))")
-                if !started.published.isEmpty {
-                    Terminal.print("Published examples: " + started.published.joined(separator: ", "))
+                Terminal.print(Terminal.paint("Thalo is running on \(options.url)", .green) + " (\(store))")
+                if !published.isEmpty {
+                    Terminal.print("Published examples: " + published.joined(separator: ", "))
                 }
                 if options.token != nil {
                     Terminal.print(

@@ -243,4 +243,26 @@ struct ServerProcessTests {
         #expect(metrics.text.contains(#"thalo_snapshots_restored_total{aggregate="Counter"} 1"#), "\(metrics.text)")
         #expect(server.stop() == 0)
     }
+
+    @Test("serve --examples builds the examples into the data folder and publishes them; their commands count in /metrics")
+    func examples() async throws {
+        let folder = try temporaryFolder("examples")
+        let examples = folder.appendingPathComponent("examples")
+        try FileManager.default.createDirectory(at: examples, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            at: ExampleModules.repositoryRoot.appendingPathComponent("Examples/bank_account"),
+            to: examples.appendingPathComponent("bank_account"))
+        let data = folder.appendingPathComponent("data")
+        let server = try await ServerProcess(["--data-dir", data.path, "--examples", "--examples-dir", examples.path])
+        let health = try await HTTP.get("\(server.url)/health")
+        #expect(health.json["aggregates"]?["BankAccount"]?.stringValue == "0.1.0", "\(health.text)")
+        #expect(FileManager.default.fileExists(atPath: data.appendingPathComponent("examples/bank_account.wasm").path))
+        let opened = try await HTTP.post("\(server.url)/v1/execute/BankAccount/1/open_account", ["initial_balance": 100])
+        #expect(opened.status == 200, "\(opened.text)")
+        // Published before the server listened: the runtime's metrics still reach /metrics.
+        let metrics = try await HTTP.get("\(server.url)/metrics")
+        #expect(metrics.text.contains(#"thalo_commands_handled_total{aggregate="BankAccount"} 1"#), "\(metrics.text)")
+        #expect(server.stop() == 0)
+        #expect(server.process.output.contains("Published examples: BankAccount 0.1.0"), "\(server.process.output)")
+    }
 }

@@ -33,6 +33,11 @@ struct ParsingTests {
             (["serve", "--log-level", "loud"], "--log-level"),
             (["publish", "a.esdl", "a.wasm", "--sample", "-1"], "--sample"),
             (["serve", "--snapshot-every=-1"], "--snapshot-every"),
+            (["serve", "--partitions", "0"], "--partitions"),
+            (["serve", "--lease", "1", "--heartbeat", "1"], "--lease"),
+            (["serve", "--node-id", "a b"], "--node-id"),
+            (["serve", "--cache-capacity", "0"], "--cache-capacity"),
+            (["serve", "--token", ""], "token"),
         ])
     func badValues(arguments: [String], option: String) {
         do {

@@ -6,37 +6,48 @@ import HummingbirdTesting
 import JSON
 import Logging
 import MessageStore
+import Metrics
 import NIOCore
+import Prometheus
 import TestSupport
 import Testing
 import ThaloRuntime
 
 @testable import ThaloServer
 
-/// Runs `body` against the API on a live socket, with bank_account published.
+/// The registry `/metrics` exports in these tests; swift-metrics reports to it (bootstrapped
+/// once per process, as `thalo serve` does).
+let testMetrics: PrometheusCollectorRegistry = {
+    let registry = PrometheusCollectorRegistry()
+    MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    return registry
+}()
+
+/// Runs `body` against the API's router (on a live socket when `live`: a test that opens
+/// its own connections needs the port).
 func withAPI(
     token: String? = nil, limits: APILimits = APILimits(), configuration: RuntimeConfiguration = RuntimeConfiguration(),
-    _ body: @Sendable (any TestClientProtocol, Runtime<AnyModuleStore>) async throws -> Void
+    live: Bool = false, _ body: @Sendable (any TestClientProtocol, Runtime<AnyModuleStore>) async throws -> Void
 ) async throws {
-    try await withAPIServer(token: token, limits: limits, configuration: configuration) { client, runtime, _ in
+    try await withAPIServer(token: token, limits: limits, configuration: configuration, live: live) { client, runtime, _ in
         try await body(client, runtime)
     }
 }
 
-/// Like ``withAPI(token:limits:configuration:_:)``, also handing over the API value.
+/// Like ``withAPI(token:limits:configuration:live:_:)``, also handing over the API value.
 func withAPIServer(
     token: String? = nil, limits: APILimits = APILimits(), configuration: RuntimeConfiguration = RuntimeConfiguration(),
+    live: Bool = false,
     _ body: @Sendable (any TestClientProtocol, Runtime<AnyModuleStore>, API<AnyModuleStore>) async throws -> Void
 ) async throws {
-    Server.bootstrapMetricsOnce()
     try await withStore(.sqlite) { (store: AnyMessageStore) async throws -> Void in
         let runtime = Runtime(store: AnyModuleStore(store), configuration: configuration)
         let api = API(
-            runtime: runtime, token: token, limits: limits, metrics: Server.metricsRegistry, storeName: "sqlite",
+            runtime: runtime, token: token, limits: limits, metrics: testMetrics, storeName: "sqlite",
             logger: Logger(label: "test"))
         let router = Server.router(api)
         let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
-        try await app.test(.live) { client in
+        try await app.test(live ? .live : .router) { client in
             try await body(client, runtime, api)
         }
     }
@@ -76,7 +87,7 @@ struct APITests {
         }
         let runtime = Runtime(store: AnyModuleStore(AnyMessageStore(InMemoryMessageStore())))
         let api = API(
-            runtime: runtime, token: nil, limits: APILimits(), metrics: Server.metricsRegistry, storeName: "memory",
+            runtime: runtime, token: nil, limits: APILimits(), metrics: testMetrics, storeName: "memory",
             logger: Logger(label: "test"))
         let routes = Server.router(api).routes.map(\.description)
         #expect(routes.count == 14)

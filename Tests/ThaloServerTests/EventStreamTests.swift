@@ -42,7 +42,7 @@ func readEvents(port: Int, path: String, lastEventID: String? = nil, count: Int)
 struct EventStreamTests {
     @Test("a category streams catch-up then live, and resumes after Last-Event-ID without loss or repeats")
     func resume() async throws {
-        try await withAPI { client, runtime in
+        try await withAPI(live: true) { client, runtime in
             let port = try #require(client.port)
             for index in 0..<3 {
                 try await runtime.store.write(

@@ -65,7 +65,7 @@ struct HardeningTests {
 
     @Test("event-stream subscribers are capped, and a client that goes away frees its place at once")
     func subscriberCap() async throws {
-        try await withAPIServer(limits: APILimits(maximumSubscribers: 1)) { client, _, api in
+        try await withAPIServer(limits: APILimits(maximumSubscribers: 1), live: true) { client, _, api in
             let port = try #require(client.port)
             // A raw socket, so that the test decides exactly when the client goes away.
             let socket = try RawHTTPClient(port: port)
