@@ -20,7 +20,16 @@ struct CLIError: Error, CustomStringConvertible {
 
     static func unreachable(_ url: String, _ error: any Error) -> CLIError {
         let text = "\(error)"
-        let reason = text.contains("connect") || text.contains("refused") ? "connection refused" : text
+        let reason: String
+        if text.contains("refused") {
+            reason = "connection refused"
+        } else if text.contains("UnknownHost") || text.contains("DNS") {
+            reason = "unknown host"
+        } else if text.contains("connectTimeout") {
+            reason = "no answer within the connect timeout"
+        } else {
+            reason = text
+        }
         return CLIError(
             message: "cannot reach the Thalo server at \(url) (\(reason)); start it with `thalo serve` or pass --url",
             exitCode: 3)
@@ -28,7 +37,11 @@ struct CLIError: Error, CustomStringConvertible {
 
     static func server(_ response: Client.Response) -> CLIError {
         let error = response.body["error"]
-        var message = error?["message"]?.stringValue ?? response.text
+        // A body without the API's error object is not from a Thalo server (a proxy, another service).
+        var message =
+            error?["message"]?.stringValue
+            ?? "the server answered HTTP \(response.status) without a Thalo error"
+            + (response.text.isEmpty ? "" : ": \(response.text.prefix(200))") + "; is --url a Thalo server?"
         if let details = error?["details"]?.arrayValue, !details.isEmpty {
             // The message lists the problems on one line; show one per line instead.
             if let colon = message.firstIndex(of: ":"), details.count > 0 { message = String(message[..<colon]) + ":" }

@@ -37,48 +37,40 @@ struct Client {
         return segment.addingPercentEncoding(withAllowedCharacters: allowed) ?? segment
     }
 
-    /// Fails at once when nothing listens at the server's address: the HTTP client would
-    /// otherwise keep retrying the connection until the request's deadline.
-    func checkReachable() throws(CLIError) {
-        guard let components = URLComponents(string: baseURL), let host = components.host else {
+    /// The CLI's HTTP client. A connection that cannot be made fails the request at once
+    /// (the default retries until the request's deadline, which would leave `thalo modules`
+    /// waiting five minutes for a server that is not running).
+    static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
+    /// The request for `path`, with the token; an unusable server URL is an input error.
+    private func request(_ path: String, query: [String: String?]) throws(CLIError) -> HTTPClientRequest {
+        guard let components = URLComponents(string: baseURL), components.scheme == "http" || components.scheme == "https",
+            components.host?.isEmpty == false
+        else {
             throw CLIError.input("invalid server URL \(baseURL); expected http://host:port")
         }
-        let port = components.port ?? (components.scheme == "https" ? 443 : 80)
-        var hints = addrinfo()
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var results: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, String(port), &hints, &results) == 0, let first = results else {
-            throw CLIError(message: "cannot resolve the server host \(host) in \(baseURL)", exitCode: 3)
-        }
-        defer { freeaddrinfo(results) }
-        var entry: UnsafeMutablePointer<addrinfo>? = first
-        while let address = entry {
-            let descriptor = socket(address.pointee.ai_family, address.pointee.ai_socktype, address.pointee.ai_protocol)
-            if descriptor >= 0 {
-                defer { close(descriptor) }
-                if connect(descriptor, address.pointee.ai_addr, address.pointee.ai_addrlen) == 0 { return }
-            }
-            entry = address.pointee.ai_next
-        }
-        throw CLIError(
-            message: "cannot reach the Thalo server at \(baseURL) (connection refused); start it with `thalo serve` or pass --url",
-            exitCode: 3)
+        var request = HTTPClientRequest(url: url(path, query: query))
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        return request
     }
 
     private func send(_ method: HTTPMethod, _ path: String, query: [String: String?], body: String?, headers: [String: String] = [:])
         async throws(CLIError) -> Response
     {
-        try checkReachable()
-        var request = HTTPClientRequest(url: url(path, query: query))
+        var request = try request(path, query: query)
         request.method = method
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))
         }
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(300))
+            let response = try await Self.http.execute(request, timeout: .seconds(300))
             let buffer = try await response.body.collect(upTo: 256 << 20)
             let text = String(buffer: buffer)
             let json = (try? JSONValue(parsing: text)) ?? .string(text)
@@ -96,13 +88,11 @@ struct Client {
     func events(_ path: String, query: [String: String?], lastEventID: String?, handle: (String, String?) throws -> Void)
         async throws(CLIError)
     {
-        try checkReachable()
-        var request = HTTPClientRequest(url: url(path, query: query))
+        var request = try request(path, query: query)
         request.headers.add(name: "Accept", value: "text/event-stream")
         if let lastEventID { request.headers.add(name: "Last-Event-ID", value: lastEventID) }
-        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .hours(24 * 365))
+            let response = try await Self.http.execute(request, timeout: .hours(24 * 365))
             guard response.status == .ok else {
                 let text = String(buffer: try await response.body.collect(upTo: 1 << 20))
                 throw CLIError.server(

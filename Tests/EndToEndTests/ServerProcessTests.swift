@@ -113,6 +113,11 @@ struct ServerProcessTests {
         let down = try await ThaloBinary.run(["modules"] + url)
         #expect(down.status == 3)
         #expect(down.standardError.contains("start it with `thalo serve`"))
+        #expect(down.standardError.contains("connection refused"), "\(down.combined)")
+        let unknownHost = try await ThaloBinary.run(["modules", "--url", "http://nonexistent.invalid:7878"])
+        #expect(unknownHost.status == 3 && unknownHost.standardError.contains("unknown host"), "\(unknownHost.combined)")
+        let notAURL = try await ThaloBinary.run(["modules", "--url", "localhost"])
+        #expect(notAURL.status == 2 && notAURL.standardError.contains("invalid server URL"), "\(notAURL.combined)")
     }
 
     @Test("local tools: new, build, test and generate work without a server, with clear errors")
