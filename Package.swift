@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swiftwasm/WasmKit", exact: "0.4.2"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .target(name: "JSON", swiftSettings: strict),
@@ -129,7 +130,7 @@ let package = Package(
         ),
         .target(
             name: "CountReadModel",
-            dependencies: ["ThaloRuntime", "MessageStore", "CSQLite", "JSON"],
+            dependencies: ["ThaloRuntime", "MessageStore", "JSON", .product(name: "GRDB", package: "GRDB.swift")],
             path: "Examples/count_read_model/Sources/CountReadModel",
             swiftSettings: strict
         ),
