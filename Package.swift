@@ -30,10 +30,11 @@ let package = Package(
         .package(url: "https://github.com/swiftwasm/WasmKit", exact: "0.4.2"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
     ],
     targets: [
         .target(name: "JSON", swiftSettings: strict),
-        .target(name: "ChildProcess", swiftSettings: strict),
         .target(
             name: "MessageStore",
             dependencies: [
@@ -72,7 +73,10 @@ let package = Package(
         .target(name: "ESDLCodegen", dependencies: ["ESDL", "JSON", "AggregateContract"], swiftSettings: strict),
         .target(
             name: "GuestBuilder",
-            dependencies: ["ESDL", "ESDLCodegen", "ChildProcess", "AggregateContract", .product(name: "WasmParser", package: "WasmKit")],
+            dependencies: [
+                "ESDL", "ESDLCodegen", "AggregateContract", .product(name: "WasmParser", package: "WasmKit"),
+                .product(name: "Subprocess", package: "swift-subprocess"), .product(name: "SystemPackage", package: "swift-system"),
+            ],
             swiftSettings: strict
         ),
         .target(
@@ -122,7 +126,7 @@ let package = Package(
             name: "ThaloBenchmarks",
             dependencies: [
                 "ThaloRuntime", "ThaloServer", "MessageStore", "MessageStoreSQLite", "MessageDB", "ESDL", "JSON",
-                "GuestBuilder", "ChildProcess", "TestSupport",
+                "GuestBuilder", "TestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Benchmarks/ThaloBenchmarks",
@@ -147,7 +151,8 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "MessageStore", "MessageDB", "MessageStoreSQLite", "ESDL", "ESDLCodegen", "GuestBuilder", "ChildProcess", "ThaloRuntime",
+                "MessageStore", "MessageDB", "MessageStoreSQLite", "ESDL", "ESDLCodegen", "GuestBuilder", "ThaloRuntime",
+                .product(name: "Subprocess", package: "swift-subprocess"), .product(name: "SystemPackage", package: "swift-system"),
             ],
             path: "Tests/Support",
             swiftSettings: strict
@@ -166,7 +171,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ESDLCodegenTests",
-            dependencies: ["ESDL", "ESDLCodegen", "GuestBuilder", "TestSupport", "ChildProcess", "JSON", "AggregateContract"],
+            dependencies: ["ESDL", "ESDLCodegen", "GuestBuilder", "TestSupport", "JSON", "AggregateContract"],
             exclude: ["Golden"],
             swiftSettings: strict
         ),
@@ -190,7 +195,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
-                "TestSupport", "JSON", "ChildProcess", "MessageStore", "MessageDB", "GuestBuilder",
+                "TestSupport", "JSON", "MessageStore", "MessageDB", "GuestBuilder",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: strict

@@ -1,4 +1,3 @@
-import ChildProcess
 import ESDL
 import Foundation
 import GuestBuilder
@@ -63,7 +62,7 @@ struct Benchmarks {
         }
         if wanted("postgres") {
             print("PostgreSQL 15 (Message DB, default durable settings), throwaway cluster")
-            let server = try TemporaryPostgres(durable: true)
+            let server = try await TemporaryPostgres.start(durable: true)
             defer { server.stop() }
             try await StoreCases.runPostgres(server: server, module: module, duration: duration, report: throughput, raw: &rawPostgres)
         }

@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import ChildProcess
 import ESDL
 import Foundation
 import GuestBuilder
@@ -43,7 +42,7 @@ enum StoreCases {
     static func runPostgres(
         server: TemporaryPostgres, module: BankAccountModule, duration: Duration, report: Report, raw: inout [Int: Measurement]
     ) async throws {
-        try server.createDatabase("bench")
+        try await server.createDatabase("bench")
         raw = try await MessageDBStore.withStore(url: server.url(database: "bench"), logger: quiet) { store in
             try await MessageDBInstaller.install(on: store, logger: quiet)
             var results: [Int: Measurement] = [:]
@@ -396,13 +395,10 @@ enum HTTPCase {
         }
         let port = try TemporaryPostgres.freePort()
         let folder = try temporaryFolder("bench-http")
-        let server = try BackgroundProcess(
+        let server = try await BackgroundProcess(
             binary, ["serve", "--listen", "127.0.0.1:\(port)", "--data-dir", folder.path, "--log-level", "warning"],
             logPath: folder.appendingPathComponent("serve.log").path)
-        defer {
-            server.signal()
-            server.wait()
-        }
+        defer { server.signal(SIGKILL) }
         let base = "http://127.0.0.1:\(port)"
         var ready = false
         for _ in 0..<200 where !ready {

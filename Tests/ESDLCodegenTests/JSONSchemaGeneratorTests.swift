@@ -1,7 +1,7 @@
-import ChildProcess
 import ESDL
 import Foundation
 import JSON
+import TestSupport
 import Testing
 
 @testable import ESDLCodegen
@@ -92,7 +92,7 @@ struct JSONSchemaGeneratorTests {
     func validatesWithPython() async throws {
         let folder = try Fixtures.temporaryDirectory("jsonschema")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let check = try await ChildProcess.output("python3", ["-c", "import jsonschema"])
+        let check = try await ProcessRunner.output("python3", ["-c", "import jsonschema"])
         try #require(check.status == 0, "the Python jsonschema package is needed: pip install jsonschema\n\(check.combined)")
 
         var caseTexts: [String] = []
@@ -124,7 +124,7 @@ struct JSONSchemaGeneratorTests {
         let script = folder.appendingPathComponent("validate.py")
         try Self.pythonScript.write(to: script, atomically: true, encoding: .utf8)
 
-        let run = try await ChildProcess.output("python3", [script.path, casesURL.path])
+        let run = try await ProcessRunner.output("python3", [script.path, casesURL.path])
         try #require(run.status == 0, "validate.py failed:\n\(run.combined)")
         let verdicts = try #require(try JSONValue(parsing: run.standardOutput).arrayValue)
         try #require(verdicts.count == expectations.count)

@@ -1,8 +1,8 @@
-import ChildProcess
 import ESDL
 import Foundation
 import GuestBuilder
 import JSON
+import TestSupport
 import Testing
 
 @testable import ESDLCodegen
@@ -143,7 +143,7 @@ struct SwiftHostGeneratorTests {
         let samples = folder.appendingPathComponent("samples.tsv")
         try HostFixtures.samples.map { "\($0.type)\t\($0.input)" }.joined(separator: "\n")
             .write(to: samples, atomically: true, encoding: .utf8)
-        let run = try await ChildProcess.output(program.path, [samples.path])
+        let run = try await ProcessRunner.output(program.path, [samples.path])
         try #require(run.status == 0, "the round-trip program failed:\n\(run.combined)")
 
         let lines = run.standardOutput.split(separator: "\n").map(String.init)
@@ -160,8 +160,8 @@ struct SwiftHostGeneratorTests {
 
 /// Runs the host Swift compiler (the one on `PATH`, else the toolchain's default place).
 enum HostCompiler {
-    static func run(_ arguments: [String]) async throws -> ChildProcess.Output {
-        try await ChildProcess.output(Toolchain.locate().swiftc.path, arguments)
+    static func run(_ arguments: [String]) async throws -> ProcessRunner.Output {
+        try await ProcessRunner.output(Toolchain.locate().swiftc.path, arguments)
     }
 }
 

@@ -1,4 +1,3 @@
-import ChildProcess
 import Foundation
 import JSON
 import TestSupport
@@ -21,8 +20,8 @@ struct ClusterProcessTests {
 
         init() async throws {
             // Durable: PostgreSQL is restarted here as a crash would, and must keep what it committed.
-            postgres = try await Task.detached { try TemporaryPostgres(durable: true) }.value
-            try postgres.createDatabase("cluster")
+            postgres = try await TemporaryPostgres.start(durable: true)
+            try await postgres.createDatabase("cluster")
             url = postgres.url(database: "cluster")
         }
 
@@ -131,10 +130,7 @@ struct ClusterProcessTests {
         }
 
         func stopAll() {
-            for node in nodes.values where node.process.isRunning {
-                node.process.signal(SIGCONT)
-                node.stop()
-            }
+            for node in nodes.values { node.kill() }
             postgres.stop()
         }
     }
@@ -156,7 +152,7 @@ struct ClusterProcessTests {
         // SIGKILL: the node's session lock goes with it, and the others take over at their next heartbeat.
         let killed = try await cluster.owners(from: "n1").filter { $0.value == "n3" }.map(\.key)
         cluster.node("n3").process.signal(SIGKILL)
-        _ = cluster.node("n3").process.wait()
+        _ = await cluster.node("n3").process.wait()
         let takeover = try await cluster.waitForSpread(over: ["n1", "n2"], asking: "n1")
         print("takeover after SIGKILL of n3 (\(killed.count) partitions): \(takeover)")
         #expect(takeover < .seconds(3), "the partitions of a killed node were taken over in \(takeover)")
@@ -181,7 +177,7 @@ struct ClusterProcessTests {
         }
 
         // PostgreSQL restarts: every node reconnects and the partitions are owned again.
-        try await Task.detached { try cluster.postgres.restart(down: 1) }.value
+        try await cluster.postgres.restart(down: .seconds(1))
         try await cluster.submitRound("deposit_funds", ["amount": 4], through: ["n1", "n2"])
         try await cluster.waitForSpread(over: ["n1", "n2"], asking: "n2", timeout: .seconds(30))
         try await cluster.expectHandledOnce(asking: "n2")
@@ -233,8 +229,8 @@ struct ClusterProcessTests {
         try await cluster.waitForSpread(over: ["a", "b", "c"], asking: "a")
         try await cluster.submitRound("deposit_funds", ["amount": 1], through: ["a", "b", "c"])
         try await cluster.expectHandledOnce(asking: "a")
-        #expect(cluster.node("c").stop() == 0)
-        #expect(cluster.node("b").stop() == 0)
+        #expect(await cluster.node("c").stop() == 0)
+        #expect(await cluster.node("b").stop() == 0)
         try await cluster.waitForSpread(over: ["a"], asking: "a")
         try await cluster.submitRound("deposit_funds", ["amount": 2], through: ["a"])
         try await cluster.expectHandledOnce(asking: "a")
@@ -251,7 +247,7 @@ struct ClusterProcessTests {
     func embeddedStoreSingleNode() async throws {
         let folder = try temporaryFolder("single")
         let server = try await ServerProcess(["--data-dir", folder.path, "--node-id", "solo"])
-        defer { server.stop() }
+        defer { server.kill() }
         try await PostgresProcessTests.publishBankAccount(to: server)
         let second = try await ThaloBinary.run([
             "serve", "--data-dir", folder.path, "--listen", "127.0.0.1:\(try TemporaryPostgres.freePort())",

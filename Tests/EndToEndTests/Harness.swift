@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import ChildProcess
 import Foundation
 import JSON
 import NIOCore
@@ -21,8 +20,8 @@ enum ThaloBinary {
 
     /// Runs `thalo` with arguments and returns what it printed and its exit status.
     @discardableResult
-    static func run(_ arguments: [String], input: String? = nil) async throws -> ChildProcess.Output {
-        try await ChildProcess.output(
+    static func run(_ arguments: [String], input: String? = nil) async throws -> ProcessRunner.Output {
+        try await ProcessRunner.output(
             path, arguments, environment: ["NO_COLOR": "1"], currentDirectory: ExampleModules.repositoryRoot.path, input: input)
     }
 }
@@ -38,7 +37,7 @@ final class ServerProcess: Sendable {
         self.port = port
         self.url = "http://127.0.0.1:\(port)"
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("thalo-serve-\(UUID().uuidString).log").path
-        process = try BackgroundProcess(
+        process = try await BackgroundProcess(
             ThaloBinary.path, ["serve", "--listen", "127.0.0.1:\(port)"] + arguments, environment: ["NO_COLOR": "1"], logPath: log)
         let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
@@ -53,12 +52,17 @@ final class ServerProcess: Sendable {
     /// Stops the server with SIGTERM and returns its exit status; a server that has not
     /// stopped within `timeout` is killed (SIGKILL, status 137), so a test never hangs on it.
     @discardableResult
-    func stop(timeout: Duration = .seconds(60)) -> Int32 {
+    func stop(timeout: Duration = .seconds(60)) async -> Int32 {
         process.signal(SIGTERM)
         let deadline = ContinuousClock.now + timeout
-        while process.isRunning && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
-        if process.isRunning { process.signal(SIGKILL) }
-        return process.wait()
+        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+        process.signal(SIGKILL)
+        return await process.wait()
+    }
+
+    /// Kills the server (SIGKILL) without waiting, for `defer` at the end of a test.
+    func kill() {
+        process.signal(SIGKILL)
     }
 
     deinit {

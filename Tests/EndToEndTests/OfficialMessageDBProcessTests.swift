@@ -1,4 +1,3 @@
-import ChildProcess
 import Foundation
 import JSON
 import TestSupport
@@ -21,7 +20,7 @@ struct OfficialMessageDBProcessTests {
         let url = try await OfficialMessageDB.shared.freshDatabase(as: connection)
         let database = Self.databaseName(of: url)
         let server = try await ServerProcess(["--database-url", url, "--data-dir", try temporaryFolder("official").path])
-        defer { server.stop() }
+        defer { server.kill() }
         try await PostgresProcessTests.publishBankAccount(to: server)
 
         let executed = try await ThaloBinary.run(
@@ -43,7 +42,7 @@ struct OfficialMessageDBProcessTests {
                 time.sleep(0.1)
             print(json.dumps({"first": first, "events": events}, default=str))
             """
-        let output = try await ChildProcess.output(python, ["-c", script])
+        let output = try await ProcessRunner.output(python, ["-c", script])
         try #require(output.status == 0, "\(output.combined)\n\(server.process.output)")
         let result = try JSONValue(parsing: output.standardOutput)
         let first = try #require(result["first"]?.arrayValue)
@@ -57,14 +56,14 @@ struct OfficialMessageDBProcessTests {
         #expect(events.last?["metadata"]?["correlationStreamName"] == "py-1")
 
         // The official server functions, called unqualified through psql as the role.
-        let rows = try cluster.psql(
+        let rows = try await cluster.psql(
             "SELECT type || ' ' || data FROM get_stream_messages('bankAccount-o1')", database: database, user: "message_store")
         #expect(rows.split(separator: "\n") == [#"OpenedAccount {"initial_balance": 5}"#, #"DepositedFunds {"amount": 7}"#])
-        let category = try cluster.psql(
+        let category = try await cluster.psql(
             "SELECT count(*) FROM get_category_messages('bankAccount')", database: database, user: "message_store")
         #expect(category.trimmingCharacters(in: .whitespacesAndNewlines) == "2")
         #expect(
-            try cluster.psql("SELECT stream_version('bankAccount:command-o1')", database: database, user: "message_store")
+            try await cluster.psql("SELECT stream_version('bankAccount:command-o1')", database: database, user: "message_store")
                 .trimmingCharacters(in: .whitespacesAndNewlines) == "0")
     }
 
@@ -76,7 +75,7 @@ struct OfficialMessageDBProcessTests {
         var failure = ""
         do {
             let server = try await ServerProcess(["--database-url", url])
-            server.stop()
+            await server.stop()
             Issue.record("thalo serve started as message_store without a registry")
         } catch let error as HarnessError {
             failure = error.description
@@ -95,7 +94,7 @@ struct OfficialMessageDBProcessTests {
         #expect(installed.standardOutput.contains("roles that may use it: message_store"), "\(installed.combined)")
 
         let server = try await ServerProcess(["--database-url", url])
-        defer { server.stop() }
+        defer { server.kill() }
         let health = try await HTTP.get("\(server.url)/health")
         #expect(health.status == 200)
         try await PostgresProcessTests.publishBankAccount(to: server)

@@ -1,4 +1,3 @@
-import ChildProcess
 import Foundation
 import JSON
 import MessageDB
@@ -23,7 +22,7 @@ struct PostgresProcessTests {
         let python = try await PythonEnvironment.shared.python()
         let url = try await PostgresFixture.shared.freshDatabase()
         let server = try await ServerProcess(["--database-url", url])
-        defer { server.stop() }
+        defer { server.kill() }
         try await Self.publishBankAccount(to: server)
         let components = URLComponents(string: url)!
         let connection = "postgresql://message_store@127.0.0.1:\(components.port!)\(components.path)"
@@ -40,7 +39,7 @@ struct PostgresProcessTests {
                 time.sleep(0.1)
             print(json.dumps(events, default=str))
             """
-        let output = try await ChildProcess.output(python, ["-c", script])
+        let output = try await ProcessRunner.output(python, ["-c", script])
         try #require(output.status == 0, "\(output.combined)\n\(server.process.output)")
         let events = try #require(try JSONValue(parsing: output.standardOutput).arrayValue)
         #expect(events.map { $0["type"]?.stringValue ?? "" } == ["OpenedAccount", "DepositedFunds"])
@@ -56,10 +55,10 @@ struct PostgresProcessTests {
     func twoProcesses() async throws {
         let url = try await PostgresFixture.shared.freshDatabase()
         let first = try await ServerProcess(["--database-url", url, "--data-dir", try temporaryFolder("p1").path])
-        defer { first.stop() }
+        defer { first.kill() }
         try await Self.publishBankAccount(to: first)
         let second = try await ServerProcess(["--database-url", url, "--data-dir", try temporaryFolder("p2").path])
-        defer { second.stop() }
+        defer { second.kill() }
         let accounts = ["a", "b", "c", "d"]
         for account in accounts {
             let response = try await HTTP.post("\(first.url)/v1/execute/BankAccount/\(account)/open_account", ["initial_balance": 0])

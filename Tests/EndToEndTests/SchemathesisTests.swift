@@ -1,4 +1,3 @@
-import ChildProcess
 import Foundation
 import JSON
 import TestSupport
@@ -14,7 +13,7 @@ struct SchemathesisTests {
         let st = try await PythonEnvironment.shared.schemathesis()
         let data = try temporaryFolder("schemathesis")
         let server = try await ServerProcess(["--data-dir", data.path, "--token", "st-token"])
-        defer { server.stop() }
+        defer { server.kill() }
         // A published aggregate, so that operations reach the runtime and not only 404s.
         let bank = try await ExampleModules.shared.build("bank_account")
         let module = data.appendingPathComponent("bank_account.wasm")

@@ -1,4 +1,3 @@
-import ChildProcess
 import Foundation
 import JSON
 import TestSupport
@@ -107,7 +106,7 @@ struct ServerProcessTests {
         #expect(emptyID.status == 64, "\(emptyID.combined)")
         #expect(emptyID.standardError.contains("the entity id is empty"), "\(emptyID.combined)")
 
-        #expect(server.stop() == 0, "\(server.process.output)")
+        #expect(await server.stop() == 0, "\(server.process.output)")
         #expect(server.process.output.contains("Thalo is running on \(server.url)"))
 
         let down = try await ThaloBinary.run(["modules"] + url)
@@ -237,7 +236,7 @@ struct ServerProcessTests {
             let position = try #require(snapshot["data"]?["position"]?.integerValue)
             #expect(snapshot["data"]?["state"]?["count"]?.integerValue == (position + 1) * 2, "\(snapshot)")
         }
-        #expect(server.stop() == 0)
+        #expect(await server.stop() == 0)
 
         // A new process loads the entity from the latest snapshot and the event after it.
         server = try await ServerProcess(["--data-dir", data.path, "--snapshot-every", "3"])
@@ -246,7 +245,7 @@ struct ServerProcessTests {
         #expect(executed.standardOutput.contains(#""count":15"#), "\(executed.standardOutput)")
         let metrics = try await HTTP.get("\(server.url)/metrics")
         #expect(metrics.text.contains(#"thalo_snapshots_restored_total{aggregate="Counter"} 1"#), "\(metrics.text)")
-        #expect(server.stop() == 0)
+        #expect(await server.stop() == 0)
     }
 
     @Test("serve --examples builds the examples into the data folder and publishes them; their commands count in /metrics")
@@ -267,7 +266,7 @@ struct ServerProcessTests {
         // Published before the server listened: the runtime's metrics still reach /metrics.
         let metrics = try await HTTP.get("\(server.url)/metrics")
         #expect(metrics.text.contains(#"thalo_commands_handled_total{aggregate="BankAccount"} 1"#), "\(metrics.text)")
-        #expect(server.stop() == 0)
+        #expect(await server.stop() == 0)
         #expect(server.process.output.contains("Published examples: BankAccount 0.1.0"), "\(server.process.output)")
     }
 }

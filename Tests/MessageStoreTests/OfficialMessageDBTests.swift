@@ -47,7 +47,7 @@ struct OfficialMessageDBTests {
         let roleURL = try await OfficialMessageDB.shared.freshDatabase(as: .role, installRegistry: false)
         let database = Self.databaseName(of: roleURL)
         let adminURL = server.url(database: database)
-        let before = try server.psql(Self.catalogSnapshot, database: database)
+        let before = try await server.psql(Self.catalogSnapshot, database: database)
         #expect(
             before.contains(
                 "function message_store.write_message(character varying,character varying,character varying,jsonb,jsonb,bigint)"))
@@ -64,10 +64,10 @@ struct OfficialMessageDBTests {
             #expect(try await MessageDBInstaller.prepare(on: store) == .alreadyInstalled(version: "1.3.0"))
             try await store.write(NewMessage(type: "Opened", data: ["a": 1]), to: "thing-1")
         }
-        let after = try server.psql(Self.catalogSnapshot, database: database)
+        let after = try await server.psql(Self.catalogSnapshot, database: database)
         #expect(after == before)
         // The registry is Thalo's own schema, owned by the administrator who installed it.
-        let registry = try server.psql(
+        let registry = try await server.psql(
             "SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'thalo'", database: database)
         #expect(registry.trimmingCharacters(in: .whitespacesAndNewlines) == "postgres")
     }

@@ -21,7 +21,7 @@ struct PostgresTests {
             }
         }
         let values = names.map { "('\($0)')" }.joined(separator: ",")
-        let output = try server.psql(
+        let output = try await server.psql(
             "SELECT name, message_store.hash_64(message_store.cardinal_id(name)), @message_store.hash_64(message_store.cardinal_id(name)) % 7 FROM (VALUES \(values)) AS t(name)",
             database: "thalo_template")
         var compared = 0
@@ -44,7 +44,7 @@ struct PostgresTests {
             #expect(outcome == .alreadyInstalled(version: "1.3.0"))
         }
         let server = try await PostgresFixture.shared.cluster()
-        try server.createDatabase("empty_install")
+        try await server.createDatabase("empty_install")
         try await MessageDBStore.withStore(url: server.url(database: "empty_install")) { store in
             #expect(try await MessageDBInstaller.install(on: store) == .installed(version: "1.3.0"))
             #expect(try await MessageDBInstaller.install(on: store) == .alreadyInstalled(version: "1.3.0"))
@@ -68,7 +68,7 @@ struct PostgresTests {
     @Test("a database without the schema says how to install it")
     func missingSchema() async throws {
         let server = try await PostgresFixture.shared.cluster()
-        try server.createDatabase("no_schema")
+        try await server.createDatabase("no_schema")
         let error = await #expect(throws: MessageStoreError.self) {
             try await MessageDBStore.withStore(url: server.url(database: "no_schema")) { store in
                 try await store.write(NewMessage(type: "T", data: ["a": 1]), to: "thing-1")

@@ -41,7 +41,7 @@ public actor OfficialMessageDB {
                     "the official Message DB fixture is missing: no \(installer) (expected the shared fixtures beside the repository, or set THALO_MESSAGE_DB_FIXTURE)"
                 )
             }
-            let server = try await onThread { try TemporaryPostgres() }
+            let server = try await TemporaryPostgres.start()
             let output = try await ProcessRunner.output(
                 "/bin/bash", [installer],
                 environment: [
@@ -64,7 +64,7 @@ public actor OfficialMessageDB {
         let server = try await cluster()
         counter += 1
         let name = "official_\(counter)_\(UUID().uuidString.prefix(6).lowercased())"
-        try await onThread { try server.createDatabase(name, template: "message_store") }
+        try await server.createDatabase(name, template: "message_store")
         switch connection {
         case .superuser:
             return server.url(database: name)

@@ -1,30 +1,70 @@
-import ChildProcess
+import Foundation
+import Subprocess
 
-/// Runs programs for tests; see ``ChildProcess``.
+#if canImport(System)
+    import System
+#else
+    import SystemPackage
+#endif
+
+/// Runs programs for tests and benchmarks, through swift-subprocess.
 public enum ProcessRunner {
-    public typealias Output = ChildProcess.Output
+    /// The result of a finished program.
+    public struct Output: Sendable {
+        /// The exit status, or 128 + the signal number when it was killed by a signal.
+        public var status: Int32
+        public var standardOutput: String
+        public var standardError: String
 
-    /// Runs `executable` with `arguments`, waits for it, and returns its output.
-    @discardableResult
-    public static func run(
-        _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-        currentDirectory: String? = nil, input: String? = nil
-    ) throws -> Output {
-        try ChildProcess.run(executable, arguments, environment: environment, currentDirectory: currentDirectory, input: input)
+        /// Both streams, for error messages.
+        public var combined: String {
+            standardError.isEmpty ? standardOutput : standardOutput + (standardOutput.isEmpty ? "" : "\n") + standardError
+        }
     }
 
-    /// Runs a program on a thread of its own, so that an async test does not block a
-    /// Swift concurrency thread while it waits.
+    /// Runs `executable` (a path, or a name looked up on `PATH`) with `arguments`, waits for
+    /// it, and returns what it printed.
+    ///
+    /// - Parameters:
+    ///   - environment: variables added to (or replacing) this process's environment.
+    ///   - currentDirectory: where the program runs; this process's folder when nil.
+    ///   - input: text written to the program's standard input (none when nil).
     @discardableResult
     public static func output(
         _ executable: String, _ arguments: [String], environment: [String: String]? = nil,
         currentDirectory: String? = nil, input: String? = nil
     ) async throws -> Output {
-        try await ChildProcess.output(executable, arguments, environment: environment, currentDirectory: currentDirectory, input: input)
+        let limit = 256 << 20
+        let result = try await Subprocess.run(
+            Self.executable(executable), arguments: Arguments(arguments), environment: Self.environment(environment),
+            workingDirectory: currentDirectory.map { FilePath($0) }, input: .string(input ?? ""), output: .string(limit: limit),
+            error: .string(limit: limit))
+        return Output(
+            status: status(result.terminationStatus), standardOutput: result.standardOutput ?? "",
+            standardError: result.standardError ?? "")
     }
 
     /// Finds a program on PATH.
     public static func which(_ name: String) -> String? {
-        ChildProcess.resolve(name)
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/\(name)" }.first { access($0, X_OK) == 0 }
+    }
+
+    static func executable(_ name: String) -> Executable {
+        name.contains("/") ? .path(FilePath(name)) : .name(name)
+    }
+
+    static func environment(_ overrides: [String: String]?) -> Environment {
+        var updates: [Environment.Key: String?] = [:]
+        for (key, value) in overrides ?? [:] { updates[Environment.Key(stringLiteral: key)] = value }
+        return .inherit.updating(updates)
+    }
+
+    /// The exit status as a shell reports it: the code, or 128 + the signal.
+    static func status(_ status: TerminationStatus) -> Int32 {
+        switch status {
+        case .exited(let code): code
+        case .signaled(let signal): 128 + signal
+        }
     }
 }

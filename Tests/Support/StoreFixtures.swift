@@ -34,8 +34,8 @@ public actor PostgresFixture {
         if let starting { return try await starting.value }
         let task = Task<TemporaryPostgres, any Error> {
             // initdb and pg_ctl take seconds: run them on a thread of their own.
-            let server = try await onThread { try TemporaryPostgres() }
-            try await onThread { try server.createDatabase("thalo_template") }
+            let server = try await TemporaryPostgres.start()
+            try await server.createDatabase("thalo_template")
             try await MessageDBStore.withStore(url: server.url(database: "thalo_template")) { store in
                 try await MessageDBInstaller.install(on: store)
             }
@@ -50,7 +50,7 @@ public actor PostgresFixture {
         let server = try await cluster()
         counter += 1
         let name = "test_\(counter)_\(UUID().uuidString.prefix(6).lowercased())"
-        try await onThread { try server.createDatabase(name, template: "thalo_template") }
+        try await server.createDatabase(name, template: "thalo_template")
         return server.url(database: name)
     }
 }
@@ -83,13 +83,5 @@ public func withStore<T: Sendable>(
             if backend != .postgres { try await MessageDBInstaller.prepare(on: store) }
             return try await body(AnyMessageStore(store))
         }
-    }
-}
-
-/// Runs blocking work on a thread of its own, so that it does not hold one of the few
-/// threads every concurrently running test shares.
-public func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
 }

@@ -19,34 +19,37 @@ public final class TemporaryPostgres: Sendable {
     /// Where the PostgreSQL 15 programs are.
     public static let binDirectory = ProcessInfo.processInfo.environment["THALO_PG_BIN"] ?? "/usr/lib/postgresql/15/bin"
 
+    private init(directory: String, port: Int, startOptions: String) {
+        self.directory = directory
+        self.port = port
+        self.startOptions = startOptions
+    }
+
     /// Starts a new cluster.
     ///
     /// - Parameter durable: keep `fsync` on (for benchmarks); tests turn it off for speed.
-    public init(durable: Bool = false) throws {
+    public static func start(durable: Bool = false) async throws -> TemporaryPostgres {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("thalo-pg-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        directory = root
         let asRoot = getuid() == 0
-        if asRoot { try ProcessRunner.run("/bin/chown", ["postgres:postgres", root]) }
+        if asRoot { try await ProcessRunner.output("/bin/chown", ["postgres:postgres", root]) }
         let data = root + "/data"
-        let initdb = try Self.runAsPostgres(
-            asRoot, "\(Self.binDirectory)/initdb",
-            ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+        let initdb = try await runAsPostgres(
+            asRoot, "\(binDirectory)/initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C", "--no-sync"])
         guard initdb.status == 0 else {
             throw TemporaryPostgresError("initdb failed (\(initdb.status)): \(initdb.combined)")
         }
         var lastFailure = ""
         for _ in 0..<5 {
-            let port = try Self.freePort()
+            let port = try freePort()
             var options = "-p \(port) -k \(root) -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=128MB"
             if !durable { options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" }
-            let start = try Self.runAsPostgres(
-                asRoot, "\(Self.binDirectory)/pg_ctl", ["-D", data, "-l", root + "/server.log", "-o", options, "-w", "-t", "60", "start"])
+            let start = try await runAsPostgres(
+                asRoot, "\(binDirectory)/pg_ctl", ["-D", data, "-l", root + "/server.log", "-o", options, "-w", "-t", "60", "start"])
             if start.status == 0 {
-                self.port = port
-                self.startOptions = options
-                Self.register(self)
-                return
+                let server = TemporaryPostgres(directory: root, port: port, startOptions: options)
+                register(server)
+                return server
             }
             lastFailure = start.combined + ((try? String(contentsOfFile: root + "/server.log", encoding: .utf8)) ?? "")
         }
@@ -60,8 +63,8 @@ public final class TemporaryPostgres: Sendable {
 
     /// Runs SQL with psql against a database (as `user`) and returns its output.
     @discardableResult
-    public func psql(_ sql: String, database: String = "postgres", user: String = "postgres") throws -> String {
-        let output = try ProcessRunner.run(
+    public func psql(_ sql: String, database: String = "postgres", user: String = "postgres") async throws -> String {
+        let output = try await ProcessRunner.output(
             "/usr/bin/psql",
             ["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(port), "-U", user, "-d", database, "-c", sql])
         guard output.status == 0 else {
@@ -71,30 +74,30 @@ public final class TemporaryPostgres: Sendable {
     }
 
     /// Creates a database, optionally as a copy of a template database.
-    public func createDatabase(_ name: String, template: String? = nil) throws {
+    public func createDatabase(_ name: String, template: String? = nil) async throws {
         var lastError = ""
         // A template that was just used may still have a closing connection: retry briefly.
         for _ in 0..<50 {
             do {
-                try psql("CREATE DATABASE \"\(name)\"" + (template.map { " TEMPLATE \"\($0)\"" } ?? ""))
+                try await psql("CREATE DATABASE \"\(name)\"" + (template.map { " TEMPLATE \"\($0)\"" } ?? ""))
                 return
             } catch {
                 lastError = "\(error)"
                 guard lastError.contains("is being accessed by other users") else { throw error }
-                Thread.sleep(forTimeInterval: 0.1)
+                try await Task.sleep(for: .milliseconds(100))
             }
         }
         throw TemporaryPostgresError(lastError)
     }
 
     /// Stops the server at once (as a crash would: `-m immediate`, connections cut), waits
-    /// `down` seconds, and starts it again on the same port and data.
-    public func restart(down: TimeInterval) throws {
+    /// `down`, and starts it again on the same port and data.
+    public func restart(down: Duration) async throws {
         let asRoot = getuid() == 0
         let data = directory + "/data"
-        _ = try Self.runAsPostgres(asRoot, "\(Self.binDirectory)/pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"])
-        Thread.sleep(forTimeInterval: down)
-        let start = try Self.runAsPostgres(
+        _ = try await Self.runAsPostgres(asRoot, "\(Self.binDirectory)/pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"])
+        try await Task.sleep(for: down)
+        let start = try await Self.runAsPostgres(
             asRoot, "\(Self.binDirectory)/pg_ctl",
             ["-D", data, "-l", directory + "/server.log", "-o", startOptions, "-w", "-t", "60", "start"])
         guard start.status == 0 else {
@@ -102,25 +105,33 @@ public final class TemporaryPostgres: Sendable {
         }
     }
 
-    /// Stops the server and deletes its folder.
+    /// Stops the server at once and deletes its folder. It signals the postmaster itself
+    /// (SIGQUIT: what `pg_ctl -m immediate stop` sends) so that it works from `deinit` and
+    /// the exit hook, where nothing can be awaited.
     public func stop() {
         let alreadyStopped = stopped.withLock { value in
             defer { value = true }
             return value
         }
         guard !alreadyStopped else { return }
-        _ = try? Self.runAsPostgres(
-            getuid() == 0, "\(Self.binDirectory)/pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"])
+        let pidFile = directory + "/data/postmaster.pid"
+        if let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+            let line = text.split(separator: "\n").first, let pid = pid_t(line), pid > 0, kill(pid, SIGQUIT) == 0
+        {
+            // The postmaster deletes its pid file on the way out (what `pg_ctl -w` waits for).
+            let deadline = ContinuousClock.now + .seconds(30)
+            while FileManager.default.fileExists(atPath: pidFile) && ContinuousClock.now < deadline { usleep(20_000) }
+        }
         try? FileManager.default.removeItem(atPath: directory)
     }
 
     deinit { stop() }
 
-    private static func runAsPostgres(_ asRoot: Bool, _ program: String, _ arguments: [String]) throws -> ProcessRunner.Output {
+    private static func runAsPostgres(_ asRoot: Bool, _ program: String, _ arguments: [String]) async throws -> ProcessRunner.Output {
         if asRoot {
-            return try ProcessRunner.run("/usr/sbin/runuser", ["-u", "postgres", "--", program] + arguments)
+            return try await ProcessRunner.output("/usr/sbin/runuser", ["-u", "postgres", "--", program] + arguments)
         }
-        return try ProcessRunner.run(program, arguments)
+        return try await ProcessRunner.output(program, arguments)
     }
 
     /// A TCP port on 127.0.0.1 that was free a moment ago.

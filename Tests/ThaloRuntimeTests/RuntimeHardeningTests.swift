@@ -269,7 +269,7 @@ struct RuntimeHardeningTests {
             _ = try await runtime.execute(bank("lost", "deposit_funds", ["amount": 100]))
             // The database loses the last event behind the runtime's back.
             let postgres = try await PostgresFixture.shared.cluster()
-            try postgres.psql(
+            try await postgres.psql(
                 "DELETE FROM message_store.messages WHERE stream_name = 'bankAccount-lost' AND position = 2", database: database)
             let next = try await runtime.execute(bank("lost", "deposit_funds", ["amount": 5]))
             #expect(next.outcome.events.map(\.position) == [2])
