@@ -84,12 +84,7 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
     }
 
     func cluster() async throws -> Response {
-        let status: ClusterStatus
-        do {
-            status = try await runtime.clusterStatus()
-        } catch {
-            throw APIError.from(error)
-        }
+        let status = try await runtime.clusterStatus()
         var output = JSONOutput()
         output.object { object in
             object.string("node", status.node)
@@ -131,25 +126,21 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
     }
 
     func listModules(name: String?) async throws -> Response {
-        do {
-            var modules = try await runtime.registry.list()
-            if let name { modules = modules.filter { $0.name == name || $0.category == name } }
-            if let name, modules.isEmpty {
-                throw APIError(.notFound, code: "unknownAggregate", message: "no module is published for aggregate \(name)")
-            }
-            let active = runtime.activeVersions()
-            var output = JSONOutput()
-            output.object { object in
-                object.member("modules") { list in
-                    list.array(modules) { output, module in
-                        output.object { Self.writeModule(module, active: active[module.name] == module.version, check: nil, to: &$0) }
-                    }
+        var modules = try await runtime.registry.list()
+        if let name { modules = modules.filter { $0.name == name || $0.category == name } }
+        if let name, modules.isEmpty {
+            throw APIError(.notFound, code: "unknownAggregate", message: "no module is published for aggregate \(name)")
+        }
+        let active = runtime.activeVersions()
+        var output = JSONOutput()
+        output.object { object in
+            object.member("modules") { list in
+                list.array(modules) { output, module in
+                    output.object { Self.writeModule(module, active: active[module.name] == module.version, check: nil, to: &$0) }
                 }
             }
-            return Self.json(.ok, output.text)
-        } catch {
-            throw APIError.from(error)
         }
+        return Self.json(.ok, output.text)
     }
 
     func publish(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -165,16 +156,12 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
             throw APIError(.badRequest, code: "invalidRequest", message: "\"wasm\" is not valid base64")
         }
         let check = try Self.deployCheck(body)
-        do {
-            let (info, report) = try await runtime.publish(
-                schema: schema, wasm: [UInt8](wasm), expectedName: body["name"]?.stringValue,
-                file: body["file"]?.stringValue ?? "schema.esdl", check: check)
-            var output = JSONOutput()
-            output.object { Self.writeModule(info, active: nil, check: report, to: &$0) }
-            return Self.json(.created, output.text)
-        } catch {
-            throw APIError.from(error)
-        }
+        let (info, report) = try await runtime.publish(
+            schema: schema, wasm: [UInt8](wasm), expectedName: body["name"]?.stringValue,
+            file: body["file"]?.stringValue ?? "schema.esdl", check: check)
+        var output = JSONOutput()
+        output.object { Self.writeModule(info, active: nil, check: report, to: &$0) }
+        return Self.json(.created, output.text)
     }
 
     /// `POST /v1/modules/{name}/{version}/activate`: runs a published version (rollback).
@@ -192,14 +179,10 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         guard body.objectValue != nil else {
             throw APIError(.badRequest, code: "invalidRequest", message: "the body must be a JSON object (or empty)")
         }
-        do {
-            let (info, report) = try await runtime.activate(aggregate: name, version: version, check: try Self.deployCheck(body))
-            var output = JSONOutput()
-            output.object { Self.writeModule(info, active: true, check: report, to: &$0) }
-            return Self.json(.ok, output.text)
-        } catch {
-            throw APIError.from(error)
-        }
+        let (info, report) = try await runtime.activate(aggregate: name, version: version, check: try Self.deployCheck(body))
+        var output = JSONOutput()
+        output.object { Self.writeModule(info, active: true, check: report, to: &$0) }
+        return Self.json(.ok, output.text)
     }
 
     /// The members of a `Module` in the OpenAPI document.
@@ -258,46 +241,38 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
     func execute(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         try authorize(request)
         let command = try await commandRequest(request, context)
-        do {
-            let result = try await runtime.execute(command)
-            var output = JSONOutput()
-            output.object { object in
-                switch result.outcome {
-                case .recorded: object.string("outcome", "recorded")
-                case .duplicate: object.string("outcome", "duplicate")
-                case .ignored(let reason):
-                    object.string("outcome", "ignored")
-                    object.string("reason", reason)
-                }
-                object.string("aggregate", result.aggregate)
-                object.string("streamName", result.streamName.rawValue)
-                object.string("commandId", result.commandID.lowercasedText)
-                object.string("moduleVersion", result.moduleVersion)
-                object.member("events") { $0.array(result.outcome.events) { $0.event($1) } }
+        let result = try await runtime.execute(command)
+        var output = JSONOutput()
+        output.object { object in
+            switch result.outcome {
+            case .recorded: object.string("outcome", "recorded")
+            case .duplicate: object.string("outcome", "duplicate")
+            case .ignored(let reason):
+                object.string("outcome", "ignored")
+                object.string("reason", reason)
             }
-            return Self.json(.ok, output.text)
-        } catch {
-            throw APIError.from(error)
+            object.string("aggregate", result.aggregate)
+            object.string("streamName", result.streamName.rawValue)
+            object.string("commandId", result.commandID.lowercasedText)
+            object.string("moduleVersion", result.moduleVersion)
+            object.member("events") { $0.array(result.outcome.events) { $0.event($1) } }
         }
+        return Self.json(.ok, output.text)
     }
 
     func submit(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         try authorize(request)
         let command = try await commandRequest(request, context)
-        do {
-            let receipt = try await runtime.submit(command)
-            var output = JSONOutput()
-            output.object { object in
-                object.string("commandId", receipt.commandID.lowercasedText)
-                object.string("streamName", receipt.streamName.rawValue)
-                object.integer("position", receipt.position)
-                object.integer("globalPosition", receipt.globalPosition)
-                object.bool("duplicate", receipt.duplicate)
-            }
-            return Self.json(.accepted, output.text)
-        } catch {
-            throw APIError.from(error)
+        let receipt = try await runtime.submit(command)
+        var output = JSONOutput()
+        output.object { object in
+            object.string("commandId", receipt.commandID.lowercasedText)
+            object.string("streamName", receipt.streamName.rawValue)
+            object.integer("position", receipt.position)
+            object.integer("globalPosition", receipt.globalPosition)
+            object.bool("duplicate", receipt.duplicate)
         }
+        return Self.json(.accepted, output.text)
     }
 
     func entity(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -327,27 +302,23 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         case (nil, let time?): point = .time(time)
         case (nil, nil): point = .latest
         }
-        do {
-            let view = try await runtime.entity(aggregate: aggregate, id: id, at: point)
-            if view.events.isEmpty, try await runtime.store.streamVersion(view.streamName) == nil {
-                throw APIError(
-                    .notFound, code: "unknownEntity",
-                    message: "\(view.streamName) has no events: entity \(id) of \(view.aggregate) does not exist yet",
-                    extra: ["aggregate": .string(view.aggregate)])
-            }
-            var output = JSONOutput()
-            output.object { object in
-                object.string("aggregate", view.aggregate)
-                object.string("streamName", view.streamName.rawValue)
-                object.integer("version", view.version)
-                object.string("moduleVersion", view.moduleVersion)
-                object.value("state", view.state)
-                object.member("events") { $0.array(view.events) { $0.event($1) } }
-            }
-            return Self.json(.ok, output.text)
-        } catch {
-            throw APIError.from(error)
+        let view = try await runtime.entity(aggregate: aggregate, id: id, at: point)
+        if view.events.isEmpty, try await runtime.store.streamVersion(view.streamName) == nil {
+            throw APIError(
+                .notFound, code: "unknownEntity",
+                message: "\(view.streamName) has no events: entity \(id) of \(view.aggregate) does not exist yet",
+                extra: ["aggregate": .string(view.aggregate)])
         }
+        var output = JSONOutput()
+        output.object { object in
+            object.string("aggregate", view.aggregate)
+            object.string("streamName", view.streamName.rawValue)
+            object.integer("version", view.version)
+            object.string("moduleVersion", view.moduleVersion)
+            object.value("state", view.state)
+            object.member("events") { $0.array(view.events) { $0.event($1) } }
+        }
+        return Self.json(.ok, output.text)
     }
 
     func readStream(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -361,11 +332,7 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         let query = request.uri.queryParameters
         let position = try Self.integer(query["position"], name: "position", default: 0, in: 0...Int64.max)
         let batchSize = try batchSize(query)
-        do {
-            return Self.json(.ok, JSONOutput.messages(try await runtime.store.readStream(stream, from: position, batchSize: batchSize)))
-        } catch {
-            throw APIError.from(error)
-        }
+        return Self.json(.ok, JSONOutput.messages(try await runtime.store.readStream(stream, from: position, batchSize: batchSize)))
     }
 
     func readCategory(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -375,14 +342,10 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         let position = try Self.integer(query["position"], name: "position", default: 1, in: 0...Int64.max)
         let batchSize = try batchSize(query)
         let group = try Self.consumerGroup(query)
-        do {
-            let messages = try await runtime.store.readCategory(
-                category, from: position, batchSize: batchSize, correlation: try Self.correlation(query),
-                consumerGroup: group)
-            return Self.json(.ok, JSONOutput.messages(messages))
-        } catch {
-            throw APIError.from(error)
-        }
+        let messages = try await runtime.store.readCategory(
+            category, from: position, batchSize: batchSize, correlation: try Self.correlation(query),
+            consumerGroup: group)
+        return Self.json(.ok, JSONOutput.messages(messages))
     }
 
     // MARK: Helpers
