@@ -27,9 +27,16 @@ public final class MessageDBStore: MessageStore, Service {
         /// fails with `unavailable` (HTTP 503).
         public var requestTimeout: Duration
 
+        /// Whether a commit waits for PostgreSQL to flush its WAL (`synchronous_commit`, on by
+        /// default). Off, a crash of PostgreSQL or of the machine may lose the last commits
+        /// (up to three times `wal_writer_delay`), never corrupting anything.
+        public var synchronousCommit: Bool
+
         public init(
-            url: DatabaseURL, maximumConnections: Int = 16, allowSQLCondition: Bool = false, requestTimeout: Duration = .seconds(30)
+            url: DatabaseURL, maximumConnections: Int = 16, allowSQLCondition: Bool = false, requestTimeout: Duration = .seconds(30),
+            synchronousCommit: Bool = true
         ) {
+            self.synchronousCommit = synchronousCommit
             self.requestTimeout = requestTimeout
             self.url = url
             self.maximumConnections = maximumConnections
@@ -60,6 +67,7 @@ public final class MessageDBStore: MessageStore, Service {
         // queries qualify every name, so nothing else depends on it.
         var startup: [(String, String)] = [("application_name", "thalo"), ("search_path", Self.searchPath)]
         if configuration.allowSQLCondition { startup.append(("message_store.sql_condition", "on")) }
+        if !configuration.synchronousCommit { startup.append(("synchronous_commit", "off")) }
         clientConfiguration.options.additionalStartupParameters = startup
         self.client = PostgresClient(configuration: clientConfiguration, backgroundLogger: logger)
     }
@@ -91,8 +99,16 @@ public final class MessageDBStore: MessageStore, Service {
         url: String, allowSQLCondition: Bool = false, logger: Logger = Logger(label: "thalo.messagedb"),
         _ body: @Sendable (MessageDBStore) async throws -> T
     ) async throws -> T {
-        let store = try MessageDBStore(
-            configuration: Configuration(url: try DatabaseURL(url), allowSQLCondition: allowSQLCondition), logger: logger)
+        try await withStore(
+            configuration: Configuration(url: try DatabaseURL(url), allowSQLCondition: allowSQLCondition), logger: logger, body)
+    }
+
+    /// Like ``withStore(url:allowSQLCondition:logger:_:)``, with a whole configuration.
+    public static func withStore<T: Sendable>(
+        configuration: Configuration, logger: Logger = Logger(label: "thalo.messagedb"),
+        _ body: @Sendable (MessageDBStore) async throws -> T
+    ) async throws -> T {
+        let store = try MessageDBStore(configuration: configuration, logger: logger)
         try await store.checkConnection()
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await store.client.run() }

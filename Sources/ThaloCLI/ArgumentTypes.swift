@@ -30,6 +30,16 @@ enum GenerateFormat: String, ExpressibleByArgument, CaseIterable {
 
 extension GuestBuilder.Configuration.Optimization: ExpressibleByArgument {}
 
+/// What an acknowledged command has survived (`thalo serve --durability`).
+enum Durability: String, ExpressibleByArgument, CaseIterable {
+    /// Its events are on disk: fsynced (SQLite `synchronous=FULL`; PostgreSQL as configured,
+    /// `synchronous_commit` on by default). Survives a power loss.
+    case full
+    /// Its events are handed to the operating system (SQLite `synchronous=NORMAL` in WAL
+    /// mode; PostgreSQL `synchronous_commit=off`). Survives a crash of Thalo, not a power loss.
+    case os
+}
+
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// `--listen host:port`, parsed once; an empty host is 127.0.0.1.

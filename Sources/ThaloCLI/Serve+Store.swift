@@ -34,7 +34,7 @@ extension Serve {
         _ = Self.metrics
         if let databaseURL {
             let url = try DatabaseURL(databaseURL)
-            let store = try MessageDBStore(configuration: .init(url: url), logger: logger)
+            let store = try MessageDBStore(configuration: .init(url: url, synchronousCommit: durability == .full), logger: logger)
             try await store.checkConnection()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 // The pool must run while the schema and registry are checked and the examples published.
@@ -52,17 +52,21 @@ extension Serve {
                     logger: logger)
                 let runtime = Runtime(store: store, configuration: runtimeConfiguration, coordinator: coordinator, logger: logger)
                 try await serve(
-                    runtime, storeName: "postgres", description: "PostgreSQL \(url), node \(nodeID)", logger: logger, onRunning: onRunning)
+                    runtime, storeName: "postgres", description: "PostgreSQL \(url), node \(nodeID), durability \(durability)",
+                    logger: logger, onRunning: onRunning)
             }
         } else {
             // The embedded store is single-node: a second server on the same folder stops here.
             let lock = try DataDirectoryLock(folder: dataDir)
             defer { lock.unlock() }
             let path = (dataDir as NSString).appendingPathComponent("thalo.sqlite")
-            let store = try SQLiteMessageStore(path: path, logger: logger)
+            let store = try SQLiteMessageStore(
+                configuration: .init(path: path, synchronous: durability == .full ? .full : .normal), logger: logger)
             defer { store.close() }
             let runtime = Runtime(store: store, configuration: runtimeConfiguration, logger: logger)
-            try await serve(runtime, storeName: "sqlite", description: "embedded store \(path)", logger: logger, onRunning: onRunning)
+            try await serve(
+                runtime, storeName: "sqlite", description: "embedded store \(path), durability \(durability)", logger: logger,
+                onRunning: onRunning)
         }
     }
 

@@ -29,6 +29,13 @@ struct Serve: AsyncParsableCommand {
         name: .long, help: ArgumentHelp("PostgreSQL URL, postgres://user:password@host:port/db (or THALO_DATABASE_URL).", valueName: "url"))
     var databaseURL: String? = ProcessInfo.processInfo.environment["THALO_DATABASE_URL"]
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "What an acknowledged command survives: full (its events are fsynced: a power loss) or os (handed to the operating system: a crash of Thalo, not a power loss; faster).",
+            valueName: "full|os"))
+    var durability: Durability = .full
+
     @Option(name: .long, help: ArgumentHelp("Address and port to listen on.", valueName: "host:port"))
     var listen = ListenAddress(host: "127.0.0.1", port: ServerOptions.defaultPort)
 

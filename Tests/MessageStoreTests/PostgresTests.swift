@@ -36,6 +36,33 @@ struct PostgresTests {
         #expect(compared == names.count)
     }
 
+    @Test("synchronousCommit off (thalo serve --durability os) turns synchronous_commit off on every connection; writes work")
+    func synchronousCommitOff() async throws {
+        let url = try await PostgresFixture.shared.freshDatabase()
+        // The test cluster runs with synchronous_commit off; this database has it on, as a
+        // production server would, so that only the store's own setting can turn it off.
+        let database = try DatabaseURL(url).database
+        try await PostgresFixture.shared.cluster().psql("ALTER DATABASE \"\(database)\" SET synchronous_commit = on")
+        for synchronousCommit in [true, false] {
+            try await MessageDBStore.withStore(configuration: .init(url: try DatabaseURL(url), synchronousCommit: synchronousCommit)) {
+                store in
+                // Several connections at once: each one has the setting, not only the first.
+                try await withThrowingTaskGroup(of: String.self) { group in
+                    for _ in 0..<4 {
+                        group.addTask {
+                            var values: [String] = []
+                            let rows = try await store.client.query("SELECT current_setting('synchronous_commit') FROM pg_sleep(0.1)")
+                            for try await value in rows.decode(String.self) { values.append(value) }
+                            return values.joined()
+                        }
+                    }
+                    for try await value in group { #expect(value == (synchronousCommit ? "on" : "off")) }
+                }
+                _ = try await store.write(NewMessage(type: "Written", data: [:]), to: "durability-1")
+            }
+        }
+    }
+
     @Test("installing is idempotent and reports the version")
     func installIdempotent() async throws {
         let url = try await PostgresFixture.shared.freshDatabase()

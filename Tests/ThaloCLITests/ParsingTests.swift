@@ -37,6 +37,7 @@ struct ParsingTests {
             (["serve", "--lease", "1", "--heartbeat", "1"], "--lease"),
             (["serve", "--node-id", "a b"], "--node-id"),
             (["serve", "--cache-capacity", "0"], "--cache-capacity"),
+            (["serve", "--durability", "fast"], "--durability"),
             (["serve", "--token", ""], "token"),
         ])
     func badValues(arguments: [String], option: String) {
@@ -58,6 +59,8 @@ struct ParsingTests {
         #expect(defaults.listen.description == "127.0.0.1:7878")
         #expect(defaults.snapshotEvery == 100)
         #expect(try #require(try ThaloCommand.parseAsRoot(["serve", "--snapshot-every", "0"]) as? Serve).snapshotEvery == 0)
+        #expect(defaults.durability == .full)
+        #expect(try #require(try ThaloCommand.parseAsRoot(["serve", "--durability", "os"]) as? Serve).durability == .os)
         #expect(ListenAddress(argument: "[::1]:9") == ListenAddress(host: "[::1]", port: 9))
     }
 
