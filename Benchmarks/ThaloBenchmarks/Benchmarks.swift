@@ -35,6 +35,7 @@ struct Benchmarks {
         if wanted("memory") { sections.append(try await Memory.run(module: module)) }
         if wanted("soak") { sections.append(try Soak.run(module: module)) }
         var rawSQLite: [Int: Measurement] = [:]
+        var executedSQLite: [Int: Measurement] = [:]
         var rawPostgres: [Int: Measurement] = [:]
         let throughput = Report(header: ["case", "store", "callers", "ops/s", "p50 µs", "p99 µs", "vs raw append"])
         if wanted("inmemory") {
@@ -54,7 +55,7 @@ struct Benchmarks {
         if wanted("sqlite") {
             print("embedded store (SQLite, synchronous=FULL)")
             let folder = try temporaryFolder("bench-sqlite")
-            try await StoreCases.run(
+            executedSQLite = try await StoreCases.run(
                 store: {
                     try SQLiteMessageStore(path: folder.appendingPathComponent("raw-\(UUID().uuidString).sqlite").path, logger: quiet)
                 },
@@ -68,6 +69,9 @@ struct Benchmarks {
         }
         if wanted("http") {
             sections.append(try await HTTPCase.run(module: module, duration: duration, rawSQLite: rawSQLite[8]))
+        }
+        if wanted("peer") {
+            sections.append(try await PeerCase.run(duration: duration, thalo: executedSQLite))
         }
         if wanted("inmemory") || wanted("sqlite") || wanted("postgres") {
             sections.insert("### Commands and appends\n\n" + throughput.markdown, at: 0)

@@ -16,10 +16,13 @@ let eventData = #"{"amount":100,"currency":"EUR","reference":"invoice-2026-00012
 
 /// Raw appends and end-to-end executes on one store.
 enum StoreCases {
+    /// The raw append and execute cases on one store; returns the 10,000-entity execute
+    /// measurements by callers.
+    @discardableResult
     static func run<Store: MessageStore & ModuleStorage>(
         store make: @Sendable () throws -> Store, name: String, module: BankAccountModule, duration: Duration, report: Report,
         raw: inout [Int: Measurement]
-    ) async throws {
+    ) async throws -> [Int: Measurement] {
         let rawStore = try make()
         for callers in [1, 8] {
             let before = (rawStore as? SQLiteMessageStore)?.groupStatistics
@@ -36,7 +39,7 @@ enum StoreCases {
             raw[callers] = result
             report.add(["raw append", name, "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99), "1.00"])
         }
-        try await executeCases(store: try make(), name: name, module: module, duration: duration, report: report, raw: raw)
+        return try await executeCases(store: try make(), name: name, module: module, duration: duration, report: report, raw: raw)
     }
 
     static func runPostgres(
@@ -77,9 +80,12 @@ enum StoreCases {
     }
 
     /// `deposit_funds` through the in-process runtime, on 10,000 entities and on one hot entity.
+    /// Runs the execute cases and returns the measurements of the 10,000-entity case by callers.
+    @discardableResult
     static func executeCases<Store: MessageStore & ModuleStorage>(
         store: Store, name: String, module: BankAccountModule, duration: Duration, report: Report, raw: [Int: Measurement]
-    ) async throws {
+    ) async throws -> [Int: Measurement] {
+        var spread: [Int: Measurement] = [:]
         let runtime = Runtime(store: store, configuration: RuntimeConfiguration(consumesCommands: false), logger: quiet)
         try await runtime.publish(schema: module.schema, wasm: module.wasm)
         let entities = 10_000
@@ -101,8 +107,10 @@ enum StoreCases {
                 report.add([
                     label, name, "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99), format(ratio, 2),
                 ])
+                if !hot { spread[callers] = result }
             }
         }
+        return spread
     }
 }
 
@@ -385,46 +393,65 @@ enum Soak {
     }
 }
 
-/// Commands over HTTP against a `thalo serve` process.
+/// Commands over HTTP against a `thalo serve` process, loaded by `wrk` (an outside load
+/// generator, two threads), with each durability level.
 enum HTTPCase {
     static func run(module: BankAccountModule, duration: Duration, rawSQLite: Measurement?) async throws -> String {
-        print("through the server: thalo serve (embedded store), 8 connections")
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("thalo").path
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw BenchmarkError("build thalo first: swift build -c release --product thalo (looked for \(binary))")
         }
-        let port = try TemporaryPostgres.freePort()
-        let folder = try temporaryFolder("bench-http")
-        let server = try await BackgroundProcess(
-            binary, ["serve", "--listen", "127.0.0.1:\(port)", "--data-dir", folder.path, "--log-level", "warning"],
-            logPath: folder.appendingPathComponent("serve.log").path)
-        defer { server.signal(SIGKILL) }
-        let base = "http://127.0.0.1:\(port)"
-        var ready = false
-        for _ in 0..<200 where !ready {
-            ready = (try? await post("\(base)/health", nil, method: .GET)) == 200
-            if !ready { try await Task.sleep(for: .milliseconds(50)) }
+        guard let wrk = ProcessRunner.which("wrk") else {
+            throw BenchmarkError("the HTTP case needs wrk (Debian package wrk; scripts/bench installs it)")
         }
-        guard ready else { throw BenchmarkError("thalo serve did not start: \(server.output)") }
-        let published = try await post(
-            "\(base)/v1/modules", .object(["schema": .string(module.schema), "wasm": .string(Data(module.wasm).base64EncodedString())]))
-        guard published == 201 else { throw BenchmarkError("publish failed: \(published)") }
-        let entities = 10_000
-        try await forEachConcurrently(entities, callers: 8) { index in
-            let status = try await post("\(base)/v1/execute/BankAccount/h\(index)/open_account", ["initial_balance": 0])
-            if status != 200 { throw BenchmarkError("HTTP \(status) opening an account") }
-        }
-        let result = try await measure(callers: 8, duration: duration) { caller, index in
-            let status = try await post(
-                "\(base)/v1/execute/BankAccount/h\((caller * 7919 + index) % entities)/deposit_funds", ["amount": 1])
-            if status != 200 { throw BenchmarkError("HTTP \(status)") }
-        }
-        let report = Report(header: ["case", "connections", "requests/s", "p50 µs", "p99 µs", "vs raw append (SQLite, 8 writers)"])
-        report.add([
-            "POST /v1/execute deposit_funds, 10,000 entities", "8", formatRate(result.throughput), format(result.p50), format(result.p99),
-            rawSQLite.map { format(result.throughput / $0.throughput, 2) } ?? "–",
+        let script = ExampleModules.repositoryRoot.appendingPathComponent("Benchmarks/wrk/deposit.lua").path
+        let seconds = max(1, Int(duration.components.seconds))
+        let report = Report(header: [
+            "case", "durability", "connections", "requests/s", "p50 µs", "p99 µs", "vs raw append (SQLite, 8 writers, full)",
         ])
-        return "### Through the server (HTTP, Swift client in the benchmark process)\n\n" + report.markdown
+        for durability in ["full", "os"] {
+            print("through the server: thalo serve --durability \(durability) (embedded store), wrk")
+            let port = try TemporaryPostgres.freePort()
+            let folder = try temporaryFolder("bench-http")
+            let server = try await BackgroundProcess(
+                binary,
+                [
+                    "serve", "--listen", "127.0.0.1:\(port)", "--data-dir", folder.path, "--log-level", "warning", "--durability",
+                    durability,
+                ],
+                logPath: folder.appendingPathComponent("serve.log").path)
+            defer { server.signal(SIGKILL) }
+            let base = "http://127.0.0.1:\(port)"
+            var ready = false
+            for _ in 0..<200 where !ready {
+                ready = (try? await post("\(base)/health", nil, method: .GET)) == 200
+                if !ready { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            guard ready else { throw BenchmarkError("thalo serve did not start: \(server.output)") }
+            let published = try await post(
+                "\(base)/v1/modules", .object(["schema": .string(module.schema), "wasm": .string(Data(module.wasm).base64EncodedString())]))
+            guard published == 201 else { throw BenchmarkError("publish failed: \(published)") }
+            try await forEachConcurrently(10_000, callers: 8) { index in
+                let status = try await post("\(base)/v1/execute/BankAccount/h\(index)/open_account", ["initial_balance": 0])
+                if status != 200 { throw BenchmarkError("HTTP \(status) opening an account") }
+            }
+            for connections in [8, 64] {
+                let result = try await Wrk.run(
+                    wrk, ["-t2", "-c\(connections)", "-d\(seconds)s", "--latency", "-s", script, base], seconds: seconds)
+                report.add([
+                    "POST /v1/execute deposit_funds, 10,000 entities", durability, "\(connections)", formatRate(result.throughput),
+                    format(result.p50), format(result.p99), rawSQLite.map { format(result.throughput / $0.throughput, 2) } ?? "–",
+                ])
+            }
+            if durability == "full" {
+                // What the server answers when nothing is written: the ceiling of the HTTP layer.
+                let health = try await Wrk.run(wrk, ["-t2", "-c64", "-d\(seconds)s", "--latency", "\(base)/health"], seconds: seconds)
+                report.add([
+                    "GET /health (nothing written)", "–", "64", formatRate(health.throughput), format(health.p50), format(health.p99), "–",
+                ])
+            }
+        }
+        return "### Through the server (HTTP, wrk with 2 threads)\n\n" + report.markdown
     }
 
     static func post(_ url: String, _ body: JSONValue?, method: HTTPMethod = .POST) async throws -> Int {
@@ -437,6 +464,83 @@ enum HTTPCase {
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         _ = try await response.body.collect(upTo: 1 << 20)
         return Int(response.status.code)
+    }
+}
+
+/// Runs `wrk` and reads its figures.
+enum Wrk {
+    struct Result {
+        var throughput: Double
+        var p50: Double
+        var p99: Double
+    }
+
+    /// With the deposit script, the figures come from its `wrk-result` line (and errors fail
+    /// the case); without a script, from wrk's own summary.
+    static func run(_ wrk: String, _ arguments: [String], seconds: Int) async throws -> Result {
+        let output = try await ProcessRunner.output(wrk, arguments)
+        guard output.status == 0 else { throw BenchmarkError("wrk failed: \(output.combined)") }
+        if let line = output.standardOutput.split(separator: "\n").first(where: { $0.hasPrefix("wrk-result") }) {
+            var values: [String: Double] = [:]
+            for field in line.split(separator: " ").dropFirst() {
+                let parts = field.split(separator: "=")
+                if parts.count == 2 { values[String(parts[0])] = Double(parts[1]) }
+            }
+            guard let requests = values["requests"], let elapsed = values["seconds"], elapsed > 0 else {
+                throw BenchmarkError("wrk printed no result: \(output.combined)")
+            }
+            if let errors = values["errors"], errors > 0 {
+                throw BenchmarkError("\(Int(errors)) of \(Int(requests)) requests failed under wrk \(arguments.joined(separator: " "))")
+            }
+            return Result(throughput: requests / elapsed, p50: values["p50_us"] ?? 0, p99: values["p99_us"] ?? 0)
+        }
+        // "Requests/sec:  25600.12" and the --latency distribution ("50%  1.23ms").
+        func figure(after label: String) -> String? {
+            output.standardOutput.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix(label) }
+                .flatMap { $0.split(separator: " ", omittingEmptySubsequences: true).last.map(String.init) }
+        }
+        func microseconds(_ text: String?) -> Double {
+            guard let text else { return 0 }
+            for (unit, scale) in [("us", 1.0), ("ms", 1_000.0), ("s", 1_000_000.0)] where text.hasSuffix(unit) {
+                return (Double(text.dropLast(unit.count)) ?? 0) * scale
+            }
+            return 0
+        }
+        guard let rate = figure(after: "Requests/sec:").flatMap(Double.init) else {
+            throw BenchmarkError("wrk printed no Requests/sec: \(output.combined)")
+        }
+        return Result(throughput: rate, p50: microseconds(figure(after: "50%")), p99: microseconds(figure(after: "99%")))
+    }
+}
+
+/// The peer: the same deposit command on Python `eventsourcing` with SQLite, in this run.
+enum PeerCase {
+    static func run(duration: Duration, thalo: [Int: Measurement]) async throws -> String {
+        print("peer: Python eventsourcing \(PythonEnvironment.eventsourcingVersion) on SQLite (durable defaults)")
+        let python = try await PythonEnvironment.shared.eventsourcing()
+        let script = ExampleModules.repositoryRoot.appendingPathComponent("Benchmarks/peer/eventsourcing_bank.py").path
+        let seconds = Double(duration.components.seconds)
+        let report = Report(header: [
+            "case", "threads", "commands/s", "p50 µs", "p99 µs", "Thalo execute, SQLite (same callers)", "Thalo / eventsourcing",
+        ])
+        for threads in [1, 8] {
+            let output = try await ProcessRunner.output(python, [script, "--seconds", "\(seconds)", "--threads", "\(threads)"])
+            guard output.status == 0, let line = output.standardOutput.split(separator: "\n").last(where: { $0.hasPrefix("eventsourcing") })
+            else { throw BenchmarkError("the eventsourcing peer failed: \(output.combined)") }
+            var values: [String: Double] = [:]
+            for field in line.split(separator: " ").dropFirst() {
+                let parts = field.split(separator: "=")
+                if parts.count == 2 { values[String(parts[0])] = Double(parts[1]) }
+            }
+            let rate = values["per_second"] ?? 0
+            report.add([
+                "deposit_funds, 10,000 entities", "\(threads)", formatRate(rate), format(values["p50_us"] ?? 0),
+                format(values["p99_us"] ?? 0),
+                thalo[threads].map { formatRate($0.throughput) } ?? "–",
+                thalo[threads].map { format($0.throughput / max(rate, 1), 2) } ?? "–",
+            ])
+        }
+        return "### The peer: Python eventsourcing on SQLite, same command, same run\n\n" + report.markdown
     }
 }
 

@@ -24,5 +24,5 @@ func runTool(_ executable: URL, _ arguments: [String], in directory: URL? = nil)
     case .exited(let code): status = code
     case .signaled(let signal): status = 128 + signal
     }
-    return ToolOutput(status: status, output: result.standardOutput ?? "")
+    return ToolOutput(status: status, output: result.standardOutput)
 }

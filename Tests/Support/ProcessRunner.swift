@@ -40,8 +40,8 @@ public enum ProcessRunner {
             workingDirectory: currentDirectory.map { FilePath($0) }, input: .string(input ?? ""), output: .string(limit: limit),
             error: .string(limit: limit))
         return Output(
-            status: status(result.terminationStatus), standardOutput: result.standardOutput ?? "",
-            standardError: result.standardError ?? "")
+            status: status(result.terminationStatus), standardOutput: result.standardOutput,
+            standardError: result.standardError)
     }
 
     /// Finds a program on PATH.

@@ -13,8 +13,30 @@ public actor PythonEnvironment {
     /// The pinned version of schemathesis, the API tester run against `/openapi.json`.
     public static let schemathesisVersion = "4.32.5"
 
+    /// The pinned version of Python `eventsourcing`, the peer `scripts/bench` measures.
+    public static let eventsourcingVersion = "9.5.6"
+
     private var making: Task<String, any Error>?
     private var installingSchemathesis: Task<String, any Error>?
+    private var installingEventsourcing: Task<String, any Error>?
+
+    /// The virtualenv's python with `eventsourcing` installed (on first use), for the benchmarks.
+    public func eventsourcing() async throws -> String {
+        let python = try await python()
+        if let installingEventsourcing { return try await installingEventsourcing.value }
+        let task = Task<String, any Error> {
+            let check = try? await ProcessRunner.output(
+                python, ["-c", "import importlib.metadata as m; print(m.version('eventsourcing'))"])
+            if check?.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) != Self.eventsourcingVersion {
+                let pip = URL(fileURLWithPath: python).deletingLastPathComponent().appendingPathComponent("pip").path
+                let install = try await ProcessRunner.output(pip, ["install", "--quiet", "eventsourcing==\(Self.eventsourcingVersion)"])
+                guard install.status == 0 else { throw TemporaryPostgresError("pip install eventsourcing failed: \(install.combined)") }
+            }
+            return python
+        }
+        installingEventsourcing = task
+        return try await task.value
+    }
 
     /// The `st` command of schemathesis, installed into the virtualenv on first use.
     public func schemathesis() async throws -> String {
