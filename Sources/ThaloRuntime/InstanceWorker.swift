@@ -90,18 +90,7 @@ actor InstanceWorker<Store: MessageStore> {
                         messages, to: record.stream, expectedVersion: record.version < 0 ? .noStream : .version(record.version))
                 } catch let error as MessageStoreError where error.code == .wrongExpectedVersion {
                     metrics.conflicts.increment()
-                    // A stream shorter than what the entity applied lost its last commits (a
-                    // restore, or a crash without synchronous commits): rebuild from it.
-                    let behind = error.actualVersion.map { $0 < record.version } ?? false
-                    if behind {
-                        logger.warning(
-                            "the stream is behind the live entity; rebuilding it",
-                            metadata: [
-                                "stream": "\(record.stream)", "live.version": "\(record.version)",
-                                "stream.version": "\(error.actualVersion ?? -1)",
-                            ])
-                    }
-                    action = loop.conflicted(streamIsBehind: behind)
+                    action = loop.conflicted(streamIsBehind: isBehind(record, actualVersion: error.actualVersion))
                     continue
                 } catch let error as MessageStoreError where error.code == .duplicateMessageID {
                     action = loop.duplicateID()
@@ -127,6 +116,17 @@ actor InstanceWorker<Store: MessageStore> {
                 throw runtimeError(failure, command: command, record: record)
             }
         }
+    }
+
+    /// Whether the stream is shorter than what the entity applied: the database lost its last
+    /// commits (a restore, or a crash without synchronous commits), so the entity is rebuilt
+    /// from what the stream holds instead of catching up.
+    private func isBehind(_ record: EntityRecord, actualVersion: Int64?) -> Bool {
+        guard let actualVersion, actualVersion < record.version else { return false }
+        logger.warning(
+            "the stream is behind the live entity; rebuilding it",
+            metadata: ["stream": "\(record.stream)", "live.version": "\(record.version)", "stream.version": "\(actualVersion)"])
+        return true
     }
 
     /// Whether the entity has processed the command's id, and for the same command.
