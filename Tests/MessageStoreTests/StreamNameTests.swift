@@ -29,6 +29,13 @@ struct StreamNameTests {
         #expect(StreamName.problem(in: "-1") == "the category before '-' is empty")
         #expect(StreamName.problem(in: "a b-1") != nil)
         #expect(StreamName.problem(in: "account-1") == nil)
+        // The ASCII fast path agrees with Unicode's White_Space property and the control
+        // characters for every scalar of the Basic Multilingual Plane.
+        for value in UInt32(0)...0xFFFF {
+            guard let scalar = Unicode.Scalar(value) else { continue }
+            let expected = scalar.properties.isWhitespace || value < 0x20 || value == 0x7F
+            #expect((StreamName.problem(in: "a\(Character(scalar))b-1") != nil) == expected, "U+\(String(value, radix: 16))")
+        }
         #expect(throws: MessageStoreError.self) { try StreamName(validating: "a\tb") }
     }
 
