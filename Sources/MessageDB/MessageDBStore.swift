@@ -128,6 +128,24 @@ public final class MessageDBStore: MessageStore, Service {
     /// concurrent writers. Written messages never change, so reading them afterwards is exact.
     public func append(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> WriteResult {
         _ = try MessageStoreArguments.checkWrite(messages, to: stream)
+        if messages.count == 1 {
+            // One round trip: written and read back by one statement.
+            let recorded: WriteResult.Recorded
+            do {
+                recorded = try await withDeadline("writing to \(stream)") {
+                    let statement = WriteMessageRecorded(
+                        message: WriteMessage(messages[0], to: stream, expectedVersion: expectedVersion?.value))
+                    for try await row in try await self.client.execute(statement, logger: self.logger) { return row }
+                    throw MessageStoreError(.storage, "write_message to \(stream) returned no row")
+                }
+            } catch let error as MessageStoreError where error.code == .unavailable || error.code == .storage {
+                throw error
+            } catch {
+                throw MessageDBErrors.translate(error, stream: stream, expectedVersion: expectedVersion, messages: messages)
+            }
+            writeNotifier.notify(category: stream.category)
+            return WriteResult(recorded: [recorded])
+        }
         let first: Int64
         do {
             first = try await withDeadline("writing to \(stream)") {
@@ -182,9 +200,7 @@ public final class MessageDBStore: MessageStore, Service {
     func writeOne(
         _ message: NewMessage, to stream: StreamName, expectedVersion: Int64?, on connection: PostgresConnection?
     ) async throws -> Int64 {
-        let statement = WriteMessage(
-            id: message.id.lowercasedText, streamName: stream.rawValue, type: message.type, data: message.data,
-            metadata: message.metadata, expectedVersion: expectedVersion)
+        let statement = WriteMessage(message, to: stream, expectedVersion: expectedVersion)
         if let connection {
             for try await position in try await connection.execute(statement, logger: logger) { return position }
         } else {

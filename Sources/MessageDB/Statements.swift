@@ -16,6 +16,15 @@ struct WriteMessage: PostgresPreparedStatement {
     var metadata: String?
     var expectedVersion: Int64?
 
+    init(_ message: NewMessage, to stream: StreamName, expectedVersion: Int64?) {
+        id = message.id.lowercasedText
+        streamName = stream.rawValue
+        type = message.type
+        data = message.data
+        metadata = message.metadata
+        self.expectedVersion = expectedVersion
+    }
+
     func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings(capacity: 6)
         bindings.append(id)
@@ -53,6 +62,33 @@ extension StreamRangeStatement {
 
 /// The global positions and times of messages just written, read with
 /// `get_stream_messages` once their transaction has committed.
+/// `write_message` and the written message's position, global position and time, in one
+/// statement (one round trip), without reading the table: the global position is the value
+/// `write_message`'s insert just took from the table's sequence (`currval`, session-local, on
+/// which Message DB grants the `message_store` role SELECT), and the time is the column's
+/// default, `now() AT TIME ZONE 'utc'`, the same for the whole transaction. A subquery with
+/// a volatile function is not pulled up, so `write_message` runs before the outer columns.
+/// The message is still written only by `write_message`.
+struct WriteMessageRecorded: PostgresPreparedStatement {
+    static let name = "thalo_write_message_recorded"
+    static let sql = """
+        SELECT written.position, currval('message_store.messages_global_position_seq'), now() AT TIME ZONE 'utc'
+        FROM (SELECT message_store.write_message($1, $2, $3, $4::jsonb, $5::jsonb, $6) AS position) AS written
+        """
+    static let bindingDataTypes: [PostgresDataType] = WriteMessage.bindingDataTypes
+    typealias Row = WriteResult.Recorded
+
+    var message: WriteMessage
+
+    func makeBindings() throws -> PostgresBindings {
+        try message.makeBindings()
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> WriteResult.Recorded {
+        try GetStreamPositions.recorded(row)
+    }
+}
+
 struct GetStreamPositions: StreamRangeStatement {
     static let name = "thalo_get_stream_positions"
     static let sql = "SELECT position, global_position, time FROM message_store.get_stream_messages($1, $2, $3)"
@@ -63,6 +99,11 @@ struct GetStreamPositions: StreamRangeStatement {
     var batchSize: Int64
 
     func decodeRow(_ row: PostgresRow) throws -> WriteResult.Recorded {
+        try Self.recorded(row)
+    }
+
+    /// A `(position, global_position, time)` row.
+    static func recorded(_ row: PostgresRow) throws -> WriteResult.Recorded {
         let (position, globalPosition, time) = try row.decode((Int64, Int64, Date).self)
         return WriteResult.Recorded(
             position: position, globalPosition: globalPosition,

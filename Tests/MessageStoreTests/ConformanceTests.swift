@@ -404,6 +404,30 @@ extension ConformanceTests {
             #expect(reported.map(\.globalPosition) == stored.map(\.globalPosition))
             #expect(reported.map(\.time) == stored.map(\.time))
             #expect(batch.lastPosition == 3)
+            // Concurrent writers (other connections, on PostgreSQL) each get their own message's figures.
+            let written = try await withThrowingTaskGroup(of: (Int, WriteResult.Recorded).self) { group in
+                for writer in 0..<8 {
+                    group.addTask {
+                        var last: WriteResult.Recorded?
+                        for round in 0..<5 {
+                            last = try await store.append(
+                                [Self.event()], to: StreamName(unchecked: "busy-\(writer)"),
+                                expectedVersion: ExpectedVersion(Int64(round) - 1)
+                            )
+                            .recorded[0]
+                        }
+                        return (writer, last!)
+                    }
+                }
+                var results: [Int: WriteResult.Recorded] = [:]
+                for try await (writer, recorded) in group { results[writer] = recorded }
+                return results
+            }
+            for (writer, recorded) in written {
+                let message = try #require(try await store.readStream(StreamName(unchecked: "busy-\(writer)")).last)
+                #expect(recorded.position == message.position && recorded.globalPosition == message.globalPosition)
+                #expect(recorded.time == message.time)
+            }
         }
     }
 }
