@@ -133,7 +133,7 @@ struct Generate: AsyncParsableCommand {
                 }
                 Terminal.note("wrote \(output)")
             } else {
-                FileHandle.standardOutput.write(Data(generated.utf8))
+                Terminal.write(generated)
             }
         }
     }

@@ -18,16 +18,31 @@ enum Terminal {
     }
 
     static func print(_ text: String = "") {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+        write(text + "\n")
+    }
+
+    /// Text on standard output, as it is.
+    static func write(_ text: String) {
+        do {
+            try FileHandle.standardOutput.write(contentsOf: Data(text.utf8))
+        } catch {
+            // The reader went away (`thalo streams read … | head`): end as a Unix tool does
+            // on a closed pipe, quietly, instead of crashing on the failed write. The
+            // networking libraries ignore SIGPIPE, so restore its default first.
+            signal(SIGPIPE, SIG_DFL)
+            raise(SIGPIPE)
+            exit(141)
+        }
     }
 
     static func printError(_ text: String) {
         let colored = isStandardErrorTTY && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-        FileHandle.standardError.write(Data(((colored ? "\u{1B}[31;1merror:\u{1B}[0m " : "error: ") + text + "\n").utf8))
+        note((colored ? "\u{1B}[31;1merror:\u{1B}[0m " : "error: ") + text)
     }
 
+    /// A line on standard error; lost, not fatal, when nobody reads it.
     static func note(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        try? FileHandle.standardError.write(contentsOf: Data((text + "\n").utf8))
     }
 
     /// Left-aligned columns.
@@ -61,11 +76,11 @@ final class Progress: @unchecked Sendable {
         Thread.detachNewThread { [self] in
             var index = 0
             while isRunning {
-                FileHandle.standardError.write(Data("\r\(frames[index % frames.count]) \(currentMessage)\u{1B}[K".utf8))
+                try? FileHandle.standardError.write(contentsOf: Data("\r\(frames[index % frames.count]) \(currentMessage)\u{1B}[K".utf8))
                 index += 1
                 Thread.sleep(forTimeInterval: 0.08)
             }
-            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+            try? FileHandle.standardError.write(contentsOf: Data("\r\u{1B}[K".utf8))
         }
     }
 

@@ -135,6 +135,12 @@ struct ServerProcessTests {
         #expect(host.status == 0, "\(host.combined)")
         #expect(host.standardOutput.contains("struct DepositedFunds"))
         #expect(host.standardOutput.contains("Codable"))
+        // `thalo generate … | head` after head has gone: the CLI ends as on SIGPIPE, quietly.
+        let piped = try await ProcessRunner.outputToClosedPipe(
+            ThaloBinary.path, ["generate", "Examples/bank_account/bank_account.esdl"],
+            currentDirectory: ExampleModules.repositoryRoot.path)
+        #expect(piped.status == 128 + SIGPIPE, "\(piped.combined)")
+        #expect(!piped.standardError.contains("Fatal error"), "\(piped.standardError)")
         let jsonSchema = try await ThaloBinary.run(["generate", "--format", "json-schema", "Examples/bank_account/bank_account.esdl"])
         #expect(jsonSchema.status == 0, "\(jsonSchema.combined)")
         #expect(try JSONValue(parsing: jsonSchema.standardOutput)["$schema"] != nil)

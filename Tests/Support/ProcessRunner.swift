@@ -44,10 +44,23 @@ public enum ProcessRunner {
             standardError: result.standardError)
     }
 
-    /// Finds a program on PATH.
-    public static func which(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        return path.split(separator: ":").map { "\($0)/\(name)" }.first { access($0, X_OK) == 0 }
+    /// Runs `executable` with its standard output on a pipe whose reader is already gone,
+    /// as `… | head` leaves it after `head` has exited; returns the status and standard error.
+    public static func outputToClosedPipe(
+        _ executable: String, _ arguments: [String], environment: [String: String]? = nil, currentDirectory: String? = nil
+    ) async throws -> Output {
+        let pipe = try FileDescriptor.pipe()
+        try pipe.readEnd.close()
+        let result = try await Subprocess.run(
+            Self.executable(executable), arguments: Arguments(arguments), environment: Self.environment(environment),
+            workingDirectory: currentDirectory.map { FilePath($0) },
+            output: .fileDescriptor(pipe.writeEnd, closeAfterSpawningProcess: true), error: .string(limit: 1 << 20))
+        return Output(status: status(result.terminationStatus), standardOutput: "", standardError: result.standardError ?? "")
+    }
+
+    /// Finds a program on PATH, as ``output(_:_:environment:currentDirectory:input:)`` would.
+    public static func which(_ name: String) async -> String? {
+        try? await Executable.name(name).resolveExecutablePath(in: .inherit).string
     }
 
     static func executable(_ name: String) -> Executable {
