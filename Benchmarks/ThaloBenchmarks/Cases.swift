@@ -401,7 +401,7 @@ enum HTTPCase {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw BenchmarkError("build thalo first: swift build -c release --product thalo (looked for \(binary))")
         }
-        guard let wrk = ProcessRunner.which("wrk") else {
+        guard let wrk = await ProcessRunner.which("wrk") else {
             throw BenchmarkError("the HTTP case needs wrk (Debian package wrk; scripts/bench installs it)")
         }
         let script = ExampleModules.repositoryRoot.appendingPathComponent("Benchmarks/wrk/deposit.lua").path
@@ -480,12 +480,7 @@ enum Wrk {
     static func run(_ wrk: String, _ arguments: [String], seconds: Int) async throws -> Result {
         let output = try await ProcessRunner.output(wrk, arguments)
         guard output.status == 0 else { throw BenchmarkError("wrk failed: \(output.combined)") }
-        if let line = output.standardOutput.split(separator: "\n").first(where: { $0.hasPrefix("wrk-result") }) {
-            var values: [String: Double] = [:]
-            for field in line.split(separator: " ").dropFirst() {
-                let parts = field.split(separator: "=")
-                if parts.count == 2 { values[String(parts[0])] = Double(parts[1]) }
-            }
+        if let values = figures(in: output.standardOutput, line: "wrk-result") {
             guard let requests = values["requests"], let elapsed = values["seconds"], elapsed > 0 else {
                 throw BenchmarkError("wrk printed no result: \(output.combined)")
             }
@@ -525,12 +520,8 @@ enum PeerCase {
         ])
         for threads in [1, 8] {
             let output = try await ProcessRunner.output(python, [script, "--seconds", "\(seconds)", "--threads", "\(threads)"])
-            guard output.status == 0, let line = output.standardOutput.split(separator: "\n").last(where: { $0.hasPrefix("eventsourcing") })
-            else { throw BenchmarkError("the eventsourcing peer failed: \(output.combined)") }
-            var values: [String: Double] = [:]
-            for field in line.split(separator: " ").dropFirst() {
-                let parts = field.split(separator: "=")
-                if parts.count == 2 { values[String(parts[0])] = Double(parts[1]) }
+            guard output.status == 0, let values = figures(in: output.standardOutput, line: "eventsourcing") else {
+                throw BenchmarkError("the eventsourcing peer failed: \(output.combined)")
             }
             let rate = values["per_second"] ?? 0
             report.add([
@@ -542,6 +533,18 @@ enum PeerCase {
         }
         return "### The peer: Python eventsourcing on SQLite, same command, same run\n\n" + report.markdown
     }
+}
+
+/// The `name=number` fields of the last line of `output` that starts with `line` (what the
+/// wrk script and the peer print), or nil when there is no such line.
+func figures(in output: String, line prefix: String) -> [String: Double]? {
+    guard let line = output.split(separator: "\n").last(where: { $0.hasPrefix(prefix) }) else { return nil }
+    var values: [String: Double] = [:]
+    for field in line.split(separator: " ").dropFirst() {
+        let parts = field.split(separator: "=")
+        if parts.count == 2 { values[String(parts[0])] = Double(parts[1]) }
+    }
+    return values
 }
 
 struct BenchmarkError: Error, CustomStringConvertible {

@@ -17,44 +17,38 @@ public actor PythonEnvironment {
     public static let eventsourcingVersion = "9.5.6"
 
     private var making: Task<String, any Error>?
-    private var installingSchemathesis: Task<String, any Error>?
-    private var installingEventsourcing: Task<String, any Error>?
+    /// Pinned packages being installed (or installed), by name: each once per process.
+    private var installing: [String: Task<Void, any Error>] = [:]
 
     /// The virtualenv's python with `eventsourcing` installed (on first use), for the benchmarks.
     public func eventsourcing() async throws -> String {
-        let python = try await python()
-        if let installingEventsourcing { return try await installingEventsourcing.value }
-        let task = Task<String, any Error> {
-            let check = try? await ProcessRunner.output(
-                python, ["-c", "import importlib.metadata as m; print(m.version('eventsourcing'))"])
-            if check?.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) != Self.eventsourcingVersion {
-                let pip = URL(fileURLWithPath: python).deletingLastPathComponent().appendingPathComponent("pip").path
-                let install = try await ProcessRunner.output(pip, ["install", "--quiet", "eventsourcing==\(Self.eventsourcingVersion)"])
-                guard install.status == 0 else { throw TemporaryPostgresError("pip install eventsourcing failed: \(install.combined)") }
-            }
-            return python
-        }
-        installingEventsourcing = task
-        return try await task.value
+        try await install("eventsourcing", version: Self.eventsourcingVersion)
     }
 
     /// The `st` command of schemathesis, installed into the virtualenv on first use.
     public func schemathesis() async throws -> String {
+        let python = try await install("schemathesis", version: Self.schemathesisVersion)
+        return URL(fileURLWithPath: python).deletingLastPathComponent().appendingPathComponent("st").path
+    }
+
+    /// Installs `package==version` into the virtualenv unless that version is there already
+    /// (once, however many callers ask at the same time); returns the virtualenv's python.
+    private func install(_ package: String, version: String) async throws -> String {
         let python = try await python()
-        if let installingSchemathesis { return try await installingSchemathesis.value }
-        let task = Task<String, any Error> {
-            let folder = URL(fileURLWithPath: python).deletingLastPathComponent()
-            let st = folder.appendingPathComponent("st").path
-            let version = try? await ProcessRunner.output(st, ["--version"])
-            if version?.status != 0 || version?.standardOutput.contains(Self.schemathesisVersion) != true {
-                let install = try await ProcessRunner.output(
-                    folder.appendingPathComponent("pip").path, ["install", "--quiet", "schemathesis==\(Self.schemathesisVersion)"])
-                guard install.status == 0 else { throw TemporaryPostgresError("pip install schemathesis failed: \(install.combined)") }
-            }
-            return st
+        if let task = installing[package] {
+            try await task.value
+            return python
         }
-        installingSchemathesis = task
-        return try await task.value
+        let task = Task<Void, any Error> {
+            let check = try? await ProcessRunner.output(python, ["-c", "import importlib.metadata as m; print(m.version('\(package)'))"])
+            guard check?.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) != version else { return }
+            let pip = URL(fileURLWithPath: python).deletingLastPathComponent().appendingPathComponent("pip").path
+            let install = try await ProcessRunner.output(pip, ["install", "--quiet", "\(package)==\(version)"])
+            guard install.status == 0 else { throw TemporaryPostgresError("pip install \(package) failed: \(install.combined)") }
+        }
+        installing[package] = task
+        try await task.value
+        return python
     }
 
     /// The virtualenv's python, creating the environment if needed (once, however many
@@ -66,7 +60,7 @@ public actor PythonEnvironment {
             let python = folder + "/bin/python"
             let check = try? await ProcessRunner.output(python, ["-c", "import message_db, openapi_spec_validator, jsonschema"])
             if check?.status != 0 {
-                let system = ProcessRunner.which("python3") ?? "/usr/bin/python3"
+                let system = await ProcessRunner.which("python3") ?? "/usr/bin/python3"
                 let create = try await ProcessRunner.output(system, ["-m", "venv", folder])
                 guard create.status == 0 else { throw TemporaryPostgresError("python3 -m venv failed: \(create.combined)") }
                 let install = try await ProcessRunner.output(

@@ -44,8 +44,7 @@ public final class TemporaryPostgres: Sendable {
             let port = try freePort()
             var options = "-p \(port) -k \(root) -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=128MB"
             if !durable { options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" }
-            let start = try await runAsPostgres(
-                asRoot, "\(binDirectory)/pg_ctl", ["-D", data, "-l", root + "/server.log", "-o", options, "-w", "-t", "60", "start"])
+            let start = try await pgCtlStart(asRoot, folder: root, options: options)
             if start.status == 0 {
                 let server = TemporaryPostgres(directory: root, port: port, startOptions: options)
                 register(server)
@@ -97,9 +96,7 @@ public final class TemporaryPostgres: Sendable {
         let data = directory + "/data"
         _ = try await Self.runAsPostgres(asRoot, "\(Self.binDirectory)/pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"])
         try await Task.sleep(for: down)
-        let start = try await Self.runAsPostgres(
-            asRoot, "\(Self.binDirectory)/pg_ctl",
-            ["-D", data, "-l", directory + "/server.log", "-o", startOptions, "-w", "-t", "60", "start"])
+        let start = try await Self.pgCtlStart(asRoot, folder: directory, options: startOptions)
         guard start.status == 0 else {
             throw TemporaryPostgresError("pg_ctl could not restart the server: \(start.combined)")
         }
@@ -126,6 +123,13 @@ public final class TemporaryPostgres: Sendable {
     }
 
     deinit { stop() }
+
+    /// `pg_ctl start` on the cluster in `folder`, waiting up to 60 s for it to accept connections.
+    private static func pgCtlStart(_ asRoot: Bool, folder: String, options: String) async throws -> ProcessRunner.Output {
+        try await runAsPostgres(
+            asRoot, "\(binDirectory)/pg_ctl",
+            ["-D", folder + "/data", "-l", folder + "/server.log", "-o", options, "-w", "-t", "60", "start"])
+    }
 
     private static func runAsPostgres(_ asRoot: Bool, _ program: String, _ arguments: [String]) async throws -> ProcessRunner.Output {
         if asRoot {

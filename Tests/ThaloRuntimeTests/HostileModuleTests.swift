@@ -107,7 +107,7 @@ enum HostileModule: String, CaseIterable, Sendable {
         let source = folder.appendingPathComponent("\(rawValue).wat")
         let output = folder.appendingPathComponent("\(rawValue).wasm")
         try text.write(to: source, atomically: true, encoding: .utf8)
-        guard let wat2wasm = ProcessRunner.which("wat2wasm") else {
+        guard let wat2wasm = await ProcessRunner.which("wat2wasm") else {
             throw HostileModuleError("wat2wasm (Debian package wabt) is missing; ./scripts/bootstrap installs it")
         }
         let result = try await ProcessRunner.output(wat2wasm, [source.path, "-o", output.path])
