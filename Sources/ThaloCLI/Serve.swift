@@ -13,7 +13,8 @@ struct Serve: AsyncParsableCommand {
             PostgreSQL database (Message DB; the schema and the module registry are installed
             when missing; a role that may not create them, such as an official installation's
             message_store, needs `thalo db install` run once by an administrator). Stops
-            gracefully on Ctrl-C or SIGTERM. The API is described at /openapi.json.
+            gracefully on Ctrl-C or SIGTERM. The API is described at /openapi.json; the
+            console, a web UI for modules, streams and entities, is at /console.
 
             Several nodes on one PostgreSQL share the submitted commands: each command category
             is split into --partitions partitions leased to the live nodes, at most an even
@@ -157,6 +158,7 @@ struct Serve: AsyncParsableCommand {
             try await serve(logger: logger) { store, published in
                 progress?.stop()
                 Terminal.print(Terminal.paint("Thalo is running on \(options.url)", .green) + " (\(store))")
+                Terminal.print("Console: \(options.url)/console")
                 if !published.isEmpty {
                     Terminal.print("Published examples: " + published.joined(separator: ", "))
                 }
@@ -164,7 +166,7 @@ struct Serve: AsyncParsableCommand {
                     Terminal.print(
                         options.limits.openReads
                             ? "Publishing and commands require the bearer token; reads are open."
-                            : "Every endpoint but /health, /metrics and /openapi.json requires the bearer token.")
+                            : "Every endpoint but /health, /metrics, /openapi.json and the console's files requires the bearer token.")
                 }
                 Terminal.print(
                     """

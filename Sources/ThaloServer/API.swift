@@ -57,6 +57,7 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
             try self.authorize(request, read: true)
             return try await self.listModules(name: Self.parameter("name", context))
         }
+        router.get("/v1/modules/:name/:version") { request, context in try await self.moduleVersion(request, context) }
         router.post("/v1/modules/:name/:version/activate") { request, context in try await self.activate(request, context) }
         router.post("/v1/execute/:aggregate/:id/:command") { request, context in try await self.execute(request, context) }
         router.post("/v1/submit/:aggregate/:id/:command") { request, context in try await self.submit(request, context) }
@@ -64,6 +65,7 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         router.get("/v1/streams/:stream") { request, context in try await self.readStream(request, context) }
         router.get("/v1/categories/:category") { request, context in try await self.readCategory(request, context) }
         router.get("/v1/categories/:category/events") { request, context in try self.subscribe(request, context) }
+        registerConsole(on: router)
     }
 
     // MARK: Handlers
@@ -139,6 +141,34 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
                     output.object { Self.writeModule(module, active: active[module.name] == module.version, check: nil, to: &$0) }
                 }
             }
+        }
+        return Self.json(.ok, output.text)
+    }
+
+    /// `GET /v1/modules/{name}/{version}`: one version with its schema, as JSON (for forms)
+    /// and as ESDL in the canonical layout.
+    func moduleVersion(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        try authorize(request, read: true)
+        let name = try Self.parameter("name", context)
+        let versionText = try Self.parameter("version", context)
+        let versions = try await runtime.registry.list().filter { $0.name == name || $0.category == name }
+        guard let first = versions.first else {
+            throw APIError(.notFound, code: "unknownAggregate", message: "no module is published for aggregate \(name)")
+        }
+        guard let info = versions.first(where: { SemanticVersion(versionText) == $0.version }),
+            let module = try await runtime.registry.module(named: info.name, version: info.version)
+        else {
+            let known = versions.map(\.version.description).joined(separator: ", ")
+            throw APIError(
+                .notFound, code: "unknownVersion",
+                message: "\(first.name) has no published version \"\(versionText)\"; published: \(known)",
+                extra: ["aggregate": .string(first.name)])
+        }
+        var output = JSONOutput()
+        output.object { object in
+            Self.writeModule(info, active: runtime.activeVersions()[info.name] == info.version, check: nil, to: &object)
+            object.value("schema", module.schema.jsonValue)
+            object.string("esdl", module.schema.canonicalText)
         }
         return Self.json(.ok, output.text)
     }

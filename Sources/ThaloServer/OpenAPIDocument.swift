@@ -40,7 +40,7 @@ public enum OpenAPIDocument {
                     "type": "object",
                     "required": ["code", "message"],
                     "properties": {
-                      "code": { "type": "string", "description": "invalidPayload, invalidEntityID, invalidModule, invalidRequest, invalidJSON, invalidArgument, invalidStreamName, invalidReplyStream, bodyTooLarge, payloadTooLarge, unknownAggregate, unknownCommand, unknownEntity, notFound, methodNotAllowed, rejected, conflict, idempotencyKeyReused, categoryTaken, versionExists, moduleFailure, invalidEvents, unauthorized, tooManySubscribers, unavailable, connectionFailed, …" },
+                      "code": { "type": "string", "description": "invalidPayload, invalidEntityID, invalidModule, invalidRequest, invalidJSON, invalidArgument, invalidStreamName, invalidReplyStream, bodyTooLarge, payloadTooLarge, unknownAggregate, unknownCommand, unknownEntity, unknownVersion, notFound, methodNotAllowed, rejected, conflict, idempotencyKeyReused, categoryTaken, versionExists, moduleFailure, invalidEvents, unauthorized, tooManySubscribers, unavailable, connectionFailed, …" },
                       "message": { "type": "string" },
                       "details": { "type": "array", "items": { "type": "object", "required": ["path", "code", "message"], "properties": { "path": { "type": "string" }, "code": { "type": "string" }, "message": { "type": "string" } } }, "description": "Payload problems with their field paths: at most 100, then one entry of code more-problems with the count of the rest." },
                       "aggregate": { "type": "string" },
@@ -71,6 +71,16 @@ public enum OpenAPIDocument {
                   "name": { "type": "string" }, "version": { "type": "string" }, "category": { "type": "string" },
                   "size": { "type": "integer" }, "publishedAt": { "type": "string", "format": "date-time" }, "active": { "type": "boolean" },
                   "check": { "$ref": "#/components/schemas/DeployCheck" }
+                }
+              },
+              "ModuleVersion": {
+                "type": "object",
+                "required": ["name", "version", "category", "size", "publishedAt", "active", "schema", "esdl"],
+                "properties": {
+                  "name": { "type": "string" }, "version": { "type": "string" }, "category": { "type": "string" },
+                  "size": { "type": "integer" }, "publishedAt": { "type": "string", "format": "date-time" }, "active": { "type": "boolean" },
+                  "schema": { "type": "object", "required": ["version", "aggregate", "events", "types"], "description": "The schema in its JSON form: aggregate.commands with parameters ({name, type}) and returns, events and types with fields; types written as in ESDL (\"[String?]?\")." },
+                  "esdl": { "type": "string", "description": "The schema as ESDL in the canonical layout." }
                 }
               },
               "Modules": { "type": "object", "required": ["modules"], "properties": { "modules": { "type": "array", "items": { "$ref": "#/components/schemas/Module" } } } },
@@ -167,6 +177,22 @@ public enum OpenAPIDocument {
             }
           },
           "paths": {
+            "/": {
+              "get": { "operationId": "home", "summary": "Redirects to the console.", "security": [], "responses": { "302": { "description": "To /console", "headers": { "Location": { "schema": { "const": "/console" } } } } } }
+            },
+            "/console": {
+              "get": { "operationId": "console", "summary": "The Thalo Console, a web UI for modules, streams, entities (time travel, command forms) and the cluster. Its files are open; the API calls it makes need the token like any client's.", "security": [], "responses": { "200": { "description": "The page", "content": { "text/html": { "schema": { "type": "string" } } } } } }
+            },
+            "/console/{file}": {
+              "get": {
+                "operationId": "consoleFile", "summary": "A file of the console: its scripts (JavaScript modules) and stylesheet.", "security": [],
+                "parameters": [{ "name": "file", "in": "path", "required": true, "schema": { "type": "string", "minLength": 1 } }],
+                "responses": {
+                  "200": { "description": "The file", "content": { "text/javascript": { "schema": { "type": "string" } }, "text/css": { "schema": { "type": "string" } }, "text/html": { "schema": { "type": "string" } } } },
+                  "404": { "$ref": "#/components/responses/NotFound" }
+                }
+              }
+            },
             "/health": {
               "get": { "operationId": "health", "summary": "Liveness, store kind and running module versions.", "security": [], "responses": { "200": { "description": "OK", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Health" } } } } } }
             },
@@ -196,6 +222,13 @@ public enum OpenAPIDocument {
                 "operationId": "moduleVersions", "summary": "The published versions of one aggregate.",
                 "parameters": [{ "name": "name", "in": "path", "required": true, "schema": { "type": "string", "minLength": 1 } }],
                 "responses": { "200": { "description": "OK", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Modules" } } } }, "401": { "$ref": "#/components/responses/Unauthorized" }, "404": { "$ref": "#/components/responses/NotFound" }, "503": { "$ref": "#/components/responses/Unavailable" } }
+              }
+            },
+            "/v1/modules/{name}/{version}": {
+              "get": {
+                "operationId": "moduleVersion", "summary": "One published version with its schema (JSON and ESDL), and whether it is the running one.",
+                "parameters": [{ "name": "name", "in": "path", "required": true, "schema": { "type": "string", "minLength": 1 } }, { "name": "version", "in": "path", "required": true, "schema": { "type": "string", "minLength": 1 } }],
+                "responses": { "200": { "description": "OK", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ModuleVersion" } } } }, "401": { "$ref": "#/components/responses/Unauthorized" }, "404": { "$ref": "#/components/responses/NotFound" }, "503": { "$ref": "#/components/responses/Unavailable" } }
               }
             },
             "/v1/modules/{name}/{version}/activate": {

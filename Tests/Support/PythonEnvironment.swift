@@ -16,6 +16,9 @@ public actor PythonEnvironment {
     /// The pinned version of Python `eventsourcing`, the peer `scripts/bench` measures.
     public static let eventsourcingVersion = "9.5.6"
 
+    /// The pinned version of Playwright, which drives headless Chromium in the console test.
+    public static let playwrightVersion = "1.65.2"
+
     private var making: Task<String, any Error>?
     /// Pinned packages being installed (or installed), by name: each once per process.
     private var installing: [String: Task<Void, any Error>] = [:]
@@ -23,6 +26,12 @@ public actor PythonEnvironment {
     /// The virtualenv's python with `eventsourcing` installed (on first use), for the benchmarks.
     public func eventsourcing() async throws -> String {
         try await install("eventsourcing", version: Self.eventsourcingVersion)
+    }
+
+    /// The virtualenv's python with Playwright installed (on first use). Playwright's own
+    /// browser download is not used: the console test runs Debian's Chromium.
+    public func playwright() async throws -> String {
+        try await install("playwright", version: Self.playwrightVersion)
     }
 
     /// The `st` command of schemathesis, installed into the virtualenv on first use.

@@ -90,7 +90,7 @@ struct APITests {
             runtime: runtime, token: nil, limits: APILimits(), metrics: testMetrics, storeName: "memory",
             logger: Logger(label: "test"))
         let routes = Server.router(api).routes.map(\.description)
-        #expect(routes.count == 14)
+        #expect(routes.count == 18)
         #expect(documented == Set(routes))
         let python = try await PythonEnvironment.shared.python()
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("thalo-openapi-\(UUID().uuidString).json")
@@ -133,6 +133,18 @@ struct APITests {
             #expect(try await sample("/v1/modules", "get", "/v1/modules").0 == 200)
             #expect(try await sample("/v1/modules/{name}", "get", "/v1/modules/BankAccount").0 == 200)
             #expect(try await sample("/v1/modules/{name}", "get", "/v1/modules/Nope").0 == 404)
+            let version = "/v1/modules/{name}/{version}"
+            let (detailStatus, detail) = try await sample(version, "get", "/v1/modules/BankAccount/0.1.0")
+            #expect(detailStatus == 200)
+            #expect(detail["active"] == true)
+            #expect(detail["schema"]?["aggregate"]?["commands"]?.arrayValue?.first?["name"] == "open_account")
+            #expect(detail["esdl"]?.stringValue?.contains("aggregate BankAccount {") == true)
+            #expect(try await sample(version, "get", "/v1/modules/bankAccount/0.1.0").0 == 200)
+            let (missingVersion, missing) = try await sample(version, "get", "/v1/modules/BankAccount/0.9.0")
+            #expect(missingVersion == 404)
+            #expect(missing["error"]?["code"] == "unknownVersion")
+            #expect(missing["error"]?["message"]?.stringValue?.contains("published: 0.1.0") == true)
+            #expect(try await sample(version, "get", "/v1/modules/Plane/0.1.0").0 == 404)
             let execute = "/v1/execute/{aggregate}/{id}/{command}"
             #expect(try await sample(execute, "post", "/v1/execute/BankAccount/9/open_account", body: ["initial_balance": 10]).0 == 200)
             let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: UUID().uuidString]
@@ -231,7 +243,8 @@ struct APITests {
                 try await client.json("/v1/execute/BankAccount/1/open_account", .post, body: ["initial_balance": 1], headers: authorized).0
                     == 200)
             for read in [
-                "/v1/streams/bankAccount-1", "/v1/modules", "/v1/modules/BankAccount", "/v1/categories/bankAccount",
+                "/v1/streams/bankAccount-1", "/v1/modules", "/v1/modules/BankAccount", "/v1/modules/BankAccount/0.1.0",
+                "/v1/categories/bankAccount",
                 "/v1/aggregates/BankAccount/1", "/v1/categories/bankAccount/events",
             ] {
                 #expect(try await client.json(read).0 == 401, "\(read)")
@@ -244,6 +257,7 @@ struct APITests {
             #expect(try await client.json("/v1/modules", headers: authorized).0 == 200)
             #expect(try await client.json("/health").0 == 200)
             #expect(try await client.json("/openapi.json").0 == 200)
+            #expect(try await client.json("/console").0 == 200, "the console's files are open; its API calls ask for the token")
             #expect(try await client.execute(uri: "/metrics", method: .get) { Int($0.status.code) } == 200)
         }
         // With open reads, reads need no token; commands still do.
