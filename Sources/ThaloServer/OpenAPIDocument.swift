@@ -93,7 +93,7 @@ public enum OpenAPIDocument {
                   "name": { "type": "string", "description": "When given, the schema's aggregate must have this name." },
                   "file": { "type": "string", "description": "File name used in ESDL diagnostics." },
                   "force": { "type": "boolean", "description": "Publish even when the deploy check finds problems." },
-                  "sample": { "type": "integer", "minimum": 0, "description": "Replay only this many streams of the category (default: all)." },
+                  "sample": { "type": "integer", "minimum": 0, "maximum": 2147483647, "description": "Replay only this many streams of the category (default: all)." },
                   "compare": { "type": "boolean", "description": "Also report streams whose state view differs between the running and the new version." }
                 }
               },
@@ -186,7 +186,7 @@ public enum OpenAPIDocument {
             "/console/{file}": {
               "get": {
                 "operationId": "consoleFile", "summary": "A file of the console: its scripts (JavaScript modules) and stylesheet.", "security": [],
-                "parameters": [{ "name": "file", "in": "path", "required": true, "schema": { "type": "string", "minLength": 1 } }],
+                "parameters": [{ "name": "file", "in": "path", "required": true, "schema": { "type": "string", "minLength": 1 }, "examples": { "script": { "value": "console.js" }, "stylesheet": { "value": "console.css" } } }],
                 "responses": {
                   "200": { "description": "The file", "content": { "text/javascript": { "schema": { "type": "string" } }, "text/css": { "schema": { "type": "string" } }, "text/html": { "schema": { "type": "string" } } } },
                   "404": { "$ref": "#/components/responses/NotFound" }
@@ -235,7 +235,7 @@ public enum OpenAPIDocument {
               "post": {
                 "operationId": "activateModule", "summary": "Make a published version the running one, live (rollback or roll forward), after the same deploy check as publishing.",
                 "parameters": [{ "name": "name", "in": "path", "required": true, "schema": { "type": "string", "minLength": 1 } }, { "name": "version", "in": "path", "required": true, "schema": { "type": "string", "minLength": 1 } }],
-                "requestBody": { "required": false, "content": { "application/json": { "schema": { "type": "object", "properties": { "force": { "type": "boolean" }, "sample": { "type": "integer", "minimum": 0 }, "compare": { "type": "boolean" } } } } } },
+                "requestBody": { "required": false, "content": { "application/json": { "schema": { "type": "object", "properties": { "force": { "type": "boolean" }, "sample": { "type": "integer", "minimum": 0, "maximum": 2147483647 }, "compare": { "type": "boolean" } } } } } },
                 "responses": {
                   "200": { "description": "Running", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Module" } } } },
                   "400": { "$ref": "#/components/responses/BadRequest" }, "401": { "$ref": "#/components/responses/Unauthorized" }, "404": { "$ref": "#/components/responses/NotFound" },

@@ -40,6 +40,7 @@ struct ConsoleBrowserTests {
             "the slider shows the state at position 0, then 1", "a command from the form records an event that appears in the timeline",
             "validation errors (the browser's and the server's) are shown at the field", "a rejection is shown inline and writes nothing",
             "an event written by another client arrives live", "the cluster page lists this node",
+            "forms for custom types, optionals, arrays and Longs build the exact payload",
         ] {
             #expect(run.standardOutput.contains("ok: \(step)"), "missing step: \(step)")
         }
