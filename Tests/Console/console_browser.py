@@ -142,7 +142,7 @@ with sync_playwright() as playwright:
     expect(page.locator("h1")).to_have_text("Cluster")
     expect(page.locator("table").first).to_contain_text("live")
     step("the cluster page lists this node")
-    page.screenshot(path=f"{shots}/console-cluster.png")
+    page.screenshot(path=f"{shots}/console-cluster-one-node.png")
 
     # The form builder on a richer schema than the bank account's: a Long beyond a double's
     # precision, an optional Bool, a custom type (nested fields), an optional custom type
