@@ -68,6 +68,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // Guest/ and Console/ embedded as string constants at build time (Plugins/EmbedFiles).
+        .plugin(name: "EmbedFiles", capability: .buildTool()),
         .target(name: "AggregateContract", swiftSettings: strict),
         .target(name: "ESDL", dependencies: ["JSON"], swiftSettings: strict),
         .target(name: "ESDLCodegen", dependencies: ["ESDL", "JSON", "AggregateContract"], swiftSettings: strict),
@@ -77,7 +79,8 @@ let package = Package(
                 "ESDL", "ESDLCodegen", "AggregateContract", .product(name: "WasmParser", package: "WasmKit"),
                 .product(name: "Subprocess", package: "swift-subprocess"), .product(name: "SystemPackage", package: "swift-system"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            plugins: [.plugin(name: "EmbedFiles")]
         ),
         .target(
             name: "ThaloRuntime",
@@ -102,7 +105,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            plugins: [.plugin(name: "EmbedFiles")]
         ),
         .target(
             name: "ThaloCLI",

@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 
 /// The console: a web UI over this API (Console/ in the repository), its files embedded in
-/// the binary by `scripts/embed-console`. Its pages are open; the API calls they make ask
+/// the binary at build time (the EmbedFiles plugin makes `ConsoleAssets`). Its pages are open; the API calls they make ask
 /// for the token like any client's.
 extension API {
     func registerConsole(on router: Router<BasicRequestContext>) {
@@ -18,6 +18,9 @@ extension API {
 }
 
 enum ConsoleFiles {
+    /// The embedded files' texts (without their final newline), by name.
+    static let byName = Dictionary(uniqueKeysWithValues: ConsoleAssets.files.map { ($0.path, $0.contents) })
+
     /// For working on the console: `THALO_CONSOLE_DIR=Console thalo serve` serves the files
     /// from that folder as they are on disk, instead of the embedded copies.
     static let folder: String? = ProcessInfo.processInfo.environment["THALO_CONSOLE_DIR"].flatMap { $0.isEmpty ? nil : $0 }
@@ -26,7 +29,7 @@ enum ConsoleFiles {
     /// this server's own scripts and styles.
     static func response(_ name: String) throws -> Response {
         // Only the embedded names: a path parameter never reaches the file system.
-        guard var text = ConsoleAssets.files[name] else {
+        guard var text = byName[name] else {
             throw APIError(.notFound, code: "notFound", message: "the console has no file \(name)")
         }
         if let folder, let onDisk = try? String(contentsOfFile: "\(folder)/\(name)", encoding: .utf8) {

@@ -10,15 +10,18 @@ import Testing
 /// drives the console itself).
 @Suite("Console files")
 struct ConsoleTests {
-    @Test("the embedded files are Console/ as it is in the repository (run scripts/embed-console after a change)")
-    func embeddedFilesAreCurrent() throws {
+    @Test("every file of Console/ is embedded, and served as it is in the repository")
+    func embeddedFilesAreCurrent() async throws {
         let folder = ExampleModules.repositoryRoot.appendingPathComponent("Console")
         let names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
             .filter { name in [".html", ".css", ".js"].contains { name.hasSuffix($0) } }
-        #expect(Set(names) == Set(ConsoleAssets.files.keys))
-        for name in names {
-            let text = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
-            #expect(ConsoleAssets.files[name].map { $0 + "\n" } == text, "Console/\(name) changed: run scripts/embed-console")
+        #expect(Set(names) == Set(ConsoleFiles.byName.keys))
+        try await withAPI { client, _ in
+            for name in names {
+                let text = try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
+                let served = try await client.execute(uri: "/console/\(name)", method: .get) { String(buffer: $0.body) }
+                #expect(served == text, "Console/\(name) is not served as it is on disk")
+            }
         }
     }
 
