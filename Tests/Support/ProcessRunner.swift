@@ -55,7 +55,7 @@ public enum ProcessRunner {
             Self.executable(executable), arguments: Arguments(arguments), environment: Self.environment(environment),
             workingDirectory: currentDirectory.map { FilePath($0) },
             output: .fileDescriptor(pipe.writeEnd, closeAfterSpawningProcess: true), error: .string(limit: 1 << 20))
-        return Output(status: status(result.terminationStatus), standardOutput: "", standardError: result.standardError ?? "")
+        return Output(status: status(result.terminationStatus), standardOutput: "", standardError: result.standardError)
     }
 
     /// Finds a program on PATH, as ``output(_:_:environment:currentDirectory:input:)`` would.
