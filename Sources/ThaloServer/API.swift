@@ -127,12 +127,18 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
-    func listModules(name: String?) async throws -> Response {
-        var modules = try await runtime.registry.list()
-        if let name { modules = modules.filter { $0.name == name || $0.category == name } }
-        if let name, modules.isEmpty {
+    /// The published versions of the aggregate `name` (or of the aggregate of category
+    /// `name`); 404 `unknownAggregate` when there is none.
+    func publishedVersions(of name: String) async throws -> [ModuleInfo] {
+        let modules = try await runtime.registry.list().filter { $0.name == name || $0.category == name }
+        guard !modules.isEmpty else {
             throw APIError(.notFound, code: "unknownAggregate", message: "no module is published for aggregate \(name)")
         }
+        return modules
+    }
+
+    func listModules(name: String?) async throws -> Response {
+        let modules = if let name { try await publishedVersions(of: name) } else { try await runtime.registry.list() }
         let active = runtime.activeVersions()
         var output = JSONOutput()
         output.object { object in
@@ -151,18 +157,16 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         try authorize(request, read: true)
         let name = try Self.parameter("name", context)
         let versionText = try Self.parameter("version", context)
-        let versions = try await runtime.registry.list().filter { $0.name == name || $0.category == name }
-        guard let first = versions.first else {
-            throw APIError(.notFound, code: "unknownAggregate", message: "no module is published for aggregate \(name)")
-        }
-        guard let info = versions.first(where: { SemanticVersion(versionText) == $0.version }),
+        let versions = try await publishedVersions(of: name)
+        let version = SemanticVersion(versionText)
+        guard let info = versions.first(where: { $0.version == version }),
             let module = try await runtime.registry.module(named: info.name, version: info.version)
         else {
             let known = versions.map(\.version.description).joined(separator: ", ")
             throw APIError(
                 .notFound, code: "unknownVersion",
-                message: "\(first.name) has no published version \"\(versionText)\"; published: \(known)",
-                extra: ["aggregate": .string(first.name)])
+                message: "\(versions[0].name) has no published version \"\(versionText)\"; published: \(known)",
+                extra: ["aggregate": .string(versions[0].name)])
         }
         var output = JSONOutput()
         output.object { object in

@@ -17,14 +17,8 @@ struct ConsoleBrowserTests {
         let data = try temporaryFolder("console")
         let server = try await ServerProcess(["--data-dir", data.path, "--token", "console-token"])
         defer { server.kill() }
-        let bank = try await ExampleModules.shared.build("bank_account")
-        let module = data.appendingPathComponent("bank_account.wasm")
-        try Data(bank.wasm).write(to: module)
-        let schema = data.appendingPathComponent("bank_account.esdl")
-        try bank.schema.write(to: schema, atomically: true, encoding: .utf8)
+        try await server.publishBankAccount(into: data, token: "console-token")
         let connection = ["--url", server.url, "--token", "console-token"]
-        let published = try await ThaloBinary.run(["publish", schema.path, module.path] + connection)
-        #expect(published.status == 0, "\(published.combined)")
         for (command, payload) in [("open_account", #"{"initial_balance": 100}"#), ("deposit_funds", #"{"amount": 50}"#)] {
             let executed = try await ThaloBinary.run(["execute", "BankAccount", "a1", command, payload] + connection)
             #expect(executed.status == 0, "\(executed.combined)")

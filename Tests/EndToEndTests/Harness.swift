@@ -32,6 +32,19 @@ final class ServerProcess: Sendable {
     let port: Int
     let url: String
 
+    /// Publishes the bank account example (built with Embedded Swift, written to `folder`)
+    /// through `thalo publish`; throws with its output when that fails.
+    func publishBankAccount(into folder: URL, token: String? = nil) async throws {
+        let bank = try await ExampleModules.shared.build("bank_account")
+        let module = folder.appendingPathComponent("bank_account.wasm")
+        try Data(bank.wasm).write(to: module)
+        let schema = folder.appendingPathComponent("bank_account.esdl")
+        try bank.schema.write(to: schema, atomically: true, encoding: .utf8)
+        let published = try await ThaloBinary.run(
+            ["publish", schema.path, module.path, "--url", url] + (token.map { ["--token", $0] } ?? []))
+        guard published.status == 0 else { throw HarnessError("thalo publish failed: \(published.combined)") }
+    }
+
     init(_ arguments: [String], port: Int? = nil) async throws {
         let port = try port ?? TemporaryPostgres.freePort()
         self.port = port

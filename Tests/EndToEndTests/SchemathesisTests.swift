@@ -15,13 +15,7 @@ struct SchemathesisTests {
         let server = try await ServerProcess(["--data-dir", data.path, "--token", "st-token"])
         defer { server.kill() }
         // A published aggregate, so that operations reach the runtime and not only 404s.
-        let bank = try await ExampleModules.shared.build("bank_account")
-        let module = data.appendingPathComponent("bank_account.wasm")
-        try Data(bank.wasm).write(to: module)
-        let schema = data.appendingPathComponent("bank_account.esdl")
-        try bank.schema.write(to: schema, atomically: true, encoding: .utf8)
-        let published = try await ThaloBinary.run(["publish", schema.path, module.path, "--url", server.url, "--token", "st-token"])
-        #expect(published.status == 0, "\(published.combined)")
+        try await server.publishBankAccount(into: data, token: "st-token")
         let examples = ProcessInfo.processInfo.environment["THALO_SCHEMATHESIS_EXAMPLES"] ?? "25"
         let config = ExampleModules.repositoryRoot.appendingPathComponent("Tests/schemathesis.toml").path
         let run = try await ProcessRunner.output(
