@@ -17,13 +17,16 @@ struct SchemathesisTests {
         // A published aggregate, so that operations reach the runtime and not only 404s.
         try await server.publishBankAccount(into: data, token: "st-token")
         let examples = ProcessInfo.processInfo.environment["THALO_SCHEMATHESIS_EXAMPLES"] ?? "25"
+        // One worker: with two threads, CPython 3.11's `ast` module can fail with "AST
+        // constructor recursion depth mismatch" inside hypothesis (seen here once; the
+        // recursion counter is not per thread), an error of the tool, not of the server.
         let config = ExampleModules.repositoryRoot.appendingPathComponent("Tests/schemathesis.toml").path
         let run = try await ProcessRunner.output(
             st,
             [
                 "--config-file", config, "run", "\(server.url)/openapi.json", "--checks", "all",
                 "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", examples, "--seed", "20261130",
-                "--header", "Authorization: Bearer st-token", "--request-timeout", "5", "--workers", "2", "--no-color",
+                "--header", "Authorization: Bearer st-token", "--request-timeout", "5", "--workers", "1", "--no-color",
             ],
             environment: ["NO_COLOR": "1", "HOME": data.path], currentDirectory: data.path)
         #expect(run.status == 0, "schemathesis failed:\n\(run.combined)")
