@@ -435,7 +435,11 @@ async function entityPage(aggregateName, id) {
   renderTimeline();
   showState();
 
-  const form = commandForm(running.name, id, schema, refresh);
+  // After a command from the form, show the state it led to, wherever the slider was.
+  const form = commandForm(running.name, id, schema, async () => {
+    await refresh();
+    moveTo(Number(slider.max));
+  });
   return h(
     "section",
     { class: "entity" },

@@ -106,6 +106,8 @@ with sync_playwright() as playwright:
     page.screenshot(path=f"{shots}/console-time-travel.png")
     slider.fill("1")
     expect(state).to_contain_text('"balance": 150')
+    slider.fill("0")
+    expect(state).to_contain_text('"balance": 100')
 
     page.select_option("#command-select", "deposit_funds")
     page.fill("#field-amount", "25")
@@ -113,6 +115,7 @@ with sync_playwright() as playwright:
     expect(page.locator("#command-outcome")).to_contain_text("Recorded DepositedFunds at #2")
     expect(timeline).to_have_count(3)
     expect(state).to_contain_text('"balance": 175')
+    expect(page.locator("#slider-label")).to_contain_text("after #2 of 2 · DepositedFunds")
     step("a command from the form records an event that appears in the timeline")
 
     page.fill("#field-amount", "ten")
