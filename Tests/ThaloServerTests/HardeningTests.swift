@@ -70,7 +70,7 @@ struct HardeningTests {
             // A raw socket, so that the test decides exactly when the client goes away.
             let socket = try RawHTTPClient(port: port)
             try socket.send("GET /v1/categories/capped/events?keepAlive=300 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            let head = try socket.receive()
+            let head = try await socket.receive()
             #expect(head.hasPrefix("HTTP/1.1 200"), "\(head)")
             try await waitFor { api.subscribers.current == 1 }
             let (status, body, _) = try await client.json("/v1/categories/capped/events")
@@ -195,7 +195,7 @@ func waitFor(_ condition: @Sendable () async throws -> Bool) async throws {
     }
 }
 
-/// A blocking TCP client for one raw HTTP exchange.
+/// A TCP client for one raw HTTP exchange.
 final class RawHTTPClient {
     private var descriptor: Int32
 
@@ -220,12 +220,21 @@ final class RawHTTPClient {
         guard Glibc.send(descriptor, bytes, bytes.count, 0) == bytes.count else { throw HarnessSocketError("send failed") }
     }
 
-    /// What the server sent so far (up to 64 KiB), waiting for the first bytes.
-    func receive() throws -> String {
+    /// What the server sent so far (up to 64 KiB), waiting up to 30 s for the first bytes.
+    ///
+    /// It polls instead of blocking in `recv`: a blocked thread of the cooperative pool
+    /// (two threads on two cores) is one the in-process server cannot use to answer.
+    func receive() async throws -> String {
         var buffer = [UInt8](repeating: 0, count: 65536)
-        let count = Glibc.recv(descriptor, &buffer, buffer.count, 0)
-        guard count > 0 else { throw HarnessSocketError("receive failed") }
-        return String(decoding: buffer[0..<count], as: UTF8.self)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            let count = Glibc.recv(descriptor, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            if count > 0 { return String(decoding: buffer[0..<count], as: UTF8.self) }
+            guard count < 0, errno == EAGAIN || errno == EWOULDBLOCK, ContinuousClock.now < deadline else {
+                throw HarnessSocketError("receive failed (\(count < 0 ? "errno \(errno)" : "closed"))")
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
     }
 
     func close() {
