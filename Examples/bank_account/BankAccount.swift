@@ -5,6 +5,10 @@ struct BankAccount: BankAccountAggregate {
 
     init(id: String) {}
 
+    /// `apply` reads neither `ctx.globalPosition` nor `ctx.time`, so the runtime may apply
+    /// events before they are written and batch the commands of a busy account (contract 1.2).
+    static var appliesUnwrittenEvents: Bool { true }
+
     func handleOpenAccount(_ ctx: Context, initialBalance: Int64) throws(AggregateError) -> OpenedAccount {
         guard !isOpen else { throw .fatal("account is already open") }
         guard initialBalance >= 0 else { throw .fatal("initial balance cannot be negative") }

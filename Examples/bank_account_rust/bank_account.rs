@@ -8,6 +8,10 @@ pub struct BankAccount {
 }
 
 impl BankAccountAggregate for BankAccount {
+    // `apply_` reads neither `ctx.global_position` nor `ctx.time`: commands of a busy
+    // account may run as a batch (contract 1.2).
+    const APPLIES_UNWRITTEN_EVENTS: bool = true;
+
     fn new(_id: &str) -> Self {
         BankAccount { is_open: false, balance: 0 }
     }

@@ -9,6 +9,11 @@ struct Counter: CounterAggregate {
 
     init(id: String) {}
 
+    /// `apply` reads the metadata, which is known before an event is written, and neither
+    /// `ctx.globalPosition` nor `ctx.time`: commands of a busy counter may run as a batch
+    /// (contract 1.2).
+    static var appliesUnwrittenEvents: Bool { true }
+
     func handleIncrement(_ ctx: Context, amount: Int32) throws(AggregateError) -> Incremented {
         if ctx.processed(lastCommandPosition) { throw .ignore("command already processed") }
         guard amount > 0 else { throw .fatal("amount must be positive") }

@@ -10,6 +10,9 @@ struct Todos: TodosAggregate {
 
     init(id: String) {}
 
+    /// `apply` reads no context: commands of a busy list may run as a batch (contract 1.2).
+    static var appliesUnwrittenEvents: Bool { true }
+
     func handleAdd(_ ctx: Context, id: String, description: String) throws(AggregateError) -> Added {
         guard !id.isEmpty else { throw .fatal("a todo needs an id") }
         guard index(of: id) == nil else { throw .fatal("a todo with this id already exists") }

@@ -76,6 +76,15 @@ public protocol AggregateModule {
 
     /// An entity rebuilt from a snapshot; throws when the snapshot cannot be read.
     static func restore(id: String, snapshot: inout JSONReader) throws(JSONError) -> Entity
+
+    /// Whether the aggregate lets the runtime apply events before they are written
+    /// (contract 1.2): `abi-version` then answers 2 and commands queued for one entity run
+    /// as a batch.
+    static var appliesUnwrittenEvents: Bool { get }
+}
+
+extension AggregateModule {
+    public static var appliesUnwrittenEvents: Bool { false }
 }
 
 /// The events a handler returned, encoded as they are appended.

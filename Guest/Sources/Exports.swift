@@ -27,8 +27,9 @@ let keptBufferLimit = 1 << 20
 
 /// The contract's exports for one aggregate module.
 public enum Exports<Module: AggregateModule> {
-    /// `abi-version`: the contract version this SDK implements.
-    public static var abiVersion: UInt32 { 1 }
+    /// `abi-version`: 2 (contract 1.2) when the aggregate lets the runtime apply events
+    /// before they are written, else 1 (contract 1.1).
+    public static var abiVersion: UInt32 { Module.appliesUnwrittenEvents ? 2 : 1 }
 
     /// `new-entity(id) -> u32`.
     public static func newEntity(id: UnsafeRawPointer?, length: Int) -> UInt32 {

@@ -1409,6 +1409,10 @@ pub trait AggregateModule {
     fn restore(_id: &str, _snapshot: &JsonValue) -> Result<Self::Entity, DecodeError> {
         Err(DecodeError::new("this aggregate does not restore snapshots"))
     }
+
+    /// Whether the runtime may apply events before they are written (contract 1.2):
+    /// `abi-version` then answers 2 and commands queued for one entity run as a batch.
+    const APPLIES_UNWRITTEN_EVENTS: bool = false;
 }
 
 /// The live entities of a module instance, keyed by the handles given to the host.
@@ -1652,9 +1656,14 @@ unsafe fn write_error(error: &AggregateError, target: *mut u8) {
 
 // MARK: - The exports (generic half; `thalo_exports!` declares the functions)
 
-/// `abi-version() -> u32`.
-pub fn export_abi_version() -> u32 {
-    1
+/// `abi-version() -> u32`: 2 (contract 1.2) when the aggregate lets the runtime apply
+/// events before they are written, else 1 (contract 1.1).
+pub fn export_abi_version<M: AggregateModule>() -> u32 {
+    if M::APPLIES_UNWRITTEN_EVENTS {
+        2
+    } else {
+        1
+    }
 }
 
 /// `new-entity(id) -> u32`.
@@ -1903,7 +1912,7 @@ macro_rules! thalo_exports {
 
         #[export_name = "thalo:aggregate/aggregate@0.1.0#abi-version"]
         pub extern "C" fn thalo_abi_version() -> u32 {
-            $crate::thalo::export_abi_version()
+            $crate::thalo::export_abi_version::<$module>()
         }
 
         #[export_name = "thalo:aggregate/aggregate@0.1.0#new-entity"]

@@ -3,10 +3,16 @@
 /// checks and calls modules with it, the code generators emit its export names, and the
 /// guest builder checks built modules against it; a test compares it with the WIT file.
 public enum ModuleContract {
-    /// What `abi-version` returns. Contract 1.1 only adds optional functions, so it is 1.
+    /// What `abi-version` returns for contracts 1.0 and 1.1 (1.1 only adds optional functions).
     public static let abiVersion: UInt32 = 1
+    /// What `abi-version` returns for contract 1.2: the same functions and layouts, and the
+    /// module lets the host `apply` events before they are written (global position and time
+    /// -1), so that commands queued for one entity run as a batch.
+    public static let unwrittenEventsABIVersion: UInt32 = 2
+    /// Every `abi-version` this runtime accepts.
+    public static let supportedABIVersions: [UInt32] = [abiVersion, unwrittenEventsABIVersion]
     /// The contract's version, for documentation and messages.
-    public static let version = "1.1"
+    public static let version = "1.2"
     /// The WIT package.
     public static let package = "thalo:aggregate@0.1.0"
     /// The interface every function is exported under.

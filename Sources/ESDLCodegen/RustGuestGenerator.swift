@@ -249,6 +249,12 @@ public struct RustGuestGenerator: Sendable {
                 printer in
                 printer.line("Err(thalo::DecodeError::new(\"this aggregate does not restore snapshots\"))")
             }
+            printer.line()
+            printer.line("/// Batches (contract 1.2, docs/module-contract.md): `true` lets the runtime apply events")
+            printer.line("/// before they are written, with `ctx.global_position` and `ctx.time` -1, so that")
+            printer.line("/// commands queued for one entity run back to back and are written at once. Leave it")
+            printer.line("/// `false` (the default) when `apply` reads either of them.")
+            printer.line("const APPLIES_UNWRITTEN_EVENTS: bool = false;")
         }
     }
 
@@ -287,6 +293,8 @@ public struct RustGuestGenerator: Sendable {
                 }
                 printer.line("Ok(())")
             }
+            printer.line()
+            printer.line("const APPLIES_UNWRITTEN_EVENTS: bool = <\(entityType) as \(traitName)>::APPLIES_UNWRITTEN_EVENTS;")
             printer.line()
             printer.block("fn state(entity: &\(entityType)) -> Option<thalo::JsonValue> {") { printer in
                 printer.line("\(traitName)::state(entity)")

@@ -370,9 +370,16 @@ public struct SwiftGuestGenerator: Sendable {
             printer.line("/// Rebuilds the entity from what `snapshot` returned, as if it had applied the events")
             printer.line("/// up to that point.")
             printer.line("init(id: String, snapshot: inout JSONReader) throws(JSONError)")
+            printer.line()
+            printer.line("/// Batches (contract 1.2, docs/module-contract.md): `true` lets the runtime apply")
+            printer.line("/// events before they are written, with `ctx.globalPosition` and `ctx.time` -1, so")
+            printer.line("/// that commands queued for one entity run back to back and are written at once.")
+            printer.line("/// Leave it `false` (the default) when `apply` reads either of them.")
+            printer.line("static var appliesUnwrittenEvents: Bool { get }")
         }
         printer.line()
         printer.block("extension \(protocolName) {") { printer in
+            printer.line("static var appliesUnwrittenEvents: Bool { false }")
             printer.line("var state: JSONValue? { nil }")
             printer.line("var snapshot: JSONValue? { nil }")
             printer.block("init(id: String, snapshot: inout JSONReader) throws(JSONError) {") { printer in
@@ -420,6 +427,8 @@ public struct SwiftGuestGenerator: Sendable {
                     }
                 }
             }
+            printer.line()
+            printer.line("static var appliesUnwrittenEvents: Bool { \(entityTypeName).appliesUnwrittenEvents }")
             printer.line()
             printer.block("static func state(_ entity: \(entityTypeName)) -> JSONValue? {") { printer in
                 printer.line("entity.state")

@@ -26,7 +26,8 @@ final class EntityRecord {
     /// Bytes of event data (or snapshot) the entity was built from, to budget `snapshot`.
     var appliedBytes = 0
     var locked = false
-    var waiters: [CheckedContinuation<Void, Never>] = []
+    /// Commands waiting for the entity, in arrival order.
+    var waiters: [QueuedCommand] = []
     // Recency list links.
     var newer: EntityRecord?
     var older: EntityRecord?
@@ -49,6 +50,20 @@ final class EntityRecord {
         snapshotVersion = -1
         appliedBytes = 0
     }
+}
+
+/// A command waiting for its entity to be free.
+struct QueuedCommand {
+    /// What the command learns when its wait ends.
+    enum Turn: Sendable {
+        /// It holds the entity now and runs (taking the commands queued behind it along).
+        case holdsEntity
+        /// It ran in another command's batch: its outcome.
+        case answered(Result<CommandOutcome, RuntimeError>)
+    }
+
+    let command: PreparedCommand
+    let continuation: CheckedContinuation<Turn, Never>
 }
 
 /// An entity id by its UTF-8 bytes. Swift compares `String`s by canonical equivalence
@@ -78,6 +93,9 @@ struct EntityCache {
         moveToFront(record)
         return record
     }
+
+    /// The record for `id`, leaving the order of use as it is.
+    func peek(_ id: String) -> EntityRecord? { records[EntityKey(id)] }
 
     /// Adds a record as the most recently used one.
     mutating func insert(_ record: EntityRecord) {

@@ -31,7 +31,7 @@ actor InstanceWorker<Store: MessageStore> {
     let logger: Logger
     private var guest: GuestInstance?
     private(set) var generation = 0
-    private var cache: EntityCache
+    private(set) var cache: EntityCache
     let category: String
     /// Set when a `snapshot` call failed: no more snapshots are taken in this worker.
     var snapshotsFailed = false
@@ -51,10 +51,27 @@ actor InstanceWorker<Store: MessageStore> {
 
     // MARK: Commands
 
+    /// Runs a command on an entity, one at a time per entity. Commands that arrive while the
+    /// entity is busy wait in its queue; with a module of contract 1.2 the next of them takes
+    /// the others along and runs them as one batch (``runBatch(_:on:)``).
     func execute(entityID: String, command: PreparedCommand) async throws(RuntimeError) -> CommandOutcome {
         let record = entity(entityID)
-        await lock(record)
-        defer { unlock(record) }
+        if record.locked {
+            let turn = await withCheckedContinuation { record.waiters.append(QueuedCommand(command: command, continuation: $0)) }
+            if case .answered(let result) = turn { return try result.get() }
+        } else {
+            record.locked = true
+        }
+        defer { passOn(record) }
+        let queued = takeBatch(behind: record)
+        guard !queued.isEmpty else { return try await executeAlone(command, on: record) }
+        let results = await runBatch([command] + queued.map(\.command), on: record)
+        for (waiter, result) in zip(queued, results.dropFirst()) { waiter.continuation.resume(returning: .answered(result)) }
+        return try results[0].get()
+    }
+
+    /// Runs one command through the ``CommandLoop``; the caller holds the entity.
+    func executeAlone(_ command: PreparedCommand, on record: EntityRecord) async throws(RuntimeError) -> CommandOutcome {
         var loop = CommandLoop(maximumConflicts: configuration.maximumConflictRetries)
         var action = loop.start(entityIsLive: isLive(record), seen: seen(command, in: record))
         var refusal: GuestError?
@@ -62,10 +79,7 @@ actor InstanceWorker<Store: MessageStore> {
         while true {
             switch action {
             case .load(let rebuild):
-                if rebuild {
-                    if isLive(record), let handle = record.handle, let guest, !guest.isPoisoned { try? guest.dropEntity(handle) }
-                    record.handle = nil
-                }
+                if rebuild { dropEntity(record) }
                 let version = record.version
                 let liveGeneration = record.generation
                 try await load(record)
@@ -121,7 +135,7 @@ actor InstanceWorker<Store: MessageStore> {
     /// Whether the stream is shorter than what the entity applied: the database lost its last
     /// commits (a restore, or a crash without synchronous commits), so the entity is rebuilt
     /// from what the stream holds instead of catching up.
-    private func isBehind(_ record: EntityRecord, actualVersion: Int64?) -> Bool {
+    func isBehind(_ record: EntityRecord, actualVersion: Int64?) -> Bool {
         guard let actualVersion, actualVersion < record.version else { return false }
         logger.warning(
             "the stream is behind the live entity; rebuilding it",
@@ -130,7 +144,7 @@ actor InstanceWorker<Store: MessageStore> {
     }
 
     /// Whether the entity has processed the command's id, and for the same command.
-    private func seen(_ command: PreparedCommand, in record: EntityRecord) -> CommandLoop.Seen {
+    func seen(_ command: PreparedCommand, in record: EntityRecord) -> CommandLoop.Seen {
         guard let digest = record.processed[command.commandID] else { return .notSeen }
         return digest == nil || digest == command.digest ? .sameCommand : .otherCommand
     }
@@ -302,21 +316,25 @@ actor InstanceWorker<Store: MessageStore> {
         return record
     }
 
-    private func lock(_ record: EntityRecord) async {
-        if record.locked {
-            await withCheckedContinuation { record.waiters.append($0) }
-        } else {
-            record.locked = true
-        }
-    }
-
-    private func unlock(_ record: EntityRecord) {
+    /// Hands the entity to the first waiting command, or frees it.
+    private func passOn(_ record: EntityRecord) {
         if record.waiters.isEmpty {
             record.locked = false
         } else {
-            record.waiters.removeFirst().resume()
+            record.waiters.removeFirst().continuation.resume(returning: .holdsEntity)
         }
     }
+
+    /// Drops the entity from the instance, so that its next use rebuilds it from its stream.
+    func dropEntity(_ record: EntityRecord) {
+        if isLive(record), let handle = record.handle, let guest, !guest.isPoisoned { try? guest.dropEntity(handle) }
+        record.handle = nil
+    }
+
+    /// Whether the module lets `apply` run on events before they are written (contract 1.2),
+    /// so that commands queued for one entity can run as a batch. Known once the instance
+    /// has started.
+    var batchesCommands: Bool { guest?.appliesUnwrittenEvents ?? false }
 
     /// Whether the entity has been loaded in the current instance.
     func isLive(_ record: EntityRecord) -> Bool {
@@ -324,7 +342,7 @@ actor InstanceWorker<Store: MessageStore> {
     }
 
     /// Makes sure the entity exists in the current instance and has applied its whole stream.
-    private func load(_ record: EntityRecord) async throws(RuntimeError) {
+    func load(_ record: EntityRecord) async throws(RuntimeError) {
         if record.handle == nil || record.generation != generation {
             if try await !restoreSnapshot(of: record) {
                 let id = record.id
@@ -392,7 +410,7 @@ actor InstanceWorker<Store: MessageStore> {
         return chunks
     }
 
-    private func recordApplied(_ events: ArraySlice<RecordedEvent>, to record: EntityRecord) {
+    func recordApplied(_ events: ArraySlice<RecordedEvent>, to record: EntityRecord) {
         for event in events {
             record.version = event.position
             record.lastEventID = event.id
@@ -408,7 +426,7 @@ actor InstanceWorker<Store: MessageStore> {
         }
     }
 
-    private func applyFailure(_ failure: GuestError, stream: StreamName) -> RuntimeError {
+    func applyFailure(_ failure: GuestError, stream: StreamName) -> RuntimeError {
         let reason: String
         switch failure {
         case .command(let message), .deserializeCommand(let message): reason = message
@@ -463,7 +481,7 @@ actor InstanceWorker<Store: MessageStore> {
         generation += 1
     }
 
-    private func outcome(for error: GuestError, command: PreparedCommand) throws(RuntimeError) -> CommandOutcome {
+    func outcome(for error: GuestError, command: PreparedCommand) throws(RuntimeError) -> CommandOutcome {
         switch error {
         case .ignore(let reason):
             metrics.ignored.increment()
@@ -491,7 +509,7 @@ actor InstanceWorker<Store: MessageStore> {
     }
 
     /// Checks the events against the ESDL schema and turns them into messages.
-    private func validate(_ events: [GuestEvent], command: PreparedCommand) throws(RuntimeError) -> [NewMessage] {
+    func validate(_ events: [GuestEvent], command: PreparedCommand) throws(RuntimeError) -> [NewMessage] {
         let problems = module.schema.problems(returnedBy: command.command, events: events)
         guard problems.isEmpty else {
             throw RuntimeError(
@@ -507,7 +525,7 @@ actor InstanceWorker<Store: MessageStore> {
         }
     }
 
-    private static func guestEvent(_ event: RecordedEvent) -> GuestRecordedEvent {
+    static func guestEvent(_ event: RecordedEvent) -> GuestRecordedEvent {
         GuestRecordedEvent(
             type: event.type, payload: event.data,
             context: GuestContext(

@@ -106,6 +106,11 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
         for running in active.withLock({ Array($0.values) }) { await running.snapshotsSettled() }
     }
 
+    /// How many commands wait for an entity that is busy (for tests of batches).
+    func queuedCommands(aggregate name: String, id: String) async throws(RuntimeError) -> Int {
+        try await aggregate(name).worker(for: id).queuedCommands(entityID: id)
+    }
+
     /// The running version of an aggregate, loading the newest published one on first use.
     /// Accepts the aggregate's name (`BankAccount`) or its category (`bankAccount`).
     func aggregate(_ name: String) async throws(RuntimeError) -> AggregateRuntime<Store> {

@@ -27,6 +27,10 @@ public struct RuntimeConfiguration: Sendable {
     /// Snapshot an entity every this many events (modules with the snapshot functions
     /// only); 0 turns snapshots off: none are written or read. See docs/snapshots.md.
     public var snapshotEvery: Int
+    /// The most commands run as one batch on a busy entity (modules of contract 1.2 only,
+    /// docs/module-contract.md): commands queued behind the entity run back to back and
+    /// their events are written in one append. 1 turns batches off.
+    public var maximumBatchSize: Int
 
     /// The default node name: the host name and the process id.
     public static var defaultNodeID: String {
@@ -44,8 +48,10 @@ public struct RuntimeConfiguration: Sendable {
         registryPollInterval: Duration = .seconds(2),
         deadLetterAttempts: Int = 3,
         nodeID: String = RuntimeConfiguration.defaultNodeID,
-        snapshotEvery: Int = 100
+        snapshotEvery: Int = 100,
+        maximumBatchSize: Int = 64
     ) {
+        self.maximumBatchSize = max(1, maximumBatchSize)
         self.snapshotEvery = max(0, snapshotEvery)
         self.nodeID = nodeID
         self.cacheCapacity = cacheCapacity

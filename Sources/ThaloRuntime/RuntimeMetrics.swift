@@ -19,6 +19,8 @@ struct RuntimeMetrics: Sendable {
     let replayedEvents: Counter
     let snapshotsWritten: Counter
     let snapshotsRestored: Counter
+    /// Commands decided in a batch with others (contract 1.2).
+    let batchedCommands: Counter
 
     init(aggregate: String) {
         let dimensions = [("aggregate", aggregate)]
@@ -37,6 +39,7 @@ struct RuntimeMetrics: Sendable {
         replayedEvents = Counter(label: "thalo_events_replayed_total", dimensions: dimensions)
         snapshotsWritten = Counter(label: "thalo_snapshots_written_total", dimensions: dimensions)
         snapshotsRestored = Counter(label: "thalo_snapshots_restored_total", dimensions: dimensions)
+        batchedCommands = Counter(label: "thalo_commands_batched_total", dimensions: dimensions)
     }
 }
 

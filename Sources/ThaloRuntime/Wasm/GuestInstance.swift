@@ -26,6 +26,9 @@ public final class GuestInstance {
     /// `snapshot`, `restore` and their post-return functions, when the module has them.
     private let snapshotFunctions: (snapshot: Function, restore: Function, postSnapshot: Function, postRestore: Function)?
     private let packed: Bool
+    /// Whether the module implements contract 1.2 (`abi-version` 2): `apply` may run on
+    /// events that are not written yet, so the runtime may batch commands.
+    public private(set) var appliesUnwrittenEvents = false
     /// Set after a failure: the instance must not be called again.
     public private(set) var isPoisoned = false
     /// Calls made, for metrics.
@@ -93,10 +96,11 @@ public final class GuestInstance {
                 try invoke(initialize, [], export: ModuleContract.initializeExport)
             }
             let abi = try invoke(functions[ModuleContract.abiVersionExport]!, [], export: ModuleContract.abiVersionExport)
-            guard case .i32(let version)? = abi.first, version == ModuleContract.abiVersion else {
-                throw fail(
-                    "reports ABI version \(abi.first.map { "\($0)" } ?? "none"), this runtime implements \(ModuleContract.abiVersion)")
+            guard case .i32(let version)? = abi.first, ModuleContract.supportedABIVersions.contains(version) else {
+                let supported = ModuleContract.supportedABIVersions.map(String.init).joined(separator: " and ")
+                throw fail("reports ABI version \(abi.first.map { "\($0)" } ?? "none"), this runtime implements \(supported)")
             }
+            appliesUnwrittenEvents = version == ModuleContract.unwrittenEventsABIVersion
         } catch let error as RuntimeError {
             throw error
         } catch {

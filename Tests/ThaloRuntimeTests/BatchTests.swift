@@ -1,0 +1,301 @@
+import ESDL
+import Foundation
+import JSON
+import MessageStore
+import Synchronization
+import TestSupport
+import Testing
+
+@testable import ThaloRuntime
+
+/// A store that counts the appends to one stream and can hold them (again and again) until
+/// released, so that a test can queue commands behind a busy entity in a known order.
+final class AppendProbe: MessageStore, Sendable {
+    let base: AnyMessageStore
+    let stream: StreamName
+    private struct State {
+        var appends = 0
+        var arrived = 0
+        var holding = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+        /// Runs once, before the first append of more than one message.
+        var beforeBatchAppend: (@Sendable () async throws -> Void)?
+    }
+    private let state = Mutex(State())
+
+    init(_ base: AnyMessageStore, watching stream: StreamName) {
+        self.base = base
+        self.stream = stream
+    }
+
+    /// Appends made to the watched stream.
+    var appends: Int { state.withLock { $0.appends } }
+
+    /// Holds the next appends to the watched stream until ``release()``.
+    func hold() { state.withLock { $0.holding = true } }
+
+    func release() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.holding = false
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Waits until `count` appends to the watched stream have arrived in all.
+    func waitForArrivals(_ count: Int) async throws {
+        try await waitUntil("\(count) appends arrived") { self.state.withLock { $0.arrived >= count } }
+    }
+
+    func beforeBatchAppend(_ action: @escaping @Sendable () async throws -> Void) {
+        state.withLock { $0.beforeBatchAppend = action }
+    }
+
+    var writeNotifier: WriteNotifier { base.writeNotifier }
+
+    func append(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> WriteResult {
+        if stream == self.stream {
+            await withCheckedContinuation { continuation in
+                let go = state.withLock { state -> Bool in
+                    state.arrived += 1
+                    guard state.holding else { return true }
+                    state.waiters.append(continuation)
+                    return false
+                }
+                if go { continuation.resume() }
+            }
+            let action = state.withLock { state -> (@Sendable () async throws -> Void)? in
+                guard messages.count > 1 else { return nil }
+                defer { state.beforeBatchAppend = nil }
+                return state.beforeBatchAppend
+            }
+            try await action?()
+            state.withLock { $0.appends += 1 }
+        }
+        return try await base.append(messages, to: stream, expectedVersion: expectedVersion)
+    }
+    func readStream(_ stream: StreamName, from position: Int64, batchSize: Int64, condition: String?) async throws -> [Message] {
+        try await base.readStream(stream, from: position, batchSize: batchSize, condition: condition)
+    }
+    func readCategory(
+        _ category: String, from globalPosition: Int64, batchSize: Int64, correlation: String?, consumerGroup: ConsumerGroup?,
+        condition: String?
+    ) async throws -> [Message] {
+        try await base.readCategory(
+            category, from: globalPosition, batchSize: batchSize, correlation: correlation, consumerGroup: consumerGroup,
+            condition: condition)
+    }
+    func lastMessage(in stream: StreamName, type: String?) async throws -> Message? { try await base.lastMessage(in: stream, type: type) }
+    func streamVersion(_ stream: StreamName) async throws -> Int64? { try await base.streamVersion(stream) }
+    func lastGlobalPosition() async throws -> Int64 { try await base.lastGlobalPosition() }
+}
+
+/// Polls `condition` every 5 ms for up to 60 s.
+func waitUntil(_ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + .seconds(60)
+    while try await !condition() {
+        guard ContinuousClock.now < deadline else { throw RuntimeError(.unavailable, "timed out waiting until \(what)") }
+        try await Task.sleep(for: .milliseconds(5))
+    }
+}
+
+/// Runs `body` with a runtime (one instance per module) over `backend` behind an
+/// ``AppendProbe`` watching `stream`, with the examples published.
+private func withProbedRuntime(
+    _ backend: Backend = .memory, watching stream: StreamName, publishing examples: [String] = ["bank_account"],
+    _ body: @Sendable (Runtime<AnyModuleStore>, AppendProbe) async throws -> Void
+) async throws {
+    try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
+        let probe = AppendProbe(store, watching: stream)
+        let runtime = Runtime(store: AnyModuleStore(AnyMessageStore(probe)), configuration: RuntimeConfiguration(instancesPerModule: 1))
+        for example in examples {
+            let built = try await ExampleModules.shared.build(example)
+            try await runtime.publish(schema: built.schema, wasm: built.wasm)
+        }
+        try await body(runtime, probe)
+    }
+}
+
+/// Starts commands one after another, each once the one before waits for the busy entity,
+/// so that they queue in this order.
+private func queue(
+    _ requests: [CommandRequest], on runtime: Runtime<AnyModuleStore>, aggregate: String, id: String
+) async throws -> [Task<CommandResult, any Error>] {
+    var tasks: [Task<CommandResult, any Error>] = []
+    for (index, request) in requests.enumerated() {
+        tasks.append(Task { try await runtime.execute(request) })
+        try await waitUntil("\(index + 1) commands queued") { try await runtime.queuedCommands(aggregate: aggregate, id: id) == index + 1 }
+    }
+    return tasks
+}
+
+@Suite("Runtime: commands queued for one entity run as a batch (contract 1.2)")
+struct BatchTests {
+    @Test("modules report the contract they implement: 1.2 when the aggregate opts in (Swift and Rust SDKs), else 1.1")
+    func contractVersions() async throws {
+        func instance(_ example: String) async throws -> GuestInstance {
+            let built = try await ExampleModules.shared.build(example)
+            let schema = try Schema.parse(built.schema)
+            return try GuestInstance(
+                module: AggregateModule(name: schema.aggregate.name, version: schema.version, schema: schema, bytes: built.wasm))
+        }
+        #expect(try await instance("bank_account").appliesUnwrittenEvents)
+        #expect(try await instance("bank_account_rust").appliesUnwrittenEvents)
+        #expect(try await !instance("wallet").appliesUnwrittenEvents)
+        #expect(try await !instance("c_counter").appliesUnwrittenEvents)
+    }
+
+    @Test("queued commands are decided in order on the state their predecessors left, and written in one append")
+    func queuedCommandsShareOneAppend() async throws {
+        try await withProbedRuntime(watching: "bankAccount-b1") { runtime, probe in
+            probe.hold()
+            let open = Task { try await runtime.execute(bank("b1", "open_account", ["initial_balance": 0])) }
+            try await probe.waitForArrivals(1)
+            let repeated = UUID()
+            let tasks = try await queue(
+                [
+                    bank("b1", "deposit_funds", ["amount": 100], commandID: repeated),
+                    // Only the deposit before it makes this one possible; the next is too much after it.
+                    bank("b1", "withdraw_funds", ["amount": 60]),
+                    bank("b1", "withdraw_funds", ["amount": 50]),
+                    bank("b1", "deposit_funds", ["amount": 5]),
+                    // The first command again: answered with the events it wrote.
+                    bank("b1", "deposit_funds", ["amount": 100], commandID: repeated),
+                ], on: runtime, aggregate: "BankAccount", id: "b1")
+            probe.release()
+            #expect(try await open.value.outcome.events.map(\.position) == [0])
+            let deposit = try await tasks[0].value.outcome
+            #expect(deposit.events.map(\.position) == [1])
+            #expect(try await tasks[1].value.outcome.events.map(\.position) == [2])
+            let refused = await #expect(throws: RuntimeError.self) { try await tasks[2].value }
+            #expect(refused?.code == .rejected)
+            #expect(refused?.message == "insufficient funds")
+            #expect(try await tasks[3].value.outcome.events.map(\.position) == [3])
+            let again = try await tasks[4].value.outcome
+            guard case .duplicate(let earlier) = again else {
+                Issue.record("expected the repeated command to be a duplicate, got \(again)")
+                return
+            }
+            #expect(earlier.map(\.id) == deposit.events.map(\.id))
+            // The open, then one append for the whole batch.
+            #expect(probe.appends == 2)
+            // Written events carry the store's global positions, never the -1 the module saw.
+            let recorded = try await probe.readWholeStream("bankAccount-b1")
+            #expect(recorded.map(\.position) == [0, 1, 2, 3])
+            #expect(recorded.allSatisfy { $0.globalPosition >= 0 })
+            #expect(Set(recorded.map(\.globalPosition)).count == 4)
+            // The live entity and one rebuilt from the stream agree.
+            #expect(try await runtime.entity(aggregate: "BankAccount", id: "b1").state?["balance"] == 45)
+            let overdraft = await #expect(throws: RuntimeError.self) {
+                try await runtime.execute(bank("b1", "withdraw_funds", ["amount": 46]))
+            }
+            #expect(overdraft?.code == .rejected)
+            _ = try await runtime.execute(bank("b1", "withdraw_funds", ["amount": 45]))
+        }
+    }
+
+    @Test("a batch whose append meets another writer is given up: each command runs again alone, nothing is lost or doubled")
+    func conflictingBatchRunsAlone() async throws {
+        try await withProbedRuntime(watching: "bankAccount-b2") { runtime, probe in
+            _ = try await runtime.execute(bank("b2", "open_account", ["initial_balance": 0]))
+            probe.hold()
+            let first = Task { try await runtime.execute(bank("b2", "deposit_funds", ["amount": 1])) }
+            try await probe.waitForArrivals(2)
+            // Another writer gets in just before the batch's append.
+            probe.beforeBatchAppend {
+                _ = try await probe.base.append(
+                    [NewMessage(type: "DepositedFunds", data: #"{"amount":1000}"#)], to: "bankAccount-b2", expectedVersion: .version(1))
+            }
+            let tasks = try await queue(
+                [
+                    bank("b2", "deposit_funds", ["amount": 10]),
+                    bank("b2", "deposit_funds", ["amount": 20]),
+                    bank("b2", "withdraw_funds", ["amount": 1031]),
+                ], on: runtime, aggregate: "BankAccount", id: "b2")
+            probe.release()
+            #expect(try await first.value.outcome.events.map(\.position) == [1])
+            // After the foreign event at 2, each command alone, on the state that includes it.
+            #expect(try await tasks[0].value.outcome.events.map(\.position) == [3])
+            #expect(try await tasks[1].value.outcome.events.map(\.position) == [4])
+            #expect(try await tasks[2].value.outcome.events.map(\.position) == [5])
+            let recorded = try await probe.readWholeStream("bankAccount-b2")
+            #expect(
+                recorded.map(\.type) == [
+                    "OpenedAccount", "DepositedFunds", "DepositedFunds", "DepositedFunds", "DepositedFunds", "WithdrewFunds",
+                ])
+            #expect(Set(recorded.map(\.id)).count == recorded.count)
+            #expect(try await runtime.entity(aggregate: "BankAccount", id: "b2").state?["balance"] == 0)
+            let overdraft = await #expect(throws: RuntimeError.self) {
+                try await runtime.execute(bank("b2", "withdraw_funds", ["amount": 1]))
+            }
+            #expect(overdraft?.code == .rejected)
+        }
+    }
+
+    @Test("a batch in which nothing is written still decides on current state")
+    func batchOfRefusals() async throws {
+        try await withProbedRuntime(watching: "bankAccount-b3") { runtime, probe in
+            _ = try await runtime.execute(bank("b3", "open_account", ["initial_balance": 10]))
+            probe.hold()
+            let first = Task { try await runtime.execute(bank("b3", "withdraw_funds", ["amount": 10])) }
+            try await probe.waitForArrivals(2)
+            let tasks = try await queue(
+                [bank("b3", "withdraw_funds", ["amount": 1]), bank("b3", "withdraw_funds", ["amount": 2])],
+                on: runtime, aggregate: "BankAccount", id: "b3")
+            probe.release()
+            #expect(try await first.value.outcome.events.map(\.position) == [1])
+            for task in tasks {
+                let refused = await #expect(throws: RuntimeError.self) { try await task.value }
+                #expect(refused?.code == .rejected)
+            }
+            #expect(probe.appends == 2)
+        }
+    }
+
+    @Test("a module of contract 1.1 runs queued commands one at a time, one append each")
+    func contractOneOneIsNotBatched() async throws {
+        try await withProbedRuntime(watching: "wallet-w1", publishing: ["wallet"]) { runtime, probe in
+            func wallet(_ command: String, _ payload: JSONValue) -> CommandRequest {
+                CommandRequest(aggregate: "Wallet", id: "w1", command: command, payload: payload)
+            }
+            probe.hold()
+            let first = Task { try await runtime.execute(wallet("top_up", ["amount": 100])) }
+            try await probe.waitForArrivals(1)
+            let tasks = try await queue(
+                [wallet("top_up", ["amount": 1]), wallet("top_up", ["amount": 2]), wallet("top_up", ["amount": 3])],
+                on: runtime, aggregate: "Wallet", id: "w1")
+            probe.release()
+            _ = try await first.value
+            for (index, task) in tasks.enumerated() {
+                #expect(try await task.value.outcome.events.map(\.position) == [Int64(index + 1)])
+            }
+            #expect(probe.appends == 4)
+        }
+    }
+
+    @Test("eight callers on one hot entity: every command is written once, in fewer appends than commands", arguments: [Backend.sqlite])
+    func hotEntity(backend: Backend) async throws {
+        try await withProbedRuntime(backend, watching: "bankAccount-hot") { runtime, probe in
+            _ = try await runtime.execute(bank("hot", "open_account", ["initial_balance": 0]))
+            let perCaller = 25
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for caller in 0..<8 {
+                    group.addTask {
+                        for index in 0..<perCaller {
+                            _ = try await runtime.execute(bank("hot", "deposit_funds", ["amount": .integer(Int64(caller * 100 + index))]))
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let recorded = try await probe.readWholeStream("bankAccount-hot")
+            #expect(recorded.count == 1 + 8 * perCaller)
+            #expect(recorded.map(\.position) == (0...Int64(8 * perCaller)).map { $0 })
+            #expect(Set(recorded.map(\.id)).count == recorded.count)
+            let expected = (0..<8).reduce(0) { sum, caller in sum + (0..<perCaller).reduce(0) { $0 + caller * 100 + $1 } }
+            #expect(try await runtime.entity(aggregate: "BankAccount", id: "hot").state?["balance"] == .integer(Int64(expected)))
+            #expect(probe.appends < 1 + 8 * perCaller, "\(probe.appends) appends for \(1 + 8 * perCaller) commands")
+        }
+    }
+}
