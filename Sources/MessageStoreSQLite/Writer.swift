@@ -189,7 +189,10 @@ final class Writer: @unchecked Sendable {
     /// Runs a statement of the group protocol, through the fault injector in tests.
     private func execute(_ sql: String) throws(MessageStoreError) {
         if let fault = faultInjector?(sql) { throw fault }
-        try connection.execute(sql)
+        // Prepared once and reused: `sqlite3_exec` parsed these on every write.
+        let statement = try connection.statement(sql)
+        defer { statement.reset() }
+        _ = try statement.step("running \(sql)")
     }
 
     private func insert(_ request: WriteRequest, time: Int64) throws(MessageStoreError) -> WriteResult {
