@@ -98,6 +98,7 @@ enum StoreCases {
             CommandRequest(aggregate: "BankAccount", id: "hot", command: "open_account", payload: ["initial_balance": 0]))
         for (label, hot) in [("execute, 10,000 entities", false), ("execute, one hot entity", true)] {
             for callers in [1, 8] {
+                let before = await runtime.batchStatistics()
                 let result = try await measure(callers: callers, duration: duration) { caller, index in
                     let id = hot ? "hot" : "a\((caller * 7919 + index) % entities)"
                     _ = try await runtime.execute(
@@ -108,6 +109,14 @@ enum StoreCases {
                     label, name, "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99), format(ratio, 2),
                 ])
                 if !hot { spread[callers] = result }
+                let after = await runtime.batchStatistics()
+                let batches = after.batches - before.batches
+                if batches > 0 {
+                    let commands = after.commands - before.commands
+                    print(
+                        "  \(label), \(callers) callers: \(commands) of \(result.operations) commands ran in \(batches) batches "
+                            + "(\(format(Double(commands) / Double(batches), 1)) per batch)")
+                }
             }
         }
         return spread

@@ -28,6 +28,8 @@ final class EntityRecord {
     var locked = false
     /// Commands waiting for the entity, in arrival order.
     var waiters: [QueuedCommand] = []
+    /// Whether the last command run on the entity ran in a batch with others.
+    var lastTurnWasBatch = false
     // Recency list links.
     var newer: EntityRecord?
     var older: EntityRecord?

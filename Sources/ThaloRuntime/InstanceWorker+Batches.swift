@@ -45,6 +45,8 @@ extension InstanceWorker {
             if drop { dropEntity(record) }
         case .decided(let decisions, let recorded):
             metrics.batchedCommands.increment(by: Int64(commands.count))
+            batchStatistics.batches += 1
+            batchStatistics.commands += commands.count
             for (index, decision) in decisions.enumerated() {
                 switch decision {
                 case .events(let range): results[index] = .success(.recorded(Array(recorded[range])))

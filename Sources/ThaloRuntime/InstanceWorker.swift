@@ -35,6 +35,8 @@ actor InstanceWorker<Store: MessageStore> {
     let category: String
     /// Set when a `snapshot` call failed: no more snapshots are taken in this worker.
     var snapshotsFailed = false
+    /// Batches decided so far and the commands in them.
+    var batchStatistics = BatchStatistics()
     /// Snapshots scheduled and not finished yet, by entity: one at a time per entity.
     var snapshotTasks: [EntityKey: Task<Void, Never>] = [:]
 
@@ -61,9 +63,14 @@ actor InstanceWorker<Store: MessageStore> {
             if case .answered(let result) = turn { return try result.get() }
         } else {
             record.locked = true
+            // The entity's last turn was a batch: its callers are likely sending their next
+            // commands right now. Letting them queue first makes this turn a batch too,
+            // instead of one write for this command alone and one for all the others.
+            if record.lastTurnWasBatch { await Task.yield() }
         }
         defer { passOn(record) }
         let queued = takeBatch(behind: record)
+        record.lastTurnWasBatch = !queued.isEmpty
         guard !queued.isEmpty else { return try await executeAlone(command, on: record) }
         let results = await runBatch([command] + queued.map(\.command), on: record)
         for (waiter, result) in zip(queued, results.dropFirst()) { waiter.continuation.resume(returning: .answered(result)) }

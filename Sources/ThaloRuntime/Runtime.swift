@@ -106,6 +106,20 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
         for running in active.withLock({ Array($0.values) }) { await running.snapshotsSettled() }
     }
 
+    /// The batches decided so far by the running versions of every aggregate (for
+    /// benchmarks and diagnostics).
+    public func batchStatistics() async -> BatchStatistics {
+        var total = BatchStatistics()
+        for running in active.withLock({ Array($0.values) }) {
+            for worker in running.workers {
+                let counted = await worker.batchStatistics
+                total.batches += counted.batches
+                total.commands += counted.commands
+            }
+        }
+        return total
+    }
+
     /// How many commands wait for an entity that is busy (for tests of batches).
     func queuedCommands(aggregate name: String, id: String) async throws(RuntimeError) -> Int {
         try await aggregate(name).worker(for: id).queuedCommands(entityID: id)

@@ -43,6 +43,16 @@ struct RuntimeMetrics: Sendable {
     }
 }
 
+/// Batches of commands decided together (contract 1.2), for benchmarks and diagnostics.
+public struct BatchStatistics: Sendable, Hashable {
+    /// Batches whose decisions stood (written in one append, or nothing to write).
+    public var batches = 0
+    /// Commands decided in those batches.
+    public var commands = 0
+
+    public init() {}
+}
+
 extension Timer {
     /// Records the time elapsed since `start`.
     func record(since start: ContinuousClock.Instant) {

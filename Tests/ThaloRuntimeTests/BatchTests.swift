@@ -180,6 +180,9 @@ struct BatchTests {
             #expect(earlier.map(\.id) == deposit.events.map(\.id))
             // The open, then one append for the whole batch.
             #expect(probe.appends == 2)
+            let statistics = await runtime.batchStatistics()
+            #expect(statistics.batches == 1)
+            #expect(statistics.commands == 5)
             // Written events carry the store's global positions, never the -1 the module saw.
             let recorded = try await probe.readWholeStream("bankAccount-b1")
             #expect(recorded.map(\.position) == [0, 1, 2, 3])
@@ -225,6 +228,8 @@ struct BatchTests {
                     "OpenedAccount", "DepositedFunds", "DepositedFunds", "DepositedFunds", "DepositedFunds", "WithdrewFunds",
                 ])
             #expect(Set(recorded.map(\.id)).count == recorded.count)
+            // The batch was given up, so it does not count.
+            #expect(await runtime.batchStatistics().batches == 0)
             #expect(try await runtime.entity(aggregate: "BankAccount", id: "b2").state?["balance"] == 0)
             let overdraft = await #expect(throws: RuntimeError.self) {
                 try await runtime.execute(bank("b2", "withdraw_funds", ["amount": 1]))
@@ -271,6 +276,7 @@ struct BatchTests {
                 #expect(try await task.value.outcome.events.map(\.position) == [Int64(index + 1)])
             }
             #expect(probe.appends == 4)
+            #expect(await runtime.batchStatistics().batches == 0)
         }
     }
 
