@@ -15,6 +15,31 @@ import ThaloRuntime
 struct Benchmarks {
     static func main() async throws {
         let arguments = CommandLine.arguments.dropFirst()
+        let sectionNames = ["wasm", "languages", "rebuild", "memory", "soak", "inmemory", "sqlite", "postgres", "http", "peer"]
+        let usage = """
+            usage: thalo-bench [--seconds=N] [--only=SECTION,...]
+              --seconds=N   seconds per measured case (default 5)
+              --only=...    run only these sections: \(sectionNames.joined(separator: ", "))
+            Build it in release mode (scripts/bench does); BENCHMARKS.md explains each section.
+            """
+        if arguments.contains("--help") || arguments.contains("-h") {
+            print(usage)
+            return
+        }
+        if let unknown = arguments.first(where: { !$0.hasPrefix("--seconds=") && !$0.hasPrefix("--only=") }) {
+            FileHandle.standardError.write(Data("thalo-bench: unknown argument \(unknown)\n\(usage)\n".utf8))
+            exit(2)
+        }
+        if let listed = arguments.first(where: { $0.hasPrefix("--only=") }),
+            let bad = listed.dropFirst(7).split(separator: ",").first(where: { !sectionNames.contains(String($0)) })
+        {
+            FileHandle.standardError.write(Data("thalo-bench: unknown section \(bad) in \(listed)\n\(usage)\n".utf8))
+            exit(2)
+        }
+        if let given = arguments.first(where: { $0.hasPrefix("--seconds=") }), (Double(given.dropFirst(10)) ?? 0) <= 0 {
+            FileHandle.standardError.write(Data("thalo-bench: \(given) is not a positive number of seconds\n\(usage)\n".utf8))
+            exit(2)
+        }
         let seconds = Double(arguments.first { $0.hasPrefix("--seconds=") }?.dropFirst(10) ?? "") ?? 5
         let only = arguments.first { $0.hasPrefix("--only=") }.map { String($0.dropFirst(7)).split(separator: ",").map(String.init) }
         let duration = Duration.milliseconds(Int(seconds * 1000))
