@@ -96,6 +96,16 @@ enum StoreCases {
         }
         _ = try await runtime.execute(
             CommandRequest(aggregate: "BankAccount", id: "hot", command: "open_account", payload: ["initial_balance": 0]))
+        // The baseline for batches: the same hot entity case on a runtime that runs one
+        // command at a time (what modules of contract 1.1 get).
+        let unbatched = Runtime(
+            store: store, configuration: RuntimeConfiguration(consumesCommands: false, maximumBatchSize: 1), logger: quiet)
+        _ = try await unbatched.execute(
+            CommandRequest(aggregate: "BankAccount", id: "hot-unbatched", command: "open_account", payload: ["initial_balance": 0]))
+        let unbatchedResult = try await measure(callers: 8, duration: duration) { _, _ in
+            _ = try await unbatched.execute(
+                CommandRequest(aggregate: "BankAccount", id: "hot-unbatched", command: "deposit_funds", payload: ["amount": 1]))
+        }
         for (label, hot) in [("execute, 10,000 entities", false), ("execute, one hot entity", true)] {
             for callers in [1, 8] {
                 let before = await runtime.batchStatistics()
@@ -109,6 +119,13 @@ enum StoreCases {
                     label, name, "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99), format(ratio, 2),
                 ])
                 if !hot { spread[callers] = result }
+                if hot && callers == 8 {
+                    let ratio = raw[8].map { unbatchedResult.throughput / $0.throughput } ?? 0
+                    report.add([
+                        "execute, one hot entity, batches off", name, "8", formatRate(unbatchedResult.throughput),
+                        format(unbatchedResult.p50), format(unbatchedResult.p99), format(ratio, 2),
+                    ])
+                }
                 let after = await runtime.batchStatistics()
                 let batches = after.batches - before.batches
                 if batches > 0 {

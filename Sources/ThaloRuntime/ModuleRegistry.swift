@@ -87,8 +87,12 @@ public final class ModuleRegistry: Sendable {
                 "\(name) \(schema.version) is not newer than the latest published version \(newest); raise `version` in the ESDL file",
                 aggregate: name, moduleVersion: schema.version.description)
         }
-        let module = try AggregateModule(name: name, version: schema.version, schema: schema, bytes: wasm, limits: limits)
-        try module.checkImplementsSchema()
+        let limits = self.limits
+        let module = try await offCooperativePool("thalo-publish") { () throws(RuntimeError) -> AggregateModule in
+            let module = try AggregateModule(name: name, version: schema.version, schema: schema, bytes: wasm, limits: limits)
+            try module.checkImplementsSchema()
+            return module
+        }
         let stored = StoredModule(
             name: name, version: schema.version.description, schema: schemaText, wasm: wasm, publishedAt: .now())
         return PreparedModule(module: module, stored: stored)
@@ -166,7 +170,10 @@ public final class ModuleRegistry: Sendable {
         } catch {
             throw RuntimeError(.invalidModule, "the stored schema of \(name) \(version) does not parse: \(error)", aggregate: name)
         }
-        let module = try AggregateModule(name: name, version: version, schema: schema, bytes: stored.wasm, limits: limits)
+        let limits = self.limits
+        let module = try await offCooperativePool("thalo-load") { () throws(RuntimeError) -> AggregateModule in
+            try AggregateModule(name: name, version: version, schema: schema, bytes: stored.wasm, limits: limits)
+        }
         cache.withLock { $0[Self.key(name, version)] = module }
         return module
     }

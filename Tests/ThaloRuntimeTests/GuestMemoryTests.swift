@@ -76,6 +76,14 @@ struct GuestMemoryTests {
 
 /// Hands a guest instance to the soak's thread. `@unchecked Sendable`: the test does not
 /// touch the instance while the thread runs.
+/// Runs CPU-bound guest calls on a thread of their own, off the cooperative pool that
+/// every concurrently running test shares, and returns what they gave.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+    }
+}
+
 final class GuestBox: @unchecked Sendable {
     let guest: GuestInstance
     init(_ guest: GuestInstance) { self.guest = guest }
