@@ -30,18 +30,18 @@ struct Benchmarks {
             FileHandle.standardError.write(Data("thalo-bench: unknown argument \(unknown)\n\(usage)\n".utf8))
             exit(2)
         }
-        if let listed = arguments.first(where: { $0.hasPrefix("--only=") }),
-            let bad = listed.dropFirst(7).split(separator: ",").first(where: { !sectionNames.contains(String($0)) })
-        {
-            FileHandle.standardError.write(Data("thalo-bench: unknown section \(bad) in \(listed)\n\(usage)\n".utf8))
-            exit(2)
-        }
-        if let given = arguments.first(where: { $0.hasPrefix("--seconds=") }), (Double(given.dropFirst(10)) ?? 0) <= 0 {
-            FileHandle.standardError.write(Data("thalo-bench: \(given) is not a positive number of seconds\n\(usage)\n".utf8))
-            exit(2)
-        }
-        let seconds = Double(arguments.first { $0.hasPrefix("--seconds=") }?.dropFirst(10) ?? "") ?? 5
         let only = arguments.first { $0.hasPrefix("--only=") }.map { String($0.dropFirst(7)).split(separator: ",").map(String.init) }
+        if let bad = only?.first(where: { !sectionNames.contains($0) }) {
+            FileHandle.standardError.write(Data("thalo-bench: unknown section \(bad) in --only\n\(usage)\n".utf8))
+            exit(2)
+        }
+        let givenSeconds = arguments.first { $0.hasPrefix("--seconds=") }?.dropFirst(10)
+        let seconds = givenSeconds.map { Double($0) ?? 0 } ?? 5
+        guard seconds > 0 else {
+            FileHandle.standardError.write(
+                Data("thalo-bench: --seconds=\(givenSeconds ?? "") is not a positive number of seconds\n\(usage)\n".utf8))
+            exit(2)
+        }
         let duration = Duration.milliseconds(Int(seconds * 1000))
         func wanted(_ name: String) -> Bool { only.map { $0.contains(name) } ?? true }
 

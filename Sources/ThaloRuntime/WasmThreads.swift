@@ -15,7 +15,6 @@ final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
     private final class Queue: @unchecked Sendable {
         let condition = NSCondition()
         var jobs: [UnownedJob] = []
-        var head = 0
         var closed = false
     }
 
@@ -26,20 +25,14 @@ final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
         let executor = UnownedSerialExecutor(ordinary: self)
         let thread = Thread {
             while true {
+                // Everything queued so far, run in order outside the lock.
                 queue.condition.lock()
-                while queue.head == queue.jobs.count && !queue.closed { queue.condition.wait() }
-                if queue.head == queue.jobs.count {
-                    queue.condition.unlock()
-                    return
-                }
-                let job = queue.jobs[queue.head]
-                queue.head += 1
-                if queue.head == queue.jobs.count {
-                    queue.jobs.removeAll(keepingCapacity: true)
-                    queue.head = 0
-                }
+                while queue.jobs.isEmpty && !queue.closed { queue.condition.wait() }
+                let jobs = queue.jobs
+                queue.jobs = []
                 queue.condition.unlock()
-                job.runSynchronously(on: executor)
+                if jobs.isEmpty { return }
+                for job in jobs { job.runSynchronously(on: executor) }
             }
         }
         thread.name = name

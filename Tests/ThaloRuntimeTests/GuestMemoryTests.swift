@@ -39,26 +39,20 @@ struct GuestMemoryTests {
         // Minutes of CPU-bound work: run it on a thread of its own, not on the (two)
         // threads that every other concurrently running test shares.
         let box = GuestBox(guest)
-        let (baseline, final, failures) = try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                continuation.resume(
-                    with: Result {
-                        let guest = box.guest
-                        let context = GuestContext(
-                            id: UUID().uuidString, streamName: "x:command-soak", position: -1, globalPosition: -1, metadata: "{}", time: 0)
-                        var baseline = 0
-                        var failures = 0
-                        for index in 0..<pairs {
-                            let events = try guest.handle(entity, command: command, payload: #"{"amount":1}"#, context: context).get()
-                            if try guest.apply(entity, events: [Self.recorded(event, events[0].payload, position: Int64(index + 1))]) != nil
-                            {
-                                failures += 1
-                            }
-                            if index == 1_000 { baseline = guest.memoryBytes }
-                        }
-                        return (baseline, guest.memoryBytes, failures)
-                    })
+        let (baseline, final, failures) = try await onOwnThread {
+            let guest = box.guest
+            let context = GuestContext(
+                id: UUID().uuidString, streamName: "x:command-soak", position: -1, globalPosition: -1, metadata: "{}", time: 0)
+            var baseline = 0
+            var failures = 0
+            for index in 0..<pairs {
+                let events = try guest.handle(entity, command: command, payload: #"{"amount":1}"#, context: context).get()
+                if try guest.apply(entity, events: [Self.recorded(event, events[0].payload, position: Int64(index + 1))]) != nil {
+                    failures += 1
+                }
+                if index == 1_000 { baseline = guest.memoryBytes }
             }
+            return (baseline, guest.memoryBytes, failures)
         }
         #expect(failures == 0)
         #expect(final == baseline, "memory grew from \(baseline) to \(final) bytes over \(pairs * 2) calls")
