@@ -33,9 +33,6 @@ actor InstanceWorker<Store: MessageStore> {
     private(set) var generation = 0
     private(set) var cache: EntityCache
     let category: String
-    /// The thread this worker runs on, so that its guest calls stay off the cooperative pool.
-    private let executor: ThreadExecutor
-    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     /// Set when a `snapshot` call failed: no more snapshots are taken in this worker.
     var snapshotsFailed = false
     /// Batches decided so far and the commands in them.
@@ -52,7 +49,6 @@ actor InstanceWorker<Store: MessageStore> {
         self.logger = logger
         self.cache = EntityCache(capacity: capacity)
         self.category = module.schema.aggregate.category
-        self.executor = ThreadExecutor(name: "thalo-wasm")
     }
 
     // MARK: Commands
