@@ -164,7 +164,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"], swiftSettings: strict),
         .testTarget(
             name: "MessageStoreTests",
-            dependencies: ["MessageStore", "MessageStoreSQLite", "MessageDB", "TestSupport"],
+            dependencies: ["MessageStore", "MessageStoreSQLite", "MessageDB", "TestSupport", "JSON"],
             swiftSettings: strict
         ),
         .testTarget(name: "ESDLTests", dependencies: ["ESDL", "JSON"], swiftSettings: strict),

@@ -6,6 +6,11 @@ extension JSONValue {
         return output
     }
 
+    /// Appends the compact JSON text of the value (``jsonText``) to `output`.
+    public func write(to output: inout String) {
+        write(to: &output, pretty: false, indent: 0)
+    }
+
     /// Indented JSON text with object keys sorted, for people to read.
     public var prettyJSONText: String {
         var output = ""
@@ -39,12 +44,12 @@ extension JSONValue {
                 return
             }
             output += "{"
-            for (offset, key) in members.keys.sorted().enumerated() {
+            for (offset, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
                 if offset > 0 { output += "," }
                 if pretty { JSONValue.newline(&output, indent + 1) }
-                JSONValue.writeString(key, to: &output)
+                JSONValue.writeString(member.key, to: &output)
                 output += pretty ? ": " : ":"
-                members[key]!.write(to: &output, pretty: pretty, indent: indent + 1)
+                member.value.write(to: &output, pretty: pretty, indent: indent + 1)
             }
             if pretty { JSONValue.newline(&output, indent) }
             output += "}"
@@ -68,6 +73,15 @@ extension JSONValue {
     /// Appends `text` as a quoted JSON string, escaping what RFC 8259 requires.
     public static func writeString(_ text: String, to output: inout String) {
         output += "\""
+        // Most strings (ids, names, stream names) need no escape: append them whole.
+        let plain = text.utf8.withContiguousStorageIfAvailable { bytes in
+            !bytes.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }
+        }
+        if plain == true {
+            output += text
+            output += "\""
+            return
+        }
         var pendingStart = text.utf8.startIndex
         let utf8 = text.utf8
         var index = utf8.startIndex

@@ -99,9 +99,38 @@ public struct Metadata: Sendable, Hashable {
         return .object(members)
     }
 
-    /// The metadata as compact JSON text with sorted keys.
-    public var jsonText: String { json.jsonText }
+    /// The metadata as compact JSON text with sorted keys: the text of ``json``, written
+    /// without building the dictionary first (every command writes metadata for its events).
+    public var jsonText: String {
+        var members: [(key: String, value: JSONValue)] = []
+        members.reserveCapacity(properties.count + 6)
+        func add(_ key: String, _ value: JSONValue?) {
+            if let value { members.append((key, value)) }
+        }
+        add("causationMessageStreamName", causationMessageStreamName.map(JSONValue.string))
+        add("causationMessagePosition", causationMessagePosition.map(JSONValue.integer))
+        add("causationMessageGlobalPosition", causationMessageGlobalPosition.map(JSONValue.integer))
+        add("correlationStreamName", correlationStreamName.map(JSONValue.string))
+        add("replyStreamName", replyStreamName.map(JSONValue.string))
+        add("schemaVersion", schemaVersion.map(JSONValue.string))
+        let known = members.count
+        for (key, value) in properties where !members[..<known].contains(where: { $0.key == key }) {
+            members.append((key, value))
+        }
+        members.sort { $0.key < $1.key }
+        var text = "{"
+        for (offset, member) in members.enumerated() {
+            if offset > 0 { text += "," }
+            JSONValue.writeString(member.key, to: &text)
+            text += ":"
+            member.value.write(to: &text)
+        }
+        return text + "}"
+    }
 
     /// Whether no key is set.
-    public var isEmpty: Bool { json.objectValue?.isEmpty ?? true }
+    public var isEmpty: Bool {
+        causationMessageStreamName == nil && causationMessagePosition == nil && causationMessageGlobalPosition == nil
+            && correlationStreamName == nil && replyStreamName == nil && schemaVersion == nil && properties.isEmpty
+    }
 }

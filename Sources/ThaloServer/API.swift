@@ -460,6 +460,9 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         guard let raw = context.parameters.get(name) else {
             throw APIError(.badRequest, code: "invalidRequest", message: "missing \(name) in the path")
         }
+        // Most path segments have nothing to decode; Foundation's decoder costs more than
+        // the rest of the routing.
+        guard raw.utf8.contains(UInt8(ascii: "%")) else { return raw }
         return raw.removingPercentEncoding ?? raw
     }
 
