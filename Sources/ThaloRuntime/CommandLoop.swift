@@ -74,7 +74,7 @@ struct CommandLoop: Sendable {
 
     private var state: State = .loading
     private let maximumConflicts: Int
-    private var conflicts = 0
+    private(set) var conflicts = 0
     /// Whether the stream was read during this command: a decision after that stands.
     private var readStream = false
 

@@ -65,27 +65,31 @@ struct PostgresProcessTests {
             #expect(response.status == 200, "\(response.text)")
         }
         // 8 clients, alternating between the two servers, deposit into the same few accounts.
-        let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
+        let (acknowledged, failures) = try await withThrowingTaskGroup(of: ([String], [String]).self) { group in
             for client in 0..<8 {
                 group.addTask {
                     let server = client % 2 == 0 ? first : second
                     var ids: [String] = []
+                    var failures: [String] = []
                     for round in 0..<25 {
                         let id = UUID().uuidString.lowercased()
                         let account = accounts[(client + round) % accounts.count]
                         let response = try await HTTP.post(
                             "\(server.url)/v1/execute/BankAccount/\(account)/deposit_funds", ["amount": 1], headers: ["Idempotency-Key": id]
                         )
-                        if response.status == 200 { ids.append(id) }
+                        if response.status == 200 { ids.append(id) } else { failures.append("\(response.status) \(response.text)") }
                     }
-                    return ids
+                    return (ids, failures)
                 }
             }
-            var all: [String] = []
-            for try await ids in group { all += ids }
+            var all: ([String], [String]) = ([], [])
+            for try await (ids, failures) in group {
+                all.0 += ids
+                all.1 += failures
+            }
             return all
         }
-        #expect(acknowledged.count == 200, "every command should succeed after conflict retries")
+        #expect(acknowledged.count == 200, "every command should succeed after conflict retries; failed: \(failures)")
         try await MessageDBStore.withStore(url: url) { store in
             var counts: [String: Int] = [:]
             for account in accounts {

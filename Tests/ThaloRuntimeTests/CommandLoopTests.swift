@@ -1,3 +1,4 @@
+import MessageStore
 import Testing
 
 @testable import ThaloRuntime
@@ -68,6 +69,21 @@ import Testing
         #expect(loop.loaded(moved: true, seen: .notSeen) == .handle)
         #expect(loop.handled(.events) == .append)
         #expect(loop.conflicted(streamIsBehind: false) == .fail(.keptChanging(attempts: 3)))
+    }
+
+    @Test func repeatedConflictsPauseLongerEachTime() {
+        typealias Worker = InstanceWorker<InMemoryMessageStore>
+        #expect(Worker.pauseMicroseconds(afterConflicts: 0) == nil)
+        #expect(Worker.pauseMicroseconds(afterConflicts: 1) == nil, "the first conflict catches up at once")
+        #expect(Worker.pauseMicroseconds(afterConflicts: 2) == 500...1_000)
+        #expect(Worker.pauseMicroseconds(afterConflicts: 3) == 1_000...2_000)
+        #expect(Worker.pauseMicroseconds(afterConflicts: 5) == 4_000...8_000)
+        #expect(Worker.pauseMicroseconds(afterConflicts: 50) == 4_000...8_000, "the pause stops growing at 8 ms")
+        var loop = CommandLoop(maximumConflicts: 3)
+        _ = loop.start(entityIsLive: true, seen: .notSeen)
+        _ = loop.handled(.events)
+        _ = loop.conflicted(streamIsBehind: false)
+        #expect(loop.conflicts == 1)
     }
 
     @Test func aConflictThatRecordedTheSameCommandIsADuplicate() {
