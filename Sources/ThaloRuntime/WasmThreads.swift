@@ -7,8 +7,8 @@ import Foundation
 /// Swift's cooperative pool (one thread per core) a few such calls would hold every thread,
 /// and the server's requests and the stores' replies would wait behind them.
 ///
-/// Commands do not take this path: a thread hop in each direction cost a third of the
-/// server's throughput (BENCHMARKS.md, "Guest calls on the cooperative pool"). A command
+/// Commands do not take this path: a thread hop in each direction cost them 10–40% of
+/// their throughput (BENCHMARKS.md, "Guest calls on the cooperative pool"). A command
 /// holds a pool thread for at most one call's budget.
 func offCooperativePool<T: Sendable>(
     _ name: String, _ body: @escaping @Sendable () throws(RuntimeError) -> T
