@@ -6,9 +6,12 @@ extension JSONValue {
         return output
     }
 
-    /// Appends the compact JSON text of the value (``jsonText``) to `output`.
-    public func write(to output: inout String) {
-        write(to: &output, pretty: false, indent: 0)
+    /// The compact text of an object with these members (keys unique), as ``jsonText``
+    /// writes it, without building the dictionary first.
+    public static func objectText(_ members: [(key: String, value: JSONValue)]) -> String {
+        var output = ""
+        writeObject(members.sorted { $0.key < $1.key }, to: &output, pretty: false, indent: 0)
+        return output
     }
 
     /// Indented JSON text with object keys sorted, for people to read.
@@ -39,21 +42,28 @@ extension JSONValue {
             if pretty { JSONValue.newline(&output, indent) }
             output += "]"
         case .object(let members):
-            if members.isEmpty {
-                output += "{}"
-                return
-            }
-            output += "{"
-            for (offset, member) in members.sorted(by: { $0.key < $1.key }).enumerated() {
-                if offset > 0 { output += "," }
-                if pretty { JSONValue.newline(&output, indent + 1) }
-                JSONValue.writeString(member.key, to: &output)
-                output += pretty ? ": " : ":"
-                member.value.write(to: &output, pretty: pretty, indent: indent + 1)
-            }
-            if pretty { JSONValue.newline(&output, indent) }
-            output += "}"
+            JSONValue.writeObject(members.sorted { $0.key < $1.key }, to: &output, pretty: pretty, indent: indent)
         }
+    }
+
+    /// `{…}` of members already in key order.
+    private static func writeObject(
+        _ members: [(key: String, value: JSONValue)], to output: inout String, pretty: Bool, indent: Int
+    ) {
+        if members.isEmpty {
+            output += "{}"
+            return
+        }
+        output += "{"
+        for (offset, member) in members.enumerated() {
+            if offset > 0 { output += "," }
+            if pretty { newline(&output, indent + 1) }
+            writeString(member.key, to: &output)
+            output += pretty ? ": " : ":"
+            member.value.write(to: &output, pretty: pretty, indent: indent + 1)
+        }
+        if pretty { newline(&output, indent) }
+        output += "}"
     }
 
     private static func newline(_ output: inout String, _ indent: Int) {

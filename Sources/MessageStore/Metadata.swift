@@ -85,23 +85,8 @@ public struct Metadata: Sendable, Hashable {
         try self.init(json: value)
     }
 
-    /// The metadata as a JSON object.
-    public var json: JSONValue {
-        var members = properties
-        if let causationMessageStreamName { members["causationMessageStreamName"] = .string(causationMessageStreamName) }
-        if let causationMessagePosition { members["causationMessagePosition"] = .integer(causationMessagePosition) }
-        if let causationMessageGlobalPosition {
-            members["causationMessageGlobalPosition"] = .integer(causationMessageGlobalPosition)
-        }
-        if let correlationStreamName { members["correlationStreamName"] = .string(correlationStreamName) }
-        if let replyStreamName { members["replyStreamName"] = .string(replyStreamName) }
-        if let schemaVersion { members["schemaVersion"] = .string(schemaVersion) }
-        return .object(members)
-    }
-
-    /// The metadata as compact JSON text with sorted keys: the text of ``json``, written
-    /// without building the dictionary first (every command writes metadata for its events).
-    public var jsonText: String {
+    /// Every key that is set: the known keys, and the properties not named like a set known key.
+    private var members: [(key: String, value: JSONValue)] {
         var members: [(key: String, value: JSONValue)] = []
         members.reserveCapacity(properties.count + 6)
         func add(_ key: String, _ value: JSONValue?) {
@@ -117,16 +102,15 @@ public struct Metadata: Sendable, Hashable {
         for (key, value) in properties where !members[..<known].contains(where: { $0.key == key }) {
             members.append((key, value))
         }
-        members.sort { $0.key < $1.key }
-        var text = "{"
-        for (offset, member) in members.enumerated() {
-            if offset > 0 { text += "," }
-            JSONValue.writeString(member.key, to: &text)
-            text += ":"
-            member.value.write(to: &text)
-        }
-        return text + "}"
+        return members
     }
+
+    /// The metadata as a JSON object.
+    public var json: JSONValue { .object(Dictionary(uniqueKeysWithValues: members)) }
+
+    /// The metadata as compact JSON text with sorted keys (the text of ``json``, written
+    /// without building the dictionary: every command writes metadata for its events).
+    public var jsonText: String { JSONValue.objectText(members) }
 
     /// Whether no key is set.
     public var isEmpty: Bool {
