@@ -74,7 +74,7 @@ struct CommandLoop: Sendable {
 
     private var state: State = .loading
     private let maximumConflicts: Int
-    private(set) var conflicts = 0
+    private var conflicts = 0
     /// Whether the stream was read during this command: a decision after that stands.
     private var readStream = false
 
@@ -127,6 +127,16 @@ struct CommandLoop: Sendable {
         guard conflicts <= maximumConflicts else { return finish(.fail(.keptChanging(attempts: conflicts))) }
         state = .loading
         return .load(rebuild: streamIsBehind)
+    }
+
+    /// How long to wait before catching up after a conflict, in microseconds (drawn from
+    /// the range): nothing after the first, then up to 1, 2, 4 and 8 ms, so that two
+    /// writers that keep winning the race from each other fall out of step instead of using
+    /// up their retries. Nil when no retry follows.
+    var pauseBeforeRetry: ClosedRange<Int>? {
+        guard state == .loading, conflicts >= 2 else { return nil }
+        let ceiling = 500 << min(conflicts - 1, 4)
+        return ceiling / 2...ceiling
     }
 
     /// The append found the events' ids (derived from the command id) already written.

@@ -112,7 +112,7 @@ actor InstanceWorker<Store: MessageStore> {
                 } catch let error as MessageStoreError where error.code == .wrongExpectedVersion {
                     metrics.conflicts.increment()
                     action = loop.conflicted(streamIsBehind: isBehind(record, actualVersion: error.actualVersion))
-                    if case .load = action { await Self.pauseAfterConflicts(loop.conflicts) }
+                    if let pause = loop.pauseBeforeRetry { try? await Task.sleep(for: .microseconds(Int.random(in: pause))) }
                     continue
                 } catch let error as MessageStoreError where error.code == .duplicateMessageID {
                     action = loop.duplicateID()
@@ -138,23 +138,6 @@ actor InstanceWorker<Store: MessageStore> {
                 throw runtimeError(failure, command: command, record: record)
             }
         }
-    }
-
-    /// Another writer (another node, or a batch in another process) keeps winning the race
-    /// for this entity: from the second conflict on, wait a random while (up to 1, 2, 4, 8 ms)
-    /// before catching up again, so that two writers that retry in step fall out of step
-    /// instead of using up their retries against each other.
-    static func pauseAfterConflicts(_ conflicts: Int) async {
-        guard let range = pauseMicroseconds(afterConflicts: conflicts) else { return }
-        try? await Task.sleep(for: .microseconds(Int.random(in: range)))
-    }
-
-    /// The range the pause after `conflicts` conflicts is drawn from, in microseconds; nil
-    /// for no pause.
-    static func pauseMicroseconds(afterConflicts conflicts: Int) -> ClosedRange<Int>? {
-        guard conflicts >= 2 else { return nil }
-        let ceiling = 500 << min(conflicts - 1, 4)
-        return ceiling / 2...ceiling
     }
 
     /// Whether the stream is shorter than what the entity applied: the database lost its last

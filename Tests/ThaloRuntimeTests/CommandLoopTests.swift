@@ -1,4 +1,3 @@
-import MessageStore
 import Testing
 
 @testable import ThaloRuntime
@@ -72,18 +71,25 @@ import Testing
     }
 
     @Test func repeatedConflictsPauseLongerEachTime() {
-        typealias Worker = InstanceWorker<InMemoryMessageStore>
-        #expect(Worker.pauseMicroseconds(afterConflicts: 0) == nil)
-        #expect(Worker.pauseMicroseconds(afterConflicts: 1) == nil, "the first conflict catches up at once")
-        #expect(Worker.pauseMicroseconds(afterConflicts: 2) == 500...1_000)
-        #expect(Worker.pauseMicroseconds(afterConflicts: 3) == 1_000...2_000)
-        #expect(Worker.pauseMicroseconds(afterConflicts: 5) == 4_000...8_000)
-        #expect(Worker.pauseMicroseconds(afterConflicts: 50) == 4_000...8_000, "the pause stops growing at 8 ms")
-        var loop = CommandLoop(maximumConflicts: 3)
-        _ = loop.start(entityIsLive: true, seen: .notSeen)
-        _ = loop.handled(.events)
-        _ = loop.conflicted(streamIsBehind: false)
-        #expect(loop.conflicts == 1)
+        var loop = CommandLoop(maximumConflicts: 6)
+        #expect(loop.pauseBeforeRetry == nil)
+        var pauses: [ClosedRange<Int>?] = []
+        #expect(loop.start(entityIsLive: true, seen: .notSeen) == .handle)
+        for _ in 0..<6 {
+            #expect(loop.handled(.events) == .append)
+            #expect(loop.conflicted(streamIsBehind: false) == .load(rebuild: false))
+            pauses.append(loop.pauseBeforeRetry)
+            #expect(loop.loaded(moved: true, seen: .notSeen) == .handle)
+            #expect(loop.pauseBeforeRetry == nil, "no pause once the entity is caught up")
+        }
+        #expect(pauses[0] == nil, "the first conflict catches up at once")
+        #expect(pauses[1] == 500...1_000)
+        #expect(pauses[2] == 1_000...2_000)
+        #expect(pauses[4] == 4_000...8_000)
+        #expect(pauses[5] == 4_000...8_000, "the pause stops growing at 8 ms")
+        #expect(loop.handled(.events) == .append)
+        #expect(loop.conflicted(streamIsBehind: false) == .fail(.keptChanging(attempts: 7)))
+        #expect(loop.pauseBeforeRetry == nil, "no pause before failing")
     }
 
     @Test func aConflictThatRecordedTheSameCommandIsADuplicate() {
