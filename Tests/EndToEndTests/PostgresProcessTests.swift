@@ -65,30 +65,27 @@ struct PostgresProcessTests {
             #expect(response.status == 200, "\(response.text)")
         }
         // 8 clients, alternating between the two servers, deposit into the same few accounts.
-        let (acknowledged, failures) = try await withThrowingTaskGroup(of: ([String], [String]).self) { group in
+        // Each command's id, and the answer when it was not a 200.
+        let outcomes = try await withThrowingTaskGroup(of: [(id: String, failure: String?)].self) { group in
             for client in 0..<8 {
                 group.addTask {
                     let server = client % 2 == 0 ? first : second
-                    var ids: [String] = []
-                    var failures: [String] = []
+                    var outcomes: [(id: String, failure: String?)] = []
                     for round in 0..<25 {
                         let id = UUID().uuidString.lowercased()
                         let account = accounts[(client + round) % accounts.count]
                         let response = try await HTTP.post(
                             "\(server.url)/v1/execute/BankAccount/\(account)/deposit_funds", ["amount": 1], headers: ["Idempotency-Key": id]
                         )
-                        if response.status == 200 { ids.append(id) } else { failures.append("\(response.status) \(response.text)") }
+                        outcomes.append((id, response.status == 200 ? nil : "\(response.status) \(response.text)"))
                     }
-                    return (ids, failures)
+                    return outcomes
                 }
             }
-            var all: ([String], [String]) = ([], [])
-            for try await (ids, failures) in group {
-                all.0 += ids
-                all.1 += failures
-            }
-            return all
+            return try await group.reduce(into: []) { $0 += $1 }
         }
+        let acknowledged = outcomes.filter { $0.failure == nil }.map(\.id)
+        let failures = outcomes.compactMap(\.failure)
         #expect(acknowledged.count == 200, "every command should succeed after conflict retries; failed: \(failures)")
         try await MessageDBStore.withStore(url: url) { store in
             var counts: [String: Int] = [:]
