@@ -30,6 +30,18 @@ final class EntityRecord {
     var waiters: [QueuedCommand] = []
     /// Whether the last command run on the entity ran in a batch with others.
     var lastTurnWasBatch = false
+    /// Decided batches whose events the entity has applied, waiting to be appended (see
+    /// ``InstanceWorker/runBatch(_:on:)``), oldest first.
+    var writeQueue: [QueuedWrite] = []
+    /// Whether the entity's batch writer is running: an append is in flight or queued.
+    var isWriting = false
+    /// Turns waiting for the batch writer to finish.
+    var settleWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Events the entity has applied that are not written yet: the entity's decisions stand
+    /// at `version + unwrittenEvents`.
+    var unwrittenEvents: Int64 = 0
+    /// The ids of the commands decided in a batch whose append is in flight.
+    var pendingCommandIDs: Set<UUID> = []
     // Recency list links.
     var newer: EntityRecord?
     var older: EntityRecord?
@@ -40,7 +52,7 @@ final class EntityRecord {
         self.stream = stream
     }
 
-    var isBusy: Bool { locked || !waiters.isEmpty }
+    var isBusy: Bool { locked || !waiters.isEmpty || isWriting }
 
     /// Starts over with a new guest entity that has applied nothing.
     func reset(handle: UInt32, generation: Int) {
@@ -65,6 +77,9 @@ struct QueuedCommand {
     }
 
     let command: PreparedCommand
+    /// Whether the command must run alone when its turn comes (it ran in a batch that was
+    /// given up): it neither joins a batch nor takes others into one.
+    let alone: Bool
     let continuation: CheckedContinuation<Turn, Never>
 }
 

@@ -5,13 +5,23 @@ import MessageStore
 /// back to back on its in-memory state, and the events of all of them go out in one append
 /// with one expected version. A hot entity then costs one write per batch instead of one
 /// per command.
+///
+/// Batches are pipelined: once a batch is decided and queued for writing, the entity passes
+/// to the commands queued next, which are decided as the next batch on top of the unwritten
+/// events while the first is written. Each entity has one writer: it appends the batches
+/// queued while its last append was in flight in one append, expecting the version the first
+/// of them started from. When an append fails, every batch queued behind it is given up
+/// unwritten too (they were decided on its events), the entity is dropped, and their
+/// commands run again alone.
 extension InstanceWorker {
     /// The queued commands that join the batch of the command now holding the entity: all of
     /// them, up to ``RuntimeConfiguration/maximumBatchSize``, when the module allows batches;
-    /// none otherwise (they then wait for their own turn).
+    /// none otherwise (they then wait for their own turn). A command that must run alone
+    /// ends the batch before it.
     func takeBatch(behind record: EntityRecord) -> [QueuedCommand] {
         guard configuration.maximumBatchSize > 1, !record.waiters.isEmpty, batchesCommands else { return [] }
-        let count = min(record.waiters.count, configuration.maximumBatchSize - 1)
+        let joining = record.waiters.prefix(configuration.maximumBatchSize - 1).prefix { !$0.alone }
+        let count = joining.count
         let taken = Array(record.waiters.prefix(count))
         record.waiters.removeFirst(count)
         return taken
@@ -22,16 +32,23 @@ extension InstanceWorker {
         cache.peek(entityID)?.waiters.count ?? 0
     }
 
-    /// Runs the commands in order on the entity (the caller holds it) and gives each its
-    /// outcome.
+    /// How many events an entity has applied that are not written yet (for tests).
+    func unwrittenEvents(entityID: String) -> Int64 {
+        cache.peek(entityID)?.unwrittenEvents ?? 0
+    }
+
+    /// Runs the commands in order on the entity (the caller holds it and this passes it on)
+    /// and gives each its outcome.
     ///
     /// Each handler sees the state after the events of the commands before it, applied
     /// before they are written; then every event of the batch is appended at once,
     /// expecting the version the batch started from, so that the decisions stand together
-    /// or not at all. When anything goes wrong on the way (a conflict, a failed call, a
-    /// store error, an event the module cannot apply) the entity is dropped and every
-    /// command runs alone, as if there had been no batch: batching changes how fast
-    /// commands run, never what they decide.
+    /// or not at all. The entity is passed on as soon as the append has started (see the
+    /// type's comment); the outcomes are given once it is written. When anything goes wrong
+    /// on the way (a conflict, a failed call, a store error, an event the module cannot
+    /// apply) the entity is dropped and every command runs again alone in its turn, as if
+    /// there had been no batch: batching changes how fast commands run, never what they
+    /// decide.
     func runBatch(_ commands: [PreparedCommand], on record: EntityRecord) async -> [Result<CommandOutcome, RuntimeError>] {
         var results = [Result<CommandOutcome, RuntimeError>?](repeating: nil, count: commands.count)
         let attempt: BatchAttempt
@@ -40,10 +57,25 @@ extension InstanceWorker {
         } catch {
             attempt = .runAlone(dropEntity: true)
         }
+        var decided: (decisions: [Decision], recorded: [RecordedEvent])?
         switch attempt {
         case .runAlone(let drop):
             if drop { dropEntity(record) }
-        case .decided(let decisions, let recorded):
+            passOn(record)
+        case .decided(let decisions):
+            passOn(record)
+            decided = (decisions, [])
+        case .writing(let decisions, let write):
+            if configuration.pipelinesBatches {
+                passOn(record)
+                if let recorded = await outcome(of: write) { decided = (decisions, recorded) }
+            } else {
+                let recorded = await outcome(of: write)
+                passOn(record)
+                if let recorded { decided = (decisions, recorded) }
+            }
+        }
+        if let (decisions, recorded) = decided {
             metrics.batchedCommands.increment(by: Int64(commands.count))
             batchStatistics.batches += 1
             batchStatistics.commands += commands.count
@@ -61,13 +93,9 @@ extension InstanceWorker {
                 }
             }
         }
-        // What the batch did not decide runs alone, in order, on the state the batch left.
+        // What the batch did not decide runs alone, in order, each in its turn.
         for index in commands.indices where results[index] == nil {
-            do {
-                results[index] = .success(try await executeAlone(commands[index], on: record))
-            } catch {
-                results[index] = .failure(error)
-            }
+            results[index] = await executeInTurn(entityID: record.id, command: commands[index])
         }
         return results.map { $0! }
     }
@@ -80,30 +108,39 @@ extension InstanceWorker {
         case noEvents
         /// It rejected or ignored the command.
         case refused(GuestError)
-        /// It runs alone after the batch (its command id was seen before, or earlier in the batch).
+        /// It runs alone after the batch (its command id was seen before, or earlier in the
+        /// batch, or in a batch being written).
         case alone
     }
 
     private enum BatchAttempt {
-        /// The decisions stand; `recorded` are the events written, in order.
-        case decided([Decision], recorded: [RecordedEvent])
-        /// The batch is given up; every command runs alone, after dropping the entity when it
-        /// applied events that were not written.
+        /// Nothing is written and the decisions stand.
+        case decided([Decision])
+        /// The entity applied the batch's events and queued them for writing: the decisions
+        /// stand when they are written.
+        case writing([Decision], QueuedWrite)
+        /// The batch is given up before anything was written; every command runs alone, after
+        /// dropping the entity when it applied events that will not be written.
         case runAlone(dropEntity: Bool)
     }
 
     private func attemptBatch(_ commands: [PreparedCommand], on record: EntityRecord) async throws(RuntimeError) -> BatchAttempt {
         var readStream = false
         if !isLive(record) {
+            // Batches still being written settle before the entity is rebuilt.
+            await settle(record)
             try await load(record)
             readStream = true
         }
-        let start = record.version
+        // Earlier batches may be in flight: this one decides on top of their events.
+        let start = record.version + record.unwrittenEvents
         var decisions: [Decision] = []
         var messages: [NewMessage] = []
         var idsInBatch = Set<UUID>()
         for command in commands {
-            guard seen(command, in: record) == .notSeen, idsInBatch.insert(command.commandID).inserted else {
+            guard seen(command, in: record) == .notSeen, !record.pendingCommandIDs.contains(command.commandID),
+                idsInBatch.insert(command.commandID).inserted
+            else {
                 decisions.append(.alone)
                 continue
             }
@@ -141,9 +178,17 @@ extension InstanceWorker {
             messages += new
         }
         guard !messages.isEmpty else {
-            // Nothing to write, so no expected version vouches for the decisions: as for a
-            // command alone, the entity catches up once, and the batch stands only if the
-            // stream had not moved.
+            // Nothing to write, so no expected version vouches for the decisions: they stand
+            // only once the batches they were decided on are written, and, as for a command
+            // alone, the entity catches up once and the batch stands only if the stream had
+            // not moved.
+            if record.isWriting {
+                await settle(record)
+                // One of them was not written (and the entity was dropped), or the instance
+                // was replaced meanwhile.
+                guard isLive(record) else { return .runAlone(dropEntity: false) }
+                readStream = false
+            }
             if !readStream {
                 let version = record.version
                 let generation = record.generation
@@ -151,32 +196,106 @@ extension InstanceWorker {
                 if record.version != version || record.generation != generation { return .runAlone(dropEntity: false) }
             }
             recordDecisionsWithoutEvents(decisions, commands: commands, in: record)
-            return .decided(decisions, recorded: [])
+            return .decided(decisions)
         }
-        let written: WriteResult
-        do {
-            written = try await store.append(messages, to: record.stream, expectedVersion: start < 0 ? .noStream : .version(start))
-        } catch {
-            if let error = error as? MessageStoreError, error.code == .wrongExpectedVersion { metrics.conflicts.increment() }
-            return .runAlone(dropEntity: true)
+        var decidedIDs: [UUID] = []
+        var processedWithoutEvents: [(UUID, CommandDigest)] = []
+        for (decision, command) in zip(decisions, commands) {
+            switch decision {
+            case .events: decidedIDs.append(command.commandID)
+            case .noEvents:
+                decidedIDs.append(command.commandID)
+                processedWithoutEvents.append((command.commandID, command.digest))
+            case .refused, .alone: break
+            }
         }
-        let recorded = zip(messages, written.recorded).map { message, position in
-            RecordedEvent(
-                id: message.id, type: message.type, data: message.data, metadata: message.metadata, streamName: record.stream,
-                position: position.position, globalPosition: position.globalPosition, time: position.time)
+        let write = QueuedWrite(messages: messages, start: start, commandIDs: decidedIDs, processedWithoutEvents: processedWithoutEvents)
+        record.unwrittenEvents += Int64(messages.count)
+        record.pendingCommandIDs.formUnion(decidedIDs)
+        record.writeQueue.append(write)
+        if !record.isWriting {
+            record.isWriting = true
+            // Above the callers' tasks: between two appends the writer waits for this actor,
+            // and the store waits for the writer.
+            Task(priority: writerPriority) { await self.writeQueuedBatches(of: record) }
         }
-        if isLive(record) {
-            // The events are applied already: only the entity's bookkeeping follows.
-            recordApplied(recorded[...], to: record)
-            recordDecisionsWithoutEvents(decisions, commands: commands, in: record)
-            snapshotIfDue(record)
-        } else {
-            // The instance was replaced during the append: the events are written, and the
-            // entity is rebuilt from its stream on next use.
-            record.handle = nil
+        return .writing(decisions, write)
+    }
+
+    /// The entity's batch writer: appends the batches queued so far in one append, and again
+    /// while more were queued meanwhile, then wakes the turns waiting for it to settle.
+    private func writeQueuedBatches(of record: EntityRecord) async {
+        while !record.writeQueue.isEmpty {
+            let group = record.writeQueue
+            record.writeQueue = []
+            let messages = group.flatMap(\.messages)
+            let start = group[0].start
+            var recorded: [RecordedEvent]?
+            do {
+                let written = try await store.append(messages, to: record.stream, expectedVersion: start < 0 ? .noStream : .version(start))
+                recorded = zip(messages, written.recorded).map { message, position in
+                    RecordedEvent(
+                        id: message.id, type: message.type, data: message.data, metadata: message.metadata, streamName: record.stream,
+                        position: position.position, globalPosition: position.globalPosition, time: position.time)
+                }
+            } catch {
+                if let error = error as? MessageStoreError, error.code == .wrongExpectedVersion { metrics.conflicts.increment() }
+            }
+            guard let recorded else {
+                // The batches queued meanwhile were decided on these events: none of them stands.
+                dropEntity(record)
+                let givenUp = group + record.writeQueue
+                record.writeQueue = []
+                for write in givenUp { settle(write, recorded: nil, in: record) }
+                continue
+            }
+            if isLive(record) {
+                // The events are applied already: only the entity's bookkeeping follows.
+                recordApplied(recorded[...], to: record)
+                for write in group {
+                    for (id, digest) in write.processedWithoutEvents { record.processed[id] = digest }
+                }
+            } else {
+                // The instance was replaced during the append: the events are written, and the
+                // entity is rebuilt from its stream on next use.
+                record.handle = nil
+            }
+            metrics.eventsWritten.increment(by: Int64(recorded.count))
+            batchStatistics.appends += 1
+            var offset = 0
+            for write in group {
+                settle(write, recorded: Array(recorded[offset..<(offset + write.messages.count)]), in: record)
+                offset += write.messages.count
+            }
         }
-        metrics.eventsWritten.increment(by: Int64(recorded.count))
-        return .decided(decisions, recorded: recorded)
+        record.isWriting = false
+        let waiters = record.settleWaiters
+        record.settleWaiters = []
+        for waiter in waiters { waiter.resume() }
+        snapshotIfDue(record)
+    }
+
+    /// Ends a queued batch: its events are written (`recorded`) or given up (nil).
+    private func settle(_ write: QueuedWrite, recorded: [RecordedEvent]?, in record: EntityRecord) {
+        record.unwrittenEvents -= Int64(write.messages.count)
+        record.pendingCommandIDs.subtract(write.commandIDs)
+        write.recorded = .some(recorded)
+        write.waiter?.resume(returning: recorded)
+        write.waiter = nil
+    }
+
+    /// The events of a queued batch once written, or nil when they were not.
+    private func outcome(of write: QueuedWrite) async -> [RecordedEvent]? {
+        if let recorded = write.recorded { return recorded }
+        return await withCheckedContinuation { write.waiter = $0 }
+    }
+
+    /// Waits until none of the entity's batches is being written: when one was not written,
+    /// the entity has been dropped.
+    func settle(_ record: EntityRecord) async {
+        while record.isWriting {
+            await withCheckedContinuation { record.settleWaiters.append($0) }
+        }
     }
 
     /// Commands accepted without events count as processed, as they do alone.
@@ -186,3 +305,28 @@ extension InstanceWorker {
         }
     }
 }
+
+/// A decided batch queued for the entity's writer.
+final class QueuedWrite {
+    let messages: [NewMessage]
+    /// The version the batch was decided at, which its append expects.
+    let start: Int64
+    /// The commands it decided, with events or without.
+    let commandIDs: [UUID]
+    /// The commands it accepted without events, which count as processed once it is written.
+    let processedWithoutEvents: [(UUID, CommandDigest)]
+    /// Set when the writer is done with it: the recorded events, or nil when not written.
+    var recorded: [RecordedEvent]??
+    /// The batch's leader, waiting for `recorded`.
+    var waiter: CheckedContinuation<[RecordedEvent]?, Never>?
+
+    init(messages: [NewMessage], start: Int64, commandIDs: [UUID], processedWithoutEvents: [(UUID, CommandDigest)]) {
+        self.messages = messages
+        self.start = start
+        self.commandIDs = commandIDs
+        self.processedWithoutEvents = processedWithoutEvents
+    }
+}
+
+/// The priority of an entity's batch writer: above any caller's (`.high` is 25).
+private let writerPriority = TaskPriority(rawValue: 33)

@@ -89,7 +89,11 @@ extension InstanceWorker {
 
     /// Saves the live entity's state to its snapshot stream.
     private func takeSnapshot(of record: EntityRecord) async {
-        guard usesSnapshots, isLive(record), let handle = record.handle, let eventID = record.lastEventID else { return }
+        // While a batch is being written the entity has applied events that are not in its
+        // stream yet: its state is not the state at `version`. The append that ends the
+        // batch schedules the snapshot again.
+        guard usesSnapshots, isLive(record), record.unwrittenEvents == 0, let handle = record.handle, let eventID = record.lastEventID
+        else { return }
         let position = record.version
         let appliedBytes = record.appliedBytes
         let state: [UInt8]?

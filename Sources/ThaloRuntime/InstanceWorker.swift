@@ -58,27 +58,53 @@ actor InstanceWorker<Store: MessageStore> {
     /// the others along and runs them as one batch (``runBatch(_:on:)``).
     func execute(entityID: String, command: PreparedCommand) async throws(RuntimeError) -> CommandOutcome {
         let record = entity(entityID)
-        if record.locked {
-            let turn = await withCheckedContinuation { record.waiters.append(QueuedCommand(command: command, continuation: $0)) }
-            if case .answered(let result) = turn { return try result.get() }
-        } else {
-            record.locked = true
-            // The entity's last turn was a batch: its callers are likely sending their next
-            // commands right now. Letting them queue first makes this turn a batch too,
-            // instead of one write for this command alone and one for all the others.
-            if record.lastTurnWasBatch { await Task.yield() }
-        }
-        defer { passOn(record) }
+        if case .answered(let result) = await takeTurn(on: record, command: command, alone: false) { return try result.get() }
         let queued = takeBatch(behind: record)
-        record.lastTurnWasBatch = !queued.isEmpty
-        guard !queued.isEmpty else { return try await executeAlone(command, on: record) }
+        // While batches are being written a command decides on top of them, as a batch of
+        // its own, instead of waiting for them to be written.
+        let joinsWrites = record.isWriting && batchesCommands && configuration.maximumBatchSize > 1 && configuration.pipelinesBatches
+        record.lastTurnWasBatch = !queued.isEmpty || joinsWrites
+        guard !queued.isEmpty || joinsWrites else {
+            defer { passOn(record) }
+            return try await executeAlone(command, on: record)
+        }
         let results = await runBatch([command] + queued.map(\.command), on: record)
         for (waiter, result) in zip(queued, results.dropFirst()) { waiter.continuation.resume(returning: .answered(result)) }
         return try results[0].get()
     }
 
+    /// Runs a command alone when its turn on the entity comes, behind the commands queued
+    /// now: for the commands of a batch that was given up after the entity was passed on.
+    func executeInTurn(entityID: String, command: PreparedCommand) async -> Result<CommandOutcome, RuntimeError> {
+        let record = entity(entityID)
+        _ = await takeTurn(on: record, command: command, alone: true)
+        defer { passOn(record) }
+        do {
+            return .success(try await executeAlone(command, on: record))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Waits until the command holds the entity, or was answered in another command's batch.
+    private func takeTurn(on record: EntityRecord, command: PreparedCommand, alone: Bool) async -> QueuedCommand.Turn {
+        if record.locked {
+            return await withCheckedContinuation { record.waiters.append(QueuedCommand(command: command, alone: alone, continuation: $0)) }
+        }
+        record.locked = true
+        // The entity's last turn was a batch: its callers are likely sending their next
+        // commands right now. Letting them queue first makes this turn a batch too,
+        // instead of one write for this command alone and one for all the others. (While
+        // batches are being written there is no need: whatever is decided now is written
+        // in one append when they are.)
+        if !alone && record.lastTurnWasBatch && !record.isWriting { await Task.yield() }
+        return .holdsEntity
+    }
+
     /// Runs one command through the ``CommandLoop``; the caller holds the entity.
     func executeAlone(_ command: PreparedCommand, on record: EntityRecord) async throws(RuntimeError) -> CommandOutcome {
+        // A command alone decides on written state only.
+        await settle(record)
         var loop = CommandLoop(maximumConflicts: configuration.maximumConflictRetries)
         var action = loop.start(entityIsLive: isLive(record), seen: seen(command, in: record))
         var refusal: GuestError?
@@ -325,7 +351,7 @@ actor InstanceWorker<Store: MessageStore> {
     }
 
     /// Hands the entity to the first waiting command, or frees it.
-    private func passOn(_ record: EntityRecord) {
+    func passOn(_ record: EntityRecord) {
         if record.waiters.isEmpty {
             record.locked = false
         } else {

@@ -115,6 +115,7 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
                 let counted = await worker.batchStatistics
                 total.batches += counted.batches
                 total.commands += counted.commands
+                total.appends += counted.appends
             }
         }
         return total
@@ -123,6 +124,11 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
     /// How many commands wait for an entity that is busy (for tests of batches).
     func queuedCommands(aggregate name: String, id: String) async throws(RuntimeError) -> Int {
         try await aggregate(name).worker(for: id).queuedCommands(entityID: id)
+    }
+
+    /// How many events an entity has applied that are not written yet (for tests).
+    func unwrittenEvents(aggregate name: String, id: String) async throws(RuntimeError) -> Int64 {
+        try await aggregate(name).worker(for: id).unwrittenEvents(entityID: id)
     }
 
     /// The running version of an aggregate, loading the newest published one on first use.

@@ -31,6 +31,10 @@ public struct RuntimeConfiguration: Sendable {
     /// docs/module-contract.md): commands queued behind the entity run back to back and
     /// their events are written in one append. 1 turns batches off.
     public var maximumBatchSize: Int
+    /// Whether the next batch on a busy entity is decided while the one before it is being
+    /// written (see ``InstanceWorker``'s batches). Off, the entity waits for each batch's
+    /// append before deciding the next: the benchmarks' baseline for the pipeline.
+    public var pipelinesBatches: Bool
 
     /// The default node name: the host name and the process id.
     public static var defaultNodeID: String {
@@ -49,9 +53,11 @@ public struct RuntimeConfiguration: Sendable {
         deadLetterAttempts: Int = 3,
         nodeID: String = RuntimeConfiguration.defaultNodeID,
         snapshotEvery: Int = 100,
-        maximumBatchSize: Int = 64
+        maximumBatchSize: Int = 64,
+        pipelinesBatches: Bool = true
     ) {
         self.maximumBatchSize = max(1, maximumBatchSize)
+        self.pipelinesBatches = pipelinesBatches
         self.snapshotEvery = max(0, snapshotEvery)
         self.nodeID = nodeID
         self.cacheCapacity = cacheCapacity

@@ -49,6 +49,9 @@ public struct BatchStatistics: Sendable, Hashable {
     public var batches = 0
     /// Commands decided in those batches.
     public var commands = 0
+    /// Appends that wrote the events of batches (one append may write several batches
+    /// decided while the one before it was being written).
+    public var appends = 0
 
     public init() {}
 }

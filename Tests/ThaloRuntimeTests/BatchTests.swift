@@ -17,6 +17,8 @@ final class AppendProbe: MessageStore, Sendable {
         var appends = 0
         var arrived = 0
         var holding = false
+        /// Whether only appends of more than one message are held.
+        var holdingOnlyBatches = false
         var waiters: [CheckedContinuation<Void, Never>] = []
         /// Runs once, before the first append of more than one message.
         var beforeBatchAppend: (@Sendable () async throws -> Void)?
@@ -34,14 +36,20 @@ final class AppendProbe: MessageStore, Sendable {
     /// Holds the next appends to the watched stream until ``release()``.
     func hold() { state.withLock { $0.holding = true } }
 
-    func release() {
+    /// Lets the held appends go; with `thenHoldingBatches`, the next appends of more than one
+    /// message are held again.
+    func release(thenHoldingBatches: Bool = false) {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.holding = false
+            state.holding = thenHoldingBatches
+            state.holdingOnlyBatches = thenHoldingBatches
             defer { state.waiters = [] }
             return state.waiters
         }
         for waiter in waiters { waiter.resume() }
     }
+
+    /// Appends to the watched stream that have arrived, held or not.
+    var arrivals: Int { state.withLock { $0.arrived } }
 
     /// Waits until `count` appends to the watched stream have arrived in all.
     func waitForArrivals(_ count: Int) async throws {
@@ -59,7 +67,7 @@ final class AppendProbe: MessageStore, Sendable {
             await withCheckedContinuation { continuation in
                 let go = state.withLock { state -> Bool in
                     state.arrived += 1
-                    guard state.holding else { return true }
+                    guard state.holding, !state.holdingOnlyBatches || messages.count > 1 else { return true }
                     state.waiters.append(continuation)
                     return false
                 }
@@ -104,11 +112,12 @@ func waitUntil(_ what: String, _ condition: @Sendable () async throws -> Bool) a
 /// ``AppendProbe`` watching `stream`, with the examples published.
 private func withProbedRuntime(
     _ backend: Backend = .memory, watching stream: StreamName, publishing examples: [String] = ["bank_account"],
+    configuration: RuntimeConfiguration = RuntimeConfiguration(instancesPerModule: 1),
     _ body: @Sendable (Runtime<AnyModuleStore>, AppendProbe) async throws -> Void
 ) async throws {
     try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
         let probe = AppendProbe(store, watching: stream)
-        let runtime = Runtime(store: AnyModuleStore(AnyMessageStore(probe)), configuration: RuntimeConfiguration(instancesPerModule: 1))
+        let runtime = Runtime(store: AnyModuleStore(AnyMessageStore(probe)), configuration: configuration)
         for example in examples {
             let built = try await ExampleModules.shared.build(example)
             try await runtime.publish(schema: built.schema, wasm: built.wasm)
@@ -277,6 +286,116 @@ struct BatchTests {
             }
             #expect(probe.appends == 4)
             #expect(await runtime.batchStatistics().batches == 0)
+        }
+    }
+
+    @Test("the next batch is decided on the one being written and appended after it; no snapshot holds unwritten events")
+    func nextBatchIsDecidedDuringTheWrite() async throws {
+        let configuration = RuntimeConfiguration(instancesPerModule: 1, snapshotEvery: 3, maximumBatchSize: 2)
+        try await withProbedRuntime(watching: "bankAccount-b5", configuration: configuration) { runtime, probe in
+            _ = try await runtime.execute(bank("b5", "open_account", ["initial_balance": 0]))
+            probe.hold()
+            let first = Task { try await runtime.execute(bank("b5", "deposit_funds", ["amount": 1])) }
+            try await probe.waitForArrivals(2)
+            let tasks = try await queue(
+                [
+                    bank("b5", "deposit_funds", ["amount": 10]),
+                    bank("b5", "deposit_funds", ["amount": 20]),
+                    bank("b5", "deposit_funds", ["amount": 100]),
+                    // Possible only on the balance the three deposits before it leave.
+                    bank("b5", "withdraw_funds", ["amount": 131]),
+                ], on: runtime, aggregate: "BankAccount", id: "b5")
+            // The deposit goes through; the first batch (10, 20) is held while it is written.
+            probe.release(thenHoldingBatches: true)
+            #expect(try await first.value.outcome.events.map(\.position) == [1])
+            try await probe.waitForArrivals(3)
+            // Meanwhile the second batch (100, -131) is decided on top of the first: the
+            // entity applied all four deposits and the withdrawal, nothing waits in its queue,
+            // and the second append has not started.
+            try await waitUntil("the second batch decided") {
+                try await runtime.unwrittenEvents(aggregate: "BankAccount", id: "b5") == 4
+            }
+            #expect(try await runtime.queuedCommands(aggregate: "BankAccount", id: "b5") == 0)
+            try await Task.sleep(for: .milliseconds(50))
+            #expect(probe.arrivals == 3)
+            // The first batch is written, which makes a snapshot due (4 events since none).
+            // It is taken while the second batch is held: the entity's state then includes
+            // that batch, so no snapshot may be written from it.
+            probe.release(thenHoldingBatches: true)
+            try await probe.waitForArrivals(4)
+            await runtime.snapshotsSettled()
+            let snapshotStream = StreamName(category: "bankAccount", id: "b5", types: ["snapshot"])
+            #expect(try await probe.readWholeStream(snapshotStream).isEmpty)
+            probe.release()
+            var positions: [[Int64]] = []
+            for task in tasks { positions.append(try await task.value.outcome.events.map(\.position)) }
+            #expect(positions == [[2], [3], [4], [5]])
+            #expect(probe.appends == 4)
+            // Once the second batch is written, the snapshot is taken, at its last event.
+            await runtime.snapshotsSettled()
+            #expect(try await probe.readWholeStream(snapshotStream).compactMap(Snapshot.init).map(\.position) == [5])
+            // A new runtime restores it and decides on the right balance.
+            let restarted = Runtime(store: AnyModuleStore(AnyMessageStore(probe)), configuration: configuration)
+            let built = try await ExampleModules.shared.build("bank_account")
+            try await restarted.publish(schema: built.schema, wasm: built.wasm)
+            _ = try await restarted.execute(bank("b5", "deposit_funds", ["amount": 31]))
+            _ = try await restarted.execute(bank("b5", "withdraw_funds", ["amount": 31]))
+            #expect(await runtime.batchStatistics().batches == 2)
+            #expect(try await runtime.unwrittenEvents(aggregate: "BankAccount", id: "b5") == 0)
+            #expect(try await runtime.entity(aggregate: "BankAccount", id: "b5").state?["balance"] == 0)
+            let overdraft = await #expect(throws: RuntimeError.self) {
+                try await runtime.execute(bank("b5", "withdraw_funds", ["amount": 1]))
+            }
+            #expect(overdraft?.code == .rejected)
+        }
+    }
+
+    @Test("when a batch's append fails, the batch decided on top of it is never appended: both run again alone")
+    func failedBatchTakesTheNextOneAlong() async throws {
+        try await withProbedRuntime(
+            watching: "bankAccount-b6", configuration: RuntimeConfiguration(instancesPerModule: 1, maximumBatchSize: 2)
+        ) { runtime, probe in
+            _ = try await runtime.execute(bank("b6", "open_account", ["initial_balance": 0]))
+            probe.hold()
+            let first = Task { try await runtime.execute(bank("b6", "deposit_funds", ["amount": 1])) }
+            try await probe.waitForArrivals(2)
+            let tasks = try await queue(
+                [
+                    bank("b6", "deposit_funds", ["amount": 10]),
+                    bank("b6", "deposit_funds", ["amount": 20]),
+                    bank("b6", "deposit_funds", ["amount": 100]),
+                    bank("b6", "withdraw_funds", ["amount": 131]),
+                ], on: runtime, aggregate: "BankAccount", id: "b6")
+            probe.release(thenHoldingBatches: true)
+            #expect(try await first.value.outcome.events.map(\.position) == [1])
+            try await probe.waitForArrivals(3)
+            try await waitUntil("the second batch decided") {
+                try await runtime.unwrittenEvents(aggregate: "BankAccount", id: "b6") == 4
+            }
+            // Another writer gets in just before the first batch's append.
+            probe.beforeBatchAppend {
+                _ = try await probe.base.append(
+                    [NewMessage(type: "DepositedFunds", data: #"{"amount":1000}"#)], to: "bankAccount-b6", expectedVersion: .version(1))
+            }
+            probe.release()
+            for task in tasks { #expect(try await task.value.outcome.events.count == 1) }
+            let recorded = try await probe.readWholeStream("bankAccount-b6")
+            // The open, the deposit of 1, the other writer's 1000, then each command once.
+            #expect(recorded.map(\.position) == Array(0...6))
+            #expect(recorded[2].data == #"{"amount":1000}"#)
+            #expect(recorded.filter { $0.type == "DepositedFunds" }.count == 5)
+            #expect(recorded.filter { $0.type == "WithdrewFunds" }.count == 1)
+            #expect(Set(recorded.map(\.id)).count == recorded.count)
+            // Neither batch stands; the second was never appended.
+            #expect(await runtime.batchStatistics().batches == 0)
+            #expect(probe.appends == 7)
+            #expect(try await runtime.unwrittenEvents(aggregate: "BankAccount", id: "b6") == 0)
+            #expect(try await runtime.entity(aggregate: "BankAccount", id: "b6").state?["balance"] == 1000)
+            _ = try await runtime.execute(bank("b6", "withdraw_funds", ["amount": 1000]))
+            let overdraft = await #expect(throws: RuntimeError.self) {
+                try await runtime.execute(bank("b6", "withdraw_funds", ["amount": 1]))
+            }
+            #expect(overdraft?.code == .rejected)
         }
     }
 
