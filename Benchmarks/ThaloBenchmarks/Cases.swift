@@ -39,7 +39,13 @@ enum StoreCases {
             raw[callers] = result
             report.add(["raw append", name, "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99), "1.00"])
         }
-        return try await executeCases(store: try make(), name: name, module: module, duration: duration, report: report, raw: raw)
+        let rawAppend: @Sendable (Int, Int) async throws -> Void = { caller, index in
+            try await rawStore.append(
+                [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "interleaved-\(caller)x\(index)"),
+                expectedVersion: nil)
+        }
+        return try await executeCases(
+            store: try make(), name: name, module: module, duration: duration, report: report, raw: raw, rawAppend: rawAppend)
     }
 
     static func runPostgres(
@@ -83,7 +89,8 @@ enum StoreCases {
     /// Runs the execute cases and returns the measurements of the 10,000-entity case by callers.
     @discardableResult
     static func executeCases<Store: MessageStore & ModuleStorage>(
-        store: Store, name: String, module: BankAccountModule, duration: Duration, report: Report, raw: [Int: Measurement]
+        store: Store, name: String, module: BankAccountModule, duration: Duration, report: Report, raw: [Int: Measurement],
+        rawAppend: (@Sendable (Int, Int) async throws -> Void)? = nil
     ) async throws -> [Int: Measurement] {
         var spread: [Int: Measurement] = [:]
         let runtime = Runtime(store: store, configuration: RuntimeConfiguration(consumesCommands: false), logger: quiet)
@@ -130,10 +137,43 @@ enum StoreCases {
                 let batches = after.batches - before.batches
                 if batches > 0 {
                     let commands = after.commands - before.commands
+                    let appends = after.appends - before.appends
                     print(
                         "  \(label), \(callers) callers: \(commands) of \(result.operations) commands ran in \(batches) batches "
-                            + "(\(format(Double(commands) / Double(batches), 1)) per batch)")
+                            + "(\(format(Double(commands) / Double(batches), 1)) per batch), written in \(appends) appends "
+                            + "(\(format(Double(commands) / Double(max(1, appends)), 1)) commands per append)")
                 }
+            }
+        }
+        if let rawAppend {
+            // The hot entity again, taking turns with raw append and with a runtime that
+            // waits for each batch's append before deciding the next, in short slices: the
+            // disk's speed drifts during a run, and all three meet the same drift.
+            let serial = Runtime(
+                store: store, configuration: RuntimeConfiguration(consumesCommands: false, pipelinesBatches: false), logger: quiet)
+            _ = try await serial.execute(
+                CommandRequest(aggregate: "BankAccount", id: "hot-serial", command: "open_account", payload: ["initial_balance": 0]))
+            let interleaved = try await measureInterleaved(
+                callers: 8, duration: duration * 3,
+                [
+                    rawAppend,
+                    { _, _ in
+                        _ = try await runtime.execute(
+                            CommandRequest(aggregate: "BankAccount", id: "hot", command: "deposit_funds", payload: ["amount": 1]))
+                    },
+                    { _, _ in
+                        _ = try await serial.execute(
+                            CommandRequest(aggregate: "BankAccount", id: "hot-serial", command: "deposit_funds", payload: ["amount": 1]))
+                    },
+                ])
+            let labels = [
+                "raw append, interleaved", "execute, one hot entity, interleaved", "execute, one hot entity, interleaved, pipeline off",
+            ]
+            for (label, result) in zip(labels, interleaved) {
+                report.add([
+                    label, name, "8", formatRate(result.throughput), format(result.p50), format(result.p99),
+                    format(result.throughput / interleaved[0].throughput, 2),
+                ])
             }
         }
         return spread

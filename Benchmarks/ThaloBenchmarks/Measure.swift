@@ -18,6 +18,27 @@ struct Measurement: Sendable {
     var p99: Double { percentile(0.99) }
 }
 
+/// Runs each of `operations` from `callers` concurrent tasks, taking turns in `slices` slices
+/// of `duration / slices` each, so that all of them meet the same machine (a disk whose
+/// speed drifts over a run skews ratios between cases measured one after the other).
+func measureInterleaved(
+    callers: Int, duration: Duration, slices: Int = 8, _ operations: [@Sendable (Int, Int) async throws -> Void]
+) async throws -> [Measurement] {
+    var totals = operations.map { _ in Measurement(operations: 0, seconds: 0, latencies: []) }
+    for slice in 0..<slices {
+        for (index, operation) in operations.enumerated() {
+            let part = try await measure(
+                callers: callers, duration: duration / slices, warmup: slice == 0 ? .milliseconds(500) : .milliseconds(50)
+            ) { caller, count in try await operation(caller, count + slice * 1_000_000) }
+            totals[index].operations += part.operations
+            totals[index].seconds += part.seconds
+            totals[index].latencies += part.latencies
+        }
+    }
+    for index in totals.indices { totals[index].latencies.sort() }
+    return totals
+}
+
 /// Runs `operation(caller, index)` from `callers` concurrent tasks for `duration`.
 func measure(
     callers: Int, duration: Duration, warmup: Duration = .milliseconds(500),
