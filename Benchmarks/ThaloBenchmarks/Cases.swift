@@ -146,34 +146,41 @@ enum StoreCases {
             }
         }
         if let rawAppend {
-            // The hot entity again, taking turns with raw append and with a runtime that
-            // waits for each batch's append before deciding the next, in short slices: the
-            // disk's speed drifts during a run, and all three meet the same drift.
+            // The target ratios again, each case taking turns with raw append in short slices:
+            // the disk's speed drifts during a run (by a factor of two on some machines), and
+            // cases measured one after the other meet different disks. The hot entity also
+            // takes turns with a runtime that waits for each batch's append before deciding
+            // the next (the pipeline off).
             let serial = Runtime(
                 store: store, configuration: RuntimeConfiguration(consumesCommands: false, pipelinesBatches: false), logger: quiet)
             _ = try await serial.execute(
                 CommandRequest(aggregate: "BankAccount", id: "hot-serial", command: "open_account", payload: ["initial_balance": 0]))
-            let interleaved = try await measureInterleaved(
-                callers: 8, duration: duration * 3,
-                [
-                    rawAppend,
-                    { _, _ in
-                        _ = try await runtime.execute(
-                            CommandRequest(aggregate: "BankAccount", id: "hot", command: "deposit_funds", payload: ["amount": 1]))
-                    },
-                    { _, _ in
-                        _ = try await serial.execute(
-                            CommandRequest(aggregate: "BankAccount", id: "hot-serial", command: "deposit_funds", payload: ["amount": 1]))
-                    },
-                ])
-            let labels = [
-                "raw append, interleaved", "execute, one hot entity, interleaved", "execute, one hot entity, interleaved, pipeline off",
-            ]
-            for (label, result) in zip(labels, interleaved) {
-                report.add([
-                    label, name, "8", formatRate(result.throughput), format(result.p50), format(result.p99),
-                    format(result.throughput / interleaved[0].throughput, 2),
-                ])
+            func deposit(_ runtime: Runtime<Store>, _ id: @escaping @Sendable (Int, Int) -> String)
+                -> @Sendable (Int, Int) async throws
+                -> Void
+            {
+                { caller, index in
+                    _ = try await runtime.execute(
+                        CommandRequest(aggregate: "BankAccount", id: id(caller, index), command: "deposit_funds", payload: ["amount": 1]))
+                }
+            }
+            let spreadID: @Sendable (Int, Int) -> String = { caller, index in "a\((caller * 7919 + index) % entities)" }
+            for callers in [1, 8] {
+                var cases: [(String, @Sendable (Int, Int) async throws -> Void)] = [
+                    ("raw append, interleaved", rawAppend),
+                    ("execute, 10,000 entities, interleaved", deposit(runtime, spreadID)),
+                    ("execute, one hot entity, interleaved", deposit(runtime) { _, _ in "hot" }),
+                ]
+                if callers == 8 {
+                    cases.append(("execute, one hot entity, interleaved, pipeline off", deposit(serial) { _, _ in "hot-serial" }))
+                }
+                let results = try await measureInterleaved(callers: callers, duration: duration * 2, cases.map(\.1))
+                for ((label, _), result) in zip(cases, results) {
+                    report.add([
+                        label, name, "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99),
+                        format(result.throughput / results[0].throughput, 2),
+                    ])
+                }
             }
         }
         return spread
