@@ -43,8 +43,9 @@ extension InstanceWorker {
     /// Each handler sees the state after the events of the commands before it, applied
     /// before they are written; then every event of the batch is appended at once,
     /// expecting the version the batch started from, so that the decisions stand together
-    /// or not at all. The entity is passed on as soon as the append has started (see the
-    /// type's comment); the outcomes are given once it is written. When anything goes wrong
+    /// or not at all. The entity is passed on as soon as the batch is queued for writing (see
+    /// the type's comment; with ``RuntimeConfiguration/pipelinesBatches`` off, once it is
+    /// written); the outcomes are given once it is written. When anything goes wrong
     /// on the way (a conflict, a failed call, a store error, an event the module cannot
     /// apply) the entity is dropped and every command runs again alone in its turn, as if
     /// there had been no batch: batching changes how fast commands run, never what they

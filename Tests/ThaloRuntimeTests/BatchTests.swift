@@ -139,6 +139,34 @@ private func queue(
     return tasks
 }
 
+/// Opens account `id` and makes two batches of two commands each on it (the runtime's
+/// batches hold at most 2): deposits of 10 and 20, then a deposit of 100 and a withdrawal of
+/// 131 that only the three deposits before it make possible. Returns once the first batch's
+/// append is held by `probe` and the second batch is decided on top of it, with the tasks of
+/// the four commands.
+private func twoBatchesInFlight(
+    _ id: String, runtime: Runtime<AnyModuleStore>, probe: AppendProbe
+) async throws -> [Task<CommandResult, any Error>] {
+    _ = try await runtime.execute(bank(id, "open_account", ["initial_balance": 0]))
+    probe.hold()
+    let first = Task { try await runtime.execute(bank(id, "deposit_funds", ["amount": 1])) }
+    try await probe.waitForArrivals(2)
+    let tasks = try await queue(
+        [
+            bank(id, "deposit_funds", ["amount": 10]),
+            bank(id, "deposit_funds", ["amount": 20]),
+            bank(id, "deposit_funds", ["amount": 100]),
+            bank(id, "withdraw_funds", ["amount": 131]),
+        ], on: runtime, aggregate: "BankAccount", id: id)
+    // The deposit of 1 goes through; the first batch's append is held.
+    probe.release(thenHoldingBatches: true)
+    #expect(try await first.value.outcome.events.map(\.position) == [1])
+    try await probe.waitForArrivals(3)
+    // The entity applied the four commands of both batches.
+    try await waitUntil("the second batch decided") { try await runtime.unwrittenEvents(aggregate: "BankAccount", id: id) == 4 }
+    return tasks
+}
+
 @Suite("Runtime: commands queued for one entity run as a batch (contract 1.2)")
 struct BatchTests {
     @Test("modules report the contract they implement: 1.2 when the aggregate opts in (Swift and Rust SDKs), else 1.1")
@@ -293,28 +321,10 @@ struct BatchTests {
     func nextBatchIsDecidedDuringTheWrite() async throws {
         let configuration = RuntimeConfiguration(instancesPerModule: 1, snapshotEvery: 3, maximumBatchSize: 2)
         try await withProbedRuntime(watching: "bankAccount-b5", configuration: configuration) { runtime, probe in
-            _ = try await runtime.execute(bank("b5", "open_account", ["initial_balance": 0]))
-            probe.hold()
-            let first = Task { try await runtime.execute(bank("b5", "deposit_funds", ["amount": 1])) }
-            try await probe.waitForArrivals(2)
-            let tasks = try await queue(
-                [
-                    bank("b5", "deposit_funds", ["amount": 10]),
-                    bank("b5", "deposit_funds", ["amount": 20]),
-                    bank("b5", "deposit_funds", ["amount": 100]),
-                    // Possible only on the balance the three deposits before it leave.
-                    bank("b5", "withdraw_funds", ["amount": 131]),
-                ], on: runtime, aggregate: "BankAccount", id: "b5")
-            // The deposit goes through; the first batch (10, 20) is held while it is written.
-            probe.release(thenHoldingBatches: true)
-            #expect(try await first.value.outcome.events.map(\.position) == [1])
-            try await probe.waitForArrivals(3)
-            // Meanwhile the second batch (100, -131) is decided on top of the first: the
-            // entity applied all four deposits and the withdrawal, nothing waits in its queue,
-            // and the second append has not started.
-            try await waitUntil("the second batch decided") {
-                try await runtime.unwrittenEvents(aggregate: "BankAccount", id: "b5") == 4
-            }
+            // The first batch (10, 20) is held while it is written; meanwhile the second
+            // (100, -131) is decided on top of it.
+            let tasks = try await twoBatchesInFlight("b5", runtime: runtime, probe: probe)
+            // Nothing waits in the entity's queue, and the second append has not started.
             #expect(try await runtime.queuedCommands(aggregate: "BankAccount", id: "b5") == 0)
             try await Task.sleep(for: .milliseconds(50))
             #expect(probe.arrivals == 3)
@@ -355,23 +365,7 @@ struct BatchTests {
         try await withProbedRuntime(
             watching: "bankAccount-b6", configuration: RuntimeConfiguration(instancesPerModule: 1, maximumBatchSize: 2)
         ) { runtime, probe in
-            _ = try await runtime.execute(bank("b6", "open_account", ["initial_balance": 0]))
-            probe.hold()
-            let first = Task { try await runtime.execute(bank("b6", "deposit_funds", ["amount": 1])) }
-            try await probe.waitForArrivals(2)
-            let tasks = try await queue(
-                [
-                    bank("b6", "deposit_funds", ["amount": 10]),
-                    bank("b6", "deposit_funds", ["amount": 20]),
-                    bank("b6", "deposit_funds", ["amount": 100]),
-                    bank("b6", "withdraw_funds", ["amount": 131]),
-                ], on: runtime, aggregate: "BankAccount", id: "b6")
-            probe.release(thenHoldingBatches: true)
-            #expect(try await first.value.outcome.events.map(\.position) == [1])
-            try await probe.waitForArrivals(3)
-            try await waitUntil("the second batch decided") {
-                try await runtime.unwrittenEvents(aggregate: "BankAccount", id: "b6") == 4
-            }
+            let tasks = try await twoBatchesInFlight("b6", runtime: runtime, probe: probe)
             // Another writer gets in just before the first batch's append.
             probe.beforeBatchAppend {
                 _ = try await probe.base.append(
