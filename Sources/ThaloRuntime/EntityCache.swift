@@ -30,18 +30,12 @@ final class EntityRecord {
     var waiters: [QueuedCommand] = []
     /// Whether the last command run on the entity ran in a batch with others.
     var lastTurnWasBatch = false
-    /// Decided batches whose events the entity has applied, waiting to be appended (see
-    /// ``InstanceWorker/runBatch(_:on:)``), oldest first.
-    var writeQueue: [QueuedWrite] = []
-    /// Whether the entity's batch writer is running: an append is in flight or queued.
-    var isWriting = false
+    /// Decided batches whose events the entity has applied and the store has not written
+    /// yet, oldest first: those of the append in flight, then those queued behind it (see
+    /// ``InstanceWorker/runBatch(_:on:)``).
+    var unwrittenBatches: [QueuedWrite] = []
     /// Turns waiting for the batch writer to finish.
     var settleWaiters: [CheckedContinuation<Void, Never>] = []
-    /// Events the entity has applied that are not written yet: the entity's decisions stand
-    /// at `version + unwrittenEvents`.
-    var unwrittenEvents: Int64 = 0
-    /// The ids of the commands decided in a batch whose append is in flight.
-    var pendingCommandIDs: Set<UUID> = []
     // Recency list links.
     var newer: EntityRecord?
     var older: EntityRecord?
@@ -53,6 +47,18 @@ final class EntityRecord {
     }
 
     var isBusy: Bool { locked || !waiters.isEmpty || isWriting }
+
+    /// Whether the entity's batch writer is running: it runs while there are unwritten batches.
+    var isWriting: Bool { !unwrittenBatches.isEmpty }
+
+    /// Events the entity has applied that are not written yet: its decisions stand at
+    /// `version + unwrittenEvents`.
+    var unwrittenEvents: Int64 { unwrittenBatches.reduce(0) { $0 + Int64($1.messages.count) } }
+
+    /// Whether a batch not written yet decided the command.
+    func isDecidedUnwritten(_ commandID: UUID) -> Bool {
+        unwrittenBatches.contains { $0.commandIDs.contains(commandID) }
+    }
 
     /// Starts over with a new guest entity that has applied nothing.
     func reset(handle: UInt32, generation: Int) {

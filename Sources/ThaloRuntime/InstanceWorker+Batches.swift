@@ -67,14 +67,10 @@ extension InstanceWorker {
             passOn(record)
             decided = (decisions, [])
         case .writing(let decisions, let write):
-            if configuration.pipelinesBatches {
-                passOn(record)
-                if let recorded = await outcome(of: write) { decided = (decisions, recorded) }
-            } else {
-                let recorded = await outcome(of: write)
-                passOn(record)
-                if let recorded { decided = (decisions, recorded) }
-            }
+            if configuration.pipelinesBatches { passOn(record) }
+            let recorded = await outcome(of: write)
+            if !configuration.pipelinesBatches { passOn(record) }
+            if let recorded { decided = (decisions, recorded) }
         }
         if let (decisions, recorded) = decided {
             metrics.batchedCommands.increment(by: Int64(commands.count))
@@ -139,7 +135,7 @@ extension InstanceWorker {
         var messages: [NewMessage] = []
         var idsInBatch = Set<UUID>()
         for command in commands {
-            guard seen(command, in: record) == .notSeen, !record.pendingCommandIDs.contains(command.commandID),
+            guard seen(command, in: record) == .notSeen, !record.isDecidedUnwritten(command.commandID),
                 idsInBatch.insert(command.commandID).inserted
             else {
                 decisions.append(.alone)
@@ -211,11 +207,9 @@ extension InstanceWorker {
             }
         }
         let write = QueuedWrite(messages: messages, start: start, commandIDs: decidedIDs, processedWithoutEvents: processedWithoutEvents)
-        record.unwrittenEvents += Int64(messages.count)
-        record.pendingCommandIDs.formUnion(decidedIDs)
-        record.writeQueue.append(write)
-        if !record.isWriting {
-            record.isWriting = true
+        let startsWriter = !record.isWriting
+        record.unwrittenBatches.append(write)
+        if startsWriter {
             // Above the callers' tasks: between two appends the writer waits for this actor,
             // and the store waits for the writer.
             Task(priority: writerPriority) { await self.writeQueuedBatches(of: record) }
@@ -226,9 +220,8 @@ extension InstanceWorker {
     /// The entity's batch writer: appends the batches queued so far in one append, and again
     /// while more were queued meanwhile, then wakes the turns waiting for it to settle.
     private func writeQueuedBatches(of record: EntityRecord) async {
-        while !record.writeQueue.isEmpty {
-            let group = record.writeQueue
-            record.writeQueue = []
+        while !record.unwrittenBatches.isEmpty {
+            let group = record.unwrittenBatches
             let messages = group.flatMap(\.messages)
             let start = group[0].start
             var recorded: [RecordedEvent]?
@@ -245,11 +238,12 @@ extension InstanceWorker {
             guard let recorded else {
                 // The batches queued meanwhile were decided on these events: none of them stands.
                 dropEntity(record)
-                let givenUp = group + record.writeQueue
-                record.writeQueue = []
-                for write in givenUp { settle(write, recorded: nil, in: record) }
+                let givenUp = record.unwrittenBatches
+                record.unwrittenBatches = []
+                for write in givenUp { finish(write, recorded: nil) }
                 continue
             }
+            record.unwrittenBatches.removeFirst(group.count)
             if isLive(record) {
                 // The events are applied already: only the entity's bookkeeping follows.
                 recordApplied(recorded[...], to: record)
@@ -265,11 +259,10 @@ extension InstanceWorker {
             batchStatistics.appends += 1
             var offset = 0
             for write in group {
-                settle(write, recorded: Array(recorded[offset..<(offset + write.messages.count)]), in: record)
+                finish(write, recorded: Array(recorded[offset..<(offset + write.messages.count)]))
                 offset += write.messages.count
             }
         }
-        record.isWriting = false
         let waiters = record.settleWaiters
         record.settleWaiters = []
         for waiter in waiters { waiter.resume() }
@@ -277,9 +270,7 @@ extension InstanceWorker {
     }
 
     /// Ends a queued batch: its events are written (`recorded`) or given up (nil).
-    private func settle(_ write: QueuedWrite, recorded: [RecordedEvent]?, in record: EntityRecord) {
-        record.unwrittenEvents -= Int64(write.messages.count)
-        record.pendingCommandIDs.subtract(write.commandIDs)
+    private func finish(_ write: QueuedWrite, recorded: [RecordedEvent]?) {
         write.recorded = .some(recorded)
         write.waiter?.resume(returning: recorded)
         write.waiter = nil

@@ -92,7 +92,7 @@ extension InstanceWorker {
         // While a batch is being written the entity has applied events that are not in its
         // stream yet: its state is not the state at `version`. The append that ends the
         // batch schedules the snapshot again.
-        guard usesSnapshots, isLive(record), record.unwrittenEvents == 0, let handle = record.handle, let eventID = record.lastEventID
+        guard usesSnapshots, isLive(record), !record.isWriting, let handle = record.handle, let eventID = record.lastEventID
         else { return }
         let position = record.version
         let appliedBytes = record.appliedBytes
