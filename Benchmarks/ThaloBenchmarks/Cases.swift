@@ -24,13 +24,17 @@ enum StoreCases {
         raw: inout [Int: Measurement]
     ) async throws -> [Int: Measurement] {
         let rawStore = try make()
-        for callers in [1, 8] {
-            let before = (rawStore as? SQLiteMessageStore)?.groupStatistics
-            let result = try await measure(callers: callers, duration: duration) { caller, index in
+        /// One raw append of a deposit, to a stream of its own under `prefix`.
+        func rawAppend(_ prefix: String) -> @Sendable (Int, Int) async throws -> Void {
+            { caller, index in
                 try await rawStore.append(
-                    [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "raw\(callers)-\(caller)x\(index)"),
+                    [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "\(prefix)-\(caller)x\(index)"),
                     expectedVersion: nil)
             }
+        }
+        for callers in [1, 8] {
+            let before = (rawStore as? SQLiteMessageStore)?.groupStatistics
+            let result = try await measure(callers: callers, duration: duration, rawAppend("raw\(callers)"))
             if let before, let after = (rawStore as? SQLiteMessageStore)?.groupStatistics {
                 print(
                     "  writes per commit: \(format(Double(after.writes - before.writes) / Double(max(1, after.commits - before.commits)), 2))"
@@ -39,13 +43,9 @@ enum StoreCases {
             raw[callers] = result
             report.add(["raw append", name, "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99), "1.00"])
         }
-        let rawAppend: @Sendable (Int, Int) async throws -> Void = { caller, index in
-            try await rawStore.append(
-                [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "interleaved-\(caller)x\(index)"),
-                expectedVersion: nil)
-        }
         return try await executeCases(
-            store: try make(), name: name, module: module, duration: duration, report: report, raw: raw, rawAppend: rawAppend)
+            store: try make(), name: name, module: module, duration: duration, report: report, raw: raw,
+            rawAppend: rawAppend("interleaved"))
     }
 
     static func runPostgres(
@@ -93,6 +93,16 @@ enum StoreCases {
         rawAppend: (@Sendable (Int, Int) async throws -> Void)? = nil
     ) async throws -> [Int: Measurement] {
         var spread: [Int: Measurement] = [:]
+        /// A deposit of 1 on the entity `id(caller, index)` names.
+        func deposit(_ runtime: Runtime<Store>, _ id: @escaping @Sendable (Int, Int) -> String)
+            -> @Sendable (Int, Int) async throws
+            -> Void
+        {
+            { caller, index in
+                _ = try await runtime.execute(
+                    CommandRequest(aggregate: "BankAccount", id: id(caller, index), command: "deposit_funds", payload: ["amount": 1]))
+            }
+        }
         let runtime = Runtime(store: store, configuration: RuntimeConfiguration(consumesCommands: false), logger: quiet)
         try await runtime.publish(schema: module.schema, wasm: module.wasm)
         let entities = 10_000
@@ -113,14 +123,12 @@ enum StoreCases {
             _ = try await unbatched.execute(
                 CommandRequest(aggregate: "BankAccount", id: "hot-unbatched", command: "deposit_funds", payload: ["amount": 1]))
         }
+        let spreadID: @Sendable (Int, Int) -> String = { caller, index in "a\((caller * 7919 + index) % entities)" }
         for (label, hot) in [("execute, 10,000 entities", false), ("execute, one hot entity", true)] {
             for callers in [1, 8] {
                 let before = await runtime.batchStatistics()
-                let result = try await measure(callers: callers, duration: duration) { caller, index in
-                    let id = hot ? "hot" : "a\((caller * 7919 + index) % entities)"
-                    _ = try await runtime.execute(
-                        CommandRequest(aggregate: "BankAccount", id: id, command: "deposit_funds", payload: ["amount": 1]))
-                }
+                let result = try await measure(
+                    callers: callers, duration: duration, deposit(runtime) { caller, index in hot ? "hot" : spreadID(caller, index) })
                 let ratio = raw[callers].map { result.throughput / $0.throughput } ?? 0
                 report.add([
                     label, name, "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99), format(ratio, 2),
@@ -155,16 +163,6 @@ enum StoreCases {
                 store: store, configuration: RuntimeConfiguration(consumesCommands: false, pipelinesBatches: false), logger: quiet)
             _ = try await serial.execute(
                 CommandRequest(aggregate: "BankAccount", id: "hot-serial", command: "open_account", payload: ["initial_balance": 0]))
-            func deposit(_ runtime: Runtime<Store>, _ id: @escaping @Sendable (Int, Int) -> String)
-                -> @Sendable (Int, Int) async throws
-                -> Void
-            {
-                { caller, index in
-                    _ = try await runtime.execute(
-                        CommandRequest(aggregate: "BankAccount", id: id(caller, index), command: "deposit_funds", payload: ["amount": 1]))
-                }
-            }
-            let spreadID: @Sendable (Int, Int) -> String = { caller, index in "a\((caller * 7919 + index) % entities)" }
             for callers in [1, 8] {
                 var cases: [(String, @Sendable (Int, Int) async throws -> Void)] = [
                     ("raw append, interleaved", rawAppend),
