@@ -66,16 +66,22 @@ struct Benchmarks {
         if wanted("inmemory") {
             print("in-memory store (tests only: nothing is durable)")
             let store = InMemoryMessageStore()
+            var rawInMemory: [Int: Measurement] = [:]
             for callers in [1, 8] {
                 let result = try await measure(callers: callers, duration: duration) { caller, index in
                     try await store.append(
                         [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "raw\(callers)-\(caller)x\(index)"),
                         expectedVersion: nil)
                 }
+                rawInMemory[callers] = result
                 throughput.add([
                     "raw append", "in-memory", "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99), "1.00",
                 ])
             }
+            // The runtime's own cost per command, with a store that costs next to nothing.
+            try await StoreCases.executeCases(
+                store: InMemoryMessageStore(), name: "in-memory", module: module, duration: duration, report: throughput,
+                raw: rawInMemory)
         }
         if wanted("sqlite") {
             print("embedded store (SQLite, synchronous=FULL)")

@@ -60,6 +60,10 @@ public struct NewMessage: Sendable, Hashable {
     public var data: String
     /// The metadata: JSON object text, or nil.
     public var metadata: String?
+    /// Set by a writer of this package that wrote `data` and `metadata` itself or parsed them
+    /// already (the runtime, for the events a module returned): the store then does not parse
+    /// them again. Not part of the message's identity.
+    package var checkedJSON: CheckedJSON?
 
     /// A message with raw JSON text; the store checks that `data` (and `metadata`, if
     /// any) is a JSON object when it is written.
@@ -86,6 +90,7 @@ public struct NewMessage: Sendable, Hashable {
         if type.unicodeScalars.contains(where: { $0.value < 0x20 }) {
             throw MessageStoreError(.invalidMessage, "message \(id): the type contains a control character")
         }
+        if let checkedJSON { return checkedJSON.correlationStreamName }
         let parsed: JSONValue
         do {
             parsed = try JSONValue(parsing: data)
@@ -111,5 +116,28 @@ public struct NewMessage: Sendable, Hashable {
             throw MessageStoreError(
                 .invalidMetadata, "message \(id) (\(type)): metadata must be a JSON object or null, found \(meta.typeName)")
         }
+    }
+}
+
+extension NewMessage {
+    public static func == (left: NewMessage, right: NewMessage) -> Bool {
+        left.id == right.id && left.type == right.type && left.data == right.data && left.metadata == right.metadata
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(type)
+        hasher.combine(data)
+        hasher.combine(metadata)
+    }
+}
+
+/// What the writer of a ``NewMessage`` vouches for: its `data` is a JSON object and its
+/// `metadata` a JSON object or absent, with this correlation stream name in it.
+package struct CheckedJSON: Sendable {
+    package let correlationStreamName: String?
+
+    package init(correlationStreamName: String?) {
+        self.correlationStreamName = correlationStreamName
     }
 }

@@ -13,6 +13,8 @@ struct PreparedCommand: Sendable {
     let context: GuestContext
     /// JSON text of the metadata every event of this command gets.
     let eventMetadata: String
+    /// The correlation stream name in `eventMetadata`, for the store's category reads.
+    let correlationStreamName: String?
     /// The command's name and payload, to tell a repeated command from a reused id.
     let digest: CommandDigest
 }
@@ -552,10 +554,15 @@ actor InstanceWorker<Store: MessageStore> {
                     + problems.map(\.description).joined(separator: "; "),
                 aggregate: module.name, moduleVersion: module.version.description, payloadErrors: problems)
         }
+        // The payloads parsed as JSON objects above and the metadata is Thalo's own: the
+        // store need not parse them again.
+        let checked = CheckedJSON(correlationStreamName: command.correlationStreamName)
         return events.enumerated().map { index, event in
-            NewMessage(
+            var message = NewMessage(
                 id: UUID.derived(from: command.commandID, index: index), type: event.type, data: event.payload,
                 metadata: command.eventMetadata)
+            message.checkedJSON = checked
+            return message
         }
     }
 

@@ -655,7 +655,7 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
             time: time.microsecondsSinceEpoch)
         return PreparedCommand(
             commandID: commandID, command: request.command, payloadText: payloadText, context: context,
-            eventMetadata: eventMetadata.jsonText, digest: digest)
+            eventMetadata: eventMetadata.jsonText, correlationStreamName: eventMetadata.correlationStreamName, digest: digest)
     }
 
     /// Refuses a valid payload too large to hand to the module: it must fit in the guest's

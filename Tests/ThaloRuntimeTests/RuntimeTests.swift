@@ -141,6 +141,15 @@ struct RuntimeTests {
             #expect(metadata.properties["commandId"] == .string(id.uuidString.lowercased()))
             #expect(metadata.properties["moduleName"] == "BankAccount")
             #expect(metadata.properties["moduleVersion"] == .string(result.moduleVersion))
+            // The store files the event under its correlation (the runtime vouches for it
+            // instead of the store parsing the metadata again): a category read filtered on
+            // the correlation finds it, one filtered on another does not.
+            let correlated = try await runtime.store.readCategory(
+                "bankAccount", from: 0, batchSize: 10, correlation: "signup", consumerGroup: nil, condition: nil)
+            #expect(correlated.map(\.id) == result.outcome.events.map(\.id))
+            let elsewhere = try await runtime.store.readCategory(
+                "bankAccount", from: 0, batchSize: 10, correlation: "order", consumerGroup: nil, condition: nil)
+            #expect(elsewhere.isEmpty)
         }
     }
 
