@@ -34,6 +34,8 @@ final class EntityRecord {
     /// yet, oldest first: those of the append in flight, then those queued behind it (see
     /// ``InstanceWorker/runBatch(_:on:)``).
     var unwrittenBatches: [QueuedWrite] = []
+    /// The hand-over of decided batches to the entity's writer, which runs off the actor.
+    let writeQueue = WriteQueue()
     /// Turns waiting for the batch writer to finish.
     var settleWaiters: [CheckedContinuation<Void, Never>] = []
     // Recency list links.

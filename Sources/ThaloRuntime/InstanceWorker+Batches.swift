@@ -1,5 +1,6 @@
 import Foundation
 import MessageStore
+import Synchronization
 
 /// Batches (contract 1.2, docs/module-contract.md): commands queued behind a busy entity run
 /// back to back on its in-memory state, and the events of all of them go out in one append
@@ -207,43 +208,68 @@ extension InstanceWorker {
             }
         }
         let write = QueuedWrite(messages: messages, start: start, commandIDs: decidedIDs, processedWithoutEvents: processedWithoutEvents)
-        let startsWriter = !record.isWriting
         record.unwrittenBatches.append(write)
-        if startsWriter {
-            // Above the callers' tasks: between two appends the writer waits for this actor,
-            // and the store waits for the writer.
-            Task(priority: writerPriority) { await self.writeQueuedBatches(of: record) }
+        if record.writeQueue.push(WriteQueue.Pending(messages: messages, start: start)) {
+            // Off this actor and above the callers' tasks: the writer starts the next append
+            // as soon as the previous one is written, while this actor decides.
+            let entity = EntityToken(record: record)
+            let queue = record.writeQueue
+            let stream = record.stream
+            Task.detached(priority: writerPriority) { await self.writeQueuedBatches(of: entity, queue: queue, stream: stream) }
         }
         return .writing(decisions, write)
     }
 
-    /// The entity's batch writer: appends the batches queued so far in one append, and again
-    /// while more were queued meanwhile, then wakes the turns waiting for it to settle.
-    private func writeQueuedBatches(of record: EntityRecord) async {
-        while !record.unwrittenBatches.isEmpty {
-            let group = record.unwrittenBatches
+    /// The entity's batch writer. It appends the batches queued so far in one append; when
+    /// that append is written it starts the next one at once with the batches queued
+    /// meanwhile, and only then waits for this actor to record what was written and answer
+    /// (``settleWrite(of:batches:result:)``). It never starts an append before the one
+    /// before it was written, so a failed append takes everything queued behind it along.
+    private nonisolated func writeQueuedBatches(of entity: EntityToken, queue: WriteQueue, stream: StreamName) async {
+        var group = queue.takeOrStop()
+        var inFlight = group.map { append($0, to: stream) }
+        while let current = group, let task = inFlight {
+            let result = await task.result
+            group = nil
+            inFlight = nil
+            if case .success = result, let next = queue.take() {
+                group = next
+                inFlight = append(next, to: stream)
+            }
+            await settleWrite(of: entity, batches: current.count, result: result)
+            if group == nil, let next = queue.takeOrStop() {
+                group = next
+                inFlight = append(next, to: stream)
+            }
+        }
+    }
+
+    /// Starts one append of the batches, expecting the version the first of them was decided at.
+    private nonisolated func append(_ batches: [WriteQueue.Pending], to stream: StreamName) -> Task<WriteResult, any Error> {
+        let messages = batches.flatMap(\.messages)
+        let start = batches[0].start
+        let store = store
+        return Task(priority: writerPriority) {
+            try await store.append(messages, to: stream, expectedVersion: start < 0 ? .noStream : .version(start))
+        }
+    }
+
+    /// Records an append of the entity's oldest `count` unwritten batches and gives their
+    /// leaders the outcome. A failed append gives up every unwritten batch (they were decided
+    /// on its events) and drops the entity. Wakes the turns waiting for the writes to settle
+    /// once none is left.
+    private func settleWrite(of entity: EntityToken, batches count: Int, result: Result<WriteResult, any Error>) {
+        let record = entity.record
+        switch result {
+        case .success(let written):
+            let group = Array(record.unwrittenBatches.prefix(count))
+            record.unwrittenBatches.removeFirst(count)
             let messages = group.flatMap(\.messages)
-            let start = group[0].start
-            var recorded: [RecordedEvent]?
-            do {
-                let written = try await store.append(messages, to: record.stream, expectedVersion: start < 0 ? .noStream : .version(start))
-                recorded = zip(messages, written.recorded).map { message, position in
-                    RecordedEvent(
-                        id: message.id, type: message.type, data: message.data, metadata: message.metadata, streamName: record.stream,
-                        position: position.position, globalPosition: position.globalPosition, time: position.time)
-                }
-            } catch {
-                if let error = error as? MessageStoreError, error.code == .wrongExpectedVersion { metrics.conflicts.increment() }
+            let recorded = zip(messages, written.recorded).map { message, position in
+                RecordedEvent(
+                    id: message.id, type: message.type, data: message.data, metadata: message.metadata, streamName: record.stream,
+                    position: position.position, globalPosition: position.globalPosition, time: position.time)
             }
-            guard let recorded else {
-                // The batches queued meanwhile were decided on these events: none of them stands.
-                dropEntity(record)
-                let givenUp = record.unwrittenBatches
-                record.unwrittenBatches = []
-                for write in givenUp { finish(write, recorded: nil) }
-                continue
-            }
-            record.unwrittenBatches.removeFirst(group.count)
             if isLive(record) {
                 // The events are applied already: only the entity's bookkeeping follows.
                 recordApplied(recorded[...], to: record)
@@ -262,7 +288,16 @@ extension InstanceWorker {
                 finish(write, recorded: Array(recorded[offset..<(offset + write.messages.count)]))
                 offset += write.messages.count
             }
+        case .failure(let error):
+            if let error = error as? MessageStoreError, error.code == .wrongExpectedVersion { metrics.conflicts.increment() }
+            // The batches queued meanwhile were decided on these events: none of them stands.
+            dropEntity(record)
+            record.writeQueue.removeAll()
+            let givenUp = record.unwrittenBatches
+            record.unwrittenBatches = []
+            for write in givenUp { finish(write, recorded: nil) }
         }
+        guard record.unwrittenBatches.isEmpty else { return }
         let waiters = record.settleWaiters
         record.settleWaiters = []
         for waiter in waiters { waiter.resume() }
@@ -318,6 +353,66 @@ final class QueuedWrite {
         self.commandIDs = commandIDs
         self.processedWithoutEvents = processedWithoutEvents
     }
+}
+
+/// The batches an entity's turns queued for its writer and whether the writer runs, shared
+/// between the worker's actor (which queues) and the writer (which takes), under a lock.
+final class WriteQueue: Sendable {
+    /// A queued batch: its events and the version it was decided at.
+    struct Pending: Sendable {
+        let messages: [NewMessage]
+        let start: Int64
+    }
+
+    private struct State {
+        var pending: [Pending] = []
+        var writerRuns = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Queues a batch. True when no writer runs: the caller starts one, which takes it.
+    func push(_ batch: Pending) -> Bool {
+        state.withLock { state in
+            state.pending.append(batch)
+            defer { state.writerRuns = true }
+            return !state.writerRuns
+        }
+    }
+
+    /// The batches queued since the last take, or nil when there are none.
+    func take() -> [Pending]? {
+        state.withLock { state in
+            guard !state.pending.isEmpty else { return nil }
+            defer { state.pending = [] }
+            return state.pending
+        }
+    }
+
+    /// The batches queued since the last take, or nil when there are none, and then the
+    /// writer stops (the next push starts another).
+    func takeOrStop() -> [Pending]? {
+        state.withLock { state in
+            guard !state.pending.isEmpty else {
+                state.writerRuns = false
+                return nil
+            }
+            defer { state.pending = [] }
+            return state.pending
+        }
+    }
+
+    /// Drops the queued batches (after a failed append gave them up).
+    func removeAll() {
+        state.withLock { $0.pending = [] }
+    }
+}
+
+/// An entity record handed to its writer, which runs off the worker's actor: the writer only
+/// passes it back to the actor (``InstanceWorker/settleWrite(of:batches:result:)``), which
+/// is the only place it is read or changed.
+struct EntityToken: @unchecked Sendable {
+    let record: EntityRecord
 }
 
 /// The priority of an entity's batch writer: above any caller's (`.high` is 25).
