@@ -15,9 +15,10 @@ final class EntityRecord {
     var generation = -1
     /// The position of the last event applied; -1 before the first.
     var version: Int64 = -1
-    /// The command ids whose events are in the stream, with the digest of their command
-    /// and payload (nil for events written before digests were recorded).
-    var processed: [UUID: CommandDigest?] = [:]
+    /// The command ids whose events are in the stream (the latest
+    /// ``ProcessedCommands/defaultCapacity`` of them), with the digest of their command and payload
+    /// (nil for events written before digests were recorded).
+    var processed = ProcessedCommands()
     /// The id of the event at `version`, which a snapshot records to recognise its stream.
     var lastEventID: UUID?
     /// The position of the latest snapshot written or restored (or of the last time the
@@ -68,7 +69,7 @@ final class EntityRecord {
         self.generation = generation
         version = -1
         lastEventID = nil
-        processed = [:]
+        processed = ProcessedCommands()
         snapshotVersion = -1
         appliedBytes = 0
     }
@@ -180,5 +181,45 @@ struct EntityCache {
         if oldest === record { oldest = record.newer }
         record.newer = nil
         record.older = nil
+    }
+}
+
+/// The command ids an entity processed, with their digests: the latest ``capacity`` of them
+/// (``defaultCapacity``),
+/// so that a hot entity's memory does not grow with its stream. A repeat of an older command
+/// is still recognised when it writes events again: their ids, derived from the command id,
+/// are taken, and the runtime finds the command in the stream (docs/snapshots.md).
+struct ProcessedCommands {
+    /// How many command ids a live entity remembers.
+    static let defaultCapacity = 10_000
+
+    let capacity: Int
+    private var digests: [UUID: CommandDigest?] = [:]
+    /// The ids in `digests`, oldest at `oldest` once the ring is full.
+    private var ring: [UUID] = []
+    private var oldest = 0
+
+    init(capacity: Int = Self.defaultCapacity) {
+        precondition(capacity > 0)
+        self.capacity = capacity
+    }
+
+    var count: Int { digests.count }
+
+    /// The digest the command id was processed with (`.some(nil)` when none was recorded),
+    /// or nil when the id is not known. Setting records the id as the latest one.
+    subscript(id: UUID) -> CommandDigest?? {
+        get { digests[id] }
+        set {
+            guard let digest = newValue else { return }
+            if digests.updateValue(digest, forKey: id) != nil { return }
+            if ring.count < capacity {
+                ring.append(id)
+            } else {
+                digests[ring[oldest]] = nil
+                ring[oldest] = id
+                oldest = (oldest + 1) % capacity
+            }
+        }
     }
 }

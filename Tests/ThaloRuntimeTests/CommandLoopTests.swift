@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import ThaloRuntime
@@ -123,5 +124,29 @@ import Testing
         #expect(elsewhere.duplicateID() == .load(rebuild: false))
         #expect(elsewhere.loaded(moved: false, seen: .notSeen) == .searchStream)
         #expect(elsewhere.searched(seen: .notSeen) == .fail(.keyUsedElsewhere))
+    }
+}
+
+@Suite("ProcessedCommands")
+struct ProcessedCommandsTests {
+    @Test("keeps the latest command ids up to its capacity, and a repeated id does not take a second place")
+    func boundedAndOrdered() {
+        var processed = ProcessedCommands(capacity: 3)
+        let ids = (0..<5).map { _ in UUID() }
+        let digest = CommandDigest(command: "deposit_funds", payloadText: #"{"amount":1}"#)
+        processed[ids[0]] = digest
+        processed[ids[1]] = .some(nil)
+        processed[ids[0]] = digest  // already known: still the oldest
+        processed[ids[2]] = digest
+        #expect(processed.count == 3)
+        #expect(processed[ids[1]] == .some(nil))
+        processed[ids[3]] = digest  // the fourth pushes out the oldest, ids[0]
+        #expect(processed.count == 3)
+        #expect(processed[ids[0]] == nil)
+        #expect(processed[ids[1]] == .some(nil))
+        #expect(processed[ids[3]] == .some(digest))
+        processed[ids[4]] = digest  // then ids[1]
+        #expect(processed[ids[1]] == nil)
+        #expect(Set([ids[2], ids[3], ids[4]].map { processed[$0] != nil }) == [true])
     }
 }
