@@ -15,11 +15,12 @@ import ThaloRuntime
 struct Benchmarks {
     static func main() async throws {
         let arguments = CommandLine.arguments.dropFirst()
-        let sectionNames = ["wasm", "languages", "rebuild", "memory", "soak", "inmemory", "sqlite", "postgres", "http", "peer"]
+        let sectionNames = ["wasm", "languages", "rebuild", "memory", "soak", "inmemory", "sqlite", "postgres", "http", "peer", "hot"]
         let usage = """
             usage: thalo-bench [--seconds=N] [--only=SECTION,...]
               --seconds=N   seconds per measured case (default 5)
               --only=...    run only these sections: \(sectionNames.joined(separator: ", "))
+                            (hot, the hot entity alone to profile, runs only when named)
             Build it in release mode (scripts/bench does); BENCHMARKS.md explains each section.
             """
         if arguments.contains("--help") || arguments.contains("-h") {
@@ -100,6 +101,10 @@ struct Benchmarks {
         }
         if wanted("http") {
             sections.append(try await HTTPCase.run(module: module, duration: duration, rawSQLite: rawSQLite[8]))
+        }
+        if only?.contains("hot") == true {
+            // Only when asked for: the sqlite section measures the same case among the others.
+            sections.append(try await HotEntityCase.run(module: module, duration: duration))
         }
         if wanted("peer") {
             sections.append(try await PeerCase.run(duration: duration, thalo: executedSQLite))

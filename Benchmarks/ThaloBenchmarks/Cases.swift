@@ -622,3 +622,55 @@ struct BenchmarkError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
+
+/// The hot entity alone (8 callers on one account, embedded store), taking turns with raw
+/// append: a short case to profile (`perf record -- thalo-bench --only=hot`) and the cycle of
+/// its writer (time per append, commands per append) next to raw append's commits.
+enum HotEntityCase {
+    static func run(module: BankAccountModule, duration: Duration) async throws -> String {
+        print("one hot entity, 8 callers, taking turns with raw append (SQLite)")
+        let folder = try temporaryFolder("bench-hot")
+        let rawStore = try SQLiteMessageStore(path: folder.appendingPathComponent("raw.sqlite").path, logger: quiet)
+        let store = try SQLiteMessageStore(path: folder.appendingPathComponent("hot.sqlite").path, logger: quiet)
+        let runtime = Runtime(store: store, configuration: RuntimeConfiguration(consumesCommands: false), logger: quiet)
+        try await runtime.publish(schema: module.schema, wasm: module.wasm)
+        _ = try await runtime.execute(
+            CommandRequest(aggregate: "BankAccount", id: "hot", command: "open_account", payload: ["initial_balance": 0]))
+        let rawBefore = rawStore.groupStatistics
+        let before = await runtime.batchStatistics()
+        let results = try await measureInterleaved(
+            callers: 8, duration: duration,
+            [
+                { caller, index in
+                    try await rawStore.append(
+                        [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "raw-\(caller)x\(index)"),
+                        expectedVersion: nil)
+                },
+                { _, _ in
+                    _ = try await runtime.execute(
+                        CommandRequest(aggregate: "BankAccount", id: "hot", command: "deposit_funds", payload: ["amount": 1]))
+                },
+            ])
+        let rawAfter = rawStore.groupStatistics
+        let after = await runtime.batchStatistics()
+        let (raw, hot) = (results[0], results[1])
+        // Warm-up turns are not measured but append too: per append from all of them.
+        let commits = rawAfter.commits - rawBefore.commits
+        let appends = after.appends - before.appends
+        let commands = after.commands - before.commands
+        let report = Report(header: ["case", "ops/s", "p50 µs", "p99 µs", "vs raw append", "per commit or append"])
+        report.add([
+            "raw append, 8 writers", formatRate(raw.throughput), format(raw.p50), format(raw.p99), "1.00",
+            "\(format(Double(rawAfter.writes - rawBefore.writes) / Double(max(1, commits)), 1)) writes",
+        ])
+        report.add([
+            "execute, one hot entity, 8 callers", formatRate(hot.throughput), format(hot.p50), format(hot.p99),
+            format(hot.throughput / raw.throughput, 2), "\(format(Double(commands) / Double(max(1, appends)), 1)) commands",
+        ])
+        let followed = after.followedAppends - before.followedAppends
+        print(
+            "  the hot entity's writer: \(appends) appends, \(followed) of them followed at once by the next "
+                + "(\(format(100 * Double(followed) / Double(max(1, appends)), 0))%)")
+        return "### One hot entity against raw append, in turns\n\n" + report.markdown
+    }
+}

@@ -221,36 +221,37 @@ extension InstanceWorker {
     }
 
     /// The entity's batch writer. It appends the batches queued so far in one append; when
-    /// that append is written it starts the next one at once with the batches queued
-    /// meanwhile, and only then waits for this actor to record what was written and answer
-    /// (``settleWrite(of:batches:result:)``). It never starts an append before the one
-    /// before it was written, so a failed append takes everything queued behind it along.
+    /// that append is written it appends the batches queued meanwhile at once, while this
+    /// actor records the write and answers (``settleWrite(of:batches:result:followed:)``, in order,
+    /// one write after the other). It never starts an append before the one before it was
+    /// written, so a failed append takes everything queued behind it along.
     private nonisolated func writeQueuedBatches(of entity: EntityToken, queue: WriteQueue, stream: StreamName) async {
+        var settling: Task<Void, Never>?
         var group = queue.takeOrStop()
-        var inFlight = group.map { append($0, to: stream) }
-        while let current = group, let task = inFlight {
-            let result = await task.result
+        while let current = group {
+            let messages = current.flatMap(\.messages)
+            let start = current[0].start
+            let result: Result<WriteResult, any Error>
+            do {
+                result = .success(try await store.append(messages, to: stream, expectedVersion: start < 0 ? .noStream : .version(start)))
+            } catch {
+                result = .failure(error)
+            }
             group = nil
-            inFlight = nil
-            if case .success = result, let next = queue.take() {
-                group = next
-                inFlight = append(next, to: stream)
+            if case .success = result { group = queue.take() }
+            let previous = settling
+            let followed = group != nil
+            settling = Task(priority: writerPriority) {
+                await previous?.value
+                await self.settleWrite(of: entity, batches: current.count, result: result, followed: followed)
             }
-            await settleWrite(of: entity, batches: current.count, result: result)
-            if group == nil, let next = queue.takeOrStop() {
-                group = next
-                inFlight = append(next, to: stream)
+            if group == nil {
+                // After a failure the actor gives up what is queued; otherwise more may be
+                // queued while it records this write.
+                await settling?.value
+                settling = nil
+                group = queue.takeOrStop()
             }
-        }
-    }
-
-    /// Starts one append of the batches, expecting the version the first of them was decided at.
-    private nonisolated func append(_ batches: [WriteQueue.Pending], to stream: StreamName) -> Task<WriteResult, any Error> {
-        let messages = batches.flatMap(\.messages)
-        let start = batches[0].start
-        let store = store
-        return Task(priority: writerPriority) {
-            try await store.append(messages, to: stream, expectedVersion: start < 0 ? .noStream : .version(start))
         }
     }
 
@@ -258,7 +259,7 @@ extension InstanceWorker {
     /// leaders the outcome. A failed append gives up every unwritten batch (they were decided
     /// on its events) and drops the entity. Wakes the turns waiting for the writes to settle
     /// once none is left.
-    private func settleWrite(of entity: EntityToken, batches count: Int, result: Result<WriteResult, any Error>) {
+    private func settleWrite(of entity: EntityToken, batches count: Int, result: Result<WriteResult, any Error>, followed: Bool) {
         let record = entity.record
         switch result {
         case .success(let written):
@@ -283,6 +284,7 @@ extension InstanceWorker {
             }
             metrics.eventsWritten.increment(by: Int64(recorded.count))
             batchStatistics.appends += 1
+            if followed { batchStatistics.followedAppends += 1 }
             var offset = 0
             for write in group {
                 finish(write, recorded: Array(recorded[offset..<(offset + write.messages.count)]))

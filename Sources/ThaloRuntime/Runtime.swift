@@ -116,6 +116,7 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
                 total.batches += counted.batches
                 total.commands += counted.commands
                 total.appends += counted.appends
+                total.followedAppends += counted.followedAppends
             }
         }
         return total

@@ -52,6 +52,9 @@ public struct BatchStatistics: Sendable, Hashable {
     /// Appends that wrote the events of batches (one append may write several batches
     /// decided while the one before it was being written).
     public var appends = 0
+    /// Appends after which the writer started the next one at once: batches had been
+    /// decided and queued while it was in flight.
+    public var followedAppends = 0
 
     public init() {}
 }
