@@ -20,6 +20,12 @@ public struct AnyMessageStore: MessageStore {
         try await base.append(messages, to: stream, expectedVersion: expectedVersion)
     }
 
+    public func appendChained(
+        _ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion, after previous: ChainedAppend?
+    ) -> ChainedAppend? {
+        base.appendChained(messages, to: stream, expectedVersion: expectedVersion, after: previous)
+    }
+
     public func readStream(_ stream: StreamName, from position: Int64, batchSize: Int64, condition: String?) async throws -> [Message] {
         try await base.readStream(stream, from: position, batchSize: batchSize, condition: condition)
     }

@@ -23,6 +23,18 @@ public protocol MessageStore: Sendable {
     ///   `invalidStreamName`, `invalidData`, `invalidMetadata`, or connection errors.
     func append(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> WriteResult
 
+    /// Hands the store an append to make after `previous` (an earlier chained append to the
+    /// same store, or nil), without waiting for `previous` to be committed. The store applies
+    /// it only if `previous` was written, so that a failure of `previous` fails it too, even
+    /// when its expected version happens to match, and both may go into one commit. Its
+    /// outcome comes through the returned object.
+    ///
+    /// Returns nil when the store cannot chain appends (the default): the caller then
+    /// appends once `previous` is written.
+    func appendChained(
+        _ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion, after previous: ChainedAppend?
+    ) -> ChainedAppend?
+
     /// Reads a stream from a position, in order (`get_stream_messages`).
     ///
     /// - Parameters:

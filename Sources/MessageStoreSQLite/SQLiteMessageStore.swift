@@ -104,8 +104,29 @@ public final class SQLiteMessageStore: MessageStore {
                 WriteRequest(
                     stream: stream, messages: messages,
                     correlationCategories: correlations.map { $0.map { StreamName(unchecked: $0).category } },
-                    expectedVersion: expectedVersion, continuation: continuation))
+                    expectedVersion: expectedVersion, reply: .caller(continuation)))
         }
+    }
+
+    /// Queues the append behind `previous` at once: the writer thread writes it only if
+    /// `previous` was written, in the same commit when both are queued by then.
+    public func appendChained(
+        _ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion, after previous: ChainedAppend?
+    ) -> ChainedAppend? {
+        let chained = ChainedAppend()
+        let correlations: [String?]
+        do {
+            correlations = try MessageStoreArguments.checkWrite(messages, to: stream)
+        } catch {
+            chained.resolve(.failure(error))
+            return chained
+        }
+        writer.submit(
+            WriteRequest(
+                stream: stream, messages: messages,
+                correlationCategories: correlations.map { $0.map { StreamName(unchecked: $0).category } },
+                expectedVersion: expectedVersion, reply: .chained(chained), after: previous))
+        return chained
     }
 
     public func readStream(_ stream: StreamName, from position: Int64, batchSize: Int64, condition: String?) async throws -> [Message] {

@@ -14,11 +14,43 @@ public struct GroupStatistics: Sendable {
 
 /// One write waiting for the writer thread.
 struct WriteRequest: Sendable {
+    /// Who learns the outcome.
+    enum Reply: Sendable {
+        case caller(CheckedContinuation<WriteResult, any Error>)
+        /// A chained append, which later writes may follow.
+        case chained(ChainedAppend)
+    }
+
     let stream: StreamName
     let messages: [NewMessage]
     let correlationCategories: [String?]
     let expectedVersion: ExpectedVersion?
-    let continuation: CheckedContinuation<WriteResult, any Error>
+    let reply: Reply
+    /// The chained append this one follows: it is written only if that one was.
+    var after: ChainedAppend? = nil
+
+    func resume(with outcome: Result<WriteResult, any Error>) {
+        switch reply {
+        case .caller(let continuation): continuation.resume(with: outcome)
+        case .chained(let chained): chained.resolve(outcome)
+        }
+    }
+
+    func resume(throwing error: any Error) { resume(with: .failure(error)) }
+
+    /// Notes that the write is applied in the open transaction (chained appends only).
+    func recordApplied() {
+        if case .chained(let chained) = reply { chained.record(.applied) }
+    }
+
+    /// Whether the append this one follows was written (in an earlier commit or earlier in
+    /// this transaction); true when it follows none. Requests are taken in the order they were
+    /// submitted, so the one it follows has been processed.
+    var mayBeWritten: Bool {
+        guard let after else { return true }
+        let progress = after.progress
+        return progress == .applied || progress == .committed
+    }
 }
 
 /// The single writer: a thread that commits queued writes in groups (see
@@ -60,7 +92,7 @@ final class Writer: @unchecked Sendable {
         condition.lock()
         if stopped {
             condition.unlock()
-            request.continuation.resume(throwing: MessageStoreError(.unavailable, "the SQLite store is closed"))
+            request.resume(throwing: MessageStoreError(.unavailable, "the SQLite store is closed"))
             return
         }
         queue.append(request)
@@ -116,13 +148,23 @@ final class Writer: @unchecked Sendable {
         do {
             try execute("BEGIN IMMEDIATE")
         } catch {
-            for request in group { request.continuation.resume(throwing: error) }
+            for request in group { request.resume(throwing: error) }
             return
         }
         let time = Timestamp.now().microsecondsSinceEpoch
         do {
             for request in group {
-                outcomes.append(try apply(request, time: time))
+                guard request.mayBeWritten else {
+                    outcomes.append(
+                        .failed(
+                            MessageStoreError(
+                                .wrongExpectedVersion,
+                                "nothing written to \(request.stream): the append it was chained after was not written")))
+                    continue
+                }
+                let outcome = try apply(request, time: time)
+                if case .written = outcome { request.recordApplied() }
+                outcomes.append(outcome)
             }
             try execute("COMMIT")
         } catch {
@@ -134,8 +176,7 @@ final class Writer: @unchecked Sendable {
             if sqlite3_get_autocommit(connection.handle) == 0 { try? execute("ROLLBACK") }
             logger.error("SQLite group commit failed; no write of this group was acknowledged", metadata: ["error": "\(failure)"])
             for request in group {
-                request.continuation.resume(
-                    throwing: MessageStoreError(.storage, "the write was not committed: \(failure.message)"))
+                request.resume(throwing: MessageStoreError(.storage, "the write was not committed: \(failure.message)"))
             }
             return
         }
@@ -144,9 +185,9 @@ final class Writer: @unchecked Sendable {
             switch outcome {
             case .written(let result):
                 categories.insert(request.stream.category)
-                request.continuation.resume(returning: result)
+                request.resume(with: .success(result))
             case .failed(let error):
-                request.continuation.resume(throwing: error)
+                request.resume(throwing: error)
             }
         }
         for category in categories { notifier.notify(category: category) }

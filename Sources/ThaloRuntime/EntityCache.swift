@@ -37,6 +37,9 @@ final class EntityRecord {
     var unwrittenBatches: [QueuedWrite] = []
     /// The hand-over of decided batches to the entity's writer, which runs off the actor.
     let writeQueue = WriteQueue()
+    /// The entity's last append handed to a store that chains appends, which the next batch's
+    /// append follows; nil after a failed append.
+    var lastChainedAppend: ChainedAppend?
     /// Turns waiting for the batch writer to finish.
     var settleWaiters: [CheckedContinuation<Void, Never>] = []
     // Recency list links.

@@ -209,7 +209,12 @@ extension InstanceWorker {
         }
         let write = QueuedWrite(messages: messages, start: start, commandIDs: decidedIDs, processedWithoutEvents: processedWithoutEvents)
         record.unwrittenBatches.append(write)
-        if record.writeQueue.push(WriteQueue.Pending(messages: messages, start: start)) {
+        // A store that chains appends takes this one now, behind the entity's last one, and
+        // writes it only if that one is written: both can then go into one commit.
+        let chained = store.appendChained(
+            messages, to: record.stream, expectedVersion: start < 0 ? .noStream : .version(start), after: record.lastChainedAppend)
+        record.lastChainedAppend = chained
+        if record.writeQueue.push(WriteQueue.Pending(messages: messages, start: start, chained: chained)) {
             // Off this actor and above the callers' tasks: the writer starts the next append
             // as soon as the previous one is written, while this actor decides.
             let entity = EntityToken(record: record)
@@ -222,28 +227,49 @@ extension InstanceWorker {
 
     /// The entity's batch writer. It appends the batches queued so far in one append; when
     /// that append is written it appends the batches queued meanwhile at once, while this
-    /// actor records the write and answers (``settleWrite(of:batches:result:followed:)``, in order,
-    /// one write after the other). It never starts an append before the one before it was
-    /// written, so a failed append takes everything queued behind it along.
+    /// actor records the write and answers (``settleWrite(of:batches:result:followed:)``, in
+    /// order, one write after the other). It never starts an append before the one before it
+    /// was written, so a failed append takes everything queued behind it along. With a store
+    /// that chains appends, each batch's append is in the store's hands already (the store
+    /// writes it only if the one before it was written): the writer waits for each in turn.
     private nonisolated func writeQueuedBatches(of entity: EntityToken, queue: WriteQueue, stream: StreamName) async {
         var settling: Task<Void, Never>?
-        var group = queue.takeOrStop()
-        while let current = group {
-            let messages = current.flatMap(\.messages)
-            let start = current[0].start
-            let result: Result<WriteResult, any Error>
-            do {
-                result = .success(try await store.append(messages, to: stream, expectedVersion: start < 0 ? .noStream : .version(start)))
-            } catch {
-                result = .failure(error)
-            }
-            group = nil
-            if case .success = result { group = queue.take() }
+        /// Records a write on the actor after the writes before it.
+        func settle(_ count: Int, _ result: Result<WriteResult, any Error>, followed: Bool) {
             let previous = settling
-            let followed = group != nil
             settling = Task(priority: writerPriority) {
                 await previous?.value
-                await self.settleWrite(of: entity, batches: current.count, result: result, followed: followed)
+                await self.settleWrite(of: entity, batches: count, result: result, followed: followed)
+            }
+        }
+        var group = queue.takeOrStop()
+        while let current = group {
+            group = nil
+            if current[0].chained != nil {
+                for (index, batch) in current.enumerated() {
+                    let result: Result<WriteResult, any Error>
+                    do {
+                        result = .success(try await batch.chained!.value())
+                    } catch {
+                        // The batches chained after it fail with it; the actor gives them up.
+                        settle(1, .failure(error), followed: false)
+                        break
+                    }
+                    if index == current.count - 1 { group = queue.take() }
+                    settle(1, result, followed: index < current.count - 1 || group != nil)
+                }
+            } else {
+                let messages = current.flatMap(\.messages)
+                let start = current[0].start
+                let result: Result<WriteResult, any Error>
+                do {
+                    result = .success(
+                        try await store.append(messages, to: stream, expectedVersion: start < 0 ? .noStream : .version(start)))
+                } catch {
+                    result = .failure(error)
+                }
+                if case .success = result { group = queue.take() }
+                settle(current.count, result, followed: group != nil)
             }
             if group == nil {
                 // After a failure the actor gives up what is queued; otherwise more may be
@@ -295,6 +321,7 @@ extension InstanceWorker {
             // The batches queued meanwhile were decided on these events: none of them stands.
             dropEntity(record)
             record.writeQueue.removeAll()
+            record.lastChainedAppend = nil
             let givenUp = record.unwrittenBatches
             record.unwrittenBatches = []
             for write in givenUp { finish(write, recorded: nil) }
@@ -364,6 +391,8 @@ final class WriteQueue: Sendable {
     struct Pending: Sendable {
         let messages: [NewMessage]
         let start: Int64
+        /// Its append, already handed to a store that chains appends; nil for other stores.
+        let chained: ChainedAppend?
     }
 
     private struct State {

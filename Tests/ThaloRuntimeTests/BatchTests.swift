@@ -417,4 +417,51 @@ struct BatchTests {
             #expect(probe.appends < 1 + 8 * perCaller, "\(probe.appends) appends for \(1 + 8 * perCaller) commands")
         }
     }
+
+    @Test(
+        "two runtimes batching on one hot entity of a store that chains appends: each acknowledged command is written once",
+        arguments: [Backend.sqlite])
+    func chainedAppendsUnderConflicts(backend: Backend) async throws {
+        try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
+            let built = try await ExampleModules.shared.build("bank_account")
+            let configuration = RuntimeConfiguration(maximumConflictRetries: 1_000)
+            let first = Runtime(store: AnyModuleStore(store), configuration: configuration)
+            try await first.publish(schema: built.schema, wasm: built.wasm)
+            let second = Runtime(store: AnyModuleStore(store), configuration: configuration)
+            _ = try await first.execute(bank("hot", "open_account", ["initial_balance": 0]))
+            // Four callers on each runtime: batches form on both, and each runtime's appends
+            // keep meeting the other's, so chained appends fail behind failed ones.
+            let acknowledged = try await withThrowingTaskGroup(of: [UUID].self) { group in
+                for runtime in [first, second, first, second, first, second, first, second] {
+                    group.addTask {
+                        var ids: [UUID] = []
+                        for _ in 0..<12 {
+                            let id = UUID()
+                            _ = try await runtime.execute(bank("hot", "deposit_funds", ["amount": 1], commandID: id))
+                            ids.append(id)
+                        }
+                        return ids
+                    }
+                }
+                var all: [UUID] = []
+                for try await ids in group { all += ids }
+                return all
+            }
+            let messages = try await store.readWholeStream("bankAccount-hot")
+            #expect(messages.map(\.position) == Array(0..<Int64(messages.count)))
+            var seen: [String: Int] = [:]
+            for message in messages.dropFirst() {
+                seen[try message.parsedMetadata().properties["commandId"]?.stringValue ?? "?", default: 0] += 1
+            }
+            #expect(messages.count - 1 == acknowledged.count)
+            for id in acknowledged { #expect(seen[id.uuidString.lowercased()] == 1) }
+            let statistics = await first.batchStatistics()
+            let other = await second.batchStatistics()
+            #expect(statistics.batches + other.batches > 0, "no batch formed: the chained path was not taken")
+            for runtime in [first, second] {
+                #expect(
+                    try await runtime.entity(aggregate: "BankAccount", id: "hot").state?["balance"] == .integer(Int64(acknowledged.count)))
+            }
+        }
+    }
 }
