@@ -83,6 +83,7 @@ struct ChainedAppendTests {
     @Test("the in-memory store does not chain appends: its callers append once the previous append is written")
     func notEveryStoreChains() {
         let store = InMemoryMessageStore()
-        #expect(store.appendChained([NewMessage(type: "A", data: [:])], to: Self.stream("4"), expectedVersion: .noStream, after: nil) == nil)
+        #expect(
+            store.appendChained([NewMessage(type: "A", data: [:])], to: Self.stream("4"), expectedVersion: .noStream, after: nil) == nil)
     }
 }
