@@ -423,38 +423,14 @@ struct BatchTests {
         arguments: [Backend.sqlite])
     func chainedAppendsUnderConflicts(backend: Backend) async throws {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
-            let built = try await ExampleModules.shared.build("bank_account")
-            let configuration = RuntimeConfiguration(maximumConflictRetries: 1_000)
-            let first = Runtime(store: AnyModuleStore(store), configuration: configuration)
-            try await first.publish(schema: built.schema, wasm: built.wasm)
-            let second = Runtime(store: AnyModuleStore(store), configuration: configuration)
+            let (first, second) = try await twoBankRuntimes(on: store, maximumConflictRetries: 1_000)
             _ = try await first.execute(bank("hot", "open_account", ["initial_balance": 0]))
             // Four callers on each runtime: batches form on both, and each runtime's appends
             // keep meeting the other's, so chained appends fail behind failed ones.
-            let acknowledged = try await withThrowingTaskGroup(of: [UUID].self) { group in
-                for runtime in [first, second, first, second, first, second, first, second] {
-                    group.addTask {
-                        var ids: [UUID] = []
-                        for _ in 0..<12 {
-                            let id = UUID()
-                            _ = try await runtime.execute(bank("hot", "deposit_funds", ["amount": 1], commandID: id))
-                            ids.append(id)
-                        }
-                        return ids
-                    }
-                }
-                var all: [UUID] = []
-                for try await ids in group { all += ids }
-                return all
+            let acknowledged = try await depositConcurrently(from: Array(repeating: [first, second], count: 4).flatMap { $0 }, rounds: 12) {
+                _, _ in "hot"
             }
-            let messages = try await store.readWholeStream("bankAccount-hot")
-            #expect(messages.map(\.position) == Array(0..<Int64(messages.count)))
-            var seen: [String: Int] = [:]
-            for message in messages.dropFirst() {
-                seen[try message.parsedMetadata().properties["commandId"]?.stringValue ?? "?", default: 0] += 1
-            }
-            #expect(messages.count - 1 == acknowledged.count)
-            for id in acknowledged { #expect(seen[id.uuidString.lowercased()] == 1) }
+            try await expectEachWrittenOnce(acknowledged, accounts: ["hot"], in: store)
             let statistics = await first.batchStatistics()
             let other = await second.batchStatistics()
             #expect(statistics.batches + other.batches > 0, "no batch formed: the chained path was not taken")

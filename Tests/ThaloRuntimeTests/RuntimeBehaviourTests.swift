@@ -67,43 +67,13 @@ struct RuntimeBehaviourTests {
         arguments: [Backend.sqlite, .postgres])
     func twoRuntimes(backend: Backend) async throws {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
-            let built = try await ExampleModules.shared.build("bank_account")
-            let configuration = RuntimeConfiguration(maximumConflictRetries: 50)
-            let first = Runtime(store: AnyModuleStore(store), configuration: configuration)
-            try await first.publish(schema: built.schema, wasm: built.wasm)
-            let second = Runtime(store: AnyModuleStore(store), configuration: configuration)
+            let (first, second) = try await twoBankRuntimes(on: store, maximumConflictRetries: 50)
             let accounts = ["a", "b", "c"]
             for account in accounts { _ = try await first.execute(bank(account, "open_account", ["initial_balance": 0])) }
-            let acknowledged = try await withThrowingTaskGroup(of: [UUID].self) { group in
-                for (index, runtime) in [first, second, first, second].enumerated() {
-                    group.addTask {
-                        var ids: [UUID] = []
-                        for round in 0..<15 {
-                            let id = UUID()
-                            let account = accounts[(index + round) % accounts.count]
-                            _ = try await runtime.execute(bank(account, "deposit_funds", ["amount": 1], commandID: id))
-                            ids.append(id)
-                        }
-                        return ids
-                    }
-                }
-                var all: [UUID] = []
-                for try await ids in group { all += ids }
-                return all
+            let acknowledged = try await depositConcurrently(from: [first, second, first, second], rounds: 15) { caller, round in
+                accounts[(caller + round) % accounts.count]
             }
-            var seen: [String: Int] = [:]
-            var total = 0
-            for account in accounts {
-                let messages = try await store.readWholeStream(StreamName(category: "bankAccount", id: account))
-                #expect(messages.map(\.position) == Array(0..<Int64(messages.count)))
-                for message in messages.dropFirst() {
-                    let commandID = try message.parsedMetadata().properties["commandId"]?.stringValue ?? "?"
-                    seen[commandID, default: 0] += 1
-                }
-                total += messages.count - 1
-            }
-            #expect(total == acknowledged.count)
-            for id in acknowledged { #expect(seen[id.uuidString.lowercased()] == 1) }
+            try await expectEachWrittenOnce(acknowledged, accounts: accounts, in: store)
         }
     }
 

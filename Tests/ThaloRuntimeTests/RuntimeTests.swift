@@ -21,6 +21,57 @@ func withRuntime<T: Sendable>(
     }
 }
 
+/// Two runtimes on one store, as two processes would be; the first publishes the bank account.
+func twoBankRuntimes(
+    on store: AnyMessageStore, maximumConflictRetries: Int
+) async throws -> (Runtime<AnyModuleStore>, Runtime<AnyModuleStore>) {
+    let built = try await ExampleModules.shared.build("bank_account")
+    let configuration = RuntimeConfiguration(maximumConflictRetries: maximumConflictRetries)
+    let first = Runtime(store: AnyModuleStore(store), configuration: configuration)
+    try await first.publish(schema: built.schema, wasm: built.wasm)
+    return (first, Runtime(store: AnyModuleStore(store), configuration: configuration))
+}
+
+/// Deposits 1, `rounds` times from each caller (a runtime each, concurrently), on the account
+/// `account(caller, round)` names; returns the command ids that were acknowledged.
+func depositConcurrently(
+    from callers: [Runtime<AnyModuleStore>], rounds: Int, account: @escaping @Sendable (Int, Int) -> String
+) async throws -> [UUID] {
+    try await withThrowingTaskGroup(of: [UUID].self) { group in
+        for (caller, runtime) in callers.enumerated() {
+            group.addTask {
+                var ids: [UUID] = []
+                for round in 0..<rounds {
+                    let id = UUID()
+                    _ = try await runtime.execute(bank(account(caller, round), "deposit_funds", ["amount": 1], commandID: id))
+                    ids.append(id)
+                }
+                return ids
+            }
+        }
+        var all: [UUID] = []
+        for try await ids in group { all += ids }
+        return all
+    }
+}
+
+/// Expects each account's stream to be gapless and to hold, after its opening event, one
+/// event for each acknowledged command id and nothing else.
+func expectEachWrittenOnce(_ acknowledged: [UUID], accounts: [String], in store: AnyMessageStore) async throws {
+    var seen: [String: Int] = [:]
+    var total = 0
+    for account in accounts {
+        let messages = try await store.readWholeStream(StreamName(category: "bankAccount", id: account))
+        #expect(messages.map(\.position) == Array(0..<Int64(messages.count)))
+        for message in messages.dropFirst() {
+            seen[try message.parsedMetadata().properties["commandId"]?.stringValue ?? "?", default: 0] += 1
+        }
+        total += messages.count - 1
+    }
+    #expect(total == acknowledged.count)
+    for id in acknowledged { #expect(seen[id.uuidString.lowercased()] == 1) }
+}
+
 /// Events with their JSON parsed, so that PostgreSQL's jsonb formatting does not matter.
 func normalized(_ events: [RecordedEvent]) throws -> [[JSONValue]] {
     try events.map { event in
