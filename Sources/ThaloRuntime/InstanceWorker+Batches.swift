@@ -9,11 +9,14 @@ import Synchronization
 ///
 /// Batches are pipelined: once a batch is decided and queued for writing, the entity passes
 /// to the commands queued next, which are decided as the next batch on top of the unwritten
-/// events while the first is written. Each entity has one writer: it appends the batches
-/// queued while its last append was in flight in one append, expecting the version the first
-/// of them started from. When an append fails, every batch queued behind it is given up
-/// unwritten too (they were decided on its events), the entity is dropped, and their
-/// commands run again alone.
+/// events while the first is written. Each entity has one writer, off the actor. On a store
+/// that chains appends (the embedded one), each batch's append is handed to the store when
+/// the batch is decided, chained after the previous one, and the store writes it only if
+/// that one was written. On other stores the writer appends the batches queued while its
+/// last append was in flight in one append, expecting the version the first of them started
+/// from, and only once that last append was written. When an append fails, every batch
+/// queued behind it is given up unwritten too (they were decided on its events), the entity
+/// is dropped, and their commands run again alone.
 extension InstanceWorker {
     /// The queued commands that join the batch of the command now holding the entity: all of
     /// them, up to ``RuntimeConfiguration/maximumBatchSize``, when the module allows batches;
@@ -225,13 +228,13 @@ extension InstanceWorker {
         return .writing(decisions, write)
     }
 
-    /// The entity's batch writer. It appends the batches queued so far in one append; when
-    /// that append is written it appends the batches queued meanwhile at once, while this
-    /// actor records the write and answers (``settleWrite(of:batches:result:followed:)``, in
-    /// order, one write after the other). It never starts an append before the one before it
-    /// was written, so a failed append takes everything queued behind it along. With a store
-    /// that chains appends, each batch's append is in the store's hands already (the store
-    /// writes it only if the one before it was written): the writer waits for each in turn.
+    /// The entity's batch writer. With a store that chains appends, each batch's append is in
+    /// the store's hands already and the writer waits for their outcomes in turn. Otherwise it
+    /// appends the batches queued so far in one append, and when that append is written it
+    /// appends the batches queued meanwhile at once (never before). Either way this actor
+    /// records each write and answers (``settleWrite(of:batches:result:followed:)``, in
+    /// order, one write after the other), and a failed append takes every batch queued behind
+    /// it along.
     private nonisolated func writeQueuedBatches(of entity: EntityToken, queue: WriteQueue, stream: StreamName) async {
         var settling: Task<Void, Never>?
         /// Records a write on the actor after the writes before it.
