@@ -98,14 +98,18 @@ public final class SQLiteMessageStore: MessageStore {
     }
 
     public func append(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> WriteResult {
-        let correlations = try MessageStoreArguments.checkWrite(messages, to: stream)
+        let categories = try Self.correlationCategories(of: messages, to: stream)
         return try await withCheckedThrowingContinuation { continuation in
             writer.submit(
                 WriteRequest(
-                    stream: stream, messages: messages,
-                    correlationCategories: correlations.map { $0.map { StreamName(unchecked: $0).category } },
-                    expectedVersion: expectedVersion, reply: .caller(continuation)))
+                    stream: stream, messages: messages, correlationCategories: categories, expectedVersion: expectedVersion,
+                    reply: .caller(continuation)))
         }
+    }
+
+    /// Checks a write's arguments; returns the category of each message's correlation stream.
+    private static func correlationCategories(of messages: [NewMessage], to stream: StreamName) throws(MessageStoreError) -> [String?] {
+        try MessageStoreArguments.checkWrite(messages, to: stream).map { $0.map { StreamName(unchecked: $0).category } }
     }
 
     /// Queues the append behind `previous` at once: the writer thread writes it only if
@@ -114,18 +118,14 @@ public final class SQLiteMessageStore: MessageStore {
         _ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion, after previous: ChainedAppend?
     ) -> ChainedAppend? {
         let chained = ChainedAppend()
-        let correlations: [String?]
         do {
-            correlations = try MessageStoreArguments.checkWrite(messages, to: stream)
+            writer.submit(
+                WriteRequest(
+                    stream: stream, messages: messages, correlationCategories: try Self.correlationCategories(of: messages, to: stream),
+                    expectedVersion: expectedVersion, reply: .chained(chained), after: previous))
         } catch {
             chained.resolve(.failure(error))
-            return chained
         }
-        writer.submit(
-            WriteRequest(
-                stream: stream, messages: messages,
-                correlationCategories: correlations.map { $0.map { StreamName(unchecked: $0).category } },
-                expectedVersion: expectedVersion, reply: .chained(chained), after: previous))
         return chained
     }
 

@@ -66,6 +66,17 @@ public struct RecordedEvent: Sendable, Hashable {
     }
 }
 
+extension RecordedEvent {
+    /// The messages just appended to `stream`, where the store recorded them.
+    static func written(_ messages: [NewMessage], _ result: WriteResult, to stream: StreamName) -> [RecordedEvent] {
+        zip(messages, result.recorded).map { message, position in
+            RecordedEvent(
+                id: message.id, type: message.type, data: message.data, metadata: message.metadata, streamName: stream,
+                position: position.position, globalPosition: position.globalPosition, time: position.time)
+        }
+    }
+}
+
 /// What handling a command did.
 public enum CommandOutcome: Sendable, Hashable {
     /// The events were written (none when the command may return no event).

@@ -215,9 +215,9 @@ extension InstanceWorker {
         // A store that chains appends takes this one now, behind the entity's last one, and
         // writes it only if that one is written: both can then go into one commit.
         let chained = store.appendChained(
-            messages, to: record.stream, expectedVersion: start < 0 ? .noStream : .version(start), after: record.lastChainedAppend)
+            messages, to: record.stream, expectedVersion: write.expectedVersion, after: record.lastChainedAppend)
         record.lastChainedAppend = chained
-        if record.writeQueue.push(WriteQueue.Pending(messages: messages, start: start, chained: chained)) {
+        if record.writeQueue.push(WriteQueue.Pending(messages: messages, expectedVersion: write.expectedVersion, chained: chained)) {
             // Off this actor and above the callers' tasks: the writer starts the next append
             // as soon as the previous one is written, while this actor decides.
             let entity = EntityToken(record: record)
@@ -262,12 +262,10 @@ extension InstanceWorker {
                     settle(1, result, followed: index < current.count - 1 || group != nil)
                 }
             } else {
-                let messages = current.flatMap(\.messages)
-                let start = current[0].start
                 let result: Result<WriteResult, any Error>
                 do {
                     result = .success(
-                        try await store.append(messages, to: stream, expectedVersion: start < 0 ? .noStream : .version(start)))
+                        try await store.append(current.flatMap(\.messages), to: stream, expectedVersion: current[0].expectedVersion))
                 } catch {
                     result = .failure(error)
                 }
@@ -295,11 +293,7 @@ extension InstanceWorker {
             let group = Array(record.unwrittenBatches.prefix(count))
             record.unwrittenBatches.removeFirst(count)
             let messages = group.flatMap(\.messages)
-            let recorded = zip(messages, written.recorded).map { message, position in
-                RecordedEvent(
-                    id: message.id, type: message.type, data: message.data, metadata: message.metadata, streamName: record.stream,
-                    position: position.position, globalPosition: position.globalPosition, time: position.time)
-            }
+            let recorded = RecordedEvent.written(messages, written, to: record.stream)
             if isLive(record) {
                 // The events are applied already: only the entity's bookkeeping follows.
                 recordApplied(recorded[...], to: record)
@@ -370,6 +364,7 @@ final class QueuedWrite {
     let messages: [NewMessage]
     /// The version the batch was decided at, which its append expects.
     let start: Int64
+    var expectedVersion: ExpectedVersion { start < 0 ? .noStream : .version(start) }
     /// The commands it decided, with events or without.
     let commandIDs: [UUID]
     /// The commands it accepted without events, which count as processed once it is written.
@@ -393,7 +388,8 @@ final class WriteQueue: Sendable {
     /// A queued batch: its events and the version it was decided at.
     struct Pending: Sendable {
         let messages: [NewMessage]
-        let start: Int64
+        /// What its append expects: the version it was decided at.
+        let expectedVersion: ExpectedVersion
         /// Its append, already handed to a store that chains appends; nil for other stores.
         let chained: ChainedAppend?
     }

@@ -189,12 +189,7 @@ actor InstanceWorker<Store: MessageStore> {
     private func recordWritten(_ messages: [NewMessage], _ written: WriteResult, command: PreparedCommand, in record: EntityRecord)
         throws(RuntimeError) -> [RecordedEvent]
     {
-        let recorded = zip(messages, written.recorded).map { message, position in
-            RecordedEvent(
-                id: message.id, type: message.type, data: message.data, metadata: message.metadata,
-                streamName: record.stream, position: position.position, globalPosition: position.globalPosition,
-                time: position.time)
-        }
+        let recorded = RecordedEvent.written(messages, written, to: record.stream)
         if isLive(record) {
             try applyRecorded(recorded, to: record)
             record.processed[command.commandID] = command.digest
