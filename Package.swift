@@ -181,7 +181,9 @@ let package = Package(
         ),
         .testTarget(
             name: "ThaloRuntimeTests",
-            dependencies: ["ThaloRuntime", "MessageStoreSQLite", "MessageDB", "TestSupport", "CountReadModel", "GuestBuilder"],
+            dependencies: [
+                "ThaloRuntime", "AggregateContract", "MessageStoreSQLite", "MessageDB", "TestSupport", "CountReadModel", "GuestBuilder",
+            ],
             swiftSettings: strict
         ),
         .testTarget(

@@ -67,7 +67,7 @@ public struct NewMessage: Sendable, Hashable {
 
     /// A message with raw JSON text; the store checks that `data` (and `metadata`, if
     /// any) is a JSON object when it is written.
-    public init(id: UUID = UUID(), type: String, data: String, metadata: String? = nil) {
+    public init(id: UUID = .random(), type: String, data: String, metadata: String? = nil) {
         self.id = id
         self.type = type
         self.data = data
@@ -75,7 +75,7 @@ public struct NewMessage: Sendable, Hashable {
     }
 
     /// A message from JSON values.
-    public init(id: UUID = UUID(), type: String, data: JSONValue, metadata: Metadata? = nil) {
+    public init(id: UUID = .random(), type: String, data: JSONValue, metadata: Metadata? = nil) {
         self.id = id
         self.type = type
         self.data = data.jsonText

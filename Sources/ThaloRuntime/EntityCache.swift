@@ -40,6 +40,10 @@ final class EntityRecord {
     /// The entity's last append handed to a store that chains appends, which the next batch's
     /// append follows; nil after a failed append.
     var lastChainedAppend: ChainedAppend?
+    /// Whether a command alone has applied its events while their append is in flight
+    /// (``InstanceWorker/applyWhileWriting(_:_:to:)``): the entity's
+    /// state is then ahead of `version`.
+    var appliesAhead = false
     /// Turns waiting for the batch writer to finish.
     var settleWaiters: [CheckedContinuation<Void, Never>] = []
     // Recency list links.

@@ -164,17 +164,8 @@ extension InstanceWorker {
             }
             // The next handler decides on the state after these events: apply them now, with
             // the positions they will have and no global position or time yet.
-            let firstPosition = start + 1 + Int64(messages.count)
-            let unwritten = new.enumerated().map { index, message in
-                RecordedEvent(
-                    id: message.id, type: message.type, data: message.data, metadata: message.metadata, streamName: record.stream,
-                    position: firstPosition + Int64(index), globalPosition: -1, time: Timestamp(microsecondsSinceEpoch: -1))
-            }
-            for chunk in Self.applyChunks(unwritten, limits: module.limits) {
-                let refused = try call("apply") { guest throws(GuestFailure) in try guest.apply(handle, events: chunk.map(Self.guestEvent))
-                }
-                if refused != nil { return .runAlone(dropEntity: true) }
-            }
+            let unwritten = unwrittenEvents(new, from: start + 1 + Int64(messages.count), in: record)
+            if try applyAhead(unwritten, to: handle) != nil { return .runAlone(dropEntity: true) }
             decisions.append(.events(messages.count..<(messages.count + new.count)))
             messages += new
         }

@@ -89,10 +89,11 @@ extension InstanceWorker {
 
     /// Saves the live entity's state to its snapshot stream.
     private func takeSnapshot(of record: EntityRecord) async {
-        // While a batch is being written the entity has applied events that are not in its
-        // stream yet: its state is not the state at `version`. The append that ends the
-        // batch schedules the snapshot again.
-        guard usesSnapshots, isLive(record), !record.isWriting, let handle = record.handle, let eventID = record.lastEventID
+        // While a batch (or a command alone) is being written the entity has applied events
+        // that are not in its stream yet: its state is not the state at `version`. The
+        // append that ends the write schedules the snapshot again.
+        guard usesSnapshots, isLive(record), !record.isWriting, !record.appliesAhead, let handle = record.handle,
+            let eventID = record.lastEventID
         else { return }
         let position = record.version
         let appliedBytes = record.appliedBytes

@@ -133,10 +133,21 @@ actor InstanceWorker<Store: MessageStore> {
                     action = loop.handled(.refused)
                 }
             case .append:
+                let expectedVersion: ExpectedVersion = record.version < 0 ? .noStream : .version(record.version)
                 let written: WriteResult
+                var appliedAhead = false
                 do {
-                    written = try await store.append(
-                        messages, to: record.stream, expectedVersion: record.version < 0 ? .noStream : .version(record.version))
+                    // The module may apply events before they are written (contract 1.2):
+                    // on a store that takes the append now (one that chains appends), it does
+                    // so while the append is in flight instead of after it.
+                    if batchesCommands && isLive(record),
+                        let chained = store.appendChained(messages, to: record.stream, expectedVersion: expectedVersion, after: nil)
+                    {
+                        appliedAhead = true
+                        written = try await applyWhileWriting(messages, chained, to: record)
+                    } else {
+                        written = try await store.append(messages, to: record.stream, expectedVersion: expectedVersion)
+                    }
                 } catch let error as MessageStoreError where error.code == .wrongExpectedVersion {
                     metrics.conflicts.increment()
                     action = loop.conflicted(streamIsBehind: isBehind(record, actualVersion: error.actualVersion))
@@ -145,10 +156,13 @@ actor InstanceWorker<Store: MessageStore> {
                 } catch let error as MessageStoreError where error.code == .duplicateMessageID {
                     action = loop.duplicateID()
                     continue
+                } catch let error as RuntimeError {
+                    // The events were written and the module could not apply them.
+                    throw error
                 } catch {
                     throw RuntimeError.store(error, while: "writing the events of \(command.command) to \(record.stream)")
                 }
-                return .recorded(try recordWritten(messages, written, command: command, in: record))
+                return .recorded(try recordWritten(messages, written, command: command, in: record, applied: appliedAhead))
             case .searchStream:
                 if let earlier = try await events(of: command.commandID, in: record).first {
                     record.processed[command.commandID] = earlier.metadata.flatMap(Self.commandDigest(inMetadata:))
@@ -168,6 +182,60 @@ actor InstanceWorker<Store: MessageStore> {
         }
     }
 
+    /// Applies a command's events to the live entity while the store writes them (`chained`,
+    /// already in the store's hands), with their positions and no global position or time
+    /// yet, as in a batch; then waits for the append.
+    ///
+    /// When the append fails, the entity is dropped (it applied events that are not written)
+    /// and the store's error is thrown, as a plain append's would be. When the append succeeds
+    /// but the module could not apply the events, the entity is dropped and that failure is
+    /// thrown, as it is when `apply` fails after the append.
+    func applyWhileWriting(_ messages: [NewMessage], _ chained: ChainedAppend, to record: EntityRecord) async throws -> WriteResult {
+        record.appliesAhead = true
+        var applyFailure: RuntimeError?
+        do throws(RuntimeError) {
+            let refusal = try applyAhead(unwrittenEvents(messages, from: record.version + 1, in: record), to: record.handle!)
+            if let refusal { applyFailure = self.applyFailure(refusal, stream: record.stream) }
+        } catch {
+            applyFailure = error
+        }
+        let written: WriteResult
+        do {
+            written = try await chained.value()
+        } catch {
+            record.appliesAhead = false
+            dropEntity(record)
+            throw error
+        }
+        record.appliesAhead = false
+        if let applyFailure {
+            dropEntity(record)
+            metrics.eventsWritten.increment(by: Int64(messages.count))
+            throw applyFailure
+        }
+        return written
+    }
+
+    /// Events decided and not written yet as the entity applies them: at the positions they
+    /// will have from `firstPosition`, without global position or time.
+    func unwrittenEvents(_ messages: [NewMessage], from firstPosition: Int64, in record: EntityRecord) -> [RecordedEvent] {
+        messages.enumerated().map { index, message in
+            RecordedEvent(
+                id: message.id, type: message.type, data: message.data, metadata: message.metadata, streamName: record.stream,
+                position: firstPosition + Int64(index), globalPosition: -1, time: Timestamp(microsecondsSinceEpoch: -1))
+        }
+    }
+
+    /// Applies events not written yet to a live entity (contract 1.2), in chunks; returns the
+    /// module's refusal, if it refused one.
+    func applyAhead(_ events: [RecordedEvent], to handle: UInt32) throws(RuntimeError) -> GuestError? {
+        for chunk in Self.applyChunks(events, limits: module.limits) {
+            let refused = try call("apply") { guest throws(GuestFailure) in try guest.apply(handle, events: chunk.map(Self.guestEvent)) }
+            if let refused { return refused }
+        }
+        return nil
+    }
+
     /// Whether the stream is shorter than what the entity applied: the database lost its last
     /// commits (a restore, or a crash without synchronous commits), so the entity is rebuilt
     /// from what the stream holds instead of catching up.
@@ -185,13 +253,18 @@ actor InstanceWorker<Store: MessageStore> {
         return digest == nil || digest == command.digest ? .sameCommand : .otherCommand
     }
 
-    /// The events just appended as recorded events, applied to the entity when it is live.
-    private func recordWritten(_ messages: [NewMessage], _ written: WriteResult, command: PreparedCommand, in record: EntityRecord)
-        throws(RuntimeError) -> [RecordedEvent]
-    {
+    /// The events just appended as recorded events, applied to the entity when it is live
+    /// (unless it `applied` them already, while they were written).
+    private func recordWritten(
+        _ messages: [NewMessage], _ written: WriteResult, command: PreparedCommand, in record: EntityRecord, applied: Bool
+    ) throws(RuntimeError) -> [RecordedEvent] {
         let recorded = RecordedEvent.written(messages, written, to: record.stream)
         if isLive(record) {
-            try applyRecorded(recorded, to: record)
+            if applied {
+                recordApplied(recorded[...], to: record)
+            } else {
+                try applyRecorded(recorded, to: record)
+            }
             record.processed[command.commandID] = command.digest
             snapshotIfDue(record)
         } else {

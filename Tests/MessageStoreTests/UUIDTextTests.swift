@@ -15,6 +15,31 @@ struct UUIDTextTests {
         }
     }
 
+    @Test("random ids are version 4, of the RFC 4122 variant, and distinct")
+    func randomIDs() {
+        var seen = Set<UUID>()
+        for _ in 0..<10_000 {
+            let id = UUID.random()
+            let text = id.lowercasedText
+            #expect(Array(text)[14] == "4", "version nibble of \(text)")
+            #expect("89ab".contains(Array(text)[19]), "variant nibble of \(text)")
+            #expect(UUID(uuidString: text) == id)
+            seen.insert(id)
+        }
+        #expect(seen.count == 10_000)
+        // Every other bit varies: the 122 random bits are not stuck at 0 or 1.
+        var ones = [Int](repeating: 0, count: 128)
+        for id in seen {
+            withUnsafeBytes(of: id.uuid) { bytes in
+                for bit in 0..<128 where bytes[bit / 8] & (0x80 >> UInt8(bit % 8)) != 0 { ones[bit] += 1 }
+            }
+        }
+        let fixed: Set<Int> = [48, 49, 50, 51, 64, 65]
+        for bit in 0..<128 where !fixed.contains(bit) {
+            #expect((4_000...6_000).contains(ones[bit]), "bit \(bit) was set in \(ones[bit]) of 10,000 ids")
+        }
+    }
+
     @Test(
         "malformed text is rejected",
         arguments: [

@@ -1,3 +1,4 @@
+import AggregateContract
 import ESDL
 import Foundation
 import JSON
@@ -24,22 +25,24 @@ enum HostileModule: String, CaseIterable, Sendable {
         }
         """
 
+    /// What `handle` returns: the result area at 0 (tag, list pointer, count), one event at 64
+    /// (`Done {"n":1}`, whose text is at 128).
+    static let doneEvent = """
+        (i32.store (i32.const 0) (i32.const 0))
+        (i32.store (i32.const 4) (i32.const 64))
+        (i32.store (i32.const 8) (i32.const 1))
+        (i32.store (i32.const 64) (i32.const 128))
+        (i32.store (i32.const 68) (i32.const 4))
+        (i32.store (i32.const 72) (i32.const 132))
+        (i32.store (i32.const 76) (i32.const 7))
+        (i32.const 0)
+        """
+
     /// The module's text: a valid contract, with this variant's misbehaviour.
     var text: String {
-        let interface = "thalo:aggregate/aggregate@0.1.0"
         var memory = "(memory (export \"memory\") 1 64)"
         var extra = ""
-        // What `handle` returns: the result area at 0 (tag, list pointer, count), events at 64.
-        var handle = """
-            (i32.store (i32.const 0) (i32.const 0))
-            (i32.store (i32.const 4) (i32.const 64))
-            (i32.store (i32.const 8) (i32.const 1))
-            (i32.store (i32.const 64) (i32.const 128))
-            (i32.store (i32.const 68) (i32.const 4))
-            (i32.store (i32.const 72) (i32.const 132))
-            (i32.store (i32.const 76) (i32.const 7))
-            (i32.const 0)
-            """
+        var handle = Self.doneEvent
         switch self {
         case .startLoop:
             extra = "(func $spin (loop $again (br $again))) (start $spin)"
@@ -66,6 +69,17 @@ enum HostileModule: String, CaseIterable, Sendable {
             handle = handle.replacingOccurrences(
                 of: "(i32.store (i32.const 76) (i32.const 7))", with: "(i32.store (i32.const 76) (i32.const 0x7ffffff0))")
         }
+        return Self.moduleText(memory: memory, handle: handle, extra: extra)
+    }
+
+    /// The text of a module with the contract's exports: `handle` returns one `Done` event
+    /// unless `handle` says otherwise, and `apply` accepts every event unless `apply` says
+    /// otherwise (both bodies leave the result area's address on the stack).
+    static func moduleText(
+        memory: String = "(memory (export \"memory\") 1 64)", abiVersion: UInt32 = 1, handle: String = doneEvent,
+        apply: String = "(i32.store (i32.const 0) (i32.const 0)) (i32.const 0)", extra: String = ""
+    ) -> String {
+        let interface = "thalo:aggregate/aggregate@0.1.0"
         return """
             (module
               \(memory)
@@ -78,11 +92,11 @@ enum HostileModule: String, CaseIterable, Sendable {
                 (if (i32.gt_u (global.get $top) (i32.mul (memory.size) (i32.const 65536)))
                   (then (drop (memory.grow (i32.add (i32.div_u (global.get $top) (i32.const 65536)) (i32.const 1))))))
                 (local.get $start))
-              (func (export "\(interface)#abi-version") (result i32) (i32.const 1))
+              (func (export "\(interface)#abi-version") (result i32) (i32.const \(abiVersion)))
               (func (export "\(interface)#new-entity") (param i32 i32) (result i32) (i32.const 1))
               (func (export "\(interface)#drop-entity") (param i32))
               (func (export "\(interface)#apply") (param i32 i32 i32) (result i32)
-                (i32.store (i32.const 0) (i32.const 0)) (i32.const 0))
+                \(apply))
               (func (export "\(interface)#handle")
                 (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i64 i64 i32 i32 i64) (result i32)
                 \(handle))
@@ -100,7 +114,11 @@ enum HostileModule: String, CaseIterable, Sendable {
     var failsToLoad: Bool { self == .startLoop || self == .initializeLoop || self == .hugeMemory }
 
     /// Compiles the module with wat2wasm.
-    func wasm() async throws -> [UInt8] {
+    func wasm() async throws -> [UInt8] { try await Self.compile(text, name: rawValue) }
+
+    /// Compiles module text with wat2wasm.
+    static func compile(_ text: String, name: String) async throws -> [UInt8] {
+        let rawValue = name
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("thalo-hostile-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -150,6 +168,36 @@ struct HostileModuleTests {
             #expect(guest.isPoisoned)
         }
         #expect(clock.now - start < .seconds(60))
+    }
+
+    @Test(
+        "a module of contract 1.2 that cannot apply its own event: the event is written, the command fails, the entity is rebuilt",
+        arguments: ["refuses", "traps"])
+    func applyFailsWhileWriting(_ how: String) async throws {
+        // `apply` answers ignore (tag 1, ignore without a reason) or traps.
+        let apply =
+            how == "traps"
+            ? "(unreachable)"
+            : "(i32.store (i32.const 0) (i32.const 1)) (i32.store (i32.const 4) (i32.const 1)) (i32.store (i32.const 8) (i32.const 0)) (i32.const 0)"
+        let wasm = try await HostileModule.compile(
+            HostileModule.moduleText(abiVersion: ModuleContract.unwrittenEventsABIVersion, apply: apply), name: "apply-\(how)")
+        try await withStore(.sqlite) { (store: AnyMessageStore) async throws -> Void in
+            let runtime = Runtime(
+                store: AnyModuleStore(store), configuration: RuntimeConfiguration(instancesPerModule: 1, limits: Self.limits))
+            try await runtime.publish(schema: HostileModule.schema, wasm: wasm)
+            for attempt in 0..<2 {
+                let failed = await #expect(throws: RuntimeError.self) {
+                    _ = try await runtime.execute(CommandRequest(aggregate: "Hostile", id: "1", command: "hit", payload: [:]))
+                }
+                #expect(failed?.code == .moduleFailure, "\(String(describing: failed))")
+                // The append went through while the module applied: each command's event is
+                // written once. The next command finds the entity dropped and rebuilds it,
+                // which fails on the first event (it is never decided on a state that did
+                // not apply it).
+                let stream = try await store.readStream("hostile-1")
+                #expect(stream.count == 1, "after attempt \(attempt): \(stream.map(\.type))")
+            }
+        }
     }
 
     @Test("a hostile module's commands fail through the runtime while another aggregate keeps working")

@@ -254,4 +254,25 @@ struct WasmHostTests {
         #expect(metadata.causationMessagePosition == 7)
         #expect(metadata.properties["moduleDigest"] == .string(module.digest))
     }
+
+    @Test("event metadata written directly, for a command without metadata, is the text of the general path")
+    func directEventMetadata() async throws {
+        let built = try await ExampleModules.shared.build("counter")
+        let schema = try Schema.parse(built.schema)
+        let module = try AggregateModule(name: schema.aggregate.name, version: schema.version, schema: schema, bytes: built.wasm)
+        let streams: [StreamName] = ["counter:command-1", "counter:command-a\"b\\c", "counter:command-é✓", "counter:command-\u{7F}x"]
+        for stream in streams {
+            for (position, globalPosition) in [(-1, -1), (0, 1), (7, 8), (Int64.max, Int64.max)] as [(Int64, Int64)] {
+                let id = UUID.random()
+                let digest = CommandDigest(command: "increment", payloadText: #"{"amount":2}"#)
+                let general = Metadata.events(
+                    of: id, stream: stream, position: position, globalPosition: globalPosition, commandMetadata: Metadata(),
+                    digest: digest, module: module)
+                let direct = Metadata.eventsText(
+                    of: id, stream: stream, position: position, globalPosition: globalPosition, digest: digest, module: module)
+                #expect(direct == general.jsonText, "\(stream) at \(position)")
+                #expect(try Metadata(jsonText: direct) == general)
+            }
+        }
+    }
 }

@@ -1,6 +1,7 @@
 import AggregateContract
 import Crypto
 import ESDL
+import JSON
 import WasmKit
 
 /// A compiled aggregate module that follows the contract: parsed once, instantiated
@@ -22,6 +23,10 @@ public struct AggregateModule: Sendable {
     /// Whether the module exports the optional snapshot functions (contract 1.1).
     public let supportsSnapshots: Bool
     let module: WasmKit.Module
+    /// The members every event of this module has in its metadata after the command's own
+    /// (their keys sort after `commandId`), as JSON text from the first comma to the closing
+    /// brace: written once here instead of once per event.
+    let eventMetadataTail: String
 
     /// Parses and checks a module: it must import nothing, export the contract's functions
     /// with their exact signatures and a memory, report ABI version 1, and fit the memory cap.
@@ -39,6 +44,11 @@ public struct AggregateModule: Sendable {
             let hex = String(byte, radix: 16)
             return byte < 16 ? "0" + hex : hex
         }.joined()
+        let moduleMembers = JSONValue.objectText([
+            ("moduleDigest", .string(digest)), ("moduleName", .string(name)), ("moduleVersion", .string(version.description)),
+            ("schemaVersion", .string(version.description)),
+        ])
+        self.eventMetadataTail = "," + moduleMembers.dropFirst()
         let label = "module \(name) \(version)"
         guard bytes.starts(with: [0x00, 0x61, 0x73, 0x6D]) else {
             throw RuntimeError(
