@@ -12,9 +12,9 @@ struct Cluster: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the nodes and the partition each one holds, with positions and lag.",
             discussion: """
-                On PostgreSQL each command category is split into partitions (16 by default) leased
-                to the nodes; a node that stops renewing its leases, or whose database session is
-                gone, loses them to the others. The embedded store is a single node that consumes
+                On PostgreSQL each command category is split into partitions (16 by default) leased \
+                to the nodes; a node that stops renewing its leases, or whose database session is \
+                gone, loses them to the others. The embedded store is a single node that consumes \
                 each command category whole (partition 0 of 1).
                 """)
 

@@ -9,17 +9,17 @@ struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the Thalo runtime and its HTTP API.",
         discussion: """
-            Uses the embedded SQLite store in --data-dir unless --database-url names a
-            PostgreSQL database (Message DB; the schema and the module registry are installed
-            when missing; a role that may not create them, such as an official installation's
-            message_store, needs `thalo db install` run once by an administrator). Stops
-            gracefully on Ctrl-C or SIGTERM. The API is described at /openapi.json; the
+            Uses the embedded SQLite store in --data-dir unless --database-url names a \
+            PostgreSQL database (Message DB; the schema and the module registry are installed \
+            when missing; a role that may not create them, such as an official installation's \
+            message_store, needs `thalo db install` run once by an administrator). Stops \
+            gracefully on Ctrl-C or SIGTERM. The API is described at /openapi.json; the \
             console, a web UI for modules, streams and entities, is at /console.
 
-            Several nodes on one PostgreSQL share the submitted commands: each command category
-            is split into --partitions partitions leased to the live nodes, at most an even
-            share each; a node that is killed loses its partitions at its peers' next heartbeat,
-            one that is paused or cut off when its --lease runs out. See `thalo cluster status`.
+            Several nodes on one PostgreSQL share the submitted commands: each command category \
+            is split into --partitions partitions leased to the live nodes, at most an even \
+            share each; a node that is killed loses its partitions at its peers' next heartbeat, \
+            one that is paused or cut off when its --lease runs out. See `thalo cluster status`. \
             The embedded store is single-node: a second server on the same --data-dir stops.
             """)
 

@@ -8,13 +8,13 @@ public struct ThaloCommand: AsyncParsableCommand {
         commandName: "thalo",
         abstract: "Thalo: an event-sourcing runtime for aggregates written in any language that compiles to WebAssembly.",
         discussion: """
-            Run a server with `thalo serve` (embedded store in ./.thalo, or --database-url for
-            PostgreSQL), publish modules with `thalo publish`, and send commands with
-            `thalo execute` or `thalo submit`. Local tools (`new`, `build`, `generate`, `test`)
+            Run a server with `thalo serve` (embedded store in ./.thalo, or --database-url for \
+            PostgreSQL), publish modules with `thalo publish`, and send commands with \
+            `thalo execute` or `thalo submit`. Local tools (`new`, `build`, `generate`, `test`) \
             work without a server.
 
-            Exit codes: 0 success; 1 other failure; 2 invalid input; 3 server unreachable;
-            4 command rejected by the aggregate; 5 not found; 6 conflict; 7 server or module
+            Exit codes: 0 success; 1 other failure; 2 invalid input; 3 server unreachable; \
+            4 command rejected by the aggregate; 5 not found; 6 conflict; 7 server or module \
             failure; 8 unauthorized; 64 usage error.
             """,
         version: "0.1.0",
