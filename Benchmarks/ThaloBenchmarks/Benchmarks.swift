@@ -15,12 +15,15 @@ import ThaloRuntime
 struct Benchmarks {
     static func main() async throws {
         let arguments = CommandLine.arguments.dropFirst()
-        let sectionNames = ["wasm", "languages", "rebuild", "memory", "soak", "inmemory", "sqlite", "postgres", "http", "peer", "hot"]
+        let sectionNames = [
+            "wasm", "languages", "rebuild", "memory", "soak", "inmemory", "sqlite", "postgres", "http", "peer", "hot", "one",
+        ]
         let usage = """
             usage: thalo-bench [--seconds=N] [--only=SECTION,...]
               --seconds=N   seconds per measured case (default 5)
               --only=...    run only these sections: \(sectionNames.joined(separator: ", "))
-                            (hot, the hot entity alone to profile, runs only when named)
+                            (hot, the hot entity alone, and one, one caller alone, are there to
+                            profile and run only when named)
             Build it in release mode (scripts/bench does); BENCHMARKS.md explains each section.
             """
         if arguments.contains("--help") || arguments.contains("-h") {
@@ -105,6 +108,10 @@ struct Benchmarks {
         if only?.contains("hot") == true {
             // Only when asked for: the sqlite section measures the same case among the others.
             sections.append(try await HotEntityCase.run(module: module, duration: duration))
+        }
+        if only?.contains("one") == true {
+            // Only when asked for: the sqlite section measures the same case among the others.
+            sections.append(try await OneCallerCase.run(module: module, duration: duration))
         }
         if wanted("peer") {
             sections.append(try await PeerCase.run(duration: duration, thalo: executedSQLite))

@@ -674,3 +674,42 @@ enum HotEntityCase {
         return "### One hot entity against raw append, in turns\n\n" + report.markdown
     }
 }
+
+/// One caller alone, taking turns with raw append with one writer on the embedded store: the
+/// case of target 2, to profile (`thalo-bench --only=one`, run only when named).
+enum OneCallerCase {
+    static func run(module: BankAccountModule, duration: Duration) async throws -> String {
+        print("one caller on 1,000 entities, taking turns with raw append with one writer (SQLite)")
+        let folder = try temporaryFolder("bench-one")
+        let rawStore = try SQLiteMessageStore(path: folder.appendingPathComponent("raw.sqlite").path, logger: quiet)
+        let store = try SQLiteMessageStore(path: folder.appendingPathComponent("one.sqlite").path, logger: quiet)
+        let runtime = Runtime(store: store, configuration: RuntimeConfiguration(consumesCommands: false), logger: quiet)
+        try await runtime.publish(schema: module.schema, wasm: module.wasm)
+        let entities = 1_000
+        try await forEachConcurrently(entities, callers: 8) { index in
+            _ = try await runtime.execute(
+                CommandRequest(aggregate: "BankAccount", id: "a\(index)", command: "open_account", payload: ["initial_balance": 0]))
+        }
+        let results = try await measureInterleaved(
+            callers: 1, duration: duration,
+            [
+                { caller, index in
+                    try await rawStore.append(
+                        [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "raw-\(caller)x\(index)"),
+                        expectedVersion: nil)
+                },
+                { _, index in
+                    _ = try await runtime.execute(
+                        CommandRequest(
+                            aggregate: "BankAccount", id: "a\(index * 7919 % entities)", command: "deposit_funds", payload: ["amount": 1]))
+                },
+            ])
+        let report = Report(header: ["case", "ops/s", "p50 µs", "p99 µs", "vs raw append"])
+        report.add(["raw append, 1 writer", formatRate(results[0].throughput), format(results[0].p50), format(results[0].p99), "1.00"])
+        report.add([
+            "execute, 1,000 entities, 1 caller", formatRate(results[1].throughput), format(results[1].p50), format(results[1].p99),
+            format(results[1].throughput / results[0].throughput, 2),
+        ])
+        return "### One caller against raw append, in turns\n\n" + report.markdown
+    }
+}

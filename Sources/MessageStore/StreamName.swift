@@ -53,18 +53,24 @@ public struct StreamName: Sendable, Hashable, Comparable, CustomStringConvertibl
     /// Describes what is wrong with `name` as a stream or category name, or returns nil.
     public static func problem(in name: String) -> String? {
         if name.isEmpty { return "the name is empty" }
-        // ASCII is checked by value (its whitespace is 0x09–0x0D and 0x20); Unicode's
-        // property tables, which cost more per scalar, only for the rest. Every command and
-        // read checks a name, so this is on the hot path.
-        for scalar in name.unicodeScalars {
-            let value = scalar.value
-            let bad = value < 0x80 ? value <= 0x20 || value == 0x7F : scalar.properties.isWhitespace
-            if bad { return "it contains whitespace or a control character" }
-        }
+        if containsWhitespaceOrControl(name) { return "it contains whitespace or a control character" }
         if name.hasPrefix("-") { return "the category before '-' is empty" }
         if name.hasSuffix("-") { return "the id after '-' is empty" }
         if name.hasPrefix(":") { return "the category name before ':' is empty" }
         return nil
+    }
+
+    /// Whether `text` has a whitespace or control character, which no stream name may have.
+    public static func containsWhitespaceOrControl(_ text: String) -> Bool {
+        // ASCII is checked by value (its whitespace is 0x09–0x0D and 0x20); Unicode's
+        // property tables, which cost more per scalar, only for the rest. Every command and
+        // read checks a name, so this is on the hot path.
+        for scalar in text.unicodeScalars {
+            let value = scalar.value
+            let bad = value < 0x80 ? value <= 0x20 || value == 0x7F : scalar.properties.isWhitespace
+            if bad { return true }
+        }
+        return false
     }
 
     /// The part before the first `-`, types included: `account:command` for `account:command-1`.

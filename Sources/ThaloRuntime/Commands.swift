@@ -183,7 +183,12 @@ struct CommandDigest: Sendable, Hashable {
     init(value: UInt64) { self.value = value }
 
     init(command: String, payloadText: String) {
-        let digest = Hash64.md5(Array(command.utf8) + [0] + Array(payloadText.utf8))
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(command.utf8.count + 1 + payloadText.utf8.count)
+        bytes += command.utf8
+        bytes.append(0)
+        bytes += payloadText.utf8
+        let digest = Hash64.md5(bytes)
         var value: UInt64 = 0
         for byte in digest[0..<8] { value = value << 8 | UInt64(byte) }
         self.value = value
@@ -191,8 +196,11 @@ struct CommandDigest: Sendable, Hashable {
 
     /// 16 lowercase hexadecimal digits.
     var text: String {
-        let hex = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        String(unsafeUninitializedCapacity: 16) { output in
+            let digits = Array("0123456789abcdef".utf8)
+            for index in 0..<16 { output[index] = digits[Int(value >> UInt64(60 - 4 * index) & 0xF)] }
+            return 16
+        }
     }
 
     init?(text: some StringProtocol) {

@@ -261,9 +261,9 @@ actor InstanceWorker<Store: MessageStore> {
         let recorded = RecordedEvent.written(messages, written, to: record.stream)
         if isLive(record) {
             if applied {
-                recordApplied(recorded[...], to: record)
+                recordApplied(recorded[...], to: record, commandsKnown: true)
             } else {
-                try applyRecorded(recorded, to: record)
+                try applyRecorded(recorded, to: record, commandsKnown: true)
             }
             record.processed[command.commandID] = command.digest
             snapshotIfDue(record)
@@ -479,7 +479,7 @@ actor InstanceWorker<Store: MessageStore> {
         }
     }
 
-    func applyRecorded(_ events: [RecordedEvent], to record: EntityRecord) throws(RuntimeError) {
+    func applyRecorded(_ events: [RecordedEvent], to record: EntityRecord, commandsKnown: Bool = false) throws(RuntimeError) {
         guard let handle = record.handle else { return }
         for chunk in Self.applyChunks(events, limits: module.limits) {
             let failure = try call("apply") { guest throws(GuestFailure) in try guest.apply(handle, events: chunk.map(Self.guestEvent)) }
@@ -487,7 +487,7 @@ actor InstanceWorker<Store: MessageStore> {
                 record.handle = nil
                 throw applyFailure(failure, stream: record.stream)
             }
-            recordApplied(chunk, to: record)
+            recordApplied(chunk, to: record, commandsKnown: commandsKnown)
         }
     }
 
@@ -514,12 +514,15 @@ actor InstanceWorker<Store: MessageStore> {
         return chunks
     }
 
-    func recordApplied(_ events: ArraySlice<RecordedEvent>, to record: EntityRecord) {
+    /// Moves the entity's bookkeeping past events it applied. The command ids in their
+    /// metadata count as processed, unless `commandsKnown`: the caller wrote the events for
+    /// a command it records itself, and the metadata need not be searched.
+    func recordApplied(_ events: ArraySlice<RecordedEvent>, to record: EntityRecord, commandsKnown: Bool = false) {
         for event in events {
             record.version = event.position
             record.lastEventID = event.id
             record.appliedBytes += event.data.utf8.count
-            recordCommand(of: event.metadata, in: record)
+            if !commandsKnown { recordCommand(of: event.metadata, in: record) }
         }
     }
 

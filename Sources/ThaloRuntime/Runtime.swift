@@ -202,7 +202,7 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
             return CommandResult(
                 outcome: outcome, aggregate: running.module.name,
                 streamName: StreamName(category: running.module.schema.aggregate.category, id: request.id), commandID: commandID,
-                moduleVersion: running.module.version.description)
+                moduleVersion: running.module.versionText)
         } catch {
             if error.code != .rejected { running.metrics.failed.increment() }
             throw error
@@ -304,7 +304,7 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
         return CommandResult(
             outcome: outcome, aggregate: running.module.name,
             streamName: StreamName(category: running.module.schema.aggregate.category, id: id), commandID: message.id,
-            moduleVersion: running.module.version.description)
+            moduleVersion: running.module.versionText)
     }
 
     // MARK: Time travel
@@ -611,15 +611,14 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
     // MARK: Preparing commands
 
     private static func commandStream(for module: AggregateModule, id: String) throws(RuntimeError) -> StreamName {
-        let stream = StreamName(category: module.schema.aggregate.category, id: id, types: ["command"])
-        // Byte checks: `String.contains(_:)` with a string argument goes through Foundation.
-        let dash = UInt8(ascii: "-")
-        if id.isEmpty || StreamName.problem(in: stream.rawValue) != nil || id.utf8.last == dash {
+        // The name is the module's valid prefix and the id: only the id needs checking (as the
+        // end of a stream name: no whitespace or control characters, not ending in '-').
+        if id.isEmpty || StreamName.containsWhitespaceOrControl(id) || id.utf8.last == UInt8(ascii: "-") {
             throw RuntimeError(
                 .invalidEntityID, "invalid entity id \"\(id)\": it must be non-empty, without whitespace or control characters",
                 aggregate: module.name)
         }
-        return stream
+        return StreamName(unchecked: module.commandStreamPrefix + id)
     }
 
     private func validatePayload(_ request: CommandRequest, module: AggregateModule) throws(RuntimeError) {

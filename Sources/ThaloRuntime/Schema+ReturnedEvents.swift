@@ -13,6 +13,8 @@ extension Schema {
             do {
                 let payload = try JSONValue(parsing: event.payload)
                 parsed.append((event.type, payload))
+                // The problems are collected (which allocates) only for a payload that fails.
+                if isValidEvent(event.type, payload: payload) { continue }
                 for problem in validateEvent(event.type, payload: payload) {
                     var problem = problem
                     problem.path = "events[\(index)]" + (problem.path.isEmpty ? "" : "." + problem.path)

@@ -263,6 +263,20 @@ struct CommandIDMetadataTests {
         }
     }
 
+    @Test("a command digest is written as 16 lowercase hexadecimal digits and read back")
+    func digestText() {
+        var generator = SystemRandomNumberGenerator()
+        for value in [0, 1, 0xF, 0x10, UInt64.max, 1 << 63] + (0..<1_000).map({ _ in generator.next() as UInt64 }) {
+            let digest = CommandDigest(value: value)
+            let hex = String(value, radix: 16)
+            #expect(digest.text == String(repeating: "0", count: 16 - hex.count) + hex)
+            #expect(CommandDigest(text: digest.text) == digest)
+        }
+        // The digest of a command and payload is the first 8 bytes of the MD5 of both,
+        // separated by a zero byte; events already stored carry it.
+        #expect(CommandDigest(command: "deposit_funds", payloadText: #"{"amount":1}"#).text == "f1c9f4f4847393bf")
+    }
+
     @Test("metadata without a well-formed command id gives none")
     func absent() {
         for text in ["", "{}", #"{"commandId":1}"#, #"{"commandId":"123"}"#, #"{"commandId":"#, #"{"commandI":"x"}"#] {

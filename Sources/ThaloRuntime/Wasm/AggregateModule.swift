@@ -2,11 +2,12 @@ import AggregateContract
 import Crypto
 import ESDL
 import JSON
+import MessageStore
 import WasmKit
 
 /// A compiled aggregate module that follows the contract: parsed once, instantiated
 /// many times (several instances per module, many entities per instance).
-public struct AggregateModule: Sendable {
+public final class AggregateModule: Sendable {
     /// The aggregate's name, e.g. `BankAccount`.
     public let name: String
     /// The module's version.
@@ -27,6 +28,10 @@ public struct AggregateModule: Sendable {
     /// (their keys sort after `commandId`), as JSON text from the first comma to the closing
     /// brace: written once here instead of once per event.
     let eventMetadataTail: String
+    /// The version as text (`version.description`, written once).
+    public let versionText: String
+    /// `{category}:command-`: the command stream of entity `id` is this and the id.
+    let commandStreamPrefix: String
 
     /// Parses and checks a module: it must import nothing, export the contract's functions
     /// with their exact signatures and a memory, report ABI version 1, and fit the memory cap.
@@ -49,6 +54,8 @@ public struct AggregateModule: Sendable {
             ("schemaVersion", .string(version.description)),
         ])
         self.eventMetadataTail = "," + moduleMembers.dropFirst()
+        self.versionText = version.description
+        self.commandStreamPrefix = StreamName(category: schema.aggregate.category, id: "", types: ["command"]).rawValue
         let label = "module \(name) \(version)"
         guard bytes.starts(with: [0x00, 0x61, 0x73, 0x6D]) else {
             throw RuntimeError(
