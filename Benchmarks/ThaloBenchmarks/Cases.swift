@@ -629,28 +629,16 @@ struct BenchmarkError: Error, CustomStringConvertible {
 enum HotEntityCase {
     static func run(module: BankAccountModule, duration: Duration) async throws -> String {
         print("one hot entity, 8 callers, taking turns with raw append (SQLite)")
-        let folder = try temporaryFolder("bench-hot")
-        let rawStore = try SQLiteMessageStore(path: folder.appendingPathComponent("raw.sqlite").path, logger: quiet)
-        let store = try SQLiteMessageStore(path: folder.appendingPathComponent("hot.sqlite").path, logger: quiet)
-        let runtime = Runtime(store: store, configuration: RuntimeConfiguration(consumesCommands: false), logger: quiet)
-        try await runtime.publish(schema: module.schema, wasm: module.wasm)
+        let turns = try await TurnsWithRawAppend(name: "hot", module: module)
+        let (rawStore, runtime) = (turns.rawStore, turns.runtime)
         _ = try await runtime.execute(
             CommandRequest(aggregate: "BankAccount", id: "hot", command: "open_account", payload: ["initial_balance": 0]))
         let rawBefore = rawStore.groupStatistics
         let before = await runtime.batchStatistics()
-        let results = try await measureInterleaved(
-            callers: 8, duration: duration,
-            [
-                { caller, index in
-                    try await rawStore.append(
-                        [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "raw-\(caller)x\(index)"),
-                        expectedVersion: nil)
-                },
-                { _, _ in
-                    _ = try await runtime.execute(
-                        CommandRequest(aggregate: "BankAccount", id: "hot", command: "deposit_funds", payload: ["amount": 1]))
-                },
-            ])
+        let results = try await turns.measure(callers: 8, duration: duration) { _, _ in
+            _ = try await runtime.execute(
+                CommandRequest(aggregate: "BankAccount", id: "hot", command: "deposit_funds", payload: ["amount": 1]))
+        }
         let rawAfter = rawStore.groupStatistics
         let after = await runtime.batchStatistics()
         let (raw, hot) = (results[0], results[1])
@@ -680,30 +668,18 @@ enum HotEntityCase {
 enum OneCallerCase {
     static func run(module: BankAccountModule, duration: Duration) async throws -> String {
         print("one caller on 1,000 entities, taking turns with raw append with one writer (SQLite)")
-        let folder = try temporaryFolder("bench-one")
-        let rawStore = try SQLiteMessageStore(path: folder.appendingPathComponent("raw.sqlite").path, logger: quiet)
-        let store = try SQLiteMessageStore(path: folder.appendingPathComponent("one.sqlite").path, logger: quiet)
-        let runtime = Runtime(store: store, configuration: RuntimeConfiguration(consumesCommands: false), logger: quiet)
-        try await runtime.publish(schema: module.schema, wasm: module.wasm)
+        let turns = try await TurnsWithRawAppend(name: "one", module: module)
+        let runtime = turns.runtime
         let entities = 1_000
         try await forEachConcurrently(entities, callers: 8) { index in
             _ = try await runtime.execute(
                 CommandRequest(aggregate: "BankAccount", id: "a\(index)", command: "open_account", payload: ["initial_balance": 0]))
         }
-        let results = try await measureInterleaved(
-            callers: 1, duration: duration,
-            [
-                { caller, index in
-                    try await rawStore.append(
-                        [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "raw-\(caller)x\(index)"),
-                        expectedVersion: nil)
-                },
-                { _, index in
-                    _ = try await runtime.execute(
-                        CommandRequest(
-                            aggregate: "BankAccount", id: "a\(index * 7919 % entities)", command: "deposit_funds", payload: ["amount": 1]))
-                },
-            ])
+        let results = try await turns.measure(callers: 1, duration: duration) { _, index in
+            _ = try await runtime.execute(
+                CommandRequest(
+                    aggregate: "BankAccount", id: "a\(index * 7919 % entities)", command: "deposit_funds", payload: ["amount": 1]))
+        }
         let report = Report(header: ["case", "ops/s", "p50 µs", "p99 µs", "vs raw append"])
         report.add(["raw append, 1 writer", formatRate(results[0].throughput), format(results[0].p50), format(results[0].p99), "1.00"])
         report.add([
@@ -711,5 +687,37 @@ enum OneCallerCase {
             format(results[1].throughput / results[0].throughput, 2),
         ])
         return "### One caller against raw append, in turns\n\n" + report.markdown
+    }
+}
+
+/// A case that takes turns with raw append: a runtime with the bank account published on an
+/// embedded store of its own, and raw appends to another.
+struct TurnsWithRawAppend {
+    let rawStore: SQLiteMessageStore
+    let runtime: Runtime<SQLiteMessageStore>
+
+    init(name: String, module: BankAccountModule) async throws {
+        let folder = try temporaryFolder("bench-\(name)")
+        rawStore = try SQLiteMessageStore(path: folder.appendingPathComponent("raw.sqlite").path, logger: quiet)
+        let store = try SQLiteMessageStore(path: folder.appendingPathComponent("\(name).sqlite").path, logger: quiet)
+        runtime = Runtime(store: store, configuration: RuntimeConfiguration(consumesCommands: false), logger: quiet)
+        try await runtime.publish(schema: module.schema, wasm: module.wasm)
+    }
+
+    /// Raw append, then `operation`, in turns: their two measurements.
+    func measure(callers: Int, duration: Duration, _ operation: @escaping @Sendable (Int, Int) async throws -> Void) async throws
+        -> [Measurement]
+    {
+        let rawStore = rawStore
+        return try await measureInterleaved(
+            callers: callers, duration: duration,
+            [
+                { caller, index in
+                    try await rawStore.append(
+                        [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "raw-\(caller)x\(index)"),
+                        expectedVersion: nil)
+                },
+                operation,
+            ])
     }
 }
