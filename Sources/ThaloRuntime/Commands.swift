@@ -197,8 +197,10 @@ struct CommandDigest: Sendable, Hashable {
     /// 16 lowercase hexadecimal digits.
     var text: String {
         String(unsafeUninitializedCapacity: 16) { output in
-            let digits = Array("0123456789abcdef".utf8)
-            for index in 0..<16 { output[index] = digits[Int(value >> UInt64(60 - 4 * index) & 0xF)] }
+            for index in 0..<16 {
+                let nibble = UInt8(truncatingIfNeeded: value >> UInt64(60 - 4 * index)) & 0xF
+                output[index] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+            }
             return 16
         }
     }

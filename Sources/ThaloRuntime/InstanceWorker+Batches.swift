@@ -355,7 +355,7 @@ final class QueuedWrite {
     let messages: [NewMessage]
     /// The version the batch was decided at, which its append expects.
     let start: Int64
-    var expectedVersion: ExpectedVersion { start < 0 ? .noStream : .version(start) }
+    var expectedVersion: ExpectedVersion { ExpectedVersion(start) }
     /// The commands it decided, with events or without.
     let commandIDs: [UUID]
     /// The commands it accepted without events, which count as processed once it is written.

@@ -133,7 +133,7 @@ actor InstanceWorker<Store: MessageStore> {
                     action = loop.handled(.refused)
                 }
             case .append:
-                let expectedVersion: ExpectedVersion = record.version < 0 ? .noStream : .version(record.version)
+                let expectedVersion = ExpectedVersion(record.version)
                 let written: WriteResult
                 var appliedAhead = false
                 do {
@@ -192,6 +192,7 @@ actor InstanceWorker<Store: MessageStore> {
     /// thrown, as it is when `apply` fails after the append.
     func applyWhileWriting(_ messages: [NewMessage], _ chained: ChainedAppend, to record: EntityRecord) async throws -> WriteResult {
         record.appliesAhead = true
+        defer { record.appliesAhead = false }
         var applyFailure: RuntimeError?
         do throws(RuntimeError) {
             let refusal = try applyAhead(unwrittenEvents(messages, from: record.version + 1, in: record), to: record.handle!)
@@ -203,11 +204,9 @@ actor InstanceWorker<Store: MessageStore> {
         do {
             written = try await chained.value()
         } catch {
-            record.appliesAhead = false
             dropEntity(record)
             throw error
         }
-        record.appliesAhead = false
         if let applyFailure {
             dropEntity(record)
             metrics.eventsWritten.increment(by: Int64(messages.count))

@@ -118,18 +118,17 @@ enum HostileModule: String, CaseIterable, Sendable {
 
     /// Compiles module text with wat2wasm.
     static func compile(_ text: String, name: String) async throws -> [UInt8] {
-        let rawValue = name
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("thalo-hostile-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
-        let source = folder.appendingPathComponent("\(rawValue).wat")
-        let output = folder.appendingPathComponent("\(rawValue).wasm")
+        let source = folder.appendingPathComponent("\(name).wat")
+        let output = folder.appendingPathComponent("\(name).wasm")
         try text.write(to: source, atomically: true, encoding: .utf8)
         guard let wat2wasm = await ProcessRunner.which("wat2wasm") else {
             throw HostileModuleError("wat2wasm (Debian package wabt) is missing; ./scripts/bootstrap installs it")
         }
         let result = try await ProcessRunner.output(wat2wasm, [source.path, "-o", output.path])
-        guard result.status == 0 else { throw HostileModuleError("wat2wasm failed for \(rawValue):\n\(result.combined)") }
+        guard result.status == 0 else { throw HostileModuleError("wat2wasm failed for \(name):\n\(result.combined)") }
         return try [UInt8](Data(contentsOf: output))
     }
 }
