@@ -307,16 +307,12 @@ public final class MessageDBStore: MessageStore, Service {
     /// `unavailable`. While PostgreSQL is down the pool would hold each call for up to a
     /// minute before failing it; callers (HTTP clients, consumers) are better served by a
     /// prompt 503 and a retry, and the pool reconnects by itself when the database is back.
+    /// The caller gets its answer at the deadline even from a call that ignores its
+    /// cancellation (one left waiting on a connection that died in a restart): waiting for
+    /// it stalled a consumer for good.
     func withDeadline<T: Sendable>(_ context: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let timeout = configuration.requestTimeout
-        return try await withThrowingTaskGroup(of: T.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw MessageStoreError(.unavailable, "PostgreSQL did not answer within \(timeout) while \(context); try again")
-            }
-            defer { group.cancelAll() }
-            return try await group.next()!
-        }
+        return try await withTimeout(
+            timeout, context, timeoutMessage: { "PostgreSQL did not answer within \(timeout) while \(context); try again" }, body)
     }
 }

@@ -1,0 +1,81 @@
+import Dispatch
+import MessageStore
+import Synchronization
+import Testing
+
+@Suite("Timeouts of store calls")
+struct TimeoutTests {
+    /// A call that ignores cancellation and ends only when told: what a query left on a
+    /// connection that died in a database restart looked like.
+    final class StuckCall: Sendable {
+        private let waiting = Mutex<CheckedContinuation<Void, Never>?>(nil)
+        private let ended = Mutex(false)
+
+        func run() async {
+            await withCheckedContinuation { continuation in waiting.withLock { $0 = continuation } }
+            ended.withLock { $0 = true }
+        }
+
+        var hasEnded: Bool { ended.withLock { $0 } }
+
+        func end() {
+            let continuation = waiting.withLock { value in
+                defer { value = nil }
+                return value
+            }
+            continuation?.resume()
+        }
+    }
+
+    @Test(
+        "a call that ignores its cancellation is given up at the deadline with unavailable, and ends in the background",
+        .timeLimit(.minutes(1)))
+    func stuckCall() async throws {
+        let call = StuckCall()
+        let error = await #expect(throws: MessageStoreError.self) {
+            try await withTimeout(.milliseconds(200), "reading category account:command") { await call.run() }
+        }
+        #expect(error?.code == .unavailable)
+        #expect(error?.message == "no answer within 0.2 seconds while reading category account:command")
+        // The caller got its answer while the call was still stuck.
+        #expect(!call.hasEnded)
+        call.end()
+        while !call.hasEnded { try await Task.sleep(for: .milliseconds(10)) }
+    }
+
+    @Test("the timeout message can be the caller's own; an answer or an error in time is passed through")
+    func answers() async throws {
+        let call = StuckCall()
+        let error = await #expect(throws: MessageStoreError.self) {
+            try await withTimeout(.milliseconds(50), "writing", timeoutMessage: { "PostgreSQL did not answer" }) { await call.run() }
+        }
+        #expect(error?.message == "PostgreSQL did not answer")
+        call.end()
+        #expect(try await withTimeout(.seconds(30), "adding") { 40 + 2 } == 42)
+        let thrown = await #expect(throws: MessageStoreError.self) {
+            try await withTimeout(.seconds(30), "writing") { throw MessageStoreError(.wrongExpectedVersion, "stream moved") }
+        }
+        #expect(thrown?.code == .wrongExpectedVersion)
+    }
+
+    @Test("cancelling the caller cancels the call")
+    func cancellation() async throws {
+        let started = Mutex(false)
+        let cancelled = Mutex(false)
+        let caller = Task {
+            try await withTimeout(.seconds(30), "sleeping") {
+                started.withLock { $0 = true }
+                do {
+                    try await Task.sleep(for: .seconds(30))
+                } catch {
+                    cancelled.withLock { $0 = true }
+                    throw error
+                }
+            }
+        }
+        while !started.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(10)) }
+        caller.cancel()
+        await #expect(throws: CancellationError.self) { try await caller.value }
+        #expect(cancelled.withLock { $0 })
+    }
+}
