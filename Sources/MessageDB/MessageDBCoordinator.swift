@@ -143,7 +143,7 @@ public actor MessageDBCoordinator: PartitionCoordinator {
         let started = ContinuousClock.now
         do {
             // A heartbeat stuck on a dead connection must not stop the next ones.
-            return try await withTimeout(leaseDuration, "the cluster heartbeat of node \(nodeID)") {
+            return try await withTimeout(leaseDuration, "the cluster heartbeat of node \(self.nodeID)") {
                 try await self.withTranslation("the cluster heartbeat of node \(self.nodeID)") {
                     try await self.beat(work: work, started: started)
                 }
@@ -335,14 +335,18 @@ public actor MessageDBCoordinator: PartitionCoordinator {
     }
 
     public func release(_ leases: [PartitionLease]) async throws {
+        let (store, nodeID, logger) = (self.store, self.nodeID, self.logger)
         for lease in leases {
             try await withTranslation("handing back \(lease)") {
-                try await self.store.client.query(
-                    """
-                    UPDATE thalo.leases SET owner = NULL, expires_at = now()
-                    WHERE category = \(lease.category) AND consumer = \(lease.consumer) AND partition = \(Int32(lease.partition))
-                      AND owner = \(self.nodeID) AND epoch = \(lease.epoch)
-                    """, logger: self.logger)
+                // Like a heartbeat, handing back must not hang on a dead connection.
+                try await withTimeout(self.leaseDuration, "handing back \(lease)") {
+                    _ = try await store.client.query(
+                        """
+                        UPDATE thalo.leases SET owner = NULL, expires_at = now()
+                        WHERE category = \(lease.category) AND consumer = \(lease.consumer) AND partition = \(Int32(lease.partition))
+                          AND owner = \(nodeID) AND epoch = \(lease.epoch)
+                        """, logger: logger)
+                }
             }
             var next = held
             next[lease.key] = nil

@@ -36,15 +36,20 @@ public enum PartitionedConsumers {
                 let assignment = try await coordinator.heartbeat(work: work())
                 var wanted: [PartitionKey: PartitionLease] = [:]
                 for lease in assignment.held { wanted[lease.key] = lease }
-                for (key, entry) in running where wanted[key] != entry.lease {
+                // Consumers of lost, changed or excess partitions stop together, and the
+                // wait for them is shorter than a heartbeat: waiting for each in turn kept
+                // this loop from renewing the partitions still held, so they expired too.
+                let stopping = running.filter { wanted[$0.key] != $0.value.lease }
+                for (key, entry) in stopping {
                     entry.task.cancel()
-                    await finish(entry.task, within: coordinator.leaseDuration, logger: logger)
                     running[key] = nil
                 }
+                await finish(stopping.values.map(\.task), within: coordinator.heartbeatInterval, logger: logger)
                 if !assignment.excess.isEmpty {
                     try await coordinator.release(Array(assignment.excess))
                 }
                 for (key, lease) in wanted where running[key] == nil {
+                    logger.debug("starting a partition's consumer", metadata: ["partition": "\(lease)"])
                     running[key] = (lease, Task { await consume(lease) })
                 }
             } catch {
@@ -54,19 +59,23 @@ public enum PartitionedConsumers {
             try? await Task.sleep(for: coordinator.heartbeatInterval)
         }
         for entry in running.values { entry.task.cancel() }
-        for entry in running.values { await finish(entry.task, within: coordinator.leaseDuration, logger: logger) }
+        await finish(running.values.map(\.task), within: coordinator.leaseDuration, logger: logger)
         // Leaving must not run in this cancelled task: database clients drop its queries.
         await Task { await coordinator.leave() }.value
     }
 }
 
-/// Waits for a cancelled consumer to end, but not for longer than `limit`: one stuck on a
-/// dead connection is left to end by itself (its position writes are fenced anyway).
-private func finish(_ task: Task<Void, Never>, within limit: Duration, logger: Logger) async {
+/// Waits for cancelled consumers to end, but not for longer than `limit` in all: one stuck
+/// on a dead connection is left to end by itself (its position writes are fenced, and it
+/// hands no message over without its lease).
+private func finish(_ tasks: [Task<Void, Never>], within limit: Duration, logger: Logger) async {
+    guard !tasks.isEmpty else { return }
     do {
-        try await withTimeout(limit, "stopping a partition's consumer") { await task.value }
+        try await withTimeout(limit, "stopping \(tasks.count) partition consumers") {
+            for task in tasks { await task.value }
+        }
     } catch {
-        logger.warning("a partition's consumer did not stop in time; leaving it to end by itself", metadata: ["error": "\(error)"])
+        logger.warning("partition consumers did not stop in time; leaving them to end by themselves", metadata: ["error": "\(error)"])
     }
 }
 
