@@ -114,9 +114,31 @@ struct ClusterProcessTests {
             }
             let missing = submitted.filter { counts[$0] == nil }
             #expect(missing.isEmpty, "\(missing.count) of \(submitted.count) submitted commands were not handled")
+            if !missing.isEmpty { try await explain(asking: id) }
             let twice = counts.filter { $0.value > 1 }
             #expect(twice.isEmpty, "commands handled more than once: \(twice)")
             #expect(counts.count == submitted.count, "events of commands nobody submitted: \(counts.count) vs \(submitted.count)")
+        }
+
+        /// Prints what a failure needs to be understood: the partitions as `id` sees them, and
+        /// the end of each node's log.
+        func explain(asking id: String) async throws {
+            for partition in try await status(from: id)["partitions"]?.arrayValue ?? [] {
+                print("partition: \(partition.jsonText)")
+            }
+            let commands = try await HTTP.get("\(node(id).url)/v1/categories/bankAccount:command?position=1&batchSize=10000")
+            let handled = try await HTTP.get("\(node(id).url)/v1/categories/bankAccount?position=1&batchSize=10000")
+            var seen: Set<String> = []
+            for message in handled.json["messages"]?.arrayValue ?? [] {
+                if let command = message["metadata"]?["commandId"]?.stringValue { seen.insert(command) }
+            }
+            for message in commands.json["messages"]?.arrayValue ?? [] where !seen.contains(message["id"]?.stringValue ?? "") {
+                print("not handled: \(message.jsonText)")
+            }
+            for (name, node) in nodes.sorted(by: { $0.key < $1.key }) {
+                let lines = node.process.output.split(separator: "\n").filter { !$0.contains("[PostgresNIO]") }
+                print("== the last lines of node \(name)'s log\n" + lines.suffix(60).joined(separator: "\n"))
+            }
         }
 
         /// Each partition's recorded position.
@@ -191,6 +213,7 @@ struct ClusterProcessTests {
             try await Task.sleep(for: .milliseconds(250))
         }
         #expect(lag == 0)
+        if lag != 0 { try await cluster.explain(asking: "n1") }
     }
 
     @Test("scale 1 → 3 → 1: the partitions spread and come back, none unowned longer than a lease")
