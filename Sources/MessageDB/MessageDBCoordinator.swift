@@ -22,7 +22,8 @@ import Synchronization
 ///   so work spreads when nodes join and is taken over when they leave.
 /// - Fencing: positions are written only in a transaction that finds this node's lease,
 ///   with its epoch, unexpired; and a node stops handling a partition as soon as its own
-///   clock says the lease may have expired (``holds(_:)``), before any heartbeat says so.
+///   clock says the lease may have expired (``holds(_:)``), before any heartbeat says so,
+///   or its node lock's connection closes (peers may then take its partitions at once).
 public actor MessageDBCoordinator: PartitionCoordinator {
     /// How a node divides work.
     public struct Configuration: Sendable {
@@ -357,6 +358,11 @@ public actor MessageDBCoordinator: PartitionCoordinator {
         ownedGauge.record(held.count)
     }
 
+    /// Makes ``holds(_:)`` false for every lease until the next heartbeat renews them.
+    private nonisolated func suspendLeases() {
+        deadlines.withLock { $0 = [:] }
+    }
+
     public nonisolated func holds(_ lease: PartitionLease) -> Bool {
         deadlines.withLock { deadlines in
             guard let held = deadlines[lease.key], held.epoch == lease.epoch else { return false }
@@ -482,8 +488,13 @@ public actor MessageDBCoordinator: PartitionCoordinator {
         }
         if lockConnection == nil {
             nextConnectionID += 1
-            lockConnection = try await PostgresConnection.connect(
+            let connection = try await PostgresConnection.connect(
                 configuration: try store.configuration.url.connectionConfiguration(), id: nextConnectionID, logger: logger)
+            // Once the lock's session is gone, peers take this node's partitions at once (a
+            // database restart ends every session): hand no message over from then on, until
+            // a heartbeat takes the lock again and renews what is still this node's.
+            connection.closeFuture.whenComplete { [weak self] _ in self?.suspendLeases() }
+            lockConnection = connection
         }
         guard let connection = lockConnection else { return }
         var attempts = 0
