@@ -4,8 +4,9 @@ import ServiceLifecycle
 
 /// Runs a node's share of partitioned work: joins the cluster, then at every heartbeat
 /// starts a consumer for each partition it holds, stops the ones it lost or must hand back
-/// (handing those back once stopped, so their last position is recorded first), and on
-/// shutdown stops every consumer and hands every partition back at once.
+/// (handing those back once stopped, so their last position is recorded first, or after a
+/// heartbeat interval when one is slow to stop), and on shutdown stops every consumer and
+/// hands every partition back at once.
 public enum PartitionedConsumers {
     /// - Parameters:
     ///   - work: what this node consumes, asked again at every heartbeat (it may grow).
