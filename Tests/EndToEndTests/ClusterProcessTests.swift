@@ -98,17 +98,7 @@ struct ClusterProcessTests {
             let start = ContinuousClock.now
             var counts: [String: Int] = [:]
             while ContinuousClock.now - start < timeout {
-                counts = [:]
-                var position: Int64 = 1
-                while true {
-                    let response = try await HTTP.get("\(node(id).url)/v1/categories/bankAccount?position=\(position)&batchSize=10000")
-                    let page = response.json["messages"]?.arrayValue ?? []
-                    for message in page {
-                        if let command = message["metadata"]?["commandId"]?.stringValue { counts[command, default: 0] += 1 }
-                    }
-                    guard page.count == 10000, let last = page.last?["globalPosition"]?.integerValue else { break }
-                    position = last + 1
-                }
+                counts = try await eventsPerCommand(asking: id)
                 if submitted.allSatisfy({ counts[$0] != nil }) { break }
                 try await Task.sleep(for: .milliseconds(200))
             }
@@ -120,6 +110,21 @@ struct ClusterProcessTests {
             #expect(counts.count == submitted.count, "events of commands nobody submitted: \(counts.count) vs \(submitted.count)")
         }
 
+        /// How many events each command id wrote to the bank account category, as `id` reads it.
+        func eventsPerCommand(asking id: String) async throws -> [String: Int] {
+            var counts: [String: Int] = [:]
+            var position: Int64 = 1
+            while true {
+                let response = try await HTTP.get("\(node(id).url)/v1/categories/bankAccount?position=\(position)&batchSize=10000")
+                let page = response.json["messages"]?.arrayValue ?? []
+                for message in page {
+                    if let command = message["metadata"]?["commandId"]?.stringValue { counts[command, default: 0] += 1 }
+                }
+                guard page.count == 10000, let last = page.last?["globalPosition"]?.integerValue else { return counts }
+                position = last + 1
+            }
+        }
+
         /// Prints what a failure needs to be understood: the partitions as `id` sees them, and
         /// the end of each node's log.
         func explain(asking id: String) async throws {
@@ -127,12 +132,8 @@ struct ClusterProcessTests {
                 print("partition: \(partition.jsonText)")
             }
             let commands = try await HTTP.get("\(node(id).url)/v1/categories/bankAccount:command?position=1&batchSize=10000")
-            let handled = try await HTTP.get("\(node(id).url)/v1/categories/bankAccount?position=1&batchSize=10000")
-            var seen: Set<String> = []
-            for message in handled.json["messages"]?.arrayValue ?? [] {
-                if let command = message["metadata"]?["commandId"]?.stringValue { seen.insert(command) }
-            }
-            for message in commands.json["messages"]?.arrayValue ?? [] where !seen.contains(message["id"]?.stringValue ?? "") {
+            let handled = try await eventsPerCommand(asking: id)
+            for message in commands.json["messages"]?.arrayValue ?? [] where handled[message["id"]?.stringValue ?? ""] == nil {
                 print("not handled: \(message.jsonText)")
             }
             for (name, node) in nodes.sorted(by: { $0.key < $1.key }) {

@@ -1,9 +1,10 @@
 import Foundation
 import Logging
-import MessageDB
 import MessageStore
 import TestSupport
 import Testing
+
+@testable import MessageDB
 
 @Suite("Cluster coordination on PostgreSQL")
 struct CoordinatorTests {
@@ -25,11 +26,11 @@ struct CoordinatorTests {
             // End the node lock's session, as a database restart or a dropped connection does;
             // a peer probing the lock would now find it free and take the partitions.
             // (Only this database's: other tests hold node locks of their own on the cluster.)
-            let database = String(url.split(separator: "/").last!.split(separator: "?").first!)
+            let database = try DatabaseURL(url).database
             let ended = try await PostgresFixture.shared.cluster().psql(
                 """
                 SELECT count(pg_terminate_backend(pid)) FROM pg_locks
-                WHERE locktype = 'advisory' AND classid = \(0x7468_616C)
+                WHERE locktype = 'advisory' AND classid = \(MessageDBCoordinator.lockClass)
                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
                 """, database: database)
             #expect(ended.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
