@@ -215,6 +215,7 @@ extension InstanceWorker {
             let queue = record.writeQueue
             let stream = record.stream
             Task.detached(priority: writerPriority) { await self.writeQueuedBatches(of: entity, queue: queue, stream: stream) }
+            await configuration.afterStartingWriter?(messages.count)
         }
         return .writing(decisions, write)
     }

@@ -35,6 +35,10 @@ public struct RuntimeConfiguration: Sendable {
     /// written (see ``InstanceWorker``'s batches). Off, the entity waits for each batch's
     /// append before deciding the next: the benchmarks' baseline for the pipeline.
     public var pipelinesBatches: Bool
+    /// For tests: awaited on the entity's actor when a batch starts the entity's writer, with
+    /// the number of messages of that batch, before the entity passes to the commands queued
+    /// behind it. A test holds the next batch back with it until the writer took this one.
+    var afterStartingWriter: (@Sendable (_ messages: Int) async -> Void)?
 
     /// The default node name: the host name and the process id.
     public static var defaultNodeID: String {
