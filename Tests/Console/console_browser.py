@@ -14,6 +14,10 @@ import urllib.request
 
 from playwright.sync_api import expect, sync_playwright
 
+# The suite runs beside many other tests on two cores: a page may take seconds to render or
+# to show a live update, so each expectation waits up to 30 s (Playwright's default is 5).
+expect.set_options(timeout=30_000)
+
 url, token, shots = sys.argv[1], sys.argv[2], sys.argv[3]
 chromium = os.environ.get("THALO_CHROMIUM", "/usr/bin/chromium")
 
@@ -37,6 +41,7 @@ def step(text):
 with sync_playwright() as playwright:
     browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
     page = browser.new_page(viewport={"width": 1280, "height": 860})
+    page.set_default_timeout(60_000)
     problems = []
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     # Answers such as 401, 400 and 422 are part of the steps; Chromium logs each as a failed

@@ -37,13 +37,18 @@ struct ChainedAppendTests {
 
     @Test("appends chained behind each other are written in order, in one commit when they are queued together")
     func inOneCommit() async throws {
-        // The first transaction is held open for a moment, so that the chain queues behind it.
-        let store = try GroupCommitFaultTests.store(.init(statement: "none", failOn: 0, holdFirstBegin: true))
+        // The first transaction is held open until the chain is queued behind it.
+        let faults = GroupCommitFaultTests.Faults(statement: "none", failOn: 0, holdUntilReleased: true)
+        let store = try GroupCommitFaultTests.store(faults)
         defer { store.close() }
         let before = store.groupStatistics
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await store.write(NewMessage(type: "Other", data: [:]), to: Self.stream("other")) }
-            try await Task.sleep(for: .milliseconds(100))
+            let deadline = ContinuousClock.now + .seconds(60)
+            while !faults.firstBeginReached {
+                try #require(ContinuousClock.now < deadline, "the first write never began")
+                try await Task.sleep(for: .milliseconds(2))
+            }
             var previous: ChainedAppend?
             var chain: [ChainedAppend] = []
             for index in 0..<4 {
@@ -54,6 +59,7 @@ struct ChainedAppendTests {
                 chain.append(next)
                 previous = next
             }
+            faults.releaseFirstBegin()
             for (index, append) in chain.enumerated() { #expect(try await append.value().recorded.map(\.position) == [Int64(index)]) }
             try await group.waitForAll()
         }

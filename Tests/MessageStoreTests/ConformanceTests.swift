@@ -1,6 +1,7 @@
 import Foundation
 import JSON
 import MessageStore
+import Synchronization
 import TestSupport
 import Testing
 
@@ -337,21 +338,23 @@ struct ConformanceTests {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
             let writers = 8
             let perWriter = 40
+            let writersDone = Mutex(false)
+            // Reads until it has seen every message, or until a read that began after the
+            // writers were done finds nothing new (2 minutes at most).
             let reader = Task {
                 var seen: [Int64] = []
                 var next: Int64 = 1
-                var idle = 0
-                while idle < 200 {
+                let deadline = ContinuousClock.now + .seconds(120)
+                while seen.count < writers * perWriter, ContinuousClock.now < deadline {
+                    let lastRead = writersDone.withLock { $0 }
                     let batch = try await store.readCategory("account", from: next, batchSize: 7)
                     if batch.isEmpty {
-                        idle += 1
+                        if lastRead { break }
                         try await Task.sleep(for: .milliseconds(2))
                         continue
                     }
-                    idle = 0
                     seen += batch.map(\.globalPosition)
                     next = batch.last!.globalPosition + 1
-                    if seen.count == writers * perWriter { break }
                 }
                 return seen
             }
@@ -366,6 +369,7 @@ struct ConformanceTests {
                 }
                 try await group.waitForAll()
             }
+            writersDone.withLock { $0 = true }
             let seen = try await reader.value
             let all = try await store.readCategory("account", batchSize: -1).map(\.globalPosition)
             #expect(all.count == writers * perWriter)

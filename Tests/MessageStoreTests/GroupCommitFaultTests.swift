@@ -14,12 +14,25 @@ struct GroupCommitFaultTests {
         let statement: String
         let failOn: Int
         let holdFirstBegin: Bool
+        let holdUntilReleased: Bool
+        private let reachedFirstBegin = Mutex(false)
+        private let release = DispatchSemaphore(value: 0)
 
-        init(statement: String, failOn: Int, holdFirstBegin: Bool = false) {
+        /// - Parameters:
+        ///   - holdFirstBegin: the first `BEGIN IMMEDIATE` waits 0.3 s (on the writer's thread)
+        ///   - holdUntilReleased: it waits until ``releaseFirstBegin()`` instead (30 s at most)
+        init(statement: String, failOn: Int, holdFirstBegin: Bool = false, holdUntilReleased: Bool = false) {
             self.statement = statement
             self.failOn = failOn
-            self.holdFirstBegin = holdFirstBegin
+            self.holdFirstBegin = holdFirstBegin || holdUntilReleased
+            self.holdUntilReleased = holdUntilReleased
         }
+
+        /// Whether the first `BEGIN IMMEDIATE` is being held (or was).
+        var firstBeginReached: Bool { reachedFirstBegin.withLock { $0 } }
+
+        /// Lets the held first `BEGIN IMMEDIATE` go on.
+        func releaseFirstBegin() { release.signal() }
 
         func inject(_ sql: String) -> MessageStoreError? {
             let count = state.withLock { counts -> Int in
@@ -27,7 +40,10 @@ struct GroupCommitFaultTests {
                 return counts[sql]!
             }
             // Holding the first transaction open lets the next writes queue up into one group.
-            if holdFirstBegin && sql == "BEGIN IMMEDIATE" && count == 1 { Thread.sleep(forTimeInterval: 0.3) }
+            if holdFirstBegin && sql == "BEGIN IMMEDIATE" && count == 1 {
+                reachedFirstBegin.withLock { $0 = true }
+                _ = release.wait(timeout: .now() + (holdUntilReleased ? 30 : 0.3))
+            }
             return sql == statement && count == failOn ? MessageStoreError(.storage, "injected failure of \(sql)") : nil
         }
     }

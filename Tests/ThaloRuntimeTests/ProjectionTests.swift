@@ -154,9 +154,6 @@ struct ProjectionTests {
     func leasedPartitions() async throws {
         let url = try await PostgresFixture.shared.freshDatabase()
         try await MessageDBStore.withStore(url: url) { store in
-            for index in 0..<120 {
-                try await store.write(counterEvent(Int64(index)), to: StreamName(category: "counter", id: "p\(index % 40)"))
-            }
             func coordinator(_ id: String) throws -> MessageDBCoordinator {
                 try MessageDBCoordinator(
                     store: store,
@@ -179,8 +176,22 @@ struct ProjectionTests {
                     store: store, projection: second, name: "leased", configuration: configuration, coordinator: try coordinator("p2")
                 ).run()
             }
-            // Together they see each message once; each handles a share (balance takes a few heartbeats).
+            // Balance takes a few heartbeats. The messages come once it is reached: a partition
+            // handed back while its consumer is busy may be delivered again (its consumer is
+            // given one heartbeat interval to stop, at least once), and this test checks that
+            // every message is delivered once.
+            let observer = try coordinator("observer")
             let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline {
+                let owners = try await observer.status().partitions.filter { $0.category == "counter" && $0.consumer == "leased" }
+                    .map(\.owner)
+                if owners.filter({ $0 == "p1" }).count == 4 && owners.filter({ $0 == "p2" }).count == 4 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            for index in 0..<120 {
+                try await store.write(counterEvent(Int64(index)), to: StreamName(category: "counter", id: "p\(index % 40)"))
+            }
+            // Together they see each message once; each handles a share.
             while first.messages.count + second.messages.count < 120 && ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(50))
             }
@@ -204,7 +215,6 @@ struct ProjectionTests {
             }
             try await second.waitFor(before + 40)
             // The positions are recorded just after the messages are handled: wait for them.
-            let observer = try coordinator("observer")
             var leased: [ClusterPartition] = []
             let caughtUp = ContinuousClock.now + .seconds(20)
             repeat {
