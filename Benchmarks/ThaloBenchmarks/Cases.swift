@@ -66,6 +66,19 @@ enum StoreCases {
                     "1.00",
                 ])
             }
+            // The hot entity's baseline: write_message to one stream that grows by every write
+            // (Message DB finds the stream's version and takes the category's lock each time).
+            for callers in [1, 8] {
+                let result = try await measure(callers: callers, duration: duration) { _, _ in
+                    try await store.writeMessage(
+                        NewMessage(type: "Deposited", data: eventData), to: StreamName(unchecked: "rawhot-\(callers)"))
+                }
+                let ratio = results[callers].map { result.throughput / $0.throughput } ?? 0
+                report.add([
+                    "raw write_message, one stream", "PostgreSQL", "\(callers)", formatRate(result.throughput), format(result.p50),
+                    format(result.p99), format(ratio, 2),
+                ])
+            }
             // What the runtime's append costs: write_message with an expected version, and the
             // global position and time read back with get_stream_messages in the same statement.
             for callers in [1, 8] {
@@ -80,7 +93,12 @@ enum StoreCases {
                     format(result.p50), format(result.p99), format(ratio, 2),
                 ])
             }
-            try await executeCases(store: store, name: "PostgreSQL", module: module, duration: duration, report: report, raw: results)
+            try await executeCases(
+                store: store, name: "PostgreSQL", module: module, duration: duration, report: report, raw: results,
+                rawAppend: { caller, index in
+                    try await store.writeMessage(
+                        NewMessage(type: "Deposited", data: eventData), to: StreamName(unchecked: "rawi-\(caller)x\(index)"))
+                })
             return results
         }
     }
