@@ -95,9 +95,14 @@ enum StoreCases {
             }
             try await executeCases(
                 store: store, name: "PostgreSQL", module: module, duration: duration, report: report, raw: results,
-                rawAppend: { caller, index in
+                rawAppend: { _, _ in
                     try await store.writeMessage(
-                        NewMessage(type: "Deposited", data: eventData), to: StreamName(unchecked: "rawi-\(caller)x\(index)"))
+                        NewMessage(type: "Deposited", data: eventData), to: StreamName(unchecked: "rawi-\(UUID().uuidString)"))
+                },
+                storeAppend: { _, _ in
+                    _ = try await store.append(
+                        [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "appendi-\(UUID().uuidString)"),
+                        expectedVersion: .noStream)
                 })
             return results
         }
@@ -108,7 +113,7 @@ enum StoreCases {
     @discardableResult
     static func executeCases<Store: MessageStore & ModuleStorage>(
         store: Store, name: String, module: BankAccountModule, duration: Duration, report: Report, raw: [Int: Measurement],
-        rawAppend: (@Sendable (Int, Int) async throws -> Void)? = nil
+        rawAppend: (@Sendable (Int, Int) async throws -> Void)? = nil, storeAppend: (@Sendable (Int, Int) async throws -> Void)? = nil
     ) async throws -> [Int: Measurement] {
         var spread: [Int: Measurement] = [:]
         /// A deposit of 1 on the entity `id(caller, index)` names.
@@ -183,7 +188,12 @@ enum StoreCases {
                 CommandRequest(aggregate: "BankAccount", id: "hot-serial", command: "open_account", payload: ["initial_balance": 0]))
             for callers in [1, 8] {
                 var cases: [(String, @Sendable (Int, Int) async throws -> Void)] = [
-                    ("raw append, interleaved", rawAppend),
+                    ("raw append, interleaved", rawAppend)
+                ]
+                if let storeAppend {
+                    cases.append(("store append (expected version, positions read back), interleaved", storeAppend))
+                }
+                cases += [
                     ("execute, 10,000 entities, interleaved", deposit(runtime, spreadID)),
                     ("execute, one hot entity, interleaved", deposit(runtime) { _, _ in "hot" }),
                 ]
