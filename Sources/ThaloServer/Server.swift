@@ -1,6 +1,8 @@
+import Foundation
 import Hummingbird
 import Logging
 import MessageStore
+import NIOCore
 import Prometheus
 import ServiceLifecycle
 import Synchronization
@@ -30,7 +32,13 @@ public enum Server {
             logger: logger)
         let group = ServiceGroup(
             configuration: .init(services: [runtime, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch let error as IOError {
+            // Binding the listening socket is what fails with an IOError named after bind.
+            guard error.description.hasPrefix("bind") else { throw error }
+            throw ListenError(host: options.host, port: options.port, errno: error.errnoCode)
+        }
     }
 
     /// The API's router: the error middleware, then every route. The server and the tests
@@ -91,5 +99,28 @@ struct ErrorMiddleware: RouterMiddleware {
             if matches, !methods.contains(String(parts[0])) { methods.append(String(parts[0])) }
         }
         return methods
+    }
+}
+
+/// The server could not listen on its address (the socket's bind failed).
+public struct ListenError: Error, CustomStringConvertible {
+    public let host: String
+    public let port: Int
+    public let errno: CInt
+
+    public var description: String {
+        let address = "\(host):\(port)"
+        switch errno {
+        case EADDRINUSE:
+            return
+                "cannot listen on \(address): the address is in use (another process listens there); stop it, or give another address with --listen"
+        case EADDRNOTAVAIL:
+            return
+                "cannot listen on \(address): no network interface of this machine has that address; give one of its addresses with --listen"
+        case EACCES:
+            return "cannot listen on \(address): permission denied (ports below 1024 need privileges); give another port with --listen"
+        default:
+            return "cannot listen on \(address): \(String(cString: strerror(errno))) (errno \(errno))"
+        }
     }
 }

@@ -45,16 +45,34 @@ final class ServerProcess: Sendable {
         guard published.status == 0 else { throw HarnessError("thalo publish failed: \(published.combined)") }
     }
 
+    /// Starts `thalo serve` on `port`, or on a free port; when another process takes that free
+    /// port before the server listens, on another one (three tries).
     init(_ arguments: [String], port: Int? = nil) async throws {
-        let port = try port ?? TemporaryPostgres.freePort()
-        self.port = port
-        self.url = "http://127.0.0.1:\(port)"
+        var tries = port == nil ? 3 : 1
+        while true {
+            let port = try port ?? TemporaryPostgres.freePort()
+            tries -= 1
+            do {
+                process = try await Self.start(arguments, port: port)
+                self.port = port
+                self.url = "http://127.0.0.1:\(port)"
+                return
+            } catch let error as HarnessError where tries > 0 && error.description.contains("the address is in use") {
+                continue
+            }
+        }
+    }
+
+    /// Starts `thalo serve` on `port` and waits until it answers `/health`.
+    private static func start(_ arguments: [String], port: Int) async throws -> BackgroundProcess {
+        let url = "http://127.0.0.1:\(port)"
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("thalo-serve-\(UUID().uuidString).log").path
-        process = try await BackgroundProcess(
+        let process = try await BackgroundProcess(
             ThaloBinary.path, ["serve", "--listen", "127.0.0.1:\(port)"] + arguments, environment: ["NO_COLOR": "1"], logPath: log)
         let deadline = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < deadline {
-            if let response = try? await HTTP.get("\(url)/health"), response.status == 200 { return }
+            // A server that cannot listen exits: an answer while it runs is taken as its own.
+            if let response = try? await HTTP.get("\(url)/health"), response.status == 200, process.isRunning { return process }
             if !process.isRunning { throw HarnessError("thalo serve exited early:\n\(process.output)") }
             try await Task.sleep(for: .milliseconds(100))
         }

@@ -275,4 +275,17 @@ struct ServerProcessTests {
         #expect(await server.stop() == 0)
         #expect(server.process.output.contains("Published examples: BankAccount 0.1.0"), "\(server.process.output)")
     }
+
+    @Test("serve on an address another server listens on says so, names the address and exits 1; the other server goes on")
+    func addressInUse() async throws {
+        let first = try await ServerProcess(["--data-dir", try temporaryFolder("listening").path])
+        defer { first.kill() }
+        let second = try await ThaloBinary.run(
+            ["serve", "--listen", "127.0.0.1:\(first.port)", "--data-dir", try temporaryFolder("second").path])
+        #expect(second.status == 1, "\(second.combined)")
+        #expect(
+            second.combined.contains("cannot listen on 127.0.0.1:\(first.port): the address is in use (another process listens there)"),
+            "\(second.combined)")
+        #expect(try await HTTP.get("\(first.url)/health").status == 200)
+    }
 }
