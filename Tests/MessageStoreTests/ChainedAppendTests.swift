@@ -1,6 +1,7 @@
 import Foundation
 import MessageStore
 import MessageStoreSQLite
+import TestSupport
 import Testing
 
 /// Appends chained behind one another on the embedded store: each is written only if the one
@@ -44,11 +45,7 @@ struct ChainedAppendTests {
         let before = store.groupStatistics
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await store.write(NewMessage(type: "Other", data: [:]), to: Self.stream("other")) }
-            let deadline = ContinuousClock.now + .seconds(60)
-            while !faults.firstBeginReached {
-                try #require(ContinuousClock.now < deadline, "the first write never began")
-                try await Task.sleep(for: .milliseconds(2))
-            }
+            try await waitUntil("the first write began its transaction") { faults.firstBeginReached }
             var previous: ChainedAppend?
             var chain: [ChainedAppend] = []
             for index in 0..<4 {

@@ -13,8 +13,8 @@ struct GroupCommitFaultTests {
         private let state = Mutex<[String: Int]>([:])
         let statement: String
         let failOn: Int
-        let holdFirstBegin: Bool
-        let holdUntilReleased: Bool
+        /// How long the first `BEGIN IMMEDIATE` waits for ``releaseFirstBegin()``; nil: not at all.
+        let firstBeginHold: Double?
         private let reachedFirstBegin = Mutex(false)
         private let release = DispatchSemaphore(value: 0)
 
@@ -24,8 +24,7 @@ struct GroupCommitFaultTests {
         init(statement: String, failOn: Int, holdFirstBegin: Bool = false, holdUntilReleased: Bool = false) {
             self.statement = statement
             self.failOn = failOn
-            self.holdFirstBegin = holdFirstBegin || holdUntilReleased
-            self.holdUntilReleased = holdUntilReleased
+            firstBeginHold = holdUntilReleased ? 30 : holdFirstBegin ? 0.3 : nil
         }
 
         /// Whether the first `BEGIN IMMEDIATE` is being held (or was).
@@ -40,9 +39,9 @@ struct GroupCommitFaultTests {
                 return counts[sql]!
             }
             // Holding the first transaction open lets the next writes queue up into one group.
-            if holdFirstBegin && sql == "BEGIN IMMEDIATE" && count == 1 {
+            if let firstBeginHold, sql == "BEGIN IMMEDIATE" && count == 1 {
                 reachedFirstBegin.withLock { $0 = true }
-                _ = release.wait(timeout: .now() + (holdUntilReleased ? 30 : 0.3))
+                _ = release.wait(timeout: .now() + firstBeginHold)
             }
             return sql == statement && count == failOn ? MessageStoreError(.storage, "injected failure of \(sql)") : nil
         }

@@ -104,15 +104,6 @@ final class AppendProbe: MessageStore, Sendable {
     func lastGlobalPosition() async throws -> Int64 { try await base.lastGlobalPosition() }
 }
 
-/// Polls `condition` every 5 ms for up to 60 s.
-func waitUntil(_ what: String, _ condition: @Sendable () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(60)
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else { throw RuntimeError(.unavailable, "timed out waiting until \(what)") }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-}
-
 /// Runs `body` with a runtime (one instance per module) over `backend` behind an
 /// ``AppendProbe`` watching `stream`, with the examples published; `afterStartingWriter`
 /// becomes the configuration's hook of that name, with the probe.

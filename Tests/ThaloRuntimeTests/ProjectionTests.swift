@@ -181,13 +181,12 @@ struct ProjectionTests {
             // given one heartbeat interval to stop, at least once), and this test checks that
             // every message is delivered once.
             let observer = try coordinator("observer")
-            let deadline = ContinuousClock.now + .seconds(60)
-            while ContinuousClock.now < deadline {
+            try await waitUntil("each process holds 4 partitions") {
                 let owners = try await observer.status().partitions.filter { $0.category == "counter" && $0.consumer == "leased" }
                     .map(\.owner)
-                if owners.filter({ $0 == "p1" }).count == 4 && owners.filter({ $0 == "p2" }).count == 4 { break }
-                try await Task.sleep(for: .milliseconds(50))
+                return owners.filter { $0 == "p1" }.count == 4 && owners.filter { $0 == "p2" }.count == 4
             }
+            let deadline = ContinuousClock.now + .seconds(60)
             for index in 0..<120 {
                 try await store.write(counterEvent(Int64(index)), to: StreamName(category: "counter", id: "p\(index % 40)"))
             }

@@ -33,15 +33,6 @@ actor UpgradedBankAccount {
     }
 }
 
-/// Waits until `condition` holds, polling.
-func eventually(timeout: Duration = .seconds(120), _ condition: @Sendable () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + timeout
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else { throw RuntimeError(.unavailable, "timed out waiting for a condition") }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-}
-
 @Suite("Runtime: concurrency, submit, cache, upgrade")
 struct RuntimeBehaviourTests {
     @Test(
@@ -138,8 +129,10 @@ struct RuntimeBehaviourTests {
             try await store.write(
                 NewMessage(type: "withdraw_funds", data: ["amount": 1_000], metadata: Metadata(replyStreamName: "client-1")),
                 to: "bankAccount:command-s1")
-            try await eventually { try await store.streamVersion("bankAccount-s1") == 2 }
-            try await eventually { try await store.streamVersion("client-1") == 0 }
+            try await waitUntil("bankAccount-s1 at version 2", timeout: .seconds(120)) {
+                try await store.streamVersion("bankAccount-s1") == 2
+            }
+            try await waitUntil("client-1 at version 0", timeout: .seconds(120)) { try await store.streamVersion("client-1") == 0 }
             let events = try await store.readStream("bankAccount-s1")
             #expect(events.map(\.type) == ["OpenedAccount", "DepositedFunds", "WithdrewFunds"])
             let commands = try await store.readStream("bankAccount:command-s1")
@@ -162,7 +155,9 @@ struct RuntimeBehaviourTests {
             let restarted = Runtime(store: AnyModuleStore(store), configuration: configuration)
             let second = Task { try await restarted.run() }
             try await store.write(NewMessage(type: "deposit_funds", data: ["amount": 1]), to: "bankAccount:command-s1")
-            try await eventually { (try await store.streamVersion("bankAccount-s1") ?? -1) >= 3 }
+            try await waitUntil("bankAccount-s1 at version 3", timeout: .seconds(120)) {
+                (try await store.streamVersion("bankAccount-s1") ?? -1) >= 3
+            }
             second.cancel()
             try await second.value
             #expect(

@@ -204,8 +204,12 @@ struct RuntimeHardeningTests {
             }
             // Commands after them are still handled.
             _ = try await runtime.submit(bank("d1", "open_account", ["initial_balance": 5]))
-            try await eventually { try await store.streamVersion("bankAccount-d1") == 0 }
-            try await eventually { try await store.streamVersion("bankAccount:command+deadLetter-thalo") == 1 }
+            try await waitUntil("bankAccount-d1 at version 0", timeout: .seconds(120)) {
+                try await store.streamVersion("bankAccount-d1") == 0
+            }
+            try await waitUntil("bankAccount:command+deadLetter-thalo at version 1", timeout: .seconds(120)) {
+                try await store.streamVersion("bankAccount:command+deadLetter-thalo") == 1
+            }
             let parked = try await store.readStream("bankAccount:command+deadLetter-thalo")
             #expect(parked.map(\.type) == ["DeadLetter", "DeadLetter"])
             #expect(try parked.map { try $0.dataJSON()["messageId"]?.stringValue } == bad.map { $0.1.lowercasedText })
@@ -232,7 +236,7 @@ struct RuntimeHardeningTests {
             withdraw.metadata = Metadata(replyStreamName: "replies-r1")
             _ = try await first.submit(withdraw)
             let consumer = Task { try await first.run() }
-            try await eventually { try await store.streamVersion("replies-r1") == 0 }
+            try await waitUntil("replies-r1 at version 0", timeout: .seconds(120)) { try await store.streamVersion("replies-r1") == 0 }
             consumer.cancel()
             try await consumer.value
             // The crash: the consumer's last recorded position is from before the command
@@ -243,7 +247,9 @@ struct RuntimeHardeningTests {
             let restarted = Task { try await second.run() }
             // A command submitted after it is handled only once the withdrawal was seen again.
             _ = try await second.submit(bank("r1", "deposit_funds", ["amount": 1]))
-            try await eventually { try await store.streamVersion("bankAccount-r1") == 2 }
+            try await waitUntil("bankAccount-r1 at version 2", timeout: .seconds(120)) {
+                try await store.streamVersion("bankAccount-r1") == 2
+            }
             restarted.cancel()
             try await restarted.value
             #expect(try await store.readStream("bankAccount-r1").map(\.type) == ["OpenedAccount", "DepositedFunds", "DepositedFunds"])

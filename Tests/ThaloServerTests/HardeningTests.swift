@@ -72,13 +72,13 @@ struct HardeningTests {
             try socket.send("GET /v1/categories/capped/events?keepAlive=300 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             let head = try await socket.receive()
             #expect(head.hasPrefix("HTTP/1.1 200"), "\(head)")
-            try await waitFor { api.subscribers.current == 1 }
+            try await waitUntil("one subscriber") { api.subscribers.current == 1 }
             let (status, body, _) = try await client.json("/v1/categories/capped/events")
             #expect(status == 503)
             #expect(body["error"]?["code"] == "tooManySubscribers")
             // The client disconnects while the stream is idle (no write would notice it for 300 s).
             socket.close()
-            try await waitFor { api.subscribers.current == 0 }
+            try await waitUntil("no subscriber") { api.subscribers.current == 0 }
             let events = try await readEvents(port: port, path: "/v1/categories/capped/events?position=1", count: 0)
             #expect(events.isEmpty)
         }
@@ -180,18 +180,6 @@ struct HardeningTests {
         #expect(throws: ServerOptionsError.self) { try ServerOptions(token: "a b").validate() }
         try ServerOptions(token: "s3cret").validate()
         try ServerOptions(token: nil).validate()
-    }
-}
-
-/// Waits until `condition` holds, polling, for at most 60 s.
-func waitFor(_ condition: @Sendable () async throws -> Bool) async throws {
-    let deadline = ContinuousClock.now + .seconds(60)
-    while try await !condition() {
-        guard ContinuousClock.now < deadline else {
-            Issue.record("timed out waiting for a condition")
-            return
-        }
-        try await Task.sleep(for: .milliseconds(20))
     }
 }
 
