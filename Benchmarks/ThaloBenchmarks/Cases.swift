@@ -110,6 +110,8 @@ enum StoreCases {
 
     /// `deposit_funds` through the in-process runtime, on 10,000 entities and on one hot entity.
     /// Runs the execute cases and returns the measurements of the 10,000-entity case by callers.
+    /// With `rawAppend`, the cases run again in turns with it (and with `storeAppend`, the
+    /// store's own append, when given), each ratio taken to `rawAppend` in the same slices.
     @discardableResult
     static func executeCases<Store: MessageStore & ModuleStorage>(
         store: Store, name: String, module: BankAccountModule, duration: Duration, report: Report, raw: [Int: Measurement],
