@@ -229,7 +229,7 @@ struct JSONParser {
 
     private func decodeUTF8(_ raw: UnsafeRawBufferPointer, at offset: Int) throws(JSONError) -> String {
         let units = raw.bindMemory(to: UInt8.self)
-        guard let text = String(validating: units, as: UTF8.self) else {
+        guard let text = String(strictUTF8: units) else {
             throw JSONError(offset: offset, message: "string is not valid UTF-8")
         }
         return text

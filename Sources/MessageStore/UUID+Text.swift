@@ -34,13 +34,12 @@ extension UUID {
 
     /// A random (version 4) UUID from the system's generator (`getrandom`). Foundation's
     /// `UUID()` opens and reads `/dev/urandom` on Linux for each id, three system calls that
-    /// every command and every appended message without an id would pay.
+    /// every command and every appended message without an id would pay; the bytes come from
+    /// ``RandomBytes``, which asks the system for 4 KiB at a time.
     public static func random() -> UUID {
-        var generator = SystemRandomNumberGenerator()
         var value = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)).uuid
         withUnsafeMutableBytes(of: &value) { bytes in
-            bytes.storeBytes(of: generator.next() as UInt64, toByteOffset: 0, as: UInt64.self)
-            bytes.storeBytes(of: generator.next() as UInt64, toByteOffset: 8, as: UInt64.self)
+            RandomBytes.shared.fill(bytes)
             bytes[6] = (bytes[6] & 0x0F) | 0x40
             bytes[8] = (bytes[8] & 0x3F) | 0x80
         }

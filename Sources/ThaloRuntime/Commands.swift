@@ -188,10 +188,7 @@ struct CommandDigest: Sendable, Hashable {
         bytes += command.utf8
         bytes.append(0)
         bytes += payloadText.utf8
-        let digest = Hash64.md5(bytes)
-        var value: UInt64 = 0
-        for byte in digest[0..<8] { value = value << 8 | UInt64(byte) }
-        self.value = value
+        self.value = bytes.withUnsafeBytes { Hash64.md5Prefix($0) }
     }
 
     /// 16 lowercase hexadecimal digits.

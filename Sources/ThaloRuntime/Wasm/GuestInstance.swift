@@ -1,5 +1,6 @@
 import AggregateContract
 import ESDL
+import JSON
 @_spi(Fuzzing) import WasmKit
 
 /// One instance of a module: the host side of the canonical ABI glue.
@@ -446,7 +447,7 @@ public final class GuestInstance {
     /// A `(ptr, len)` string at `pointer`, checked and decoded as strict UTF-8.
     private func string(at pointer: UInt32, export: String, what: String, total: inout Int) throws(GuestFailure) -> String {
         let text = try span(at: pointer, export: export, what: what, total: &total) { raw in
-            String(validating: raw.bindMemory(to: UInt8.self), as: UTF8.self)
+            String(strictUTF8: raw.bindMemory(to: UInt8.self))
         }
         guard let text else {
             isPoisoned = true
