@@ -73,4 +73,10 @@ extension MessageStore {
     ) -> ChainedAppend? {
         nil
     }
+
+    public func startAppend(
+        _ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion, isolation: isolated (any Actor)?
+    ) -> ChainedAppend? {
+        appendChained(messages, to: stream, expectedVersion: expectedVersion, after: nil)
+    }
 }

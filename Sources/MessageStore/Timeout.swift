@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Runs `body` and returns its result, or throws `unavailable` once `timeout` has passed,
@@ -8,39 +9,136 @@ import Synchronization
 /// (A task group would not do: it waits for every child before it returns, so a body that
 /// ignores cancellation would hold its caller for as long as it hangs.)
 ///
+/// `body` runs in a task of its own, on the caller's actor when there is one (it then starts
+/// when the caller waits for it, on the same thread).
+///
 /// - Parameter timeoutMessage: writes the error's message when the time runs out (only
 ///   then); by default "no answer within `timeout` while `context`".
 public func withTimeout<T: Sendable>(
     _ timeout: Duration, _ context: @autoclosure @escaping @Sendable () -> String,
-    timeoutMessage: (@Sendable () -> String)? = nil, _ body: @escaping @Sendable () async throws -> T
+    timeoutMessage: (@Sendable () -> String)? = nil, isolation: isolated (any Actor)? = #isolation,
+    _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     let work = WorkHandle()
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let once = ResumeOnce(continuation)
-            let timer = Task {
-                try? await Task.sleep(for: timeout)
-                // Cancelled: the body answered first.
-                guard !Task.isCancelled else { return }
-                work.cancel()
-                let message = timeoutMessage?() ?? "no answer within \(timeout) while \(context())"
-                once.resume(with: .failure(MessageStoreError(.unavailable, message)))
-            }
-            work.start(
-                Task {
-                    let result: Result<T, any Error>
-                    do {
-                        result = .success(try await body())
-                    } catch {
-                        result = .failure(error)
-                    }
-                    // No sleeping timer is left behind for each call that answered.
-                    timer.cancel()
-                    once.resume(with: result)
-                })
+            start(
+                work, timeout: timeout, context, timeoutMessage: timeoutMessage, body, finish: { continuation.resume(with: $0) },
+                isolation: isolation)
         }
     } onCancel: {
         work.cancel()
+    }
+}
+
+/// Starts `body` in a task of its own and returns at once; `finish` is called once, with its
+/// result or with `unavailable` once `timeout` has passed, whichever comes first. See
+/// ``withTimeout(_:_:timeoutMessage:isolation:_:)``.
+///
+/// Called on an actor, the task runs on that actor: it starts when the actor next waits (no
+/// other thread has to wake up for it), and `finish` runs there too.
+public func startWithTimeout<T: Sendable>(
+    _ timeout: Duration, _ context: @autoclosure @escaping @Sendable () -> String,
+    timeoutMessage: (@Sendable () -> String)? = nil, _ body: @escaping @Sendable () async throws -> T,
+    finish: @escaping @Sendable (Result<T, any Error>) -> Void, isolation: isolated (any Actor)? = #isolation
+) {
+    start(WorkHandle(), timeout: timeout, context, timeoutMessage: timeoutMessage, body, finish: finish, isolation: isolation)
+}
+
+private func start<T: Sendable>(
+    _ work: WorkHandle, timeout: Duration, _ context: @escaping @Sendable () -> String, timeoutMessage: (@Sendable () -> String)?,
+    _ body: @escaping @Sendable () async throws -> T, finish: @escaping @Sendable (Result<T, any Error>) -> Void,
+    isolation: isolated (any Actor)?
+) {
+    let finished = Atomic(false)
+    let finishOnce: @Sendable (Result<T, any Error>) -> Void = { result in
+        if !finished.exchange(true, ordering: .acquiringAndReleasing) { finish(result) }
+    }
+    // One watchdog thread keeps every call's deadline: a timer task per call cost two more
+    // jobs on the cooperative pool (starting it, and waking it to cancel it) on the path of
+    // every store call.
+    let ticket = Watchdog.shared.watch(until: .now + timeout) {
+        work.cancel()
+        let message = timeoutMessage?() ?? "no answer within \(timeout) while \(context())"
+        finishOnce(.failure(MessageStoreError(.unavailable, message)))
+    }
+    work.start(
+        Task {
+            _ = isolation
+            let result: Result<T, any Error>
+            do {
+                result = .success(try await body())
+            } catch {
+                result = .failure(error)
+            }
+            Watchdog.shared.forget(ticket)
+            finishOnce(result)
+        })
+}
+
+/// The deadlines of the calls in flight, kept by one thread that sleeps until the earliest
+/// and then runs what is due (outside its lock).
+final class Watchdog: @unchecked Sendable {
+    static let shared = Watchdog()
+
+    private let condition = NSCondition()
+    /// Guarded by `condition`.
+    private var deadlines: [UInt64: (deadline: ContinuousClock.Instant, expire: @Sendable () -> Void)] = [:]
+    private var nextID: UInt64 = 0
+    /// When the thread wakes next, if it sleeps until a deadline.
+    private var plannedWake: ContinuousClock.Instant?
+
+    private init() {
+        let thread = Thread { [unowned self] in self.run() }
+        thread.name = "thalo-watchdog"
+        thread.start()
+    }
+
+    /// Runs `expire` at `deadline` unless the call is forgotten before; returns its ticket.
+    func watch(until deadline: ContinuousClock.Instant, _ expire: @escaping @Sendable () -> Void) -> UInt64 {
+        condition.lock()
+        defer { condition.unlock() }
+        nextID += 1
+        deadlines[nextID] = (deadline, expire)
+        if plannedWake.map({ deadline < $0 }) ?? true { condition.signal() }
+        return nextID
+    }
+
+    /// The call answered: its deadline no longer matters.
+    func forget(_ ticket: UInt64) {
+        condition.lock()
+        deadlines[ticket] = nil
+        condition.unlock()
+    }
+
+    private func run() {
+        condition.lock()
+        while true {
+            let now = ContinuousClock.now
+            var due: [@Sendable () -> Void] = []
+            var earliest: ContinuousClock.Instant?
+            for (ticket, entry) in deadlines {
+                if entry.deadline <= now {
+                    due.append(entry.expire)
+                    deadlines[ticket] = nil
+                } else if earliest.map({ entry.deadline < $0 }) ?? true {
+                    earliest = entry.deadline
+                }
+            }
+            if !due.isEmpty {
+                condition.unlock()
+                for expire in due { expire() }
+                condition.lock()
+                continue
+            }
+            plannedWake = earliest
+            if let earliest {
+                let seconds = Double((earliest - now) / .microseconds(1)) / 1_000_000
+                _ = condition.wait(until: Date(timeIntervalSinceNow: seconds))
+            } else {
+                condition.wait()
+            }
+        }
     }
 }
 
@@ -63,22 +161,5 @@ private final class WorkHandle: Sendable {
             return state.task
         }
         task?.cancel()
-    }
-}
-
-/// A continuation resumed by whichever of several tasks comes first.
-private final class ResumeOnce<T: Sendable>: Sendable {
-    private let continuation: Mutex<CheckedContinuation<T, any Error>?>
-
-    init(_ continuation: CheckedContinuation<T, any Error>) {
-        self.continuation = Mutex(continuation)
-    }
-
-    func resume(with result: Result<T, any Error>) {
-        let first = continuation.withLock { value in
-            defer { value = nil }
-            return value
-        }
-        first?.resume(with: result)
     }
 }

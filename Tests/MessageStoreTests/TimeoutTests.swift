@@ -1,6 +1,7 @@
 import Dispatch
 import MessageStore
 import Synchronization
+import TestSupport
 import Testing
 
 @Suite("Timeouts of store calls")
@@ -77,5 +78,59 @@ struct TimeoutTests {
         caller.cancel()
         await #expect(throws: CancellationError.self) { try await caller.value }
         #expect(cancelled.withLock { $0 })
+    }
+    @Test("a started call gives its answer, or unavailable at its deadline, to its finish once", .timeLimit(.minutes(1)))
+    func startedCalls() async throws {
+        let answers = Mutex<[String]>([])
+        let done = Mutex(0)
+        func record(_ name: String) -> @Sendable (Result<Int, any Error>) -> Void {
+            { result in
+                let text: String
+                switch result {
+                case .success(let value): text = "\(name): \(value)"
+                case .failure(let error): text = "\(name): \((error as? MessageStoreError).map { "\($0.code)" } ?? "\(error)")"
+                }
+                answers.withLock { $0.append(text) }
+                done.withLock { $0 += 1 }
+            }
+        }
+        let call = StuckCall()
+        startWithTimeout(
+            .milliseconds(100), "waiting",
+            {
+                await call.run(); return 1
+            }, finish: record("stuck"))
+        startWithTimeout(.seconds(30), "adding", { 40 + 2 }, finish: record("quick"))
+        try await waitUntil("both calls answered") { done.withLock { $0 } == 2 }
+        #expect(answers.withLock { $0 }.sorted() == ["quick: 42", "stuck: unavailable"])
+        // The stuck call ends later; its answer is not given again.
+        call.end()
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(done.withLock { $0 } == 2)
+    }
+
+    @Test("a short deadline set while a long one waits is kept on time", .timeLimit(.minutes(1)))
+    func shortAfterLong() async throws {
+        let long = StuckCall()
+        let short = StuckCall()
+        let outcome = Mutex<(long: Bool, short: Bool)>((false, false))
+        let waiting = Task {
+            try? await withTimeout(.seconds(20), "the long call") { await long.run() }
+            outcome.withLock { $0.long = true }
+        }
+        // The watchdog now sleeps until the long call's deadline; the short one must wake it.
+        try await Task.sleep(for: .milliseconds(50))
+        let started = ContinuousClock.now
+        let error = await #expect(throws: MessageStoreError.self) {
+            try await withTimeout(.milliseconds(200), "the short call") { await short.run() }
+        }
+        let waited = ContinuousClock.now - started
+        #expect(error?.code == .unavailable)
+        #expect(waited >= .milliseconds(200) && waited < .seconds(5), "the short call was given up after \(waited)")
+        #expect(!outcome.withLock { $0.long })
+        long.end()
+        short.end()
+        await waiting.value
+        #expect(outcome.withLock { $0.long })
     }
 }
