@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 
 /// Message DB's `hash_64`: the first 64 bits of the MD5 digest of a text, as a signed
 /// big-endian integer (`left(md5(value), 16)::bit(64)::bigint`).
@@ -16,6 +17,19 @@ public enum Hash64 {
     /// for security.
     public static func md5(_ bytes: [UInt8]) -> [UInt8] {
         Array(Insecure.MD5.hash(data: bytes))
+    }
+
+    /// The MD5 digest of `first` followed by `second`, as the 16 bytes of a UUID (for
+    /// name-based ids), without arrays for the input or the digest.
+    public static func md5(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) -> uuid_t {
+        var hasher = Insecure.MD5()
+        hasher.update(bufferPointer: first)
+        hasher.update(bufferPointer: second)
+        var value = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)).uuid
+        hasher.finalize().withUnsafeBytes { digest in
+            withUnsafeMutableBytes(of: &value) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: digest.prefix(16))) }
+        }
+        return value
     }
 
     /// The first 8 bytes of the MD5 digest of `bytes`, big-endian: what ``messageDB(_:)``

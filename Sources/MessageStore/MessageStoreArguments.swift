@@ -58,10 +58,11 @@ public enum MessageStoreArguments {
         }
         var correlations: [String?] = []
         correlations.reserveCapacity(messages.count)
-        var ids = Set<UUIDKey>()
+        // One message (most writes) needs no set to find a repeated id.
+        var ids = messages.count > 1 ? Set<UUIDKey>(minimumCapacity: messages.count) : []
         for message in messages {
             correlations.append(try message.validate())
-            if !ids.insert(UUIDKey(message.id)).inserted {
+            if messages.count > 1 && !ids.insert(UUIDKey(message.id)).inserted {
                 throw MessageStoreError(
                     .duplicateMessageID, "message id \(message.id.lowercasedText) appears twice in one batch")
             }

@@ -1,7 +1,8 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import Synchronization
 
 /// Random bytes from the system's generator, fetched 4 KiB at a time: a random id then costs
 /// a copy under a lock instead of a system call (`getrandom`) per 8 bytes.

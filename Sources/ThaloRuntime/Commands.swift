@@ -158,16 +158,15 @@ extension UUID {
     /// A name-based UUID (version 3, MD5) for the `index`-th event of a command, so that
     /// handling a command twice derives the same event ids and the store rejects the copy.
     static func derived(from commandID: UUID, index: Int) -> UUID {
-        var bytes = withUnsafeBytes(of: commandID.uuid) { Array($0) }
-        bytes += Array("thalo-event-\(index)".utf8)
-        var digest = Hash64.md5(bytes)
-        digest[6] = (digest[6] & 0x0F) | 0x30
-        digest[8] = (digest[8] & 0x3F) | 0x80
-        return UUID(
-            uuid: (
-                digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7],
-                digest[8], digest[9], digest[10], digest[11], digest[12], digest[13], digest[14], digest[15]
-            ))
+        var name = "thalo-event-\(index)"
+        var digest = withUnsafeBytes(of: commandID.uuid) { id in
+            name.withUTF8 { Hash64.md5(id, UnsafeRawBufferPointer($0)) }
+        }
+        withUnsafeMutableBytes(of: &digest) { bytes in
+            bytes[6] = (bytes[6] & 0x0F) | 0x30
+            bytes[8] = (bytes[8] & 0x3F) | 0x80
+        }
+        return UUID(uuid: digest)
     }
 
 }

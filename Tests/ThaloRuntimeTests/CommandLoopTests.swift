@@ -150,3 +150,17 @@ struct ProcessedCommandsTests {
         #expect(Set([ids[2], ids[3], ids[4]].map { processed[$0] != nil }) == [true])
     }
 }
+
+@Suite("Values Thalo stores with events")
+struct StoredValuesTests {
+    /// Computed with Python's hashlib: the values must not change between versions, or a
+    /// command handled again after an upgrade would not be recognised.
+    @Test("the command digest and the derived event ids are MD5 based, as in every earlier version")
+    func knownAnswers() throws {
+        #expect(CommandDigest(command: "deposit_funds", payloadText: #"{"amount":1}"#).text == "f1c9f4f4847393bf")
+        let commandID = try #require(UUID(uuidString: "6f1c2a3e-0b7d-4c1e-9a2f-3d4e5f607182"))
+        #expect(UUID.derived(from: commandID, index: 0).lowercasedText == "c1081ecb-bd78-3d41-810b-5c0b607fc031")
+        #expect(UUID.derived(from: commandID, index: 1).lowercasedText == "301dd6ab-e168-39cd-b9cf-18001281ecbe")
+        #expect(UUID.derived(from: commandID, index: 12).lowercasedText == "7a0a7b4b-17de-3c97-98b9-5291c438ee5a")
+    }
+}

@@ -114,7 +114,7 @@ public final class GuestInstance {
     /// `new-entity`: a new entity with this id; returns its handle.
     public func newEntity(id: String) throws(GuestFailure) -> UInt32 {
         let export = ModuleContract.newEntityExport
-        let (pointer, length) = try allocateArguments([Array(id.utf8)], export: export)[0]
+        let (pointer, length) = try allocateArguments([GuestArgument.text(id)], export: export)[0]
         let result = try invoke(newEntityFunction, [.i32(pointer), .i32(length)], export: export)
         return try i32(result, export: export)
     }
@@ -129,14 +129,14 @@ public final class GuestInstance {
         let export = ModuleContract.applyExport
         guard !events.isEmpty else { return nil }
         // Strings first (one block when packed), then the list of 64-byte records.
-        var strings: [[UInt8]] = []
+        var strings: [GuestArgument] = []
         strings.reserveCapacity(events.count * 5)
         for event in events {
-            strings.append(Array(event.type.utf8))
-            strings.append(Array(event.payload.utf8))
-            strings.append(Array(event.context.id.utf8))
-            strings.append(Array(event.context.streamName.utf8))
-            strings.append(Array(event.context.metadata.utf8))
+            strings.append(.text(event.type))
+            strings.append(.text(event.payload))
+            strings.append(.text(event.context.id))
+            strings.append(.text(event.context.streamName))
+            strings.append(.text(event.context.metadata))
         }
         let listBytes = events.count * ModuleContract.recordedEventSize
         let placed = try allocateArguments(strings, list: (size: listBytes, alignment: 8), export: export)
@@ -177,11 +177,7 @@ public final class GuestInstance {
     > {
         let export = ModuleContract.handleExport
         let placed = try allocateArguments(
-            [
-                Array(command.utf8), Array(payload.utf8), Array(context.id.utf8), Array(context.streamName.utf8),
-                Array(context.metadata.utf8),
-            ],
-            export: export)
+            [.text(command), .text(payload), .text(context.id), .text(context.streamName), .text(context.metadata)], export: export)
         let arguments: [Value] = [
             .i32(handle),
             .i32(placed[0].pointer), .i32(placed[0].length),
@@ -251,7 +247,7 @@ public final class GuestInstance {
         guard let functions = snapshotFunctions else {
             throw GuestFailure(export: export, reason: "the module does not export the snapshot functions")
         }
-        let placed = try allocateArguments([Array(id.utf8), state], export: export)
+        let placed = try allocateArguments([.text(id), .bytes(state)], export: export)
         let area = try i32(
             try invoke(
                 functions.restore, [.i32(placed[0].pointer), .i32(placed[0].length), .i32(placed[1].pointer), .i32(placed[1].length)],
@@ -268,8 +264,10 @@ public final class GuestInstance {
     // MARK: Calling
 
     @discardableResult
-    private func invoke(_ function: Function, _ arguments: [Value], export: String, fuel: UInt64? = nil) throws(GuestFailure) -> [Value] {
-        guard !isPoisoned else { throw GuestFailure(export: export, reason: "the instance failed earlier and is being replaced") }
+    private func invoke(
+        _ function: Function, _ arguments: [Value], export: @autoclosure () -> String, fuel: UInt64? = nil
+    ) throws(GuestFailure) -> [Value] {
+        guard !isPoisoned else { throw GuestFailure(export: export(), reason: "the instance failed earlier and is being replaced") }
         let budget = fuel ?? module.limits.fuelPerCall
         store.fuel = Fuel(remaining: budget)
         calls += 1
@@ -278,15 +276,15 @@ public final class GuestInstance {
         } catch let error as MemoryCap.Exceeded {
             isPoisoned = true
             throw GuestFailure(
-                export: export, reason: "tried to grow its memory to \(error.desired) bytes, past the cap of \(error.maximum) bytes")
+                export: export(), reason: "tried to grow its memory to \(error.desired) bytes, past the cap of \(error.maximum) bytes")
         } catch {
             isPoisoned = true
             let text = "\(error)"
             if text.contains("out of fuel") {
-                throw GuestFailure(export: export, reason: "exceeded its budget of \(budget) instructions")
+                throw GuestFailure(export: export(), reason: "exceeded its budget of \(budget) instructions")
             }
             let firstLine = text.split(separator: "\n").first.map(String.init) ?? text
-            throw GuestFailure(export: export, reason: "trapped: \(firstLine)")
+            throw GuestFailure(export: export(), reason: "trapped: \(firstLine)")
         }
     }
 
@@ -294,7 +292,7 @@ public final class GuestInstance {
     /// for all of them when the module packs arguments. A trailing list area is allocated
     /// after the strings when asked for; it is the last element of the result.
     private func allocateArguments(
-        _ strings: [[UInt8]], list: (size: Int, alignment: Int)? = nil, export: String
+        _ strings: [GuestArgument], list: (size: Int, alignment: Int)? = nil, export: String
     ) throws(GuestFailure) -> [(pointer: UInt32, length: UInt32)] {
         var placed: [(pointer: UInt32, length: UInt32)] = []
         placed.reserveCapacity(strings.count + 1)
@@ -310,12 +308,9 @@ public final class GuestInstance {
             var offset = 0
             try writeMemory(at: base, count: total, export: export) { buffer in
                 for string in strings {
-                    string.withUnsafeBytes {
-                        buffer.baseAddress!.advanced(by: offset).copyMemory(
-                            from: $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, byteCount: string.count)
-                    }
-                    placed.append((base + UInt32(offset), UInt32(string.count)))
-                    offset += string.count
+                    let count = string.copy(to: buffer.baseAddress!.advanced(by: offset))
+                    placed.append((base + UInt32(offset), UInt32(count)))
+                    offset += count
                 }
             }
             if let list { placed.append((base + UInt32(listOffset), UInt32(list.size))) }
@@ -328,7 +323,7 @@ public final class GuestInstance {
             }
             let pointer = try reallocate(size: string.count, alignment: 1, export: export)
             try writeMemory(at: pointer, count: string.count, export: export) { buffer in
-                string.withUnsafeBytes { buffer.copyMemory(from: $0) }
+                _ = string.copy(to: buffer.baseAddress!)
             }
             placed.append((pointer, UInt32(string.count)))
         }

@@ -60,3 +60,35 @@ public struct GuestFailure: Error, CustomStringConvertible {
     public var reason: String
     public var description: String { "\(export): \(reason)" }
 }
+
+/// A string or byte string for guest memory, copied from where it is (a string's UTF-8
+/// storage, an array) without an array made for the copy.
+enum GuestArgument {
+    case text(String)
+    case bytes([UInt8])
+
+    var count: Int {
+        switch self {
+        case .text(let text): text.utf8.count
+        case .bytes(let bytes): bytes.count
+        }
+    }
+
+    var isEmpty: Bool { count == 0 }
+
+    /// Copies the bytes to `destination`; returns how many.
+    func copy(to destination: UnsafeMutableRawPointer) -> Int {
+        switch self {
+        case .text(var text):
+            return text.withUTF8 { utf8 in
+                if let base = utf8.baseAddress { destination.copyMemory(from: base, byteCount: utf8.count) }
+                return utf8.count
+            }
+        case .bytes(let bytes):
+            return bytes.withUnsafeBytes { raw in
+                if let base = raw.baseAddress { destination.copyMemory(from: base, byteCount: raw.count) }
+                return raw.count
+            }
+        }
+    }
+}
