@@ -130,55 +130,20 @@ public final class MessageDBStore: MessageStore, Service {
     /// messages never change, so that is exact).
     public func append(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> WriteResult {
         _ = try MessageStoreArguments.checkWrite(messages, to: stream)
-        return try await withDeadline("writing to \(stream)") {
-            try await self.appendChecked(messages, to: stream, expectedVersion: expectedVersion)
-        }
-    }
-
-    /// Starts the append in a task of its own (as ``append(_:to:expectedVersion:)`` runs
-    /// each call under its deadline) and returns at once.
-    public func startAppend(
-        _ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion, isolation: isolated (any Actor)?
-    ) -> ChainedAppend? {
-        let started = ChainedAppend()
-        do {
-            _ = try MessageStoreArguments.checkWrite(messages, to: stream)
-        } catch {
-            started.resolve(.failure(error))
-            return started
-        }
-        let timeout = configuration.requestTimeout
-        startWithTimeout(
-            timeout, "writing to \(stream)",
-            timeoutMessage: { "PostgreSQL did not answer within \(timeout) while writing to \(stream); try again" },
-            { try await self.appendChecked(messages, to: stream, expectedVersion: expectedVersion) }, finish: started.resolve,
-            isolation: isolation)
-        return started
-    }
-
-    /// An append whose arguments are checked: `write_message` per message (in one
-    /// transaction when there are several), then where they were recorded.
-    private func appendChecked(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws
-        -> WriteResult
-    {
         let first: Int64
         let single: WriteResult.Recorded?
         do {
-            if messages.count == 1 {
+            (first, single) = try await withDeadline("writing to \(stream)") {
+                guard messages.count == 1 else {
+                    return (try await self.writeInTransaction(messages, to: stream, expectedVersion: expectedVersion), nil)
+                }
                 let statement = WriteMessageRecorded(
                     message: WriteMessage(messages[0], to: stream, expectedVersion: expectedVersion?.value))
-                var row: WriteResult.Recorded?
-                for try await recorded in try await client.execute(statement, logger: logger) {
-                    row = recorded
-                    break
-                }
-                guard let row else { throw MessageStoreError(.storage, "write_message to \(stream) returned no row") }
-                (first, single) = (row.position, row)
-            } else {
-                (first, single) = (try await writeInTransaction(messages, to: stream, expectedVersion: expectedVersion), nil)
+                for try await row in try await self.client.execute(statement, logger: self.logger) { return (row.position, row) }
+                throw MessageStoreError(.storage, "write_message to \(stream) returned no row")
             }
         } catch {
-            // A MessageStoreError (a missing row) passes through unchanged.
+            // A MessageStoreError (a deadline, a missing row) passes through unchanged.
             throw MessageDBErrors.translate(error, stream: stream, expectedVersion: expectedVersion, messages: messages)
         }
         writeNotifier.notify(category: stream.category)

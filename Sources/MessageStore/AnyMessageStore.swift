@@ -26,12 +26,6 @@ public struct AnyMessageStore: MessageStore {
         base.appendChained(messages, to: stream, expectedVersion: expectedVersion, after: previous)
     }
 
-    public func startAppend(
-        _ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion, isolation: isolated (any Actor)?
-    ) -> ChainedAppend? {
-        base.startAppend(messages, to: stream, expectedVersion: expectedVersion, isolation: isolation)
-    }
-
     public func readStream(_ stream: StreamName, from position: Int64, batchSize: Int64, condition: String?) async throws -> [Message] {
         try await base.readStream(stream, from: position, batchSize: batchSize, condition: condition)
     }

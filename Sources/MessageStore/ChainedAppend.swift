@@ -73,10 +73,4 @@ extension MessageStore {
     ) -> ChainedAppend? {
         nil
     }
-
-    public func startAppend(
-        _ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion, isolation: isolated (any Actor)?
-    ) -> ChainedAppend? {
-        appendChained(messages, to: stream, expectedVersion: expectedVersion, after: nil)
-    }
 }

@@ -13,14 +13,9 @@ public enum Hash64 {
         return Int64(bitPattern: value.withUTF8 { md5Prefix(UnsafeRawBufferPointer($0)) })
     }
 
-    /// The 16-byte MD5 digest (RFC 1321, swift-crypto's) of `bytes`; for name-based ids, not
-    /// for security.
-    public static func md5(_ bytes: [UInt8]) -> [UInt8] {
-        Array(Insecure.MD5.hash(data: bytes))
-    }
-
-    /// The MD5 digest of `first` followed by `second`, as the 16 bytes of a UUID (for
-    /// name-based ids), without arrays for the input or the digest.
+    /// The MD5 digest (RFC 1321, swift-crypto's) of `first` followed by `second`, as the 16
+    /// bytes of a UUID: for name-based ids, not for security. Hashes in place, without arrays
+    /// for the input or the digest.
     public static func md5(_ first: UnsafeRawBufferPointer, _ second: UnsafeRawBufferPointer) -> uuid_t {
         var hasher = Insecure.MD5()
         hasher.update(bufferPointer: first)

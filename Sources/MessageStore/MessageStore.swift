@@ -35,20 +35,6 @@ public protocol MessageStore: Sendable {
         _ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion, after previous: ChainedAppend?
     ) -> ChainedAppend?
 
-    /// Starts an append and returns at once, so that the caller can work while it is
-    /// written; its outcome comes through the returned object. The runtime applies a
-    /// command's events meanwhile.
-    ///
-    /// A store that needs a task for the append may run it on `isolation`, the caller's
-    /// actor: it then starts when the actor next waits, without another thread waking up.
-    ///
-    /// Returns nil when the store cannot: the caller then awaits
-    /// ``append(_:to:expectedVersion:)``. By default, a store that chains appends starts one
-    /// that follows none.
-    func startAppend(
-        _ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion, isolation: isolated (any Actor)?
-    ) -> ChainedAppend?
-
     /// Reads a stream from a position, in order (`get_stream_messages`).
     ///
     /// - Parameters:

@@ -9,71 +9,42 @@ import Synchronization
 /// (A task group would not do: it waits for every child before it returns, so a body that
 /// ignores cancellation would hold its caller for as long as it hangs.)
 ///
-/// `body` runs in a task of its own, on the caller's actor when there is one (it then starts
-/// when the caller waits for it, on the same thread).
-///
 /// - Parameter timeoutMessage: writes the error's message when the time runs out (only
 ///   then); by default "no answer within `timeout` while `context`".
 public func withTimeout<T: Sendable>(
     _ timeout: Duration, _ context: @autoclosure @escaping @Sendable () -> String,
-    timeoutMessage: (@Sendable () -> String)? = nil, isolation: isolated (any Actor)? = #isolation,
-    _ body: @escaping @Sendable () async throws -> T
+    timeoutMessage: (@Sendable () -> String)? = nil, _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
     let work = WorkHandle()
     return try await withTaskCancellationHandler {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            start(
-                work, timeout: timeout, context, timeoutMessage: timeoutMessage, body, finish: { continuation.resume(with: $0) },
-                isolation: isolation)
+            let finished = Atomic(false)
+            let finish: @Sendable (Result<T, any Error>) -> Void = { result in
+                if !finished.exchange(true, ordering: .acquiringAndReleasing) { continuation.resume(with: result) }
+            }
+            // One watchdog thread keeps every call's deadline: a timer task per call cost two
+            // more jobs on the cooperative pool (starting it, and waking it to cancel it) on
+            // the path of every store call.
+            let ticket = Watchdog.shared.watch(until: .now + timeout) {
+                work.cancel()
+                let message = timeoutMessage?() ?? "no answer within \(timeout) while \(context())"
+                finish(.failure(MessageStoreError(.unavailable, message)))
+            }
+            work.start(
+                Task {
+                    let result: Result<T, any Error>
+                    do {
+                        result = .success(try await body())
+                    } catch {
+                        result = .failure(error)
+                    }
+                    Watchdog.shared.forget(ticket)
+                    finish(result)
+                })
         }
     } onCancel: {
         work.cancel()
     }
-}
-
-/// Starts `body` in a task of its own and returns at once; `finish` is called once, with its
-/// result or with `unavailable` once `timeout` has passed, whichever comes first. See
-/// ``withTimeout(_:_:timeoutMessage:isolation:_:)``.
-///
-/// Called on an actor, the task runs on that actor: it starts when the actor next waits (no
-/// other thread has to wake up for it), and `finish` runs there too.
-public func startWithTimeout<T: Sendable>(
-    _ timeout: Duration, _ context: @autoclosure @escaping @Sendable () -> String,
-    timeoutMessage: (@Sendable () -> String)? = nil, _ body: @escaping @Sendable () async throws -> T,
-    finish: @escaping @Sendable (Result<T, any Error>) -> Void, isolation: isolated (any Actor)? = #isolation
-) {
-    start(WorkHandle(), timeout: timeout, context, timeoutMessage: timeoutMessage, body, finish: finish, isolation: isolation)
-}
-
-private func start<T: Sendable>(
-    _ work: WorkHandle, timeout: Duration, _ context: @escaping @Sendable () -> String, timeoutMessage: (@Sendable () -> String)?,
-    _ body: @escaping @Sendable () async throws -> T, finish: @escaping @Sendable (Result<T, any Error>) -> Void,
-    isolation: isolated (any Actor)?
-) {
-    let finished = Atomic(false)
-    let finishOnce: @Sendable (Result<T, any Error>) -> Void = { result in
-        if !finished.exchange(true, ordering: .acquiringAndReleasing) { finish(result) }
-    }
-    // One watchdog thread keeps every call's deadline: a timer task per call cost two more
-    // jobs on the cooperative pool (starting it, and waking it to cancel it) on the path of
-    // every store call.
-    let ticket = Watchdog.shared.watch(until: .now + timeout) {
-        work.cancel()
-        let message = timeoutMessage?() ?? "no answer within \(timeout) while \(context())"
-        finishOnce(.failure(MessageStoreError(.unavailable, message)))
-    }
-    work.start(
-        Task {
-            _ = isolation
-            let result: Result<T, any Error>
-            do {
-                result = .success(try await body())
-            } catch {
-                result = .failure(error)
-            }
-            Watchdog.shared.forget(ticket)
-            finishOnce(result)
-        })
 }
 
 /// The deadlines of the calls in flight, kept by one thread that sleeps until the earliest

@@ -138,13 +138,13 @@ actor InstanceWorker<Store: MessageStore> {
                 var appliedAhead = false
                 do {
                     // The module may apply events before they are written (contract 1.2):
-                    // on a store that can start the append and answer later, it does so while
-                    // the append is in flight instead of after it.
+                    // on a store that takes the append now (one that chains appends), it does
+                    // so while the append is in flight instead of after it.
                     if batchesCommands && isLive(record),
-                        let started = store.startAppend(messages, to: record.stream, expectedVersion: expectedVersion, isolation: self)
+                        let chained = store.appendChained(messages, to: record.stream, expectedVersion: expectedVersion, after: nil)
                     {
                         appliedAhead = true
-                        written = try await applyWhileWriting(messages, started, to: record)
+                        written = try await applyWhileWriting(messages, chained, to: record)
                     } else {
                         written = try await store.append(messages, to: record.stream, expectedVersion: expectedVersion)
                     }
@@ -182,7 +182,7 @@ actor InstanceWorker<Store: MessageStore> {
         }
     }
 
-    /// Applies a command's events to the live entity while the store writes them (`started`,
+    /// Applies a command's events to the live entity while the store writes them (`chained`,
     /// already in the store's hands), with their positions and no global position or time
     /// yet, as in a batch; then waits for the append.
     ///
@@ -190,7 +190,7 @@ actor InstanceWorker<Store: MessageStore> {
     /// and the store's error is thrown, as a plain append's would be. When the append succeeds
     /// but the module could not apply the events, the entity is dropped and that failure is
     /// thrown, as it is when `apply` fails after the append.
-    func applyWhileWriting(_ messages: [NewMessage], _ started: ChainedAppend, to record: EntityRecord) async throws -> WriteResult {
+    func applyWhileWriting(_ messages: [NewMessage], _ chained: ChainedAppend, to record: EntityRecord) async throws -> WriteResult {
         record.appliesAhead = true
         defer { record.appliesAhead = false }
         var applyFailure: RuntimeError?
@@ -202,7 +202,7 @@ actor InstanceWorker<Store: MessageStore> {
         }
         let written: WriteResult
         do {
-            written = try await started.value()
+            written = try await chained.value()
         } catch {
             dropEntity(record)
             throw error

@@ -80,35 +80,6 @@ struct ConformanceTests {
         }
     }
 
-    @Test("a started append ends as the same append awaited would: written, refused by version, or invalid", arguments: Backend.allCases)
-    func startedAppend(backend: Backend) async throws {
-        try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
-            func start(_ messages: [NewMessage], to stream: String, expecting version: Int64) -> ChainedAppend? {
-                store.startAppend(messages, to: StreamName(unchecked: stream), expectedVersion: .version(version), isolation: nil)
-            }
-            guard let first = start([Self.event()], to: "account-1", expecting: -1) else {
-                // Only the in-memory store cannot start an append; the runtime then awaits it.
-                #expect(backend == .memory)
-                return
-            }
-            #expect(try await first.value().recorded.map(\.position) == [0])
-            let two = try #require(start([Self.event(), Self.event()], to: "account-1", expecting: 0))
-            let written = try await two.value()
-            #expect(written.recorded.map(\.position) == [1, 2])
-            let messages = try await store.readStream("account-1")
-            #expect(messages.map(\.globalPosition).suffix(2) == written.recorded.map(\.globalPosition))
-            #expect(messages.map(\.time).suffix(2) == written.recorded.map(\.time))
-
-            let stale = try #require(start([Self.event()], to: "account-1", expecting: 0))
-            let refused = await #expect(throws: MessageStoreError.self) { try await stale.value() }
-            #expect(refused?.message == "Wrong expected version: 0 (Stream: account-1, Stream Version: 2)")
-            let invalid = try #require(start([Self.event()], to: "account-", expecting: -1))
-            let invalidError = await #expect(throws: MessageStoreError.self) { try await invalid.value() }
-            #expect(invalidError?.code == .invalidStreamName)
-            #expect(try await store.streamVersion("account-1") == 2)
-        }
-    }
-
     @Test("the expected version must match, with Message DB's error text", arguments: Backend.allCases)
     func expectedVersion(backend: Backend) async throws {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in

@@ -79,36 +79,6 @@ struct TimeoutTests {
         await #expect(throws: CancellationError.self) { try await caller.value }
         #expect(cancelled.withLock { $0 })
     }
-    @Test("a started call gives its answer, or unavailable at its deadline, to its finish once", .timeLimit(.minutes(1)))
-    func startedCalls() async throws {
-        let answers = Mutex<[String]>([])
-        let done = Mutex(0)
-        func record(_ name: String) -> @Sendable (Result<Int, any Error>) -> Void {
-            { result in
-                let text: String
-                switch result {
-                case .success(let value): text = "\(name): \(value)"
-                case .failure(let error): text = "\(name): \((error as? MessageStoreError).map { "\($0.code)" } ?? "\(error)")"
-                }
-                answers.withLock { $0.append(text) }
-                done.withLock { $0 += 1 }
-            }
-        }
-        let call = StuckCall()
-        startWithTimeout(
-            .milliseconds(100), "waiting",
-            {
-                await call.run(); return 1
-            }, finish: record("stuck"))
-        startWithTimeout(.seconds(30), "adding", { 40 + 2 }, finish: record("quick"))
-        try await waitUntil("both calls answered") { done.withLock { $0 } == 2 }
-        #expect(answers.withLock { $0 }.sorted() == ["quick: 42", "stuck: unavailable"])
-        // The stuck call ends later; its answer is not given again.
-        call.end()
-        try await Task.sleep(for: .milliseconds(100))
-        #expect(done.withLock { $0 } == 2)
-    }
-
     @Test("a short deadline set while a long one waits is kept on time", .timeLimit(.minutes(1)))
     func shortAfterLong() async throws {
         let long = StuckCall()
