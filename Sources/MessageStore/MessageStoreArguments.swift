@@ -58,11 +58,11 @@ public enum MessageStoreArguments {
         }
         var correlations: [String?] = []
         correlations.reserveCapacity(messages.count)
-        // One message (most writes) needs no set to find a repeated id.
-        var ids = messages.count > 1 ? Set<UUIDKey>(minimumCapacity: messages.count) : []
+        // An empty set allocates nothing: one message (most writes) inserts into none.
+        var ids = Set<UUIDKey>()
         for message in messages {
             correlations.append(try message.validate())
-            if messages.count > 1 && !ids.insert(UUIDKey(message.id)).inserted {
+            if messages.count > 1, !ids.insert(UUIDKey(message.id)).inserted {
                 throw MessageStoreError(
                     .duplicateMessageID, "message id \(message.id.lowercasedText) appears twice in one batch")
             }
