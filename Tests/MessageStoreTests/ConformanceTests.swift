@@ -80,6 +80,19 @@ struct ConformanceTests {
         }
     }
 
+    @Test("one id twice in one write is refused and nothing of the write is kept", arguments: Backend.allCases)
+    func repeatedIDInOneWrite(backend: Backend) async throws {
+        try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
+            let id = UUID()
+            let error = await #expect(throws: MessageStoreError.self) {
+                try await store.write([Self.event(id: id), Self.event(id: id)], to: "account-1")
+            }
+            #expect(error?.code == .duplicateMessageID)
+            #expect(error?.message == "message id \(id.lowercasedText) appears twice in one batch")
+            #expect(try await store.streamVersion("account-1") == nil)
+        }
+    }
+
     @Test("the expected version must match, with Message DB's error text", arguments: Backend.allCases)
     func expectedVersion(backend: Backend) async throws {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
