@@ -17,13 +17,14 @@ struct Benchmarks {
         let arguments = CommandLine.arguments.dropFirst()
         let sectionNames = [
             "wasm", "languages", "rebuild", "memory", "soak", "inmemory", "sqlite", "postgres", "http", "peer", "hot", "one",
+            "postgres-one",
         ]
         let usage = """
             usage: thalo-bench [--seconds=N] [--only=SECTION,...]
               --seconds=N   seconds per measured case (default 5)
               --only=...    run only these sections: \(sectionNames.joined(separator: ", "))
-                            (hot, the hot entity alone, and one, one caller alone, are there to
-                            profile and run only when named)
+                            (hot, the hot entity alone, one and postgres-one, one caller alone
+                            on each store, are there to profile and run only when named)
             Build it in release mode (scripts/bench does); BENCHMARKS.md explains each section.
             """
         if arguments.contains("--help") || arguments.contains("-h") {
@@ -112,6 +113,9 @@ struct Benchmarks {
         if only?.contains("one") == true {
             // Only when asked for: the sqlite section measures the same case among the others.
             sections.append(try await OneCallerCase.run(module: module, duration: duration))
+        }
+        if only?.contains("postgres-one") == true {
+            sections.append(try await PostgresOneCallerCase.run(module: module, duration: duration))
         }
         if wanted("peer") {
             sections.append(try await PeerCase.run(duration: duration, thalo: executedSQLite))

@@ -736,6 +736,66 @@ enum OneCallerCase {
     }
 }
 
+/// One caller alone on PostgreSQL, taking turns with raw `write_message`: the one-caller case
+/// of target 4, to profile (`thalo-bench --only=postgres-one`, run only when named). The
+/// store's own append of a message like execute's (its metadata, to a stream of the same
+/// length, its version expected) shows which part of execute's time is the store's.
+enum PostgresOneCallerCase {
+    static func run(module: BankAccountModule, duration: Duration) async throws -> String {
+        print("one caller on 1,000 entities, taking turns with raw write_message (PostgreSQL, durable)")
+        let server = try await TemporaryPostgres.start(durable: true)
+        defer { server.stop() }
+        try await server.createDatabase("bench")
+        return try await MessageDBStore.withStore(url: server.url(database: "bench"), logger: quiet) { store in
+            try await MessageDBInstaller.install(on: store, logger: quiet)
+            let runtime = Runtime(store: store, configuration: RuntimeConfiguration(consumesCommands: false), logger: quiet)
+            try await runtime.publish(schema: module.schema, wasm: module.wasm)
+            let entities = 1_000
+            try await forEachConcurrently(entities, callers: 8) { index in
+                _ = try await runtime.execute(
+                    CommandRequest(aggregate: "BankAccount", id: "a\(index)", command: "open_account", payload: ["initial_balance": 0]))
+                _ = try await store.append(
+                    [NewMessage(type: "Opened", data: eventData)], to: StreamName(unchecked: "storeAppend-s\(index)"),
+                    expectedVersion: .noStream)
+            }
+            let written = try await store.lastMessage(in: StreamName(unchecked: "bankAccount-a0"))
+            let (sample, metadata) = (written?.data ?? eventData, written?.metadata)
+            let versions = Mutex([Int64](repeating: 0, count: entities))
+            let results = try await measureInterleaved(
+                callers: 1, duration: duration * 3, slices: 24,
+                [
+                    { _, _ in
+                        try await store.writeMessage(
+                            NewMessage(type: "Deposited", data: eventData), to: StreamName(unchecked: "raw-\(UUID().uuidString)"))
+                    },
+                    { _, index in
+                        _ = try await runtime.execute(
+                            CommandRequest(
+                                aggregate: "BankAccount", id: "a\(index * 7919 % entities)", command: "deposit_funds",
+                                payload: ["amount": 1]))
+                    },
+                    { _, index in
+                        let entity = index * 7919 % entities
+                        let version = versions.withLock { $0[entity] }
+                        _ = try await store.append(
+                            [NewMessage(type: "Deposited", data: sample, metadata: metadata)],
+                            to: StreamName(unchecked: "storeAppend-s\(entity)"), expectedVersion: ExpectedVersion(version))
+                        versions.withLock { $0[entity] = version + 1 }
+                    },
+                ])
+            let report = Report(header: ["case", "ops/s", "p50 µs", "p99 µs", "vs raw write_message"])
+            let names = ["raw write_message", "execute, 1,000 entities, 1 caller", "store append as execute writes it"]
+            for (name, result) in zip(names, results) {
+                report.add([
+                    name, formatRate(result.throughput), format(result.p50), format(result.p99),
+                    format(result.throughput / results[0].throughput, 2),
+                ])
+            }
+            return "### One caller on PostgreSQL against raw write_message, in turns\n\n" + report.markdown
+        }
+    }
+}
+
 /// A case that takes turns with raw append: a runtime with the bank account published on an
 /// embedded store of its own, and raw appends to another.
 struct TurnsWithRawAppend {
