@@ -149,7 +149,7 @@ struct Serve: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var logger = Logger(label: "thalo")
+        var logger = Logger(label: "thalo") { LineLogHandler(label: $0) }
         logger.logLevel = logLevel
         let options = serverOptions
         let progress = examples ? Progress("building and publishing the examples…") : nil
