@@ -6,7 +6,7 @@ import Logging
 ///
 /// Metadata is formatted when a message is written, not when it is set. The server gives
 /// every request a logger with its request id; swift-log's stream handler formats all of a
-/// logger's metadata each time one key is set, which cost the server 2% of its CPU under
+/// logger's metadata each time one key is set, which cost the server 2–3% of its CPU under
 /// load for messages that were never written (BENCHMARKS.md).
 public struct LineLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
