@@ -139,8 +139,12 @@ public final class MessageDBStore: MessageStore, Service {
                 }
                 let statement = WriteMessageRecorded(
                     message: WriteMessage(messages[0], to: stream, expectedVersion: expectedVersion?.value))
-                for try await row in try await self.client.execute(statement, logger: self.logger) { return (row.position, row) }
-                throw MessageStoreError(.storage, "write_message to \(stream) returned no row")
+                return try await self.committed { connection in
+                    var recorded: WriteResult.Recorded?
+                    for try await row in try await connection.execute(statement, logger: self.logger) { recorded = row }
+                    guard let recorded else { throw MessageStoreError(.storage, "write_message to \(stream) returned no row") }
+                    return (recorded.position, recorded)
+                }
             }
         } catch {
             // A MessageStoreError (a deadline, a missing row) passes through unchanged.
@@ -149,6 +153,23 @@ public final class MessageDBStore: MessageStore, Service {
         writeNotifier.notify(category: stream.category)
         if let single { return WriteResult(recorded: [single]) }
         return try await recordedPositions(of: stream, from: first, count: messages.count)
+    }
+
+    /// Runs a statement that writes, in a transaction of its own, and returns once PostgreSQL
+    /// has committed it.
+    ///
+    /// A statement outside `BEGIN`/`COMMIT` is committed at the protocol's Sync, after its rows
+    /// and its CommandComplete; postgres-nio ends the statement at CommandComplete. A backend
+    /// stopped in between (an immediate shutdown, or the crash of another backend) still
+    /// sends what it had buffered, so the rows of a write that never committed could arrive.
+    /// The query after it on the same connection runs only once the first is committed:
+    /// its answer is the confirmation (found by `scripts/torture` with database restarts).
+    func committed<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try await client.withConnection { connection in
+            let result = try await body(connection)
+            for try await _ in try await connection.query("SELECT 1", logger: self.logger) {}
+            return result
+        }
     }
 
     /// `write_message` for each of several messages, in one transaction; returns the position
@@ -169,7 +190,9 @@ public final class MessageDBStore: MessageStore, Service {
     }
 
     /// `write_message` alone, returning only the position: what other Message DB clients
-    /// do, and the baseline the benchmarks compare Thalo's own writes with.
+    /// do, and the baseline the benchmarks compare Thalo's own writes with. It returns at the
+    /// statement's end, without the confirmation of the commit that ``append(_:to:expectedVersion:)``
+    /// waits for (see ``committed(_:)``).
     @discardableResult
     public func writeMessage(_ message: NewMessage, to stream: StreamName, expectedVersion: ExpectedVersion? = nil) async throws -> Int64 {
         _ = try MessageStoreArguments.checkWrite([message], to: stream)

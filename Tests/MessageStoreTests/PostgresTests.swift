@@ -63,6 +63,33 @@ struct PostgresTests {
         }
     }
 
+    @Test("an append is acknowledged only once committed: a commit that fails after the statement's rows is an error, not a write")
+    func acknowledgedOnlyWhenCommitted() async throws {
+        // A deferred constraint trigger fails the transaction at commit, which for a statement
+        // outside BEGIN/COMMIT comes after its rows and CommandComplete: the same order as a
+        // backend stopped by an immediate shutdown while committing.
+        let server = try await PostgresFixture.shared.cluster()
+        try await server.createDatabase("commit_fails", template: "thalo_template")
+        _ = try await server.psql(
+            """
+            CREATE FUNCTION public.fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS
+              $$ BEGIN RAISE EXCEPTION 'refused at commit'; END $$;
+            CREATE CONSTRAINT TRIGGER fail_at_commit AFTER INSERT ON message_store.messages
+              DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.type = 'FailsAtCommit')
+              EXECUTE FUNCTION public.fail_at_commit();
+            """, database: "commit_fails")
+        try await MessageDBStore.withStore(url: server.url(database: "commit_fails")) { store in
+            await #expect(throws: MessageStoreError.self) {
+                _ = try await store.append([NewMessage(type: "FailsAtCommit", data: [:])], to: "commit-1", expectedVersion: nil)
+            }
+            #expect(try await store.streamVersion("commit-1") == nil)
+            // The store goes on: the next append is written and acknowledged.
+            let written = try await store.append([NewMessage(type: "Written", data: [:])], to: "commit-1", expectedVersion: .noStream)
+            #expect(written.recorded.map(\.position) == [0])
+            #expect(try await store.readStream("commit-1").map(\.type) == ["Written"])
+        }
+    }
+
     @Test("installing is idempotent and reports the version")
     func installIdempotent() async throws {
         let url = try await PostgresFixture.shared.freshDatabase()
