@@ -195,12 +195,11 @@ extension MessageDBStore: ModuleStorage {
     public func saveModule(_ module: StoredModule) async throws {
         do {
             let published = module.publishedAt.date
-            let logger = logger
             // Confirmed committed before the publish is acknowledged (see `committed(_:)`).
             try await committed { connection in
                 _ = try await connection.query(
                     "INSERT INTO thalo.modules (name, version, esdl, wasm, published_at) VALUES (\(module.name), \(module.version), \(module.schema), \(ByteBuffer(bytes: module.wasm)), \(published))",
-                    logger: logger)
+                    logger: self.logger)
             }
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw MessageStoreError(.duplicateMessageID, "\(module.name) \(module.version) is already published")

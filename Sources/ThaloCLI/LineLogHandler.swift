@@ -39,7 +39,7 @@ public struct LineLogHandler: LogHandler {
         line += " \(event.level)"
         if !label.isEmpty { line += " \(label)" }
         line += ":"
-        for key in merged.keys.sorted() { line += " \(key)=\(merged[key]!)" }
+        for (key, value) in merged.sorted(by: { $0.key < $1.key }) { line += " \(key)=\(value)" }
         line += " [\(event.source)] \(event.message)\n"
         output(line)
     }
