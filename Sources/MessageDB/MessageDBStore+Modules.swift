@@ -40,6 +40,27 @@ extension MessageDBStore: ModuleStorage {
         """,
     ]
 
+    /// `write_message` and the commit, in one `CALL`: the append's one round trip (see
+    /// ``MessageDBStore/append(_:to:expectedVersion:)``). It returns the position, the global
+    /// position (the sequence value `write_message`'s insert just took, session-local) and
+    /// the time (the transaction's, the column's default) only after its `COMMIT`, so a
+    /// backend stopped before the commit has ended never sends them. A procedure may commit
+    /// only without a `SET` clause or `SECURITY DEFINER`, so it runs with the caller's
+    /// rights and `search_path`, as a direct `write_message` call would. Idempotent.
+    static let writeCommittedProcedure = """
+        CREATE OR REPLACE PROCEDURE thalo.write_message_committed(
+          id varchar, stream_name varchar, type varchar, data jsonb, metadata jsonb, expected_version bigint,
+          INOUT "position" bigint DEFAULT NULL, INOUT global_position bigint DEFAULT NULL, INOUT "time" timestamp DEFAULT NULL)
+        LANGUAGE plpgsql AS $$
+        BEGIN
+          "position" := message_store.write_message(id, stream_name, type, data, metadata, expected_version);
+          global_position := currval('message_store.messages_global_position_seq');
+          "time" := now() AT TIME ZONE 'utc';
+          COMMIT;
+        END;
+        $$
+        """
+
     /// Creates the registry's schema and table if they are missing and lets `roles` use it
     /// (`USAGE` on the schema, `SELECT, INSERT` on the table). What `thalo db install` does;
     /// it needs a role that may create schemas in the database (an administrator).
@@ -67,6 +88,10 @@ extension MessageDBStore: ModuleStorage {
             for statement in Self.registryTableStatements {
                 try await client.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
+        }
+        if !access.procedureExists {
+            try await client.query(PostgresQuery(unsafeSQL: Self.writeCommittedProcedure), logger: logger)
+            resetWritePath()
         }
         var grantees = roles ?? []
         if roles == nil { grantees = try await defaultRegistryGrantees() }
@@ -100,6 +125,7 @@ extension MessageDBStore: ModuleStorage {
             throw MessageDBErrors.translate(error, context: "checking the module registry table thalo.modules")
         }
         if access.exists {
+            if access.usable && !access.procedureExists { await addWriteCommittedProcedure(owner: access.schemaOwner) }
             guard !access.usable else { return }
             throw MessageStoreError(
                 .storage,
@@ -115,6 +141,20 @@ extension MessageDBStore: ModuleStorage {
             )
         } catch {
             throw MessageDBErrors.translate(error, context: "creating the module registry table thalo.modules")
+        }
+    }
+
+    /// Adds `thalo.write_message_committed` to a registry created before it existed, when
+    /// the connected role may; without it appends take two round trips (logged once here).
+    private func addWriteCommittedProcedure(owner: String) async {
+        do {
+            try await client.query(PostgresQuery(unsafeSQL: Self.writeCommittedProcedure), logger: logger)
+            resetWritePath()
+        } catch {
+            let reason = (error as? PSQLError)?.serverInfo?[.message] ?? "\(error)"
+            logger.notice(
+                "the procedure thalo.write_message_committed is missing and could not be added (\(reason)): each append confirms its commit with a second round trip; \(owner) (or another administrator) adds it with: \(installCommand(grantingTo: "ROLE"))"
+            )
         }
     }
 
@@ -147,6 +187,10 @@ extension MessageDBStore: ModuleStorage {
         /// All three tables exist.
         var exists: Bool
         var usable: Bool
+        /// `thalo.write_message_committed` exists (a registry made by an earlier Thalo lacks it).
+        var procedureExists: Bool
+        /// The owner of the `thalo` schema, when it exists.
+        var schemaOwner: String
     }
 
     func registryAccess() async throws -> RegistryAccess {
@@ -164,10 +208,17 @@ extension MessageDBStore: ModuleStorage {
               coalesce((SELECT bool_and(has_schema_privilege(nsp, 'USAGE') AND has_table_privilege(rel, 'SELECT')
                           AND has_table_privilege(rel, 'INSERT')
                           AND (name = 'modules' OR (has_table_privilege(rel, 'UPDATE') AND has_table_privilege(rel, 'DELETE'))))
-                        FROM registry), false)
+                        FROM registry), false),
+              EXISTS (SELECT 1 FROM pg_catalog.pg_proc AS p JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
+                      WHERE n.nspname = 'thalo' AND p.proname = 'write_message_committed'),
+              coalesce((SELECT nspowner::regrole::text FROM pg_catalog.pg_namespace WHERE nspname = 'thalo'), '')
             """, logger: logger)
-        for try await (user, schemaExists, modulesExists, exists, usable) in rows.decode((String, Bool, Bool, Bool, Bool).self) {
-            return RegistryAccess(user: user, schemaExists: schemaExists, modulesExists: modulesExists, exists: exists, usable: usable)
+        for try await (user, schemaExists, modulesExists, exists, usable, procedureExists, owner) in rows.decode(
+            (String, Bool, Bool, Bool, Bool, Bool, String).self)
+        {
+            return RegistryAccess(
+                user: user, schemaExists: schemaExists, modulesExists: modulesExists, exists: exists, usable: usable,
+                procedureExists: procedureExists, schemaOwner: owner)
         }
         throw MessageStoreError(.storage, "the registry check returned nothing")
     }

@@ -4,6 +4,7 @@ import MessageStore
 import NIOCore
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 /// The PostgreSQL message store: Message DB's `message_store` schema, used only through
 /// its server functions (`write_message`, `get_stream_messages`, `get_category_messages`,
@@ -52,6 +53,9 @@ public final class MessageDBStore: MessageStore, Service {
     /// The connection pool; usable while ``run()`` runs.
     public let client: PostgresClient
     let logger: Logger
+    /// Whether appends call `thalo.write_message_committed` (see ``commitsInOneRoundTrip()``);
+    /// `nil` until looked up.
+    let writePath = Mutex<Bool?>(nil)
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "thalo.messagedb")) throws {
         self.configuration = configuration
@@ -122,11 +126,14 @@ public final class MessageDBStore: MessageStore, Service {
     /// Writes with `write_message` and reports each message's position, global position and
     /// time.
     ///
-    /// One message (what a command usually writes) is one statement, one round trip
-    /// (``WriteMessageRecorded``): the global position comes from the sequence `write_message`
-    /// just used and the time from the transaction, so nothing is read inside the category
-    /// lock `write_message` holds until commit. Several messages are written in one
-    /// transaction and read back with `get_stream_messages` after the commit (written
+    /// One message (what a command usually writes) is one round trip: a `CALL` of
+    /// `thalo.write_message_committed`, which calls `write_message`, commits, and only then
+    /// answers with the position, the global position (from the sequence `write_message` just
+    /// used) and the time (the transaction's), so nothing is read inside the category lock
+    /// `write_message` holds until commit. Where that procedure is missing (a registry made by
+    /// an earlier Thalo that the connected role may not change) it is `write_message` and a
+    /// confirming query, two round trips (see ``committed(_:)``). Several messages are written
+    /// in one transaction and read back with `get_stream_messages` after the commit (written
     /// messages never change, so that is exact).
     public func append(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> WriteResult {
         _ = try MessageStoreArguments.checkWrite(messages, to: stream)
@@ -137,14 +144,9 @@ public final class MessageDBStore: MessageStore, Service {
                 guard messages.count == 1 else {
                     return (try await self.writeInTransaction(messages, to: stream, expectedVersion: expectedVersion), nil)
                 }
-                let statement = WriteMessageRecorded(
-                    message: WriteMessage(messages[0], to: stream, expectedVersion: expectedVersion?.value))
-                return try await self.committed { connection in
-                    var recorded: WriteResult.Recorded?
-                    for try await row in try await connection.execute(statement, logger: self.logger) { recorded = row }
-                    guard let recorded else { throw MessageStoreError(.storage, "write_message to \(stream) returned no row") }
-                    return (recorded.position, recorded)
-                }
+                let recorded = try await self.writeCommitted(
+                    WriteMessage(messages[0], to: stream, expectedVersion: expectedVersion?.value))
+                return (recorded.position, recorded)
             }
         } catch {
             // A MessageStoreError (a deadline, a missing row) passes through unchanged.
@@ -153,6 +155,59 @@ public final class MessageDBStore: MessageStore, Service {
         writeNotifier.notify(category: stream.category)
         if let single { return WriteResult(recorded: [single]) }
         return try await recordedPositions(of: stream, from: first, count: messages.count)
+    }
+
+    /// Writes one message and returns once it is committed: one `CALL` where
+    /// `thalo.write_message_committed` can be used, `write_message` and a confirming query
+    /// otherwise.
+    private func writeCommitted(_ message: WriteMessage) async throws -> WriteResult.Recorded {
+        if try await commitsInOneRoundTrip() {
+            do {
+                return try await Self.recorded(client.execute(WriteMessageCommitted(message: message), logger: logger), message)
+            } catch let error as PSQLError
+                where error.serverInfo?[.sqlState] == "42883" && error.serverInfo?[.message]?.contains("write_message_committed") == true
+            {
+                // Dropped since it was found; nothing was written. Back to two round trips.
+                writePath.withLock { $0 = false }
+                logger.notice(
+                    "the procedure thalo.write_message_committed is gone: each append confirms its commit with a second round trip")
+            }
+        }
+        let statement = WriteMessageRecorded(message: message)
+        return try await committed { connection in
+            try await Self.recorded(connection.execute(statement, logger: self.logger), message)
+        }
+    }
+
+    /// The one row a single write answers with.
+    private static func recorded<Rows: AsyncSequence>(_ rows: Rows, _ message: WriteMessage) async throws -> WriteResult.Recorded
+    where Rows.Element == WriteResult.Recorded {
+        var recorded: WriteResult.Recorded?
+        for try await row in rows { recorded = row }
+        guard let recorded else { throw MessageStoreError(.storage, "write_message to \(message.streamName) returned no row") }
+        return recorded
+    }
+
+    /// Whether a single append is one round trip: `thalo.write_message_committed` exists and
+    /// the connected role may call it. Looked up once, at the first append (and again after
+    /// ``prepareRegistry()`` or ``installRegistry(grantingTo:)`` adds the procedure).
+    public func commitsInOneRoundTrip() async throws -> Bool {
+        if let known = writePath.withLock({ $0 }) { return known }
+        let rows = try await client.query(
+            """
+            SELECT coalesce(bool_or(has_schema_privilege(n.oid, 'USAGE') AND has_function_privilege(p.oid, 'EXECUTE')), false)
+            FROM pg_catalog.pg_proc AS p JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
+            WHERE n.nspname = 'thalo' AND p.proname = 'write_message_committed' AND p.prokind = 'p'
+            """, logger: logger)
+        var usable = false
+        for try await value in rows.decode(Bool.self) { usable = value }
+        writePath.withLock { $0 = usable }
+        return usable
+    }
+
+    /// Forgets how appends are written, so the next one looks again.
+    func resetWritePath() {
+        writePath.withLock { $0 = nil }
     }
 
     /// Runs a statement that writes, in a transaction of its own, and returns once PostgreSQL

@@ -89,6 +89,26 @@ struct WriteMessageRecorded: PostgresPreparedStatement {
     }
 }
 
+/// `write_message` and its commit in one round trip: `thalo.write_message_committed`
+/// (``MessageDBStore/writeCommittedProcedure``) answers with the position, global position
+/// and time only once committed.
+struct WriteMessageCommitted: PostgresPreparedStatement {
+    static let name = "thalo_write_message_committed"
+    static let sql = "CALL thalo.write_message_committed($1, $2, $3, $4::jsonb, $5::jsonb, $6, NULL, NULL, NULL)"
+    static let bindingDataTypes: [PostgresDataType] = WriteMessage.bindingDataTypes
+    typealias Row = WriteResult.Recorded
+
+    var message: WriteMessage
+
+    func makeBindings() throws -> PostgresBindings {
+        try message.makeBindings()
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> WriteResult.Recorded {
+        try GetStreamPositions.recorded(row)
+    }
+}
+
 struct GetStreamPositions: StreamRangeStatement {
     static let name = "thalo_get_stream_positions"
     static let sql = "SELECT position, global_position, time FROM message_store.get_stream_messages($1, $2, $3)"

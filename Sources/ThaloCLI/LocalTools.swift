@@ -213,7 +213,8 @@ struct DB: AsyncParsableCommand {
                 Run once as an administrator (a role that may create schemas and roles). \
                 Idempotent: on a database that already has message_store (Thalo's or the official \
                 Message DB) it changes nothing there. It creates Thalo's tables, the registry \
-                thalo.modules and the cluster's thalo.nodes and thalo.leases, and lets the roles Thalo runs as use them (--grant-to; by default the \
+                thalo.modules, the cluster's thalo.nodes and thalo.leases, and the procedure \
+                thalo.write_message_committed (an append in one round trip, acknowledged once committed), and lets the roles Thalo runs as use them (--grant-to; by default the \
                 message_store role, when it exists), so that `thalo serve` can then run as that role \
                 without CREATE rights.
                 """)

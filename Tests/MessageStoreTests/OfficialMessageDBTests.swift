@@ -62,7 +62,13 @@ struct OfficialMessageDBTests {
         #expect(outcome == .alreadyInstalled(version: "1.3.0"))
         try await MessageDBStore.withStore(url: roleURL) { store in
             #expect(try await MessageDBInstaller.prepare(on: store) == .alreadyInstalled(version: "1.3.0"))
-            try await store.write(NewMessage(type: "Opened", data: ["a": 1]), to: "thing-1")
+            // The role may call the procedure that writes and commits in one round trip.
+            #expect(try await store.commitsInOneRoundTrip())
+            let written = try await store.append([NewMessage(type: "Opened", data: ["a": 1])], to: "thing-1", expectedVersion: .noStream)
+            #expect(written.recorded.map(\.position) == [0])
+            let read = try await store.readStream("thing-1")
+            #expect(read.map(\.globalPosition) == written.recorded.map(\.globalPosition))
+            #expect(read.map(\.time) == written.recorded.map(\.time))
         }
         let after = try await server.psql(Self.catalogSnapshot, database: database)
         #expect(after == before)
@@ -99,6 +105,37 @@ struct OfficialMessageDBTests {
             try await MessageDBInstaller.prepare(on: store)
             try await store.saveModule(StoredModule(name: "Thing", version: "1.0.0", schema: "", wasm: [0], publishedAt: .now()))
             #expect(try await store.moduleSummaries().map(\.name) == ["Thing"])
+        }
+    }
+
+    @Test("a registry from before the one-round-trip procedure: the role writes with two round trips until an administrator adds it")
+    func registryWithoutProcedure() async throws {
+        let server = try await OfficialMessageDB.shared.cluster()
+        let roleURL = try await OfficialMessageDB.shared.freshDatabase(as: .role)
+        let database = Self.databaseName(of: roleURL)
+        _ = try await server.psql("DROP PROCEDURE thalo.write_message_committed", database: database)
+        try await MessageDBStore.withStore(url: roleURL) { store in
+            // The role may not create it in the administrator's schema: the start goes on.
+            try await MessageDBInstaller.prepare(on: store)
+            #expect(try await store.commitsInOneRoundTrip() == false)
+            let written = try await store.append([NewMessage(type: "Opened", data: [:])], to: "thing-1", expectedVersion: .noStream)
+            #expect(written.recorded.map(\.position) == [0])
+            await #expect(throws: MessageStoreError.self) {
+                _ = try await store.append([NewMessage(type: "Opened", data: [:])], to: "thing-1", expectedVersion: .noStream)
+            }
+        }
+        let missing = try await server.psql(
+            "SELECT count(*) FROM pg_proc WHERE proname = 'write_message_committed'", database: database)
+        #expect(missing.trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        let granted = try await MessageDBStore.withStore(url: server.url(database: database)) { store in
+            try await store.installRegistry(grantingTo: ["message_store"])
+        }
+        #expect(granted == ["message_store"])
+        try await MessageDBStore.withStore(url: roleURL) { store in
+            #expect(try await store.commitsInOneRoundTrip())
+            let written = try await store.append([NewMessage(type: "Deposited", data: [:])], to: "thing-1", expectedVersion: .version(0))
+            #expect(written.recorded.map(\.position) == [1])
+            #expect(try await store.readStream("thing-1").map(\.type) == ["Opened", "Deposited"])
         }
     }
 

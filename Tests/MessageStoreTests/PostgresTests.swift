@@ -63,13 +63,18 @@ struct PostgresTests {
         }
     }
 
-    @Test("an append is acknowledged only once committed: a commit that fails after the statement's rows is an error, not a write")
-    func acknowledgedOnlyWhenCommitted() async throws {
+    @Test(
+        "an append is acknowledged only once committed: a commit that fails after the statement's rows is an error, not a write",
+        arguments: [true, false])
+    func acknowledgedOnlyWhenCommitted(oneRoundTrip: Bool) async throws {
         // A deferred constraint trigger fails the transaction at commit, which for a statement
         // outside BEGIN/COMMIT comes after its rows and CommandComplete: the same order as a
-        // backend stopped by an immediate shutdown while committing.
+        // backend stopped by an immediate shutdown while committing. Both ways of writing: the
+        // procedure that commits before it answers, and, without it (a registry from an earlier
+        // Thalo), write_message and a confirming query.
         let server = try await PostgresFixture.shared.cluster()
-        try await server.createDatabase("commit_fails", template: "thalo_template")
+        let database = "commit_fails_\(oneRoundTrip ? "call" : "confirm")"
+        try await server.createDatabase(database, template: "thalo_template")
         _ = try await server.psql(
             """
             CREATE FUNCTION public.fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS
@@ -77,17 +82,21 @@ struct PostgresTests {
             CREATE CONSTRAINT TRIGGER fail_at_commit AFTER INSERT ON message_store.messages
               DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.type = 'FailsAtCommit')
               EXECUTE FUNCTION public.fail_at_commit();
-            """, database: "commit_fails")
+            \(oneRoundTrip ? "" : "DROP PROCEDURE thalo.write_message_committed;")
+            """, database: database)
         // postgres-nio sometimes leaves the confirming query waiting on the connection that got
         // the error after CommandComplete (a connection that closes, as in a crash, fails it at
         // once): the store's deadline then answers `unavailable`. Either way, no acknowledgement.
-        let url = try DatabaseURL(server.url(database: "commit_fails"))
+        let url = try DatabaseURL(server.url(database: database))
         try await MessageDBStore.withStore(configuration: .init(url: url, requestTimeout: .seconds(3))) { store in
-            await #expect(throws: MessageStoreError.self) {
+            let usesProcedure = try await store.commitsInOneRoundTrip()
+            #expect(usesProcedure == oneRoundTrip)
+            let error = await #expect(throws: MessageStoreError.self) {
                 _ = try await store.append([NewMessage(type: "FailsAtCommit", data: [:])], to: "commit-1", expectedVersion: nil)
             }
+            if oneRoundTrip { #expect(error?.message.contains("refused at commit") == true, "\(String(describing: error))") }
         }
-        try await MessageDBStore.withStore(url: server.url(database: "commit_fails")) { store in
+        try await MessageDBStore.withStore(url: server.url(database: database)) { store in
             #expect(try await store.streamVersion("commit-1") == nil)
             // The database goes on: the next append is written and acknowledged.
             let written = try await store.append([NewMessage(type: "Written", data: [:])], to: "commit-1", expectedVersion: .noStream)
