@@ -151,6 +151,9 @@ extension MessageDBStore: ModuleStorage {
             try await client.query(PostgresQuery(unsafeSQL: Self.writeCommittedProcedure), logger: logger)
             resetWritePath()
         } catch {
+            // Another node starting at the same time may have added it.
+            resetWritePath()
+            if (try? await commitsInOneRoundTrip()) == true { return }
             let reason = (error as? PSQLError)?.serverInfo?[.message] ?? "\(error)"
             logger.notice(
                 "the procedure thalo.write_message_committed is missing and could not be added (\(reason)): each append confirms its commit with a second round trip; \(owner) (or another administrator) adds it with: \(installCommand(grantingTo: "ROLE"))"

@@ -60,55 +60,52 @@ extension StreamRangeStatement {
     }
 }
 
-/// The global positions and times of messages just written, read with
-/// `get_stream_messages` once their transaction has committed.
+/// A statement that calls `write_message` with a ``WriteMessage``'s arguments and answers with
+/// the written message's position, global position and time.
+protocol RecordedWriteStatement: PostgresPreparedStatement where Row == WriteResult.Recorded {
+    var message: WriteMessage { get }
+}
+
+extension RecordedWriteStatement {
+    static var bindingDataTypes: [PostgresDataType] { WriteMessage.bindingDataTypes }
+
+    func makeBindings() throws -> PostgresBindings {
+        try message.makeBindings()
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> WriteResult.Recorded {
+        try GetStreamPositions.recorded(row)
+    }
+}
+
 /// `write_message` and the written message's position, global position and time, in one
 /// statement (one round trip), without reading the table: the global position is the value
 /// `write_message`'s insert just took from the table's sequence (`currval`, session-local, on
 /// which Message DB grants the `message_store` role SELECT), and the time is the column's
 /// default, `now() AT TIME ZONE 'utc'`, the same for the whole transaction. A subquery with
 /// a volatile function is not pulled up, so `write_message` runs before the outer columns.
-/// The message is still written only by `write_message`.
-struct WriteMessageRecorded: PostgresPreparedStatement {
+/// The message is still written only by `write_message`. Its row arrives before the commit
+/// (see ``MessageDBStore/committed(_:)``).
+struct WriteMessageRecorded: RecordedWriteStatement {
     static let name = "thalo_write_message_recorded"
     static let sql = """
         SELECT written.position, currval('message_store.messages_global_position_seq'), now() AT TIME ZONE 'utc'
         FROM (SELECT message_store.write_message($1, $2, $3, $4::jsonb, $5::jsonb, $6) AS position) AS written
         """
-    static let bindingDataTypes: [PostgresDataType] = WriteMessage.bindingDataTypes
-    typealias Row = WriteResult.Recorded
-
     var message: WriteMessage
-
-    func makeBindings() throws -> PostgresBindings {
-        try message.makeBindings()
-    }
-
-    func decodeRow(_ row: PostgresRow) throws -> WriteResult.Recorded {
-        try GetStreamPositions.recorded(row)
-    }
 }
 
 /// `write_message` and its commit in one round trip: `thalo.write_message_committed`
 /// (``MessageDBStore/writeCommittedProcedure``) answers with the position, global position
 /// and time only once committed.
-struct WriteMessageCommitted: PostgresPreparedStatement {
+struct WriteMessageCommitted: RecordedWriteStatement {
     static let name = "thalo_write_message_committed"
     static let sql = "CALL thalo.write_message_committed($1, $2, $3, $4::jsonb, $5::jsonb, $6, NULL, NULL, NULL)"
-    static let bindingDataTypes: [PostgresDataType] = WriteMessage.bindingDataTypes
-    typealias Row = WriteResult.Recorded
-
     var message: WriteMessage
-
-    func makeBindings() throws -> PostgresBindings {
-        try message.makeBindings()
-    }
-
-    func decodeRow(_ row: PostgresRow) throws -> WriteResult.Recorded {
-        try GetStreamPositions.recorded(row)
-    }
 }
 
+/// The global positions and times of messages just written, read with
+/// `get_stream_messages` once their transaction has committed.
 struct GetStreamPositions: StreamRangeStatement {
     static let name = "thalo_get_stream_positions"
     static let sql = "SELECT position, global_position, time FROM message_store.get_stream_messages($1, $2, $3)"
