@@ -105,6 +105,26 @@ struct PostgresTests {
         }
     }
 
+    @Test("the one-round-trip procedure dropped while the store runs: appends go on with two round trips, nothing lost or doubled")
+    func procedureDroppedWhileRunning() async throws {
+        let server = try await PostgresFixture.shared.cluster()
+        try await server.createDatabase("procedure_dropped", template: "thalo_template")
+        try await MessageDBStore.withStore(url: server.url(database: "procedure_dropped")) { store in
+            #expect(try await store.commitsInOneRoundTrip())
+            _ = try await store.append([NewMessage(type: "First", data: [:])], to: "thing-1", expectedVersion: .noStream)
+            _ = try await server.psql("DROP PROCEDURE thalo.write_message_committed", database: "procedure_dropped")
+            let second = try await store.append([NewMessage(type: "Second", data: [:])], to: "thing-1", expectedVersion: .version(0))
+            #expect(second.recorded.map(\.position) == [1])
+            let usesProcedure = try await store.commitsInOneRoundTrip()
+            #expect(!usesProcedure)
+            _ = try await store.append([NewMessage(type: "Third", data: [:])], to: "thing-1", expectedVersion: .version(1))
+            await #expect(throws: MessageStoreError.self) {
+                _ = try await store.append([NewMessage(type: "Stale", data: [:])], to: "thing-1", expectedVersion: .version(1))
+            }
+            #expect(try await store.readStream("thing-1").map(\.type) == ["First", "Second", "Third"])
+        }
+    }
+
     @Test("installing is idempotent and reports the version")
     func installIdempotent() async throws {
         let url = try await PostgresFixture.shared.freshDatabase()
