@@ -89,10 +89,8 @@ extension MessageDBStore: ModuleStorage {
                 try await client.query(PostgresQuery(unsafeSQL: statement), logger: logger)
             }
         }
-        if !access.procedureExists {
-            try await client.query(PostgresQuery(unsafeSQL: Self.writeCommittedProcedure), logger: logger)
-            resetWritePath()
-        }
+        resetWritePath()
+        if try await !commitsInOneRoundTrip() { try await createWriteCommittedProcedure() }
         var grantees = roles ?? []
         if roles == nil { grantees = try await defaultRegistryGrantees() }
         for role in grantees {
@@ -125,8 +123,7 @@ extension MessageDBStore: ModuleStorage {
             throw MessageDBErrors.translate(error, context: "checking the module registry table thalo.modules")
         }
         if access.exists {
-            if access.usable && !access.procedureExists { await addWriteCommittedProcedure(owner: access.schemaOwner) }
-            guard !access.usable else { return }
+            guard !access.usable else { return await addWriteCommittedProcedureIfMissing(user: access.user) }
             throw MessageStoreError(
                 .storage,
                 "role \(access.user) may not use the module registry table thalo.modules or the cluster tables thalo.nodes and thalo.leases; an administrator grants it with: \(installCommand(grantingTo: access.user))"
@@ -144,19 +141,25 @@ extension MessageDBStore: ModuleStorage {
         }
     }
 
+    /// Creates (or replaces) `thalo.write_message_committed`; the next append looks it up again.
+    private func createWriteCommittedProcedure() async throws {
+        defer { resetWritePath() }
+        try await client.query(PostgresQuery(unsafeSQL: Self.writeCommittedProcedure), logger: logger)
+    }
+
     /// Adds `thalo.write_message_committed` to a registry created before it existed, when
     /// the connected role may; without it appends take two round trips (logged once here).
-    private func addWriteCommittedProcedure(owner: String) async {
+    private func addWriteCommittedProcedureIfMissing(user: String) async {
+        resetWritePath()
+        guard (try? await commitsInOneRoundTrip()) == false else { return }
         do {
-            try await client.query(PostgresQuery(unsafeSQL: Self.writeCommittedProcedure), logger: logger)
-            resetWritePath()
+            try await createWriteCommittedProcedure()
         } catch {
             // Another node starting at the same time may have added it.
-            resetWritePath()
             if (try? await commitsInOneRoundTrip()) == true { return }
             let reason = (error as? PSQLError)?.serverInfo?[.message] ?? "\(error)"
             logger.notice(
-                "the procedure thalo.write_message_committed is missing and could not be added (\(reason)): each append confirms its commit with a second round trip; \(owner) (or another administrator) adds it with: \(installCommand(grantingTo: "ROLE"))"
+                "the procedure thalo.write_message_committed is missing or not callable by \(user) and could not be added (\(reason)): each append confirms its commit with a second round trip; an administrator adds it with: \(installCommand(grantingTo: user))"
             )
         }
     }
@@ -190,10 +193,6 @@ extension MessageDBStore: ModuleStorage {
         /// All three tables exist.
         var exists: Bool
         var usable: Bool
-        /// `thalo.write_message_committed` exists (a registry made by an earlier Thalo lacks it).
-        var procedureExists: Bool
-        /// The owner of the `thalo` schema, when it exists.
-        var schemaOwner: String
     }
 
     func registryAccess() async throws -> RegistryAccess {
@@ -211,17 +210,10 @@ extension MessageDBStore: ModuleStorage {
               coalesce((SELECT bool_and(has_schema_privilege(nsp, 'USAGE') AND has_table_privilege(rel, 'SELECT')
                           AND has_table_privilege(rel, 'INSERT')
                           AND (name = 'modules' OR (has_table_privilege(rel, 'UPDATE') AND has_table_privilege(rel, 'DELETE'))))
-                        FROM registry), false),
-              EXISTS (SELECT 1 FROM pg_catalog.pg_proc AS p JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
-                      WHERE n.nspname = 'thalo' AND p.proname = 'write_message_committed'),
-              coalesce((SELECT nspowner::regrole::text FROM pg_catalog.pg_namespace WHERE nspname = 'thalo'), '')
+                        FROM registry), false)
             """, logger: logger)
-        for try await (user, schemaExists, modulesExists, exists, usable, procedureExists, owner) in rows.decode(
-            (String, Bool, Bool, Bool, Bool, Bool, String).self)
-        {
-            return RegistryAccess(
-                user: user, schemaExists: schemaExists, modulesExists: modulesExists, exists: exists, usable: usable,
-                procedureExists: procedureExists, schemaOwner: owner)
+        for try await (user, schemaExists, modulesExists, exists, usable) in rows.decode((String, Bool, Bool, Bool, Bool).self) {
+            return RegistryAccess(user: user, schemaExists: schemaExists, modulesExists: modulesExists, exists: exists, usable: usable)
         }
         throw MessageStoreError(.storage, "the registry check returned nothing")
     }
