@@ -96,6 +96,7 @@ struct Benchmarks {
                     try SQLiteMessageStore(path: folder.appendingPathComponent("raw-\(UUID().uuidString).sqlite").path, logger: quiet)
                 },
                 name: "SQLite", module: module, duration: duration, report: throughput, raw: &rawSQLite)
+            try await StoreCases.checkpointsInTheCommit(folder: folder, duration: duration, report: throughput, raw: rawSQLite[8])
         }
         if wanted("postgres") {
             print("PostgreSQL 15 (Message DB, default durable settings), throwaway cluster")

@@ -49,6 +49,25 @@ enum StoreCases {
             rawAppend: rawAppend("interleaved"))
     }
 
+    /// Raw append with 8 writers on a store whose writer checkpoints in the commit that
+    /// crossed the threshold (SQLite's default), against the default background checkpoints.
+    static func checkpointsInTheCommit(folder: URL, duration: Duration, report: Report, raw: Measurement?) async throws {
+        let store = try SQLiteMessageStore(
+            configuration: .init(
+                path: folder.appendingPathComponent("raw-in-commit.sqlite").path, checkpointsInBackground: false),
+            logger: quiet)
+        let result = try await measure(callers: 8, duration: duration) { caller, index in
+            try await store.append(
+                [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "raw-\(caller)x\(index)"),
+                expectedVersion: nil)
+        }
+        let ratio = raw.map { result.throughput / $0.throughput } ?? 0
+        report.add([
+            "raw append, checkpoints in the commit", "SQLite", "8", formatRate(result.throughput), format(result.p50),
+            format(result.p99), format(ratio, 2),
+        ])
+    }
+
     static func runPostgres(
         server: TemporaryPostgres, module: BankAccountModule, duration: Duration, report: Report, raw: inout [Int: Measurement]
     ) async throws {

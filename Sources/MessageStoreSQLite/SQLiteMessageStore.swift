@@ -16,6 +16,10 @@ import Synchronization
 /// affect the others), and share one fsync. Throughput therefore grows with the number of
 /// concurrent writers instead of being one fsync per message.
 ///
+/// **Checkpoints.** The write-ahead log is copied back into the database file on a thread
+/// of its own (``Checkpointer``), not in the commit that crossed SQLite's threshold, so no
+/// commit waits for a checkpoint until the log reaches four times the threshold.
+///
 /// **Reads** run on a pool of read-only connections; WAL lets them proceed while the
 /// writer commits. Several processes may open the same file: SQLite serialises their
 /// writes, so positions stay gapless and global positions stay ordered.
@@ -34,14 +38,28 @@ public final class SQLiteMessageStore: MessageStore {
         public var maximumGroupSize: Int
         /// For fault-injection tests: called with each statement of the group-commit protocol
         /// (`BEGIN IMMEDIATE`, `SAVEPOINT write`, `RELEASE write`, `ROLLBACK TO write`,
-        /// `COMMIT`); an error it returns is raised instead of running the statement.
+        /// `COMMIT`), and with `CHECKPOINT` before each background checkpoint; an error it
+        /// returns is raised instead of running the statement.
         public var faultInjector: (@Sendable (String) -> MessageStoreError?)?
+        /// Write-ahead log pages (4 KiB each) after which the log is copied back into the
+        /// database file (a checkpoint).
+        public var checkpointPages: Int
+        /// Whether checkpoints run on a thread of their own (the default), so that commits do
+        /// not wait for them; the writer still checkpoints itself when the log reaches four
+        /// times `checkpointPages`. When false, the writer checkpoints in the commit that
+        /// crossed `checkpointPages`, as SQLite does by default.
+        public var checkpointsInBackground: Bool
 
-        public init(path: String, synchronous: Synchronous = .full, allowSQLCondition: Bool = false, maximumGroupSize: Int = 512) {
+        public init(
+            path: String, synchronous: Synchronous = .full, allowSQLCondition: Bool = false, maximumGroupSize: Int = 512,
+            checkpointPages: Int = 1000, checkpointsInBackground: Bool = true
+        ) {
             self.path = path
             self.synchronous = synchronous
             self.allowSQLCondition = allowSQLCondition
             self.maximumGroupSize = maximumGroupSize
+            self.checkpointPages = checkpointPages
+            self.checkpointsInBackground = checkpointsInBackground
         }
     }
 
@@ -55,6 +73,8 @@ public final class SQLiteMessageStore: MessageStore {
     public let writeNotifier = WriteNotifier()
     /// How many commits the writer made and how many writes they held (group commit at work).
     public var groupStatistics: GroupStatistics { writer.groupStatistics }
+    /// The most memory the writer's connection keeps for database pages, in KiB.
+    static let writerCacheKiB = 65536
     private let writer: Writer
     private let readers: ReaderPool
     private let logger: Logger
@@ -82,9 +102,21 @@ public final class SQLiteMessageStore: MessageStore {
         }
         let connection = try SQLiteConnection(path: configuration.path, readOnly: false)
         try SQLiteSchema.install(on: connection, synchronous: configuration.synchronous)
+        // Every append reads and writes a leaf of the `id` and `stream` indexes at random;
+        // with SQLite's default cache (2 MiB) most of them were read from the file again.
+        try connection.execute("PRAGMA cache_size = -\(Self.writerCacheKiB)")
+        var checkpointer: Checkpointer?
+        if configuration.checkpointsInBackground {
+            checkpointer = Checkpointer(
+                path: configuration.path, synchronous: configuration.synchronous, frames: configuration.checkpointPages,
+                logger: logger, faultInjector: configuration.faultInjector)
+            checkpointer!.watch(connection)
+        } else {
+            try connection.execute("PRAGMA wal_autocheckpoint = \(max(1, configuration.checkpointPages))")
+        }
         self.writer = Writer(
             connection: connection, notifier: writeNotifier, maximumGroupSize: configuration.maximumGroupSize,
-            logger: logger, faultInjector: configuration.faultInjector)
+            checkpointer: checkpointer, logger: logger, faultInjector: configuration.faultInjector)
         self.readers = ReaderPool(path: configuration.path)
     }
 

@@ -8,6 +8,10 @@ import Synchronization
 public struct GroupStatistics: Sendable {
     public var commits = 0
     public var writes = 0
+    /// Checkpoints of the write-ahead log run on the checkpoint thread.
+    public var backgroundCheckpoints = 0
+    /// Checkpoints the writer ran itself: the log had reached four times its threshold.
+    public var writerCheckpoints = 0
     /// The mean number of writes per commit.
     public var meanGroupSize: Double { commits == 0 ? 0 : Double(writes) / Double(commits) }
 }
@@ -62,6 +66,7 @@ final class Writer: @unchecked Sendable {
     private let connection: SQLiteConnection
     private let notifier: WriteNotifier
     private let maximumGroupSize: Int
+    private let checkpointer: Checkpointer?
     private let logger: Logger
     private let condition = NSCondition()
     private var queue: [WriteRequest] = []
@@ -73,9 +78,10 @@ final class Writer: @unchecked Sendable {
     let faultInjector: (@Sendable (String) -> MessageStoreError?)?
 
     init(
-        connection: SQLiteConnection, notifier: WriteNotifier, maximumGroupSize: Int, logger: Logger,
-        faultInjector: (@Sendable (String) -> MessageStoreError?)? = nil
+        connection: SQLiteConnection, notifier: WriteNotifier, maximumGroupSize: Int, checkpointer: Checkpointer?,
+        logger: Logger, faultInjector: (@Sendable (String) -> MessageStoreError?)? = nil
     ) {
+        self.checkpointer = checkpointer
         self.faultInjector = faultInjector
         self.connection = connection
         self.notifier = notifier
@@ -105,10 +111,18 @@ final class Writer: @unchecked Sendable {
         stopped = true
         condition.broadcast()
         condition.unlock()
+        checkpointer?.stop()
     }
 
-    /// Commits and writes so far (for benchmarks and diagnostics).
-    var groupStatistics: GroupStatistics { statistics.withLock { $0 } }
+    /// Commits, writes and checkpoints so far (for benchmarks and diagnostics).
+    var groupStatistics: GroupStatistics {
+        var group = statistics.withLock { $0 }
+        if let checkpoints = checkpointer?.checkpoints {
+            group.backgroundCheckpoints = checkpoints.background
+            group.writerCheckpoints = checkpoints.writer
+        }
+        return group
+    }
 
     private func loop() {
         while true {
