@@ -125,6 +125,37 @@ struct PostgresTests {
         }
     }
 
+    @Test("nodes starting at the same moment on a database without the registry all start; the registry is created once")
+    func registryCreatedByNodesAtOnce() async throws {
+        let server = try await PostgresFixture.shared.cluster()
+        for round in 0..<4 {
+            let database = "registry_race_\(round)"
+            try await server.createDatabase(database)
+            let url = server.url(database: database)
+            try await MessageDBStore.withStore(url: url) { store in _ = try await MessageDBInstaller.install(on: store) }
+            // Six nodes, each with its connection open, start together.
+            let barrier = Barrier(count: 6)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<6 {
+                    group.addTask {
+                        try await MessageDBStore.withStore(url: url) { store in
+                            await barrier.arrive()
+                            try await store.prepareRegistry()
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            try await MessageDBStore.withStore(url: url) { store in
+                #expect(try await store.commitsInOneRoundTrip())
+                _ = try await store.append([NewMessage(type: "Opened", data: [:])], to: "thing-1", expectedVersion: .noStream)
+            }
+            let tables = try await server.psql(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'thalo'", database: database)
+            #expect(tables.trimmingCharacters(in: .whitespacesAndNewlines) == "3")
+        }
+    }
+
     @Test("installing is idempotent and reports the version")
     func installIdempotent() async throws {
         let url = try await PostgresFixture.shared.freshDatabase()
@@ -181,5 +212,22 @@ struct PostgresTests {
         #expect(local.sslMode == "disable")
         #expect(throws: MessageStoreError.self) { try DatabaseURL("mysql://x@y/z") }
         #expect(throws: MessageStoreError.self) { try DatabaseURL("postgres://x@y/z?sslmode=maybe") }
+    }
+}
+
+/// Lets `count` tasks go on together once all of them arrived.
+actor Barrier {
+    private let count: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(count: Int) { self.count = count }
+
+    func arrive() async {
+        if waiting.count + 1 == count {
+            for continuation in waiting { continuation.resume() }
+            waiting.removeAll()
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
     }
 }
