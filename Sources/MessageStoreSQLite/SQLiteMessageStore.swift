@@ -73,8 +73,6 @@ public final class SQLiteMessageStore: MessageStore {
     public let writeNotifier = WriteNotifier()
     /// How many commits the writer made and how many writes they held (group commit at work).
     public var groupStatistics: GroupStatistics { writer.groupStatistics }
-    /// The most memory the writer's connection keeps for database pages, in KiB.
-    static let writerCacheKiB = 65536
     private let writer: Writer
     private let readers: ReaderPool
     private let logger: Logger
@@ -102,9 +100,6 @@ public final class SQLiteMessageStore: MessageStore {
         }
         let connection = try SQLiteConnection(path: configuration.path, readOnly: false)
         try SQLiteSchema.install(on: connection, synchronous: configuration.synchronous)
-        // Every append reads and writes a leaf of the `id` and `stream` indexes at random;
-        // with SQLite's default cache (2 MiB) most of them were read from the file again.
-        try connection.execute("PRAGMA cache_size = -\(Self.writerCacheKiB)")
         var checkpointer: Checkpointer?
         if configuration.checkpointsInBackground {
             checkpointer = Checkpointer(
