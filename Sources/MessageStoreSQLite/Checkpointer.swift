@@ -10,9 +10,10 @@ import Synchronization
 /// SQLite's own automatic checkpoint runs inside the commit that crossed its threshold: that
 /// commit, and every write queued behind it, waits while the log's pages are read, written to
 /// the database file and synced. Here the writer's connection only reports the log's length
-/// after each commit (its WAL hook); past `frames` pages it wakes this thread, which runs a
-/// passive checkpoint (it never blocks the writer or the readers, and copies only what no
-/// reader still needs). The log starts over at the next write once everything was copied.
+/// after each commit (its WAL hook); once per `frames` new pages it wakes this thread, which
+/// runs a passive checkpoint (it never blocks the writer or the readers, and copies only what
+/// no reader still needs). The log starts over at the next write once everything was copied,
+/// which under continuous writes happens only when the writer checkpoints itself (below).
 /// If the log still reaches `frames × 4` pages (this thread falls behind, or a reader holds an
 /// old snapshot), the writer checkpoints itself, as SQLite would, so the log stays bounded.
 ///
