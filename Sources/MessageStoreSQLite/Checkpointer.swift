@@ -82,18 +82,18 @@ final class Checkpointer: @unchecked Sendable {
             // Once per `frames` new pages: a log that cannot start over (the writer keeps
             // appending while the checkpoint runs) is copied in steps, not over and over.
             requestedAt = logPages
-            condition.lock()
-            requested = true
-            condition.signal()
-            condition.unlock()
+            condition.withLock {
+                requested = true
+                condition.signal()
+            }
         }
     }
 
     func stop() {
-        condition.lock()
-        stopped = true
-        condition.broadcast()
-        condition.unlock()
+        condition.withLock {
+            stopped = true
+            condition.broadcast()
+        }
     }
 
     private func loop() {

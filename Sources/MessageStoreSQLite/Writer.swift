@@ -107,10 +107,10 @@ final class Writer: @unchecked Sendable {
     }
 
     func stop() {
-        condition.lock()
-        stopped = true
-        condition.broadcast()
-        condition.unlock()
+        condition.withLock {
+            stopped = true
+            condition.broadcast()
+        }
         checkpointer?.stop()
     }
 
