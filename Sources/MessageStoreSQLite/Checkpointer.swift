@@ -38,15 +38,24 @@ final class Checkpointer: @unchecked Sendable {
     /// checkpoint; an error it returns fails that checkpoint.
     private let faultInjector: (@Sendable (String) -> MessageStoreError?)?
 
+    /// Starts the checkpoint thread and installs the WAL hook on the writer's connection,
+    /// which replaces SQLite's automatic checkpoint on that connection.
     init(
-        path: String, synchronous: SQLiteMessageStore.Synchronous, frames: Int, logger: Logger,
+        watching writer: SQLiteConnection, synchronous: SQLiteMessageStore.Synchronous, frames: Int, logger: Logger,
         faultInjector: (@Sendable (String) -> MessageStoreError?)? = nil
     ) {
         self.faultInjector = faultInjector
-        self.path = path
+        self.path = writer.path
         self.synchronous = synchronous
         self.frames = max(1, frames)
         self.logger = logger
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        sqlite3_wal_hook(
+            writer.handle,
+            { context, database, _, pages in
+                Unmanaged<Checkpointer>.fromOpaque(context!).takeUnretainedValue().committed(logPages: Int(pages), on: database)
+                return SQLITE_OK
+            }, context)
         // The thread holds the checkpointer until its loop ends (after `stop()`).
         let thread = Thread { self.loop() }
         thread.name = "thalo-sqlite-checkpoint"
@@ -55,18 +64,6 @@ final class Checkpointer: @unchecked Sendable {
 
     /// Checkpoints run so far: by this thread, and by the writer at its limit.
     var checkpoints: (background: Int, writer: Int) { counts.withLock { $0 } }
-
-    /// Installs the WAL hook on the writer's connection. The hook replaces SQLite's automatic
-    /// checkpoint on that connection.
-    func watch(_ connection: SQLiteConnection) {
-        let context = Unmanaged.passUnretained(self).toOpaque()
-        sqlite3_wal_hook(
-            connection.handle,
-            { context, database, _, pages in
-                Unmanaged<Checkpointer>.fromOpaque(context!).takeUnretainedValue().committed(logPages: Int(pages), on: database)
-                return SQLITE_OK
-            }, context)
-    }
 
     /// Called on the writer's thread after each commit, with the log's length in pages.
     private func committed(logPages: Int, on database: OpaquePointer?) {

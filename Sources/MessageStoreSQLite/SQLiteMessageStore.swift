@@ -103,9 +103,8 @@ public final class SQLiteMessageStore: MessageStore {
         var checkpointer: Checkpointer?
         if configuration.checkpointsInBackground {
             checkpointer = Checkpointer(
-                path: configuration.path, synchronous: configuration.synchronous, frames: configuration.checkpointPages,
+                watching: connection, synchronous: configuration.synchronous, frames: configuration.checkpointPages,
                 logger: logger, faultInjector: configuration.faultInjector)
-            checkpointer!.watch(connection)
         } else {
             try connection.execute("PRAGMA wal_autocheckpoint = \(max(1, configuration.checkpointPages))")
         }
