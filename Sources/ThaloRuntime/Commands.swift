@@ -155,15 +155,30 @@ public enum HistoryPoint: Sendable, Hashable {
 }
 
 extension UUID {
-    /// A name-based UUID (version 3, MD5) for the `index`-th event of a command, so that
+    /// The id of the `index`-th event of a command, derived from the command's id so that
     /// handling a command twice derives the same event ids and the store rejects the copy.
+    ///
+    /// A name-based UUID (version 3, MD5 of the command id and the index), except for a
+    /// time-ordered command id (version 8, ``UUID/timeOrdered(at:)``, what Thalo gives a
+    /// command sent without one): its events keep its first 48 bits, the time, and take
+    /// the other bits from the same digest (version 8 too), so that events written together
+    /// are neighbours in the store's index of ids. Both derivations are fixed: a change would
+    /// let a command handled again after an upgrade through.
     static func derived(from commandID: UUID, index: Int) -> UUID {
         var name = "thalo-event-\(index)"
         var digest = withUnsafeBytes(of: commandID.uuid) { id in
             name.withUTF8 { Hash64.md5(id, UnsafeRawBufferPointer($0)) }
         }
+        let timeOrdered = commandID.isTimeOrdered
         withUnsafeMutableBytes(of: &digest) { bytes in
-            bytes[6] = (bytes[6] & 0x0F) | 0x30
+            if timeOrdered {
+                withUnsafeBytes(of: commandID.uuid) { id in
+                    for index in 0..<6 { bytes[index] = id[index] }
+                }
+                bytes[6] = (bytes[6] & 0x0F) | 0x80
+            } else {
+                bytes[6] = (bytes[6] & 0x0F) | 0x30
+            }
             bytes[8] = (bytes[8] & 0x3F) | 0x80
         }
         return UUID(uuid: digest)

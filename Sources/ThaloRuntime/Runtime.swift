@@ -187,7 +187,7 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
     public func execute(_ request: CommandRequest) async throws(RuntimeError) -> CommandResult {
         let start = ContinuousClock.now
         let running = try await aggregate(request.aggregate)
-        let commandID = request.commandID ?? .random()
+        let commandID = request.commandID ?? .timeOrdered()
         let commandStream = try Self.commandStream(for: running.module, id: request.id)
         if let reply = request.metadata?.replyStreamName {
             try await checkReplyStream(reply, aggregate: running.module.name)
@@ -216,7 +216,7 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
     /// the position of the first submission.
     public func submit(_ request: CommandRequest) async throws(RuntimeError) -> SubmitReceipt {
         let running = try await aggregate(request.aggregate)
-        let commandID = request.commandID ?? .random()
+        let commandID = request.commandID ?? .timeOrdered()
         let stream = try Self.commandStream(for: running.module, id: request.id)
         try validatePayload(request, module: running.module)
         if let reply = request.metadata?.replyStreamName {

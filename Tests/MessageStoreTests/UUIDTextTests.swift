@@ -40,6 +40,27 @@ struct UUIDTextTests {
         }
     }
 
+    @Test("time-ordered ids carry the time in milliseconds first, are version 8, and are distinct")
+    func timeOrderedIDs() throws {
+        let time = Timestamp(microsecondsSinceEpoch: 1_795_000_000_123_456)
+        let id = UUID.timeOrdered(at: time)
+        let text = id.lowercasedText
+        // 1,795,000,000,123 ms is 0x01a1ee565e7b.
+        #expect(text.hasPrefix("01a1ee56-5e7b-8"), "\(text)")
+        #expect("89ab".contains(Array(text)[19]), "variant nibble of \(text)")
+        #expect(id.isTimeOrdered)
+        #expect(!UUID.random().isTimeOrdered)
+        #expect(UUID(canonicalText: text) == id)
+        // Ids of later milliseconds sort after earlier ones, as text and as bytes.
+        let later = UUID.timeOrdered(at: Timestamp(microsecondsSinceEpoch: time.microsecondsSinceEpoch + 1_000))
+        #expect(later.lowercasedText > text)
+        // Within one millisecond the other 74 bits are random: no two ids are equal.
+        var seen = Set<UUID>()
+        for _ in 0..<10_000 { seen.insert(UUID.timeOrdered(at: time)) }
+        #expect(seen.count == 10_000)
+        #expect(seen.allSatisfy { $0.lowercasedText.hasPrefix("01a1ee56-5e7b-8") })
+    }
+
     @Test(
         "malformed text is rejected",
         arguments: [

@@ -163,4 +163,19 @@ struct StoredValuesTests {
         #expect(UUID.derived(from: commandID, index: 1).lowercasedText == "301dd6ab-e168-39cd-b9cf-18001281ecbe")
         #expect(UUID.derived(from: commandID, index: 12).lowercasedText == "7a0a7b4b-17de-3c97-98b9-5291c438ee5a")
     }
+
+    /// Also computed with Python's hashlib: the same digest, with the command id's first 48
+    /// bits, version 8 and the RFC 4122 variant.
+    @Test("events of a time-ordered command id keep its time and take the rest from the same digest")
+    func timeOrderedKnownAnswers() throws {
+        let commandID = try #require(UUID(uuidString: "0192f3a4-5b6c-8d7e-9f01-23456789abcd"))
+        #expect(commandID.isTimeOrdered)
+        #expect(UUID.derived(from: commandID, index: 0).lowercasedText == "0192f3a4-5b6c-8b1d-9d66-be312927d506")
+        #expect(UUID.derived(from: commandID, index: 1).lowercasedText == "0192f3a4-5b6c-8f69-9e33-8f5df7748657")
+        #expect(UUID.derived(from: commandID, index: 12).lowercasedText == "0192f3a4-5b6c-84d6-92f9-32f069c34344")
+        // A version 7 id (time-ordered, but not Thalo's) keeps the name-based derivation.
+        let version7 = try #require(UUID(uuidString: "0192f3a4-5b6c-7d7e-9f01-23456789abcd"))
+        #expect(!version7.isTimeOrdered)
+        #expect(UUID.derived(from: version7, index: 0).lowercasedText.dropFirst(14).first == "3")
+    }
 }

@@ -105,6 +105,47 @@ struct RuntimeBehaviourTests {
     }
 
     @Test(
+        "a command sent without an id gets a time-ordered one; its events keep the time, and repeating it writes nothing",
+        arguments: [Backend.sqlite, .postgres])
+    func timeOrderedCommandIDs(backend: Backend) async throws {
+        try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
+            let built = try await ExampleModules.shared.build("bank_account")
+            let runtime = Runtime(store: AnyModuleStore(store))
+            try await runtime.publish(schema: built.schema, wasm: built.wasm)
+            func milliseconds(_ id: UUID) -> Int64 {
+                withUnsafeBytes(of: id.uuid) { bytes in bytes.prefix(6).reduce(Int64(0)) { $0 << 8 | Int64($1) } }
+            }
+            let before = Timestamp.now().microsecondsSinceEpoch / 1_000
+            let opened = try await runtime.execute(bank("t", "open_account", ["initial_balance": 5]))
+            let after = Timestamp.now().microsecondsSinceEpoch / 1_000
+            #expect(opened.commandID.isTimeOrdered)
+            #expect((before...after).contains(milliseconds(opened.commandID)))
+            let stored = try await store.readWholeStream("bankAccount-t")
+            #expect(stored.map(\.id) == opened.outcome.events.map(\.id))
+            for message in stored {
+                #expect(message.id.isTimeOrdered)
+                #expect(milliseconds(message.id) == milliseconds(opened.commandID), "\(message.id) of \(opened.commandID)")
+                #expect(message.id != opened.commandID)
+            }
+            // The client retries with the id it was given: the original events, nothing new.
+            let again = try await runtime.execute(bank("t", "open_account", ["initial_balance": 5], commandID: opened.commandID))
+            guard case .duplicate(let events) = again.outcome else {
+                Issue.record("expected a duplicate, got \(again.outcome)")
+                return
+            }
+            #expect(events.map(\.id) == stored.map(\.id))
+            #expect(try await store.readWholeStream("bankAccount-t").count == 1)
+            // A later command's id is not smaller: ids written later sort after.
+            let deposited = try await runtime.execute(bank("t", "deposit_funds", ["amount": 1]))
+            #expect(milliseconds(deposited.commandID) >= milliseconds(opened.commandID))
+            // A submitted command without an id is written under a time-ordered id too.
+            let receipt = try await runtime.submit(bank("t", "deposit_funds", ["amount": 2]))
+            #expect(receipt.commandID.isTimeOrdered)
+            #expect(try await store.readWholeStream("bankAccount:command-t").map(\.id) == [receipt.commandID])
+        }
+    }
+
+    @Test(
         "submitted commands, also ones written by other programs, are handled in order by the consumer",
         arguments: [Backend.sqlite, .postgres] + Backend.officialMessageDBInstalls)
     func submitAndConsume(backend: Backend) async throws {
