@@ -97,6 +97,7 @@ struct Benchmarks {
                 },
                 name: "SQLite", module: module, duration: duration, report: throughput, raw: &rawSQLite)
             try await StoreCases.checkpointsInTheCommit(folder: folder, duration: duration, report: throughput, raw: rawSQLite[8])
+            try await StoreCases.timeOrderedIDs(folder: folder, duration: duration, report: throughput, raw: rawSQLite[8])
         }
         if wanted("postgres") {
             print("PostgreSQL 15 (Message DB, default durable settings), throwaway cluster")

@@ -68,6 +68,23 @@ enum StoreCases {
         ])
     }
 
+    /// Raw append with 8 writers of messages with time-ordered ids (``UUID/timeOrdered(at:)``,
+    /// as the events of a command sent without an id have), against raw append's random
+    /// (version 4) ids, which is what Message DB clients write: what the index of ids costs.
+    static func timeOrderedIDs(folder: URL, duration: Duration, report: Report, raw: Measurement?) async throws {
+        let store = try SQLiteMessageStore(path: folder.appendingPathComponent("raw-time-ordered.sqlite").path, logger: quiet)
+        let result = try await measure(callers: 8, duration: duration) { caller, index in
+            try await store.append(
+                [NewMessage(id: .timeOrdered(), type: "Deposited", data: eventData)],
+                to: StreamName(unchecked: "raw-\(caller)x\(index)"), expectedVersion: nil)
+        }
+        let ratio = raw.map { result.throughput / $0.throughput } ?? 0
+        report.add([
+            "raw append, time-ordered ids", "SQLite", "8", formatRate(result.throughput), format(result.p50), format(result.p99),
+            format(ratio, 2),
+        ])
+    }
+
     static func runPostgres(
         server: TemporaryPostgres, module: BankAccountModule, duration: Duration, report: Report, raw: inout [Int: Measurement]
     ) async throws {
