@@ -4,7 +4,7 @@ import Logging
 import MessageStore
 import Synchronization
 
-/// Commits and writes made by the writer thread.
+/// Groups the writer thread has taken (one transaction each, counted as it begins) and the writes in them.
 public struct GroupStatistics: Sendable {
     public var commits = 0
     public var writes = 0
@@ -12,7 +12,7 @@ public struct GroupStatistics: Sendable {
     public var backgroundCheckpoints = 0
     /// Checkpoints the writer ran itself: the log had reached four times its threshold.
     public var writerCheckpoints = 0
-    /// The mean number of writes per commit.
+    /// The mean number of writes per group.
     public var meanGroupSize: Double { commits == 0 ? 0 : Double(writes) / Double(commits) }
 }
 
@@ -136,11 +136,13 @@ final class Writer: @unchecked Sendable {
             let group = Array(queue.prefix(count))
             queue.removeFirst(count)
             condition.unlock()
-            commit(group)
+            // Counted before the group's writers are resumed: whoever awaited a write and
+            // then reads the statistics sees its group counted.
             statistics.withLock {
                 $0.commits += 1
                 $0.writes += group.count
             }
+            commit(group)
         }
     }
 
