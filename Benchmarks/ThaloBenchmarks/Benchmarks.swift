@@ -6,6 +6,7 @@ import Logging
 import MessageDB
 import MessageStore
 import MessageStoreSQLite
+import Synchronization
 import TestSupport
 import ThaloRuntime
 
@@ -59,16 +60,32 @@ struct Benchmarks {
         print("  \(module.wasm.count) bytes")
         var sections: [String] = []
 
-        if wanted("wasm") { sections.append(try WasmCost.run(module: module)) }
-        if wanted("languages") { sections.append(try await GuestLanguages.run()) }
-        if wanted("rebuild") { sections.append(try await Rebuild.run(module: module)) }
-        if wanted("memory") { sections.append(try await Memory.run(module: module)) }
-        if wanted("soak") { sections.append(try Soak.run(module: module)) }
+        if wanted("wasm") {
+            cleanUpBetweenSections()
+            sections.append(try WasmCost.run(module: module))
+        }
+        if wanted("languages") {
+            cleanUpBetweenSections()
+            sections.append(try await GuestLanguages.run())
+        }
+        if wanted("rebuild") {
+            cleanUpBetweenSections()
+            sections.append(try await Rebuild.run(module: module))
+        }
+        if wanted("memory") {
+            cleanUpBetweenSections()
+            sections.append(try await Memory.run(module: module))
+        }
+        if wanted("soak") {
+            cleanUpBetweenSections()
+            sections.append(try Soak.run(module: module))
+        }
         var rawSQLite: [Int: Measurement] = [:]
         var executedSQLite: [Int: Measurement] = [:]
         var rawPostgres: [Int: Measurement] = [:]
         let throughput = Report(header: ["case", "store", "callers", "ops/s", "p50 µs", "p99 µs", "vs raw append"])
         if wanted("inmemory") {
+            cleanUpBetweenSections()
             print("in-memory store (tests only: nothing is durable)")
             let store = InMemoryMessageStore()
             var rawInMemory: [Int: Measurement] = [:]
@@ -89,6 +106,7 @@ struct Benchmarks {
                 raw: rawInMemory)
         }
         if wanted("sqlite") {
+            cleanUpBetweenSections()
             print("embedded store (SQLite, synchronous=FULL)")
             let folder = try temporaryFolder("bench-sqlite")
             executedSQLite = try await StoreCases.run(
@@ -100,26 +118,32 @@ struct Benchmarks {
             try await StoreCases.timeOrderedIDs(folder: folder, duration: duration, report: throughput, raw: rawSQLite[8])
         }
         if wanted("postgres") {
+            cleanUpBetweenSections()
             print("PostgreSQL 15 (Message DB, default durable settings), throwaway cluster")
             let server = try await TemporaryPostgres.start(durable: true)
             defer { server.stop() }
             try await StoreCases.runPostgres(server: server, module: module, duration: duration, report: throughput, raw: &rawPostgres)
         }
         if wanted("http") {
+            cleanUpBetweenSections()
             sections.append(try await HTTPCase.run(module: module, duration: duration, rawSQLite: rawSQLite[8]))
         }
         if only?.contains("hot") == true {
+            cleanUpBetweenSections()
             // Only when asked for: the sqlite section measures the same case among the others.
             sections.append(try await HotEntityCase.run(module: module, duration: duration))
         }
         if only?.contains("one") == true {
+            cleanUpBetweenSections()
             // Only when asked for: the sqlite section measures the same case among the others.
             sections.append(try await OneCallerCase.run(module: module, duration: duration))
         }
         if only?.contains("postgres-one") == true {
+            cleanUpBetweenSections()
             sections.append(try await PostgresOneCallerCase.run(module: module, duration: duration))
         }
         if wanted("peer") {
+            cleanUpBetweenSections()
             sections.append(try await PeerCase.run(duration: duration, thalo: executedSQLite))
         }
         if wanted("inmemory") || wanted("sqlite") || wanted("postgres") {
@@ -135,10 +159,27 @@ let quiet: Logger = {
     return logger
 }()
 
+/// The folders the cases made, deleted between sections.
+private let madeFolders = Mutex<[URL]>([])
+
 func temporaryFolder(_ name: String) throws -> URL {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("thalo-\(name)-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    madeFolders.withLock { $0.append(folder) }
     return folder
+}
+
+/// Deletes the folders made so far and has the OS write out its dirty pages, so that each
+/// section starts from the same state: one section's files (hundreds of megabytes of
+/// SQLite and PostgreSQL data) are not flushed during the next one's fsyncs, and do not
+/// pile up in the temporary folder run after run.
+func cleanUpBetweenSections() {
+    let folders = madeFolders.withLock { folders in
+        defer { folders = [] }
+        return folders
+    }
+    for folder in folders { try? FileManager.default.removeItem(at: folder) }
+    sync()
 }
 
 /// The bank_account example, compiled with the real toolchain.

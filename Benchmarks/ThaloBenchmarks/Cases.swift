@@ -582,6 +582,7 @@ enum HTTPCase {
                 ])
             }
             if durability == "full" {
+                try await inTurns(wrk: wrk, script: script, base: base, seconds: seconds, report: report)
                 // What the server answers when nothing is written: the ceiling of the HTTP layer.
                 let health = try await Wrk.run(wrk, ["-t2", "-c64", "-d\(seconds)s", "--latency", "\(base)/health"], seconds: seconds)
                 report.add([
@@ -590,6 +591,49 @@ enum HTTPCase {
             }
         }
         return "### Through the server (HTTP, wrk with 2 threads)\n\n" + report.markdown
+    }
+
+    /// Target 1's ratio with both sides meeting the same machine: raw append with 8 writers
+    /// (in this process, on an embedded store of its own) and wrk at 64 connections against
+    /// the server take turns, `rounds` times `seconds` each; raw append's figure is its appends
+    /// over its seconds, wrk's the mean of its rounds' rates (rounds of equal length). The machine's speed drifts by a
+    /// third within minutes (`GET /health` from 27,600 to 37,000/s), which skews a ratio
+    /// between figures measured minutes apart.
+    static func inTurns(wrk: String, script: String, base: String, seconds: Int, report: Report, rounds: Int = 3) async throws {
+        print("  in turns with raw append: \(rounds) rounds of \(seconds) s each")
+        let folder = try temporaryFolder("bench-http-turns")
+        let rawStore = try SQLiteMessageStore(path: folder.appendingPathComponent("raw.sqlite").path, logger: quiet)
+        defer { rawStore.close() }
+        var raw = Measurement(operations: 0, seconds: 0, latencies: [])
+        var rates: [Double] = []
+        var p50s: [Double] = []
+        var p99s: [Double] = []
+        for round in 0..<rounds {
+            let part = try await measure(callers: 8, duration: .seconds(seconds), warmup: .milliseconds(round == 0 ? 500 : 50)) {
+                caller, index in
+                try await rawStore.append(
+                    [NewMessage(type: "Deposited", data: eventData)],
+                    to: StreamName(unchecked: "turns-\(caller)x\(index + round * 1_000_000)"), expectedVersion: nil)
+            }
+            raw.operations += part.operations
+            raw.seconds += part.seconds
+            raw.latencies += part.latencies
+            let served = try await Wrk.run(
+                wrk, ["-t2", "-c64", "-d\(seconds)s", "--latency", "-s", script, base], seconds: seconds)
+            rates.append(served.throughput)
+            p50s.append(served.p50)
+            p99s.append(served.p99)
+        }
+        raw.latencies.sort()
+        let served = rates.reduce(0, +) / Double(rates.count)
+        report.add([
+            "raw append, 8 writers, in turns with the row below", "full", "–", formatRate(raw.throughput), format(raw.p50),
+            format(raw.p99), "1.00",
+        ])
+        report.add([
+            "POST /v1/execute deposit_funds, 10,000 entities, in turns (p50, p99: median and worst round)", "full", "64",
+            formatRate(served), format(p50s.sorted()[p50s.count / 2]), format(p99s.max() ?? 0), format(served / raw.throughput, 2),
+        ])
     }
 
     static func post(_ url: String, _ body: JSONValue?, method: HTTPMethod = .POST) async throws -> Int {
