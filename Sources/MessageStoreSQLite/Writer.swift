@@ -196,17 +196,19 @@ final class Writer: @unchecked Sendable {
             }
             return
         }
+        // Readers waiting for the categories are told before the writers are resumed: a
+        // writer that reads the notifier's count after its write sees its write counted.
         var categories = Set<String>()
         for (request, outcome) in zip(group, outcomes) {
-            switch outcome {
-            case .written(let result):
-                categories.insert(request.stream.category)
-                request.resume(with: .success(result))
-            case .failed(let error):
-                request.resume(throwing: error)
-            }
+            if case .written = outcome { categories.insert(request.stream.category) }
         }
         for category in categories { notifier.notify(category: category) }
+        for (request, outcome) in zip(group, outcomes) {
+            switch outcome {
+            case .written(let result): request.resume(with: .success(result))
+            case .failed(let error): request.resume(throwing: error)
+            }
+        }
     }
 
     /// Writes one request inside a savepoint, so that its failure undoes only itself.
