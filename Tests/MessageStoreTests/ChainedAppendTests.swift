@@ -41,7 +41,10 @@ struct ChainedAppendTests {
         // The first transaction is held open until the chain is queued behind it.
         let faults = GroupCommitFaultTests.Faults(statement: "none", failOn: 0, holdUntilReleased: true)
         let store = try GroupCommitFaultTests.store(faults)
-        defer { store.close() }
+        defer {
+            faults.releaseFirstBegin()
+            store.close()
+        }
         let before = store.groupStatistics
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await store.write(NewMessage(type: "Other", data: [:]), to: Self.stream("other")) }

@@ -65,7 +65,7 @@ struct CheckpointTests {
         let (store, wal) = try Self.store(inBackground: true)
         defer { store.close() }
         try await Self.write(to: store)
-        try await waitUntil("a background checkpoint ran", timeout: .seconds(10)) { store.groupStatistics.backgroundCheckpoints > 0 }
+        try await waitUntil("a background checkpoint ran", timeout: .seconds(60)) { store.groupStatistics.backgroundCheckpoints > 0 }
         try Self.expectBounded(wal: wal)
         try await Self.expectEverythingReadable(store)
     }

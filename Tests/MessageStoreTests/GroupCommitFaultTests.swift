@@ -20,11 +20,12 @@ struct GroupCommitFaultTests {
 
         /// - Parameters:
         ///   - holdFirstBegin: the first `BEGIN IMMEDIATE` waits 0.3 s (on the writer's thread)
-        ///   - holdUntilReleased: it waits until ``releaseFirstBegin()`` instead (30 s at most)
+        ///   - holdUntilReleased: it waits until ``releaseFirstBegin()`` instead (10 minutes at most:
+        ///     a test on a loaded machine can wait that long for a thread of the cooperative pool)
         init(statement: String, failOn: Int, holdFirstBegin: Bool = false, holdUntilReleased: Bool = false) {
             self.statement = statement
             self.failOn = failOn
-            firstBeginHold = holdUntilReleased ? 30 : holdFirstBegin ? 0.3 : nil
+            firstBeginHold = holdUntilReleased ? 600 : holdFirstBegin ? 0.3 : nil
         }
 
         /// Whether the first `BEGIN IMMEDIATE` is being held (or was).

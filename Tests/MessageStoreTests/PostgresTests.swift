@@ -88,7 +88,9 @@ struct PostgresTests {
         // the error after CommandComplete (a connection that closes, as in a crash, fails it at
         // once): the store's deadline then answers `unavailable`. Either way, no acknowledgement.
         let url = try DatabaseURL(server.url(database: database))
-        try await MessageDBStore.withStore(configuration: .init(url: url, requestTimeout: .seconds(3))) { store in
+        // With one round trip the answer is the commit's refusal: a long deadline, so that a slow
+        // machine does not turn it into `unavailable`.
+        try await MessageDBStore.withStore(configuration: .init(url: url, requestTimeout: .seconds(oneRoundTrip ? 120 : 3))) { store in
             let usesProcedure = try await store.commitsInOneRoundTrip()
             #expect(usesProcedure == oneRoundTrip)
             let error = await #expect(throws: MessageStoreError.self) {

@@ -208,13 +208,13 @@ final class RawHTTPClient {
         guard Glibc.send(descriptor, bytes, bytes.count, 0) == bytes.count else { throw HarnessSocketError("send failed") }
     }
 
-    /// What the server sent so far (up to 64 KiB), waiting up to 30 s for the first bytes.
+    /// What the server sent so far (up to 64 KiB), waiting up to 120 s for the first bytes.
     ///
     /// It polls instead of blocking in `recv`: a blocked thread of the cooperative pool
     /// (two threads on two cores) is one the in-process server cannot use to answer.
     func receive() async throws -> String {
         var buffer = [UInt8](repeating: 0, count: 65536)
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(120)
         while true {
             let count = Glibc.recv(descriptor, &buffer, buffer.count, Int32(MSG_DONTWAIT))
             if count > 0 { return String(decoding: buffer[0..<count], as: UTF8.self) }
