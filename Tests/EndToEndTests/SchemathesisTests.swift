@@ -26,7 +26,7 @@ struct SchemathesisTests {
             [
                 "--config-file", config, "run", "\(server.url)/openapi.json", "--checks", "all",
                 "--phases", "examples,coverage,fuzzing,stateful", "--max-examples", examples, "--seed", "20261130",
-                "--header", "Authorization: Bearer st-token", "--request-timeout", "5", "--workers", "1", "--no-color",
+                "--header", "Authorization: Bearer st-token", "--request-timeout", "60", "--workers", "1", "--no-color",
             ],
             environment: ["NO_COLOR": "1", "HOME": data.path], currentDirectory: data.path)
         #expect(run.status == 0, "schemathesis failed:\n\(run.combined)")
