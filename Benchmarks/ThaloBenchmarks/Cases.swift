@@ -595,10 +595,10 @@ enum HTTPCase {
 
     /// Target 1's ratio with both sides meeting the same machine: raw append with 8 writers
     /// (in this process, on an embedded store of its own) and wrk at 64 connections against
-    /// the server take turns, `rounds` times `seconds` each; raw append's figure is its appends
-    /// over its seconds, wrk's the mean of its rounds' rates (rounds of equal length). The machine's speed drifts by a
-    /// third within minutes (`GET /health` from 27,600 to 37,000/s), which skews a ratio
-    /// between figures measured minutes apart.
+    /// the server take turns, `rounds` times `seconds` each; raw append's figure is its
+    /// appends over its seconds, wrk's the mean of its rounds' rates (rounds of equal
+    /// length). The machine's speed drifts by a third within minutes (`GET /health` from
+    /// 27,600 to 37,000/s), which skews a ratio between figures measured minutes apart.
     static func inTurns(wrk: String, script: String, base: String, seconds: Int, report: Report, rounds: Int = 3) async throws {
         print("  in turns with raw append: \(rounds) rounds of \(seconds) s each")
         let folder = try temporaryFolder("bench-http-turns")
