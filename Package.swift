@@ -167,7 +167,7 @@ let package = Package(
             dependencies: ["MessageStore", "MessageStoreSQLite", "MessageDB", "TestSupport", "JSON"],
             swiftSettings: strict
         ),
-        .testTarget(name: "ESDLTests", dependencies: ["ESDL", "JSON"], swiftSettings: strict),
+        .testTarget(name: "ESDLTests", dependencies: ["ESDL", "JSON", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "ThaloCLITests",
             dependencies: ["ThaloCLI", "GuestBuilder", .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -1,6 +1,6 @@
 import ESDL
-import Foundation
 import JSON
+import TestSupport
 import Testing
 
 /// Feeds the parser inputs that no person would write, to show that it never crashes,
@@ -159,11 +159,4 @@ struct FuzzTests {
             bytes.removeSubrange(position(true)...)
         }
     }
-}
-
-/// CPU seconds the calling thread has used.
-private func threadCPUSeconds() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Polls `condition` every 5 ms until it holds; throws ``WaitTimedOut`` once `timeout` has
 /// passed without it.
 ///
@@ -17,4 +19,13 @@ public struct WaitTimedOut: Error, CustomStringConvertible {
     public let what: String
     public let timeout: Duration
     public var description: String { "timed out waiting until \(what) (\(timeout))" }
+}
+
+/// CPU seconds the calling thread has used: for bounds on work done in one synchronous
+/// stretch, which wall time on a machine busy with other tests (and builds) would not
+/// measure.
+public func threadCPUSeconds() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }
