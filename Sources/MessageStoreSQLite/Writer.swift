@@ -4,7 +4,8 @@ import Logging
 import MessageStore
 import Synchronization
 
-/// Groups the writer thread has taken (one transaction each, counted as it begins) and the writes in them.
+/// Groups the writer thread has taken (one transaction each, counted as it begins) and
+/// the writes in them.
 public struct GroupStatistics: Sendable {
     public var commits = 0
     public var writes = 0
@@ -161,6 +162,7 @@ final class Writer: @unchecked Sendable {
     private func commit(_ group: [WriteRequest]) {
         var outcomes: [Outcome] = []
         outcomes.reserveCapacity(group.count)
+        var categories = Set<String>()
         do {
             try execute("BEGIN IMMEDIATE")
         } catch {
@@ -179,7 +181,10 @@ final class Writer: @unchecked Sendable {
                     continue
                 }
                 let outcome = try apply(request, time: time)
-                if case .written = outcome { request.recordApplied() }
+                if case .written = outcome {
+                    request.recordApplied()
+                    categories.insert(request.stream.category)
+                }
                 outcomes.append(outcome)
             }
             try execute("COMMIT")
@@ -198,10 +203,6 @@ final class Writer: @unchecked Sendable {
         }
         // Readers waiting for the categories are told before the writers are resumed: a
         // writer that reads the notifier's count after its write sees its write counted.
-        var categories = Set<String>()
-        for (request, outcome) in zip(group, outcomes) {
-            if case .written = outcome { categories.insert(request.stream.category) }
-        }
         for category in categories { notifier.notify(category: category) }
         for (request, outcome) in zip(group, outcomes) {
             switch outcome {
