@@ -90,11 +90,7 @@ struct Benchmarks {
             let store = InMemoryMessageStore()
             var rawInMemory: [Int: Measurement] = [:]
             for callers in [1, 8] {
-                let result = try await measure(callers: callers, duration: duration) { caller, index in
-                    try await store.append(
-                        [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "raw\(callers)-\(caller)x\(index)"),
-                        expectedVersion: nil)
-                }
+                let result = try await measure(callers: callers, duration: duration, rawAppend(to: store, prefix: "raw\(callers)"))
                 rawInMemory[callers] = result
                 throughput.add([
                     "raw append", "in-memory", "\(callers)", formatRate(result.throughput), format(result.p50), format(result.p99), "1.00",

@@ -15,6 +15,16 @@ import ThaloRuntime
 /// A ~100-byte event payload, as a deposit with some context would have.
 let eventData = #"{"amount":100,"currency":"EUR","reference":"invoice-2026-000123","note":"monthly deposit"}"#
 
+/// One raw append, as a measured operation: a deposit to a stream of its own,
+/// `{prefix}-{caller}x{index}`, with no expected version.
+func rawAppend<Store: MessageStore>(to store: Store, prefix: String) -> @Sendable (Int, Int) async throws -> Void {
+    { caller, index in
+        try await store.append(
+            [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "\(prefix)-\(caller)x\(index)"),
+            expectedVersion: nil)
+    }
+}
+
 /// Raw appends and end-to-end executes on one store.
 enum StoreCases {
     /// The raw append and execute cases on one store; returns the 10,000-entity execute
@@ -25,17 +35,9 @@ enum StoreCases {
         raw: inout [Int: Measurement]
     ) async throws -> [Int: Measurement] {
         let rawStore = try make()
-        /// One raw append of a deposit, to a stream of its own under `prefix`.
-        func rawAppend(_ prefix: String) -> @Sendable (Int, Int) async throws -> Void {
-            { caller, index in
-                try await rawStore.append(
-                    [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "\(prefix)-\(caller)x\(index)"),
-                    expectedVersion: nil)
-            }
-        }
         for callers in [1, 8] {
             let before = (rawStore as? SQLiteMessageStore)?.groupStatistics
-            let result = try await measure(callers: callers, duration: duration, rawAppend("raw\(callers)"))
+            let result = try await measure(callers: callers, duration: duration, rawAppend(to: rawStore, prefix: "raw\(callers)"))
             if let before, let after = (rawStore as? SQLiteMessageStore)?.groupStatistics {
                 print(
                     "  writes per commit: \(format(Double(after.writes - before.writes) / Double(max(1, after.commits - before.commits)), 2))"
@@ -46,7 +48,7 @@ enum StoreCases {
         }
         return try await executeCases(
             store: try make(), name: name, module: module, duration: duration, report: report, raw: raw,
-            rawAppend: rawAppend("interleaved"))
+            rawAppend: rawAppend(to: rawStore, prefix: "interleaved"))
     }
 
     /// Raw append with 8 writers on a store whose writer checkpoints in the commit that
@@ -56,11 +58,7 @@ enum StoreCases {
             configuration: .init(
                 path: folder.appendingPathComponent("raw-in-commit.sqlite").path, checkpointsInBackground: false),
             logger: quiet)
-        let result = try await measure(callers: 8, duration: duration) { caller, index in
-            try await store.append(
-                [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "raw-\(caller)x\(index)"),
-                expectedVersion: nil)
-        }
+        let result = try await measure(callers: 8, duration: duration, rawAppend(to: store, prefix: "raw"))
         let ratio = raw.map { result.throughput / $0.throughput } ?? 0
         report.add([
             "raw append, checkpoints in the commit", "SQLite", "8", formatRate(result.throughput), format(result.p50),
@@ -608,12 +606,10 @@ enum HTTPCase {
         var rates: [Double] = []
         var p50s: [Double] = []
         var p99s: [Double] = []
+        let append = rawAppend(to: rawStore, prefix: "turns")
         for round in 0..<rounds {
             let part = try await measure(callers: 8, duration: .seconds(seconds), warmup: .milliseconds(round == 0 ? 500 : 50)) {
-                caller, index in
-                try await rawStore.append(
-                    [NewMessage(type: "Deposited", data: eventData)],
-                    to: StreamName(unchecked: "turns-\(caller)x\(index + round * 1_000_000)"), expectedVersion: nil)
+                caller, index in try await append(caller, index + round * 1_000_000)
             }
             raw.operations += part.operations
             raw.seconds += part.seconds
@@ -895,16 +891,7 @@ struct TurnsWithRawAppend {
         callers: Int, duration: Duration, _ operation: @escaping @Sendable (Int, Int) async throws -> Void,
         also more: (@Sendable (Int, Int) async throws -> Void)? = nil
     ) async throws -> [Measurement] {
-        let rawStore = rawStore
-        return try await measureInterleaved(
-            callers: callers, duration: duration,
-            [
-                { caller, index in
-                    try await rawStore.append(
-                        [NewMessage(type: "Deposited", data: eventData)], to: StreamName(unchecked: "raw-\(caller)x\(index)"),
-                        expectedVersion: nil)
-                },
-                operation,
-            ] + (more.map { [$0] } ?? []))
+        try await measureInterleaved(
+            callers: callers, duration: duration, [rawAppend(to: rawStore, prefix: "raw"), operation] + (more.map { [$0] } ?? []))
     }
 }
