@@ -543,7 +543,8 @@ enum HTTPCase {
         let script = ExampleModules.repositoryRoot.appendingPathComponent("Benchmarks/wrk/deposit.lua").path
         let seconds = max(1, Int(duration.components.seconds))
         let report = Report(header: [
-            "case", "durability", "connections", "requests/s", "p50 µs", "p99 µs", "vs raw append (SQLite, 8 writers, full)",
+            "case", "durability", "connections", "requests/s", "p50 µs", "p99 µs", "server CPU µs per request (cores busy)",
+            "vs raw append (SQLite, 8 writers, full)",
         ])
         for durability in ["full", "os"] {
             print("through the server: thalo serve --durability \(durability) (embedded store), wrk")
@@ -573,18 +574,22 @@ enum HTTPCase {
             }
             for connections in [8, 64] {
                 let result = try await Wrk.run(
-                    wrk, ["-t2", "-c\(connections)", "-d\(seconds)s", "--latency", "-s", script, base], seconds: seconds)
+                    wrk, ["-t2", "-c\(connections)", "-d\(seconds)s", "--latency", "-s", script, base], seconds: seconds,
+                    server: server.pid)
                 report.add([
                     "POST /v1/execute deposit_funds, 10,000 entities", durability, "\(connections)", formatRate(result.throughput),
-                    format(result.p50), format(result.p99), rawSQLite.map { format(result.throughput / $0.throughput, 2) } ?? "–",
+                    format(result.p50), format(result.p99), result.serverCPU,
+                    rawSQLite.map { format(result.throughput / $0.throughput, 2) } ?? "–",
                 ])
             }
             if durability == "full" {
-                try await inTurns(wrk: wrk, script: script, base: base, seconds: seconds, report: report)
+                try await inTurns(wrk: wrk, script: script, base: base, server: server.pid, seconds: seconds, report: report)
                 // What the server answers when nothing is written: the ceiling of the HTTP layer.
-                let health = try await Wrk.run(wrk, ["-t2", "-c64", "-d\(seconds)s", "--latency", "\(base)/health"], seconds: seconds)
+                let health = try await Wrk.run(
+                    wrk, ["-t2", "-c64", "-d\(seconds)s", "--latency", "\(base)/health"], seconds: seconds, server: server.pid)
                 report.add([
-                    "GET /health (nothing written)", "–", "64", formatRate(health.throughput), format(health.p50), format(health.p99), "–",
+                    "GET /health (nothing written)", "–", "64", formatRate(health.throughput), format(health.p50), format(health.p99),
+                    health.serverCPU, "–",
                 ])
             }
         }
@@ -597,7 +602,9 @@ enum HTTPCase {
     /// appends over its seconds, wrk's the mean of its rounds' rates (rounds of equal
     /// length). The machine's speed drifts by a third within minutes (`GET /health` from
     /// 27,600 to 37,000/s), which skews a ratio between figures measured minutes apart.
-    static func inTurns(wrk: String, script: String, base: String, seconds: Int, report: Report, rounds: Int = 3) async throws {
+    static func inTurns(
+        wrk: String, script: String, base: String, server: pid_t, seconds: Int, report: Report, rounds: Int = 3
+    ) async throws {
         print("  in turns with raw append: \(rounds) rounds of \(seconds) s each")
         let folder = try temporaryFolder("bench-http-turns")
         let rawStore = try SQLiteMessageStore(path: folder.appendingPathComponent("raw.sqlite").path, logger: quiet)
@@ -606,6 +613,7 @@ enum HTTPCase {
         var rates: [Double] = []
         var p50s: [Double] = []
         var p99s: [Double] = []
+        var cpu: (seconds: Double, requests: Double, elapsed: Double) = (0, 0, 0)
         let append = rawAppend(to: rawStore, prefix: "turns")
         for round in 0..<rounds {
             let part = try await measure(callers: 8, duration: .seconds(seconds), warmup: .milliseconds(round == 0 ? 500 : 50)) {
@@ -615,7 +623,10 @@ enum HTTPCase {
             raw.seconds += part.seconds
             raw.latencies += part.latencies
             let served = try await Wrk.run(
-                wrk, ["-t2", "-c64", "-d\(seconds)s", "--latency", "-s", script, base], seconds: seconds)
+                wrk, ["-t2", "-c64", "-d\(seconds)s", "--latency", "-s", script, base], seconds: seconds, server: server)
+            cpu.seconds += served.serverCPUSeconds
+            cpu.requests += served.requests
+            cpu.elapsed += served.elapsed
             rates.append(served.throughput)
             p50s.append(served.p50)
             p99s.append(served.p99)
@@ -624,11 +635,12 @@ enum HTTPCase {
         let served = rates.reduce(0, +) / Double(rates.count)
         report.add([
             "raw append, 8 writers, in turns with the row below", "full", "–", formatRate(raw.throughput), format(raw.p50),
-            format(raw.p99), "1.00",
+            format(raw.p99), "–", "1.00",
         ])
         report.add([
             "POST /v1/execute deposit_funds, 10,000 entities, in turns (p50, p99: median and worst round)", "full", "64",
-            formatRate(served), format(p50s.sorted()[p50s.count / 2]), format(p99s.max() ?? 0), format(served / raw.throughput, 2),
+            formatRate(served), format(p50s.sorted()[p50s.count / 2]), format(p99s.max() ?? 0),
+            Wrk.Result.serverCPU(seconds: cpu.seconds, requests: cpu.requests, elapsed: cpu.elapsed), format(served / raw.throughput, 2),
         ])
     }
 
@@ -651,11 +663,44 @@ enum Wrk {
         var throughput: Double
         var p50: Double
         var p99: Double
+        /// The requests answered and the seconds they took.
+        var requests: Double
+        var elapsed: Double
+        /// The CPU time (user and system) the server process used while wrk ran.
+        var serverCPUSeconds = 0.0
+
+        /// The server's CPU time per request, and the cores it kept busy on average.
+        var serverCPU: String { Self.serverCPU(seconds: serverCPUSeconds, requests: requests, elapsed: elapsed) }
+
+        static func serverCPU(seconds: Double, requests: Double, elapsed: Double) -> String {
+            guard seconds > 0, requests > 0, elapsed > 0 else { return "–" }
+            return "\(format(seconds / requests * 1_000_000)) (\(format(seconds / elapsed, 2)))"
+        }
     }
 
     /// With the deposit script, the figures come from its `wrk-result` line (and errors fail
-    /// the case); without a script, from wrk's own summary.
-    static func run(_ wrk: String, _ arguments: [String], seconds: Int) async throws -> Result {
+    /// the case); without a script, from wrk's own summary. With `server`, the CPU time that
+    /// process used during the run is read from `/proc` before and after.
+    static func run(_ wrk: String, _ arguments: [String], seconds: Int, server: pid_t? = nil) async throws -> Result {
+        let cpuBefore = server.flatMap(cpuSeconds(of:))
+        var result = try await summary(of: wrk, arguments, seconds: seconds)
+        if let server, let cpuBefore, let cpuAfter = cpuSeconds(of: server) { result.serverCPUSeconds = cpuAfter - cpuBefore }
+        return result
+    }
+
+    /// A process's user and system CPU seconds so far (`/proc/<pid>/stat`, fields 14 and 15
+    /// in clock ticks), or nil where that cannot be read.
+    static func cpuSeconds(of pid: pid_t) -> Double? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let end = stat.lastIndex(of: ")")
+        else { return nil }
+        // The fields after the command name, which may hold spaces: state is field 3.
+        let fields = stat[stat.index(after: end)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    private static func summary(of wrk: String, _ arguments: [String], seconds: Int) async throws -> Result {
         let output = try await ProcessRunner.output(wrk, arguments)
         guard output.status == 0 else { throw BenchmarkError("wrk failed: \(output.combined)") }
         if let values = figures(in: output.standardOutput, line: "wrk-result") {
@@ -665,7 +710,9 @@ enum Wrk {
             if let errors = values["errors"], errors > 0 {
                 throw BenchmarkError("\(Int(errors)) of \(Int(requests)) requests failed under wrk \(arguments.joined(separator: " "))")
             }
-            return Result(throughput: requests / elapsed, p50: values["p50_us"] ?? 0, p99: values["p99_us"] ?? 0)
+            return Result(
+                throughput: requests / elapsed, p50: values["p50_us"] ?? 0, p99: values["p99_us"] ?? 0, requests: requests, elapsed: elapsed
+            )
         }
         // "Requests/sec:  25600.12" and the --latency distribution ("50%  1.23ms").
         func figure(after label: String) -> String? {
@@ -682,7 +729,9 @@ enum Wrk {
         guard let rate = figure(after: "Requests/sec:").flatMap(Double.init) else {
             throw BenchmarkError("wrk printed no Requests/sec: \(output.combined)")
         }
-        return Result(throughput: rate, p50: microseconds(figure(after: "50%")), p99: microseconds(figure(after: "99%")))
+        return Result(
+            throughput: rate, p50: microseconds(figure(after: "50%")), p99: microseconds(figure(after: "99%")),
+            requests: rate * Double(seconds), elapsed: Double(seconds))
     }
 }
 
