@@ -43,11 +43,13 @@ struct Serve: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Require this bearer token on every endpoint but /health, /metrics and /openapi.json (or THALO_TOKEN; an empty one is refused).",
+            "Require this bearer token on every endpoint but /health, /metrics, /openapi.json and the console's files (or THALO_TOKEN; an empty one is refused).",
             valueName: "token"))
     var token: String? = ProcessInfo.processInfo.environment["THALO_TOKEN"]
 
-    @Flag(name: .long, help: "With a token, let reads (modules, streams, categories, event streams, entity views) through without it.")
+    @Flag(
+        name: .long,
+        help: "With a token, let reads (cluster, modules, streams, categories, event streams, entity views) through without it.")
     var openReads = false
 
     @Option(name: .long, help: ArgumentHelp("Largest command body accepted, in bytes (413 above).", valueName: "bytes"))
