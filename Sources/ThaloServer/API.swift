@@ -11,10 +11,10 @@ import ThaloRuntime
 
 /// The HTTP API of `thalo serve` (documented in ``OpenAPIDocument``).
 ///
-/// When the server has a token, every endpoint but `/health`, `/metrics` and
-/// `/openapi.json` requires `Authorization: Bearer <token>`; with ``APILimits/openReads``
-/// reads (streams, categories, entity views, modules) are open and only publishing and
-/// commands need it.
+/// When the server has a token, every endpoint but `/health`, `/metrics`, `/openapi.json`
+/// and the console's files requires `Authorization: Bearer <token>`; with
+/// ``APILimits/openReads`` reads (cluster, streams, categories, entity views, modules) are
+/// open and only publishing and commands need it.
 public struct API<Store: MessageStore & ModuleStorage>: Sendable {
     let runtime: Runtime<Store>
     let token: String?
