@@ -254,31 +254,40 @@ extension MessageDBStore: ModuleStorage {
         }
     }
 
+    /// The published versions. Like the store's reads it gives up after
+    /// ``Configuration/requestTimeout``: the runtime polls it every few seconds, and a query
+    /// left on a dead connection would hold that poll for good.
     public func moduleSummaries() async throws -> [StoredModuleSummary] {
         do {
-            let rows = try await client.query(
-                "SELECT name, version, published_at, octet_length(wasm) FROM thalo.modules ORDER BY name, published_at",
-                logger: logger)
-            var summaries: [StoredModuleSummary] = []
-            for try await (name, version, published, size) in rows.decode((String, String, Date, Int32).self) {
-                summaries.append(StoredModuleSummary(name: name, version: version, publishedAt: Timestamp(published), size: Int(size)))
+            return try await withDeadline("listing modules") {
+                let rows = try await self.client.query(
+                    "SELECT name, version, published_at, octet_length(wasm) FROM thalo.modules ORDER BY name, published_at",
+                    logger: self.logger)
+                var summaries: [StoredModuleSummary] = []
+                for try await (name, version, published, size) in rows.decode((String, String, Date, Int32).self) {
+                    summaries.append(
+                        StoredModuleSummary(name: name, version: version, publishedAt: Timestamp(published), size: Int(size)))
+                }
+                return summaries
             }
-            return summaries
         } catch {
             throw MessageDBErrors.translate(error, context: "listing modules")
         }
     }
 
+    /// One published version, or nil; gives up after ``Configuration/requestTimeout``.
     public func loadModule(name: String, version: String) async throws -> StoredModule? {
         do {
-            let rows = try await client.query(
-                "SELECT esdl, wasm, published_at FROM thalo.modules WHERE name = \(name) AND version = \(version)",
-                logger: logger)
-            for try await (esdl, wasm, published) in rows.decode((String, ByteBuffer, Date).self) {
-                return StoredModule(
-                    name: name, version: version, schema: esdl, wasm: Array(buffer: wasm), publishedAt: Timestamp(published))
+            return try await withDeadline("loading \(name) \(version)") {
+                let rows = try await self.client.query(
+                    "SELECT esdl, wasm, published_at FROM thalo.modules WHERE name = \(name) AND version = \(version)",
+                    logger: self.logger)
+                for try await (esdl, wasm, published) in rows.decode((String, ByteBuffer, Date).self) {
+                    return StoredModule(
+                        name: name, version: version, schema: esdl, wasm: Array(buffer: wasm), publishedAt: Timestamp(published))
+                }
+                return nil
             }
-            return nil
         } catch {
             throw MessageDBErrors.translate(error, context: "loading \(name) \(version)")
         }

@@ -107,6 +107,44 @@ struct PostgresTests {
         }
     }
 
+    @Test("the module registry's reads give up after the store's deadline while its table is held locked, and answer again after")
+    func registryReadsHaveADeadline() async throws {
+        let server = try await PostgresFixture.shared.cluster()
+        let database = "registry_deadline"
+        try await server.createDatabase(database, template: "thalo_template")
+        let url = try DatabaseURL(server.url(database: database))
+        try await MessageDBStore.withStore(configuration: .init(url: url, requestTimeout: .seconds(2))) { store in
+            #expect(try await store.moduleSummaries().isEmpty)
+            // Another session holds the table for up to a minute. Without a deadline the reads
+            // below would wait for it and then return rows: the test fails, it does not hang.
+            let holder = Task {
+                try await server.psql(
+                    "BEGIN; LOCK TABLE thalo.modules IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;", database: database)
+            }
+            try await waitUntil("the registry's table is locked", timeout: .seconds(60)) {
+                let rows = try await store.client.query(
+                    """
+                    SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                    WHERE c.relname = 'modules' AND l.mode = 'AccessExclusiveLock' AND l.granted
+                    """)
+                var count = 0
+                for try await value in rows.decode(Int.self) { count = value }
+                return count == 1
+            }
+            let listing = await #expect(throws: MessageStoreError.self) { _ = try await store.moduleSummaries() }
+            #expect(listing?.code == .unavailable, "\(String(describing: listing))")
+            let loading = await #expect(throws: MessageStoreError.self) { _ = try await store.loadModule(name: "M", version: "1.0.0") }
+            #expect(loading?.code == .unavailable, "\(String(describing: loading))")
+            // The holder goes; the registry answers again.
+            for try await _ in try await store.client.query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'BEGIN; LOCK TABLE thalo.modules%'")
+            {}
+            _ = await holder.result
+            #expect(try await store.moduleSummaries().isEmpty)
+            #expect(try await store.loadModule(name: "M", version: "1.0.0") == nil)
+        }
+    }
+
     @Test("the one-round-trip procedure dropped while the store runs: appends go on with two round trips, nothing lost or doubled")
     func procedureDroppedWhileRunning() async throws {
         let server = try await PostgresFixture.shared.cluster()
