@@ -6,6 +6,7 @@ import GuestBuilder
 import JSON
 import Logging
 import MessageDB
+import MessageStore
 import ThaloRuntime
 
 /// `thalo new`
@@ -257,6 +258,15 @@ struct DB: AsyncParsableCommand {
                                 ]).jsonText
                                 : "message_store \(version) is already installed; nothing changed there. The module registry thalo.modules is ready\(granted)"
                         )
+                    }
+                } catch let error as MessageStoreError {
+                    // The exit codes of the other commands: 3 when the database cannot be
+                    // reached, 2 for a bad argument (a --grant-to role that does not exist),
+                    // 7 for what the database refused (a missing privilege).
+                    switch error.code {
+                    case .connectionFailed, .unavailable: throw CLIError(message: "\(error)", exitCode: 3)
+                    case .invalidArgument: throw CLIError.input("\(error)")
+                    default: throw CLIError(message: "\(error)", exitCode: 7)
                     }
                 } catch {
                     throw CLIError(message: "\(error)", exitCode: 3)

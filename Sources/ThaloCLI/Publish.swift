@@ -78,6 +78,8 @@ struct Publish: AsyncParsableCommand {
         let events = check["replayedEvents"]?.integerValue ?? 0
         let seconds = check["seconds"]?.doubleValue ?? 0
         Terminal.print("checked: replayed \(streams) of \(total) streams (\(events) events) in \(String(format: "%.2f", seconds)) s")
+        let types = (check["storedEventTypes"]?.arrayValue ?? []).compactMap(\.stringValue)
+        if !types.isEmpty { Terminal.print("  stored event types: " + types.joined(separator: ", ")) }
         for problem in check["schemaProblems"]?.arrayValue ?? [] {
             Terminal.print("  " + Terminal.paint("schema: ", .red) + (problem.stringValue ?? ""))
         }

@@ -92,6 +92,12 @@ struct OfficialMessageDBProcessTests {
         #expect(
             installed.standardOutput.contains("message_store 1.3.0 is already installed; nothing changed there"), "\(installed.combined)")
         #expect(installed.standardOutput.contains("roles that may use it: message_store"), "\(installed.combined)")
+        // A role that does not exist is a bad argument (exit 2), not an unreachable database.
+        let badRole = try await ThaloBinary.run([
+            "db", "install", "--database-url", cluster.url(database: database), "--grant-to", "no_such_role",
+        ])
+        #expect(badRole.status == 2, "\(badRole.combined)")
+        #expect(badRole.standardError.contains("no_such_role"), "\(badRole.combined)")
 
         let server = try await ServerProcess(["--database-url", url])
         defer { server.kill() }

@@ -199,6 +199,7 @@ struct ServerProcessTests {
         #expect(forced.status == 0, "\(forced.combined)")
         #expect(forced.standardOutput.contains("published Misbehaving 0.2.0"))
         #expect(forced.standardOutput.contains("checked: replayed 1 of 1 streams (2 events)"))
+        #expect(forced.standardOutput.contains("\n  stored event types: Done, Other\n"))
         #expect(forced.standardOutput.contains("schema: Done.n changed from Int to String"))
 
         // Rolling back is checked the same way: 0.1.0 cannot read what 0.2.0 may have written.
