@@ -417,9 +417,12 @@ public actor MessageDBCoordinator: PartitionCoordinator {
 
     // MARK: Status
 
+    /// The nodes, the partitions' leases, positions and lags. Gives up after the store's
+    /// ``MessageDBStore/Configuration/requestTimeout`` with `unavailable`: `GET /v1/cluster`
+    /// answers a 503 instead of waiting on a connection that died.
     public func status() async throws -> ClusterStatus {
         try await withTranslation("reading the cluster status") {
-            try await self.readStatus()
+            try await self.store.withDeadline("reading the cluster status") { try await self.readStatus() }
         }
     }
 

@@ -117,29 +117,13 @@ struct PostgresTests {
             #expect(try await store.moduleSummaries().isEmpty)
             // Another session holds the table for up to a minute. Without a deadline the reads
             // below would wait for it and then return rows: the test fails, it does not hang.
-            let holder = Task {
-                try await server.psql(
-                    "BEGIN; LOCK TABLE thalo.modules IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;", database: database)
-            }
-            try await waitUntil("the registry's table is locked", timeout: .seconds(60)) {
-                let rows = try await store.client.query(
-                    """
-                    SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-                    WHERE c.relname = 'modules' AND l.mode = 'AccessExclusiveLock' AND l.granted
-                    """)
-                var count = 0
-                for try await value in rows.decode(Int.self) { count = value }
-                return count == 1
-            }
+            let lock = try await server.holdLocked("thalo.modules", database: database)
             let listing = await #expect(throws: MessageStoreError.self) { _ = try await store.moduleSummaries() }
             #expect(listing?.code == .unavailable, "\(String(describing: listing))")
             let loading = await #expect(throws: MessageStoreError.self) { _ = try await store.loadModule(name: "M", version: "1.0.0") }
             #expect(loading?.code == .unavailable, "\(String(describing: loading))")
             // The holder goes; the registry answers again.
-            for try await _ in try await store.client.query(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'BEGIN; LOCK TABLE thalo.modules%'")
-            {}
-            _ = await holder.result
+            try await lock.release()
             #expect(try await store.moduleSummaries().isEmpty)
             #expect(try await store.loadModule(name: "M", version: "1.0.0") == nil)
         }

@@ -72,6 +72,25 @@ public final class TemporaryPostgres: Sendable {
         return output.standardOutput
     }
 
+    /// Holds `table` locked (`ACCESS EXCLUSIVE`, so that even reads of it wait) in a psql
+    /// session of its own for up to `seconds`, until ``TableLock/release()`` ends that
+    /// session; returns once the lock is granted.
+    public func holdLocked(_ table: String, database: String, seconds: Int = 60) async throws -> TableLock {
+        let statement = "BEGIN; LOCK TABLE \(table) IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(\(seconds)); COMMIT;"
+        let session = Task { try await self.psql(statement, database: database) }
+        let relation = table.split(separator: ".").last.map(String.init) ?? table
+        try await waitUntil("\(table) is locked") {
+            let granted = try await self.psql(
+                """
+                SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                WHERE c.relname = '\(relation)' AND l.mode = 'AccessExclusiveLock' AND l.granted
+                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                """, database: database)
+            return granted.trimmingCharacters(in: .whitespacesAndNewlines) == "1"
+        }
+        return TableLock(server: self, database: database, statement: statement, session: session)
+    }
+
     /// Creates a database, optionally as a copy of a template database.
     public func createDatabase(_ name: String, template: String? = nil) async throws {
         var lastError = ""
@@ -179,4 +198,19 @@ public final class TemporaryPostgres: Sendable {
 public struct TemporaryPostgresError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// A table held locked by ``TemporaryPostgres/holdLocked(_:database:seconds:)``.
+public struct TableLock: Sendable {
+    let server: TemporaryPostgres
+    let database: String
+    let statement: String
+    let session: Task<String, any Error>
+
+    /// Ends the session holding the lock, and waits for its psql to exit.
+    public func release() async throws {
+        try await server.psql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = '\(statement)'", database: database)
+        _ = await session.result
+    }
 }
