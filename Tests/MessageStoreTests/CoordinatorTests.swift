@@ -47,23 +47,4 @@ struct CoordinatorTests {
             await coordinator.leave()
         }
     }
-
-    @Test("the cluster status gives up after the store's deadline while a table it reads is held locked, and answers again after")
-    func statusHasADeadline() async throws {
-        let server = try await PostgresFixture.shared.cluster()
-        let database = "status_deadline"
-        try await server.createDatabase(database, template: "thalo_template")
-        let url = try DatabaseURL(server.url(database: database))
-        try await MessageDBStore.withStore(configuration: .init(url: url, requestTimeout: .seconds(2))) { store in
-            let coordinator = try MessageDBCoordinator(
-                store: store, configuration: .init(nodeID: "a", partitions: 2, leaseDuration: .seconds(60)), logger: Logger(label: "test"))
-            #expect(try await coordinator.status().nodes.isEmpty)
-            // Without a deadline the status would wait out the lock's minute and then answer.
-            let lock = try await server.holdLocked("thalo.nodes", database: database)
-            let error = await #expect(throws: MessageStoreError.self) { _ = try await coordinator.status() }
-            #expect(error?.code == .unavailable, "\(String(describing: error))")
-            try await lock.release()
-            #expect(try await coordinator.status().nodes.isEmpty)
-        }
-    }
 }

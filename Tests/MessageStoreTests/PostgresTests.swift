@@ -1,5 +1,6 @@
 import Foundation
 import JSON
+import Logging
 import MessageDB
 import MessageStore
 import TestSupport
@@ -107,25 +108,33 @@ struct PostgresTests {
         }
     }
 
-    @Test("the module registry's reads give up after the store's deadline while its table is held locked, and answer again after")
-    func registryReadsHaveADeadline() async throws {
+    @Test("the registry's reads and the cluster status give up after the store's deadline while their tables are held locked")
+    func registryAndStatusHaveADeadline() async throws {
         let server = try await PostgresFixture.shared.cluster()
         let database = "registry_deadline"
         try await server.createDatabase(database, template: "thalo_template")
         let url = try DatabaseURL(server.url(database: database))
         try await MessageDBStore.withStore(configuration: .init(url: url, requestTimeout: .seconds(2))) { store in
+            let coordinator = try MessageDBCoordinator(
+                store: store, configuration: .init(nodeID: "a", partitions: 2, leaseDuration: .seconds(60)), logger: Logger(label: "test"))
             #expect(try await store.moduleSummaries().isEmpty)
-            // Another session holds the table for up to a minute. Without a deadline the reads
-            // below would wait for it and then return rows: the test fails, it does not hang.
-            let lock = try await server.holdLocked("thalo.modules", database: database)
+            #expect(try await coordinator.status().nodes.isEmpty)
+            // Other sessions hold the tables for up to a minute. Without a deadline the calls
+            // below would wait for them and then answer: the test fails, it does not hang.
+            let modules = try await server.holdLocked("thalo.modules", database: database)
+            let nodes = try await server.holdLocked("thalo.nodes", database: database)
             let listing = await #expect(throws: MessageStoreError.self) { _ = try await store.moduleSummaries() }
             #expect(listing?.code == .unavailable, "\(String(describing: listing))")
             let loading = await #expect(throws: MessageStoreError.self) { _ = try await store.loadModule(name: "M", version: "1.0.0") }
             #expect(loading?.code == .unavailable, "\(String(describing: loading))")
-            // The holder goes; the registry answers again.
-            try await lock.release()
+            let status = await #expect(throws: MessageStoreError.self) { _ = try await coordinator.status() }
+            #expect(status?.code == .unavailable, "\(String(describing: status))")
+            // The holders go; everything answers again.
+            try await modules.release()
+            try await nodes.release()
             #expect(try await store.moduleSummaries().isEmpty)
             #expect(try await store.loadModule(name: "M", version: "1.0.0") == nil)
+            #expect(try await coordinator.status().nodes.isEmpty)
         }
     }
 
