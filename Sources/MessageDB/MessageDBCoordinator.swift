@@ -421,9 +421,8 @@ public actor MessageDBCoordinator: PartitionCoordinator {
     /// ``MessageDBStore/Configuration/requestTimeout`` with `unavailable`: `GET /v1/cluster`
     /// answers a 503 instead of waiting on a connection that died.
     public func status() async throws -> ClusterStatus {
-        try await withTranslation("reading the cluster status") {
-            try await self.store.withDeadline("reading the cluster status") { try await self.readStatus() }
-        }
+        let context = "reading the cluster status"
+        return try await withTranslation(context) { try await self.store.withDeadline(context) { try await self.readStatus() } }
     }
 
     private func readStatus() async throws -> ClusterStatus {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import JSON
+import MessageStore
 
 /// A failure of a `thalo` command: what to print and which exit code to end with.
 ///
@@ -70,6 +71,17 @@ struct CLIError: Error, CustomStringConvertible {
         if response.status == 401 { hint = " (pass --token or set THALO_TOKEN)" }
         if code == "unknownAggregate" { hint = " (see `thalo modules`)" }
         return CLIError(message: prefix + message + hint, exitCode: exit, json: response.body)
+    }
+
+    /// A failure of a database the CLI talks to itself (`thalo db install`), with the exit
+    /// codes an HTTP answer gets: 3 when the database cannot be reached, 2 for a bad
+    /// argument (a role that does not exist), 7 for what the database refused.
+    static func store(_ error: MessageStoreError) -> CLIError {
+        switch error.code {
+        case .connectionFailed, .unavailable: CLIError(message: "\(error)", exitCode: 3)
+        case .invalidArgument: input("\(error)")
+        default: CLIError(message: "\(error)", exitCode: 7)
+        }
     }
 
     static func input(_ message: String) -> CLIError {

@@ -260,14 +260,7 @@ struct DB: AsyncParsableCommand {
                         )
                     }
                 } catch let error as MessageStoreError {
-                    // The exit codes of the other commands: 3 when the database cannot be
-                    // reached, 2 for a bad argument (a --grant-to role that does not exist),
-                    // 7 for what the database refused (a missing privilege).
-                    switch error.code {
-                    case .connectionFailed, .unavailable: throw CLIError(message: "\(error)", exitCode: 3)
-                    case .invalidArgument: throw CLIError.input("\(error)")
-                    default: throw CLIError(message: "\(error)", exitCode: 7)
-                    }
+                    throw CLIError.store(error)
                 } catch {
                     throw CLIError(message: "\(error)", exitCode: 3)
                 }
