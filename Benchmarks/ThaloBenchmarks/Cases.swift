@@ -578,7 +578,7 @@ enum HTTPCase {
                     server: server.pid)
                 report.add([
                     "POST /v1/execute deposit_funds, 10,000 entities", durability, "\(connections)", formatRate(result.throughput),
-                    format(result.p50), format(result.p99), result.serverCPU,
+                    format(result.p50), format(result.p99), result.cpu.text,
                     rawSQLite.map { format(result.throughput / $0.throughput, 2) } ?? "–",
                 ])
             }
@@ -589,7 +589,7 @@ enum HTTPCase {
                     wrk, ["-t2", "-c64", "-d\(seconds)s", "--latency", "\(base)/health"], seconds: seconds, server: server.pid)
                 report.add([
                     "GET /health (nothing written)", "–", "64", formatRate(health.throughput), format(health.p50), format(health.p99),
-                    health.serverCPU, "–",
+                    health.cpu.text, "–",
                 ])
             }
         }
@@ -613,7 +613,7 @@ enum HTTPCase {
         var rates: [Double] = []
         var p50s: [Double] = []
         var p99s: [Double] = []
-        var cpu: (seconds: Double, requests: Double, elapsed: Double) = (0, 0, 0)
+        var cpu = ServerCPU()
         let append = rawAppend(to: rawStore, prefix: "turns")
         for round in 0..<rounds {
             let part = try await measure(callers: 8, duration: .seconds(seconds), warmup: .milliseconds(round == 0 ? 500 : 50)) {
@@ -624,9 +624,7 @@ enum HTTPCase {
             raw.latencies += part.latencies
             let served = try await Wrk.run(
                 wrk, ["-t2", "-c64", "-d\(seconds)s", "--latency", "-s", script, base], seconds: seconds, server: server)
-            cpu.seconds += served.serverCPUSeconds
-            cpu.requests += served.requests
-            cpu.elapsed += served.elapsed
+            cpu.add(served.cpu)
             rates.append(served.throughput)
             p50s.append(served.p50)
             p99s.append(served.p99)
@@ -640,7 +638,7 @@ enum HTTPCase {
         report.add([
             "POST /v1/execute deposit_funds, 10,000 entities, in turns (p50, p99: median and worst round)", "full", "64",
             formatRate(served), format(p50s.sorted()[p50s.count / 2]), format(p99s.max() ?? 0),
-            Wrk.Result.serverCPU(seconds: cpu.seconds, requests: cpu.requests, elapsed: cpu.elapsed), format(served / raw.throughput, 2),
+            cpu.text, format(served / raw.throughput, 2),
         ])
     }
 
@@ -657,25 +655,33 @@ enum HTTPCase {
     }
 }
 
+/// The CPU time (user and system) a server used while it answered some requests.
+struct ServerCPU {
+    var seconds = 0.0
+    var requests = 0.0
+    var elapsed = 0.0
+
+    mutating func add(_ other: ServerCPU) {
+        seconds += other.seconds
+        requests += other.requests
+        elapsed += other.elapsed
+    }
+
+    /// The CPU time per request in µs, and the cores kept busy on average.
+    var text: String {
+        guard seconds > 0, requests > 0, elapsed > 0 else { return "–" }
+        return "\(format(seconds / requests * 1_000_000)) (\(format(seconds / elapsed, 2)))"
+    }
+}
+
 /// Runs `wrk` and reads its figures.
 enum Wrk {
     struct Result {
         var throughput: Double
         var p50: Double
         var p99: Double
-        /// The requests answered and the seconds they took.
-        var requests: Double
-        var elapsed: Double
-        /// The CPU time (user and system) the server process used while wrk ran.
-        var serverCPUSeconds = 0.0
-
-        /// The server's CPU time per request, and the cores it kept busy on average.
-        var serverCPU: String { Self.serverCPU(seconds: serverCPUSeconds, requests: requests, elapsed: elapsed) }
-
-        static func serverCPU(seconds: Double, requests: Double, elapsed: Double) -> String {
-            guard seconds > 0, requests > 0, elapsed > 0 else { return "–" }
-            return "\(format(seconds / requests * 1_000_000)) (\(format(seconds / elapsed, 2)))"
-        }
+        /// The requests answered, the seconds they took, and (with a server) its CPU time.
+        var cpu: ServerCPU
     }
 
     /// With the deposit script, the figures come from its `wrk-result` line (and errors fail
@@ -684,7 +690,7 @@ enum Wrk {
     static func run(_ wrk: String, _ arguments: [String], seconds: Int, server: pid_t? = nil) async throws -> Result {
         let cpuBefore = server.flatMap(cpuSeconds(of:))
         var result = try await summary(of: wrk, arguments, seconds: seconds)
-        if let server, let cpuBefore, let cpuAfter = cpuSeconds(of: server) { result.serverCPUSeconds = cpuAfter - cpuBefore }
+        if let server, let cpuBefore, let cpuAfter = cpuSeconds(of: server) { result.cpu.seconds = cpuAfter - cpuBefore }
         return result
     }
 
@@ -711,8 +717,8 @@ enum Wrk {
                 throw BenchmarkError("\(Int(errors)) of \(Int(requests)) requests failed under wrk \(arguments.joined(separator: " "))")
             }
             return Result(
-                throughput: requests / elapsed, p50: values["p50_us"] ?? 0, p99: values["p99_us"] ?? 0, requests: requests, elapsed: elapsed
-            )
+                throughput: requests / elapsed, p50: values["p50_us"] ?? 0, p99: values["p99_us"] ?? 0,
+                cpu: ServerCPU(requests: requests, elapsed: elapsed))
         }
         // "Requests/sec:  25600.12" and the --latency distribution ("50%  1.23ms").
         func figure(after label: String) -> String? {
@@ -731,7 +737,7 @@ enum Wrk {
         }
         return Result(
             throughput: rate, p50: microseconds(figure(after: "50%")), p99: microseconds(figure(after: "99%")),
-            requests: rate * Double(seconds), elapsed: Double(seconds))
+            cpu: ServerCPU(requests: rate * Double(seconds), elapsed: Double(seconds)))
     }
 }
 
