@@ -56,7 +56,10 @@ public enum MessageDBInstaller {
 
     private static func installSchema(on store: MessageDBStore, logger: Logger) async throws -> Outcome {
         do {
-            if try await isInstalled(client: store.client, logger: logger) {
+            let installed = try await store.withDeadline("checking for the message_store schema") {
+                try await isInstalled(client: store.client, logger: logger)
+            }
+            if installed {
                 return .alreadyInstalled(version: try await store.messageStoreVersion())
             }
             try await store.client.withConnection { connection in

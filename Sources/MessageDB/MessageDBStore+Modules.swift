@@ -110,12 +110,19 @@ extension MessageDBStore: ModuleStorage {
     }
 
     /// Makes sure the connected role can use the registry, creating it when it is missing
-    /// and the role may; what `thalo serve` does at start.
+    /// and the role may; what `thalo serve` does at start. Like every other call it gives up
+    /// after ``Configuration/requestTimeout``, so a database that stops answering fails the
+    /// start with `unavailable` instead of holding it; what it creates is idempotent, so
+    /// the next start finishes what an interrupted one began.
     ///
     /// - Throws: ``MessageStoreError`` naming the `thalo db install` command an
     ///   administrator runs when the registry is missing and cannot be created, or when the
     ///   role may not use it.
     public func prepareRegistry() async throws {
+        try await withDeadline("checking the module registry table thalo.modules") { try await self.checkOrCreateRegistry() }
+    }
+
+    private func checkOrCreateRegistry() async throws {
         let access: RegistryAccess
         do {
             access = try await registryAccess()
@@ -238,14 +245,18 @@ extension MessageDBStore: ModuleStorage {
         "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
+    /// Publishes a version. Confirmed committed before it returns (see `committed(_:)`); like
+    /// an append it gives up after ``Configuration/requestTimeout`` with `unavailable`, and
+    /// then the version may or may not be published (a retry says which).
     public func saveModule(_ module: StoredModule) async throws {
         do {
             let published = module.publishedAt.date
-            // Confirmed committed before the publish is acknowledged (see `committed(_:)`).
-            try await committed { connection in
-                _ = try await connection.query(
-                    "INSERT INTO thalo.modules (name, version, esdl, wasm, published_at) VALUES (\(module.name), \(module.version), \(module.schema), \(ByteBuffer(bytes: module.wasm)), \(published))",
-                    logger: self.logger)
+            try await withDeadline("publishing \(module.name) \(module.version)") {
+                try await self.committed { connection in
+                    _ = try await connection.query(
+                        "INSERT INTO thalo.modules (name, version, esdl, wasm, published_at) VALUES (\(module.name), \(module.version), \(module.schema), \(ByteBuffer(bytes: module.wasm)), \(published))",
+                        logger: self.logger)
+                }
             }
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw MessageStoreError(.duplicateMessageID, "\(module.name) \(module.version) is already published")

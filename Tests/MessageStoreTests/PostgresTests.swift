@@ -108,7 +108,7 @@ struct PostgresTests {
         }
     }
 
-    @Test("the registry's reads and the cluster status give up after the store's deadline while their tables are held locked")
+    @Test("the registry's reads, a publish and the cluster status give up after the store's deadline while their tables are held locked")
     func registryAndStatusHaveADeadline() async throws {
         let server = try await PostgresFixture.shared.cluster()
         let database = "registry_deadline"
@@ -127,14 +127,55 @@ struct PostgresTests {
             #expect(listing?.code == .unavailable, "\(String(describing: listing))")
             let loading = await #expect(throws: MessageStoreError.self) { _ = try await store.loadModule(name: "M", version: "1.0.0") }
             #expect(loading?.code == .unavailable, "\(String(describing: loading))")
+            let module = StoredModule(name: "P", version: "1.0.0", schema: "", wasm: [0], publishedAt: .now())
+            let publishing = await #expect(throws: MessageStoreError.self) { try await store.saveModule(module) }
+            #expect(publishing?.code == .unavailable, "\(String(describing: publishing))")
             let status = await #expect(throws: MessageStoreError.self) { _ = try await coordinator.status() }
             #expect(status?.code == .unavailable, "\(String(describing: status))")
             // The holders go; everything answers again.
             try await modules.release()
             try await nodes.release()
-            #expect(try await store.moduleSummaries().isEmpty)
+            // The publish that gave up was still waiting on its connection: it goes through
+            // now, once; a retry is told it is there.
+            try await waitUntil("the abandoned publish commits") { try await store.moduleSummaries().map(\.name) == ["P"] }
+            let retry = await #expect(throws: MessageStoreError.self) { try await store.saveModule(module) }
+            #expect(retry?.code == .duplicateMessageID, "\(String(describing: retry))")
             #expect(try await store.loadModule(name: "M", version: "1.0.0") == nil)
             #expect(try await coordinator.status().nodes.isEmpty)
+        }
+    }
+
+    @Test("thalo serve's start-up checks give up after the deadline when the database stops answering, and pass once it answers")
+    func startupChecksHaveADeadline() async throws {
+        let server = try await PostgresFixture.shared.cluster()
+        let database = "startup_deadline"
+        try await server.createDatabase(database, template: "thalo_template")
+        let url = try DatabaseURL(server.url(database: database))
+        // One connection, so every check goes to the backend that is stopped below.
+        try await MessageDBStore.withStore(configuration: .init(url: url, maximumConnections: 1, requestTimeout: .seconds(2))) { store in
+            try await MessageDBInstaller.prepare(on: store)
+            var backend: Int32 = 0
+            for try await pid in try await store.client.query("SELECT pg_backend_pid()").decode(Int32.self) { backend = pid }
+            try #require(backend > 0)
+            // The backend stops answering (as a database on a frozen machine would) for 20 s.
+            // Without a deadline the checks would wait for it and then pass: the test fails,
+            // it does not hang.
+            #expect(kill(backend, SIGSTOP) == 0)
+            let resume = Task {
+                try? await Task.sleep(for: .seconds(20))
+                kill(backend, SIGCONT)
+            }
+            let clock = ContinuousClock()
+            let started = clock.now
+            let error = await #expect(throws: MessageStoreError.self) { try await MessageDBInstaller.prepare(on: store) }
+            #expect(error?.code == .unavailable, "\(String(describing: error))")
+            // The registry's check alone, as well as the schema's.
+            let registry = await #expect(throws: MessageStoreError.self) { try await store.prepareRegistry() }
+            #expect(registry?.code == .unavailable, "\(String(describing: registry))")
+            #expect(clock.now - started < .seconds(10))
+            kill(backend, SIGCONT)
+            resume.cancel()
+            #expect(try await MessageDBInstaller.prepare(on: store) == .alreadyInstalled(version: try await store.messageStoreVersion()))
         }
     }
 
