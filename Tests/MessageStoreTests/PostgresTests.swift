@@ -147,10 +147,7 @@ struct PostgresTests {
 
     @Test("thalo serve's start-up checks give up after the deadline when the database stops answering, and pass once it answers")
     func startupChecksHaveADeadline() async throws {
-        let server = try await PostgresFixture.shared.cluster()
-        let database = "startup_deadline"
-        try await server.createDatabase(database, template: "thalo_template")
-        let url = try DatabaseURL(server.url(database: database))
+        let url = try DatabaseURL(try await PostgresFixture.shared.freshDatabase())
         // One connection, so every check goes to the backend that is stopped below.
         try await MessageDBStore.withStore(configuration: .init(url: url, maximumConnections: 1, requestTimeout: .seconds(2))) { store in
             try await MessageDBInstaller.prepare(on: store)
