@@ -34,7 +34,8 @@ public final class ModuleRegistry: Sendable {
         self.logger = logger
     }
 
-    /// Checks and stores a module version.
+    /// Checks and stores a module version. The newest version sent again with the same
+    /// schema text and module bytes is a retry: it passes without being stored twice.
     ///
     /// - Parameters:
     ///   - schemaText: the ESDL source; its `version` is the module's version.
@@ -42,7 +43,8 @@ public final class ModuleRegistry: Sendable {
     ///   - expectedName: when given, the schema's aggregate must have this name.
     ///   - file: the ESDL file's name, for diagnostics.
     /// - Throws: ``RuntimeError`` with code `invalidModule` (with the ESDL diagnostics
-    ///   rendered in the message) or `versionExists`.
+    ///   rendered in the message) or `versionExists` (not newer than the newest version,
+    ///   and not a retry of it).
     @discardableResult
     public func publish(schema schemaText: String, wasm: [UInt8], expectedName: String? = nil, file: String = "schema.esdl")
         async throws(RuntimeError) -> ModuleInfo
@@ -54,6 +56,8 @@ public final class ModuleRegistry: Sendable {
     struct PreparedModule: Sendable {
         var module: AggregateModule
         var stored: StoredModule
+        /// The newest version, stored already with this very schema and module.
+        var alreadyStored = false
     }
 
     /// Every check of ``publish(schema:wasm:expectedName:file:)``, without storing anything.
@@ -82,6 +86,13 @@ public final class ModuleRegistry: Sendable {
         }
         let existing = all.filter { $0.name == name }
         if let newest = existing.map(\.version).max(), schema.version <= newest {
+            // The same module sent again (a retry after an answer that never came, or a 503
+            // whose insert committed later): publishing it again goes on without storing it.
+            if schema.version == newest, let stored = try await loadStored(name, newest), stored.schema == schemaText,
+                stored.wasm == wasm, let module = try await module(named: name, version: newest)
+            {
+                return PreparedModule(module: module, stored: stored, alreadyStored: true)
+            }
             throw RuntimeError(
                 .versionExists,
                 "\(name) \(schema.version) is not newer than the latest published version \(newest); raise `version` in the ESDL file",
@@ -104,7 +115,7 @@ public final class ModuleRegistry: Sendable {
             prepared.module, prepared.stored, prepared.module.name, prepared.module.schema, prepared.stored.wasm
         )
         do {
-            try await storage.saveModule(stored)
+            if !prepared.alreadyStored { try await storage.saveModule(stored) }
         } catch let error as MessageStoreError where error.code == .duplicateMessageID {
             throw RuntimeError(
                 .versionExists, "\(name) \(schema.version) is already published", aggregate: name, moduleVersion: schema.version.description
@@ -154,16 +165,19 @@ public final class ModuleRegistry: Sendable {
         return try await module(named: name, version: version)
     }
 
-    /// One version, loaded and checked.
-    public func module(named name: String, version: SemanticVersion) async throws(RuntimeError) -> AggregateModule? {
-        if let cached = cache.withLock({ $0[Self.key(name, version)] }) { return cached }
-        let stored: StoredModule?
+    /// One version as stored, or nil.
+    private func loadStored(_ name: String, _ version: SemanticVersion) async throws(RuntimeError) -> StoredModule? {
         do {
-            stored = try await storage.loadModule(name: name, version: version.description)
+            return try await storage.loadModule(name: name, version: version.description)
         } catch {
             throw RuntimeError.store(error, while: "loading \(name) \(version)")
         }
-        guard let stored else { return nil }
+    }
+
+    /// One version, loaded and checked.
+    public func module(named name: String, version: SemanticVersion) async throws(RuntimeError) -> AggregateModule? {
+        if let cached = cache.withLock({ $0[Self.key(name, version)] }) { return cached }
+        guard let stored = try await loadStored(name, version) else { return nil }
         let schema: Schema
         do {
             schema = try Schema.parse(stored.schema, file: "\(name)-\(version).esdl")

@@ -208,7 +208,7 @@ public enum OpenAPIDocument {
             "/v1/modules": {
               "get": { "operationId": "listModules", "summary": "Every published module version.", "responses": { "200": { "description": "OK", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Modules" } } } }, "401": { "$ref": "#/components/responses/Unauthorized" }, "503": { "$ref": "#/components/responses/Unavailable" } } },
               "post": {
-                "operationId": "publishModule", "summary": "Publish a module version (ESDL + wasm); it runs new commands at once. The module must implement every command and event of its schema, and pass the deploy check against the stored history (409 incompatibleSchema or replayFailed, unless force).",
+                "operationId": "publishModule", "summary": "Publish a module version (ESDL + wasm); it runs new commands at once. The module must implement every command and event of its schema, and pass the deploy check against the stored history (409 incompatibleSchema or replayFailed, unless force). Its version must be newer than every published one (409 versionExists), except that the newest version sent again with the same ESDL and wasm is a retry: not stored twice, checked and made the running version again.",
                 "requestBody": { "required": true, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Publish" } } } },
                 "responses": {
                   "201": { "description": "Published", "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Module" } } } },

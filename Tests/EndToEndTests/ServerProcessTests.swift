@@ -29,8 +29,14 @@ struct ServerProcessTests {
         let published = try await ThaloBinary.run(["publish", "Examples/bank_account/bank_account.esdl", module] + url + token)
         #expect(published.status == 0, "\(published.combined)")
         #expect(published.standardOutput.contains("published BankAccount 0.1.0"))
+        // The same module again is a retry; another module under the same version is refused.
         let again = try await ThaloBinary.run(["publish", "Examples/bank_account/bank_account.esdl", module] + url + token)
-        #expect(again.status == 6, "\(again.combined)")
+        #expect(again.status == 0, "\(again.combined)")
+        let other = data.appendingPathComponent("other.wasm")
+        try (try Data(contentsOf: URL(fileURLWithPath: module)) + [0]).write(to: other)
+        let taken = try await ThaloBinary.run(["publish", "Examples/bank_account/bank_account.esdl", other.path] + url + token)
+        #expect(taken.status == 6, "\(taken.combined)")
+        #expect(taken.standardError.contains("not newer"), "\(taken.combined)")
 
         let modules = try await ThaloBinary.run(["modules", "--json"] + url + token)
         #expect(try JSONValue(parsing: modules.standardOutput)["modules"]?.arrayValue?.count == 1)

@@ -142,11 +142,43 @@ struct WasmHostTests {
             }
             #expect(name?.code == .invalidModule)
             #expect(try await runtime.registry.list().isEmpty)
-            // A good publish, then the same version again.
+            // A good publish; the same version with another module is refused.
             try await runtime.publish(schema: bank.schema, wasm: bank.wasm)
-            let again = await #expect(throws: RuntimeError.self) { try await runtime.publish(schema: bank.schema, wasm: bank.wasm) }
-            #expect(again?.code == .versionExists)
+            let other = await #expect(throws: RuntimeError.self) { try await runtime.publish(schema: bank.schema, wasm: bank.wasm + [0]) }
+            #expect(other?.code == .versionExists)
+            // The very same module again is a retry: it succeeds, and is stored once.
+            let retried = try await runtime.publish(schema: bank.schema, wasm: bank.wasm)
+            #expect(retried.version.description == "0.1.0")
             #expect(try await runtime.registry.list().count == 1)
+        }
+    }
+
+    @Test("a version stored by a publish whose answer was lost (a 503 whose insert committed later) runs once it is published again")
+    func publishRetryAfterLostAnswer() async throws {
+        try await withStore(.sqlite) { (store: AnyMessageStore) async throws -> Void in
+            let modules = AnyModuleStore(store)
+            let runtime = Runtime(store: modules)
+            let bank = try await ExampleModules.shared.build("bank_account")
+            try await runtime.publish(schema: bank.schema, wasm: bank.wasm)
+            _ = try await runtime.execute(
+                CommandRequest(aggregate: "BankAccount", id: "r", command: "open_account", payload: ["initial_balance": 5]))
+            // 0.2.0 reached the registry, but its publish never got to make it the running version.
+            let newer = bank.schema.replacingOccurrences(of: "version = \"0.1.0\"", with: "version = \"0.2.0\"")
+            #expect(newer != bank.schema)
+            try await modules.saveModule(
+                StoredModule(name: "BankAccount", version: "0.2.0", schema: newer, wasm: bank.wasm, publishedAt: .now()))
+            #expect(runtime.activeVersions()["BankAccount"]?.description == "0.1.0")
+            // Sent again, it is not stored twice and it takes over.
+            let retried = try await runtime.publish(schema: newer, wasm: bank.wasm)
+            #expect(retried.version.description == "0.2.0")
+            #expect(runtime.activeVersions()["BankAccount"]?.description == "0.2.0")
+            #expect(try await runtime.registry.versions(of: "BankAccount").map(\.version.description) == ["0.1.0", "0.2.0"])
+            let result = try await runtime.execute(
+                CommandRequest(aggregate: "BankAccount", id: "r", command: "deposit_funds", payload: ["amount": 1]))
+            #expect(result.moduleVersion == "0.2.0")
+            // An older version, even the very same module, is still refused: a rollback is `activate`.
+            let older = await #expect(throws: RuntimeError.self) { try await runtime.publish(schema: bank.schema, wasm: bank.wasm) }
+            #expect(older?.code == .versionExists)
         }
     }
 
