@@ -26,9 +26,11 @@ public func withTimeout<T: Sendable>(
             // more jobs on the cooperative pool (starting it, and waking it to cancel it) on
             // the path of every store call.
             let ticket = Watchdog.shared.watch(until: .now + timeout) {
-                work.cancel()
+                // The answer first: a body cancelled first may fail at once with its own
+                // error (a pool's "request cancelled") and win the race to answer.
                 let message = timeoutMessage?() ?? "no answer within \(timeout) while \(context())"
                 finish(.failure(MessageStoreError(.unavailable, message)))
+                work.cancel()
             }
             work.start(
                 Task {

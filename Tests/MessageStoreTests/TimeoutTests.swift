@@ -59,6 +59,20 @@ struct TimeoutTests {
         #expect(thrown?.code == .wrongExpectedVersion)
     }
 
+    @Test("a call that fails as soon as it is cancelled (a pool's request cancelled) still answers unavailable at the deadline")
+    func callFailingOnCancellation() async throws {
+        // Each round races the body's own error against the deadline's answer.
+        for _ in 0..<50 {
+            let error = await #expect(throws: MessageStoreError.self) {
+                try await withTimeout(.milliseconds(20), "waiting for a connection") {
+                    try await Task.sleep(for: .seconds(30))
+                    throw MessageStoreError(.storage, "slept through")
+                }
+            }
+            #expect(error?.code == .unavailable, "\(String(describing: error))")
+        }
+    }
+
     @Test("cancelling the caller cancels the call")
     func cancellation() async throws {
         let started = Mutex(false)
