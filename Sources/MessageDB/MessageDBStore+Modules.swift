@@ -110,27 +110,29 @@ extension MessageDBStore: ModuleStorage {
     }
 
     /// Makes sure the connected role can use the registry, creating it when it is missing
-    /// and the role may; what `thalo serve` does at start. Like every other call it gives up
-    /// after ``Configuration/requestTimeout``, so a database that stops answering fails the
-    /// start with `unavailable` instead of holding it; what it creates is idempotent, so
-    /// the next start finishes what an interrupted one began.
+    /// and the role may; what `thalo serve` does at start. Its checks give up after
+    /// ``Configuration/requestTimeout``, like every other call, so a database that stops
+    /// answering fails the start with `unavailable` instead of holding it. Creating the
+    /// registry (once per database) has no deadline: its statements may wait for another
+    /// node creating it at the same moment, and are not cut off halfway.
     ///
     /// - Throws: ``MessageStoreError`` naming the `thalo db install` command an
     ///   administrator runs when the registry is missing and cannot be created, or when the
     ///   role may not use it.
     public func prepareRegistry() async throws {
-        try await withDeadline("checking the module registry table thalo.modules") { try await self.checkOrCreateRegistry() }
-    }
-
-    private func checkOrCreateRegistry() async throws {
+        let context = "checking the module registry table thalo.modules"
         let access: RegistryAccess
         do {
-            access = try await registryAccess()
+            access = try await withDeadline(context) { try await self.registryAccess() }
         } catch {
-            throw MessageDBErrors.translate(error, context: "checking the module registry table thalo.modules")
+            throw MessageDBErrors.translate(error, context: context)
         }
         if access.exists {
-            guard !access.usable else { return await addWriteCommittedProcedureIfMissing(user: access.user) }
+            guard !access.usable else {
+                return try await withDeadline("checking the procedure thalo.write_message_committed") {
+                    await self.addWriteCommittedProcedureIfMissing(user: access.user)
+                }
+            }
             throw MessageStoreError(
                 .storage,
                 "role \(access.user) may not use the module registry table thalo.modules or the cluster tables thalo.nodes and thalo.leases; an administrator grants it with: \(installCommand(grantingTo: access.user))"

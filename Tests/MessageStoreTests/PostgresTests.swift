@@ -148,7 +148,8 @@ struct PostgresTests {
     @Test("thalo serve's start-up checks give up after the deadline when the database stops answering, and pass once it answers")
     func startupChecksHaveADeadline() async throws {
         let url = try DatabaseURL(try await PostgresFixture.shared.freshDatabase())
-        // One connection, so every check goes to the backend that is stopped below.
+        // One connection: the first check waits on the backend stopped below, the next ones
+        // for the connection that check still holds.
         try await MessageDBStore.withStore(configuration: .init(url: url, maximumConnections: 1, requestTimeout: .seconds(2))) { store in
             try await MessageDBInstaller.prepare(on: store)
             var backend: Int32 = 0
@@ -166,7 +167,7 @@ struct PostgresTests {
             let started = clock.now
             let error = await #expect(throws: MessageStoreError.self) { try await MessageDBInstaller.prepare(on: store) }
             #expect(error?.code == .unavailable, "\(String(describing: error))")
-            // The registry's check alone, as well as the schema's.
+            // The registry's check alone gives up too.
             let registry = await #expect(throws: MessageStoreError.self) { try await store.prepareRegistry() }
             #expect(registry?.code == .unavailable, "\(String(describing: registry))")
             #expect(clock.now - started < .seconds(10))
