@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import MessageStore
 import ThaloRuntime
 import ThaloServer
 
@@ -187,6 +188,11 @@ struct Serve: AsyncParsableCommand {
         } catch {
             progress?.stop()
             Terminal.printError("\(error)")
+            // A database that cannot be reached or does not answer is exit 3, as for the
+            // other commands; every other failure to start is 1.
+            if let error = error as? MessageStoreError, [.connectionFailed, .unavailable].contains(error.code) {
+                throw ExitCode(3)
+            }
             throw ExitCode(1)
         }
     }

@@ -283,6 +283,18 @@ struct ServerProcessTests {
         #expect(server.process.output.contains("Published examples: BankAccount 0.1.0"), "\(server.process.output)")
     }
 
+    @Test("serve with a database nobody listens on says which and exits 3")
+    func databaseUnreachable() async throws {
+        let port = try TemporaryPostgres.freePort()
+        let serve = try await ThaloBinary.run(
+            [
+                "serve", "--database-url", "postgres://thalo@127.0.0.1:\(port)/thalo", "--listen",
+                "127.0.0.1:\(try TemporaryPostgres.freePort())",
+            ])
+        #expect(serve.status == 3, "\(serve.combined)")
+        #expect(serve.standardError.contains("127.0.0.1:\(port)"), "\(serve.combined)")
+    }
+
     @Test("serve on an address another server listens on says so, names the address and exits 1; the other server goes on")
     func addressInUse() async throws {
         let first = try await ServerProcess(["--data-dir", try temporaryFolder("listening").path])
