@@ -249,7 +249,8 @@ extension MessageDBStore: ModuleStorage {
 
     /// Publishes a version. Confirmed committed before it returns (see `committed(_:)`); like
     /// an append it gives up after ``Configuration/requestTimeout`` with `unavailable`, and
-    /// then the version may or may not be published (a retry says which).
+    /// then the version may or may not be stored (the registry takes the same module sent
+    /// again as a retry).
     public func saveModule(_ module: StoredModule) async throws {
         do {
             let published = module.publishedAt.date

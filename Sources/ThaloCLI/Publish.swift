@@ -29,8 +29,9 @@ struct Publish: AsyncParsableCommand {
         discussion: """
             The version is the schema's `version`; it must be newer than the published ones, unless the newest is \
             sent again with the same schema and module (a retry, for instance after a 503: not stored twice, \
-            checked and run as the first publish would have been). New commands run on it at once. Before that, the server checks it against the stored history of its category, while the \
-            running version keeps serving: the event types in the store must still be readable under the new \
+            checked and run as the first publish would have been). New commands run on it at once. Before that, \
+            the server checks it against the stored history of its category, while the running version keeps \
+            serving: the event types in the store must still be readable under the new \
             schema (no stored event type dropped, no required field removed or added, types only widened), and \
             every stream is replayed through the new module (or --sample N of them). A version that fails is \
             refused (exit 6) with the streams, positions and fields that break; --force publishes it anyway.
