@@ -190,7 +190,8 @@ struct Serve: AsyncParsableCommand {
             Terminal.printError("\(error)")
             // A database that cannot be reached or does not answer is exit 3, as for the
             // other commands; every other failure to start is 1.
-            if let error = error as? MessageStoreError, [.connectionFailed, .unavailable].contains(error.code) {
+            let storeError = error as? MessageStoreError ?? (error as? RuntimeError)?.storeError
+            if let storeError, [.connectionFailed, .unavailable].contains(storeError.code) {
                 throw ExitCode(3)
             }
             throw ExitCode(1)

@@ -85,7 +85,7 @@ extension Runtime {
     }
 
     /// Checks `module` against the stored history and refuses it (unless forced); then runs
-    /// `accept` (which stores a new version), records the version as the running one for
+    /// `accept` (which stores a new version, unless it is stored already), records the version as the running one for
     /// every node, and switches to it. Publishing and activation both go through here.
     func takeOver(
         by module: AggregateModule, check: DeployCheck, accept: () async throws(RuntimeError) -> ModuleInfo

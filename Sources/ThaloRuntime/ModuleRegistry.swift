@@ -18,7 +18,8 @@ public struct ModuleInfo: Sendable, Hashable {
 /// Every published version of every module, stored next to the messages.
 ///
 /// Publishing checks, before storing anything: that the ESDL is valid, that its version
-/// is newer than the newest published one of that aggregate, that no other aggregate owns
+/// is newer than the newest published one of that aggregate (or is that one sent again with
+/// the same schema text and module bytes: a retry, not stored again), that no other aggregate owns
 /// its category, that the wasm module loads, imports nothing and exports the contract,
 /// that it handles every command and applies every event of the schema, and (when given)
 /// that the aggregate name matches. A rejected publish stores nothing and says why. Loaded modules are cached.
@@ -109,24 +110,30 @@ public final class ModuleRegistry: Sendable {
         return PreparedModule(module: module, stored: stored)
     }
 
-    /// Stores a prepared module version.
+    /// Stores a prepared module version (unless it is a retry of the one stored).
     func store(_ prepared: PreparedModule) async throws(RuntimeError) -> ModuleInfo {
-        let (module, stored, name, schema, wasm) = (
-            prepared.module, prepared.stored, prepared.module.name, prepared.module.schema, prepared.stored.wasm
-        )
-        do {
-            if !prepared.alreadyStored { try await storage.saveModule(stored) }
-        } catch let error as MessageStoreError where error.code == .duplicateMessageID {
-            throw RuntimeError(
-                .versionExists, "\(name) \(schema.version) is already published", aggregate: name, moduleVersion: schema.version.description
-            )
-        } catch {
-            throw RuntimeError.store(error, while: "publishing \(name) \(schema.version)")
+        let (module, name, version) = (prepared.module, prepared.module.name, prepared.module.version)
+        var stored = prepared.stored
+        if !prepared.alreadyStored {
+            do {
+                try await storage.saveModule(stored)
+            } catch let error as MessageStoreError where error.code == .duplicateMessageID {
+                // A retry that raced the insert it repeats (still committing when it looked)
+                // finds the very same module stored: that is its success too.
+                guard let found = try? await loadStored(name, version), found.schema == stored.schema, found.wasm == stored.wasm
+                else {
+                    throw RuntimeError(
+                        .versionExists, "\(name) \(version) is already published", aggregate: name, moduleVersion: version.description)
+                }
+                stored = found
+            } catch {
+                throw RuntimeError.store(error, while: "publishing \(name) \(version)")
+            }
         }
-        cache.withLock { $0[Self.key(name, schema.version)] = module }
+        cache.withLock { $0[Self.key(name, version)] = module }
         logger.info(
-            "published module", metadata: ["module.name": "\(name)", "module.version": "\(schema.version)", "module.size": "\(wasm.count)"])
-        return ModuleInfo(name: name, version: schema.version, publishedAt: stored.publishedAt, size: wasm.count)
+            "published module", metadata: ["module.name": "\(name)", "module.version": "\(version)", "module.size": "\(stored.wasm.count)"])
+        return ModuleInfo(name: name, version: version, publishedAt: stored.publishedAt, size: stored.wasm.count)
     }
 
     /// Every published version, ordered by aggregate name and version.

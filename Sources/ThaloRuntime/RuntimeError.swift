@@ -33,7 +33,8 @@ public struct RuntimeError: Error, Sendable, CustomStringConvertible {
         /// The aggregate's category already belongs to another aggregate (`BankAccount` and
         /// `bankAccount` would share `bankAccount-…` streams): nothing was published.
         public static let categoryTaken = Code("categoryTaken")
-        /// The version to publish already exists or is not newer than the latest one.
+        /// The version to publish is not newer than the latest one, and is not the latest sent
+        /// again with the same schema and module (a retry).
         public static let versionExists = Code("versionExists")
         /// A new module version's schema cannot read events in the store (deploy check).
         public static let incompatibleSchema = Code("incompatibleSchema")

@@ -179,6 +179,18 @@ struct WasmHostTests {
             // An older version, even the very same module, is still refused: a rollback is `activate`.
             let older = await #expect(throws: RuntimeError.self) { try await runtime.publish(schema: bank.schema, wasm: bank.wasm) }
             #expect(older?.code == .versionExists)
+            // A retry that looked before the insert it repeats had committed meets that insert
+            // when it stores: the very same module is its success, another one is refused.
+            let third = bank.schema.replacingOccurrences(of: "version = \"0.1.0\"", with: "version = \"0.3.0\"")
+            let prepared = try await runtime.registry.prepare(schema: third, wasm: bank.wasm, expectedName: nil, file: "b.esdl")
+            var otherPrepared = prepared
+            otherPrepared.stored.wasm = bank.wasm + [0]
+            try await modules.saveModule(
+                StoredModule(name: "BankAccount", version: "0.3.0", schema: third, wasm: bank.wasm, publishedAt: .now()))
+            #expect(try await runtime.registry.store(prepared).version.description == "0.3.0")
+            let raced = await #expect(throws: RuntimeError.self) { try await runtime.registry.store(otherPrepared) }
+            #expect(raced?.code == .versionExists)
+            #expect(try await runtime.registry.versions(of: "BankAccount").map(\.version.description) == ["0.1.0", "0.2.0", "0.3.0"])
         }
     }
 
