@@ -77,11 +77,14 @@ struct CLIError: Error, CustomStringConvertible {
     /// codes an HTTP answer gets: 3 when the database cannot be reached, 2 for a bad
     /// argument (a role that does not exist), 7 for what the database refused.
     static func store(_ error: MessageStoreError) -> CLIError {
-        switch error.code {
-        case .connectionFailed, .unavailable: CLIError(message: "\(error)", exitCode: 3)
-        case .invalidArgument: input("\(error)")
-        default: CLIError(message: "\(error)", exitCode: 7)
-        }
+        if isUnreachable(error) { return CLIError(message: "\(error)", exitCode: 3) }
+        return error.code == .invalidArgument ? input("\(error)") : CLIError(message: "\(error)", exitCode: 7)
+    }
+
+    /// Whether a store failure means the database could not be reached or did not answer
+    /// (exit 3, for `thalo serve` too).
+    static func isUnreachable(_ error: MessageStoreError) -> Bool {
+        error.code == .connectionFailed || error.code == .unavailable
     }
 
     static func input(_ message: String) -> CLIError {

@@ -191,7 +191,7 @@ struct Serve: AsyncParsableCommand {
             // A database that cannot be reached or does not answer is exit 3, as for the
             // other commands; every other failure to start is 1.
             let storeError = error as? MessageStoreError ?? (error as? RuntimeError)?.storeError
-            if let storeError, [.connectionFailed, .unavailable].contains(storeError.code) {
+            if let storeError, CLIError.isUnreachable(storeError) {
                 throw ExitCode(3)
             }
             throw ExitCode(1)

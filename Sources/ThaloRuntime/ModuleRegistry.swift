@@ -89,8 +89,8 @@ public final class ModuleRegistry: Sendable {
         if let newest = existing.map(\.version).max(), schema.version <= newest {
             // The same module sent again (a retry after an answer that never came, or a 503
             // whose insert committed later): publishing it again goes on without storing it.
-            if schema.version == newest, let stored = try await loadStored(name, newest), stored.schema == schemaText,
-                stored.wasm == wasm, let module = try await module(named: name, version: newest)
+            if schema.version == newest, let stored = try await storedCopy(name, newest, schema: schemaText, wasm: wasm),
+                let module = try await module(named: name, version: newest)
             {
                 return PreparedModule(module: module, stored: stored, alreadyStored: true)
             }
@@ -120,8 +120,7 @@ public final class ModuleRegistry: Sendable {
             } catch let error as MessageStoreError where error.code == .duplicateMessageID {
                 // A retry that raced the insert it repeats (still committing when it looked)
                 // finds the very same module stored: that is its success too.
-                guard let found = try? await loadStored(name, version), found.schema == stored.schema, found.wasm == stored.wasm
-                else {
+                guard let found = try? await storedCopy(name, version, schema: stored.schema, wasm: stored.wasm) else {
                     throw RuntimeError(
                         .versionExists, "\(name) \(version) is already published", aggregate: name, moduleVersion: version.description)
                 }
@@ -179,6 +178,14 @@ public final class ModuleRegistry: Sendable {
         } catch {
             throw RuntimeError.store(error, while: "loading \(name) \(version)")
         }
+    }
+
+    /// The stored version when it is this very schema text and module, else nil.
+    private func storedCopy(_ name: String, _ version: SemanticVersion, schema: String, wasm: [UInt8]) async throws(RuntimeError)
+        -> StoredModule?
+    {
+        guard let stored = try await loadStored(name, version), stored.schema == schema, stored.wasm == wasm else { return nil }
+        return stored
     }
 
     /// One version, loaded and checked.
