@@ -25,6 +25,10 @@ public struct Schema: Sendable, Hashable, Codable {
     /// The custom record types (`type Address { … }`), in the order they were written.
     public var types: [TypeDefinition]
 
+    /// The longest aggregate name, in characters. Every stream of an entity starts with
+    /// it, and Message DB indexes stream names: the rest is left for entity ids.
+    public static let maximumAggregateNameLength = 64
+
     /// Creates a schema from its parts. No validation happens here; parse ESDL with
     /// ``Schema/parse(_:file:)`` or read JSON with ``Schema/init(jsonText:file:)`` to get a
     /// checked schema.

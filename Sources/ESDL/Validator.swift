@@ -209,7 +209,10 @@ struct Validator {
 
     private mutating func checkNames() {
         for aggregate in syntax.aggregates {
-            if let name = aggregate.name { checkIdentifier(name, kind: "aggregate") }
+            if let name = aggregate.name {
+                checkIdentifier(name, kind: "aggregate")
+                checkAggregateNameLength(name)
+            }
             for command in aggregate.commands {
                 checkIdentifier(command.name, kind: "command")
                 for parameter in command.parameters { checkIdentifier(parameter.name, kind: "parameter") }
@@ -223,6 +226,16 @@ struct Validator {
             if let name = type.name { checkIdentifier(name, kind: "type") }
             for field in type.fields { checkIdentifier(field.name, kind: "field") }
         }
+    }
+
+    /// The aggregate's name starts every stream name of its entities, which Message DB
+    /// indexes: a bounded name leaves room for ids (see `Schema.maximumAggregateNameLength`).
+    private mutating func checkAggregateNameLength(_ name: NameSyntax) {
+        guard name.text.utf8.count > Schema.maximumAggregateNameLength, Identifier.isValid(name.text) else { return }
+        error(
+            .invalidName,
+            "the aggregate name '\(Parser.shorten(name.text))' is \(name.text.utf8.count) characters long; aggregate names have at most \(Schema.maximumAggregateNameLength)",
+            at: name.location)
     }
 
     private mutating func checkIdentifier(_ name: NameSyntax, kind: String) {

@@ -35,6 +35,11 @@ enum MessageDBErrors {
                 if state == "P0001" || state.hasPrefix("22") {
                     return MessageStoreError(.invalidArgument, text)
                 }
+                // A limit of PostgreSQL's (54000: an index entry too large, say): the same
+                // request fails the same way every time, so it is not worth retrying.
+                if state.hasPrefix("54") {
+                    return MessageStoreError(.invalidArgument, "PostgreSQL cannot do this while \(context): \(text)")
+                }
                 if state == "3F000" || state == "42883" {
                     return MessageStoreError(
                         .storage,

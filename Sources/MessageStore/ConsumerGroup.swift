@@ -22,9 +22,10 @@ public struct ConsumerGroup: Sendable, Hashable, CustomStringConvertible {
         self.size = size
     }
 
-    /// Whether a stream belongs to this member.
+    /// Whether a stream belongs to this member. A stream without an id (a category name)
+    /// belongs to none: Message DB's `cardinal_id` is NULL for it, so no member reads it.
     public func contains(_ stream: StreamName) -> Bool {
-        ConsumerGroup.partition(of: stream, size: size) == member
+        stream.cardinalID != nil && ConsumerGroup.partition(of: stream, size: size) == member
     }
 
     /// The member number a stream belongs to in a group of `size`.

@@ -84,8 +84,22 @@ public struct NewMessage: Sendable, Hashable {
 
     /// Checks what a store checks before writing: a non-empty type without control
     /// characters, data that is a JSON object, metadata that is a JSON object or absent.
-    /// Returns the correlation stream name from the metadata, which category reads filter on.
+    /// Returns the correlation stream name from the metadata, which category reads filter on
+    /// (and Message DB indexes: it may not be longer than ``StreamName/maximumLength``).
     public func validate() throws(MessageStoreError) -> String? {
+        let correlation = try validatedCorrelation()
+        if let correlation, correlation.utf8.count > StreamName.maximumLength,
+            correlation.unicodeScalars.count > StreamName.maximumLength
+        {
+            throw MessageStoreError(
+                .invalidMetadata,
+                "message \(id) (\(type)): the correlationStreamName is \(correlation.unicodeScalars.count) characters long; "
+                    + "stream names have at most \(StreamName.maximumLength)")
+        }
+        return correlation
+    }
+
+    private func validatedCorrelation() throws(MessageStoreError) -> String? {
         if type.isEmpty { throw MessageStoreError(.invalidMessage, "message \(id): the type is empty") }
         if type.unicodeScalars.contains(where: { $0.value < 0x20 }) {
             throw MessageStoreError(.invalidMessage, "message \(id): the type contains a control character")

@@ -50,9 +50,20 @@ public struct StreamName: Sendable, Hashable, Comparable, CustomStringConvertibl
         self.rawValue = name
     }
 
+    /// The most characters (Unicode scalars) a stream or category name may have. Message
+    /// DB indexes names (the stream name, and the categories of a message's stream and of
+    /// its correlation stream together) in B-tree entries of at most 2,704 bytes: 300
+    /// characters are at most 1,200 bytes of UTF-8, so two of them fit, and every store
+    /// refuses the same names.
+    public static let maximumLength = 300
+
     /// Describes what is wrong with `name` as a stream or category name, or returns nil.
     public static func problem(in name: String) -> String? {
         if name.isEmpty { return "the name is empty" }
+        // Bytes bound characters from above, so only a long name needs counting.
+        if name.utf8.count > maximumLength, name.unicodeScalars.count > maximumLength {
+            return "it is \(name.unicodeScalars.count) characters long; names have at most \(maximumLength)"
+        }
         if containsWhitespaceOrControl(name) { return "it contains whitespace or a control character" }
         if name.hasPrefix("-") { return "the category before '-' is empty" }
         if name.hasSuffix("-") { return "the id after '-' is empty" }

@@ -79,9 +79,12 @@ enum SQLiteSchema {
             time: Timestamp(microsecondsSinceEpoch: statement.int64(7)))
     }
 
-    /// The value consumer groups take the remainder of: `abs(hash_64(cardinal_id))`.
+    /// The value consumer groups take the remainder of: `abs(hash_64(cardinal_id))`, or -1
+    /// for a stream without an id, whose remainder (-1) is no member's: Message DB's
+    /// `cardinal_id` is NULL there, and no member reads it.
     static func partitionHash(_ stream: StreamName) -> Int64 {
-        let hash = Hash64.messageDB(stream.cardinalID ?? stream.rawValue)
+        guard let cardinalID = stream.cardinalID else { return -1 }
+        let hash = Hash64.messageDB(cardinalID)
         return Int64(min(hash.magnitude, UInt64(Int64.max)))
     }
 }

@@ -283,6 +283,7 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
             throw RuntimeError(.invalidEntityID, "command stream \(stream) has no entity id")
         }
         let running = try await aggregate(stream.entityName)
+        try Self.checkEntityID(id, aggregate: running.module.name)
         let payload: JSONValue
         let metadata: Metadata
         do {
@@ -313,10 +314,8 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
     /// module version on a fresh entity (the live one is not touched).
     public func entity(aggregate name: String, id: String, at point: HistoryPoint = .latest) async throws(RuntimeError) -> EntityView {
         let running = try await aggregate(name)
+        try Self.checkEntityID(id, aggregate: running.module.name)
         let stream = StreamName(category: running.module.schema.aggregate.category, id: id)
-        if let problem = StreamName.problem(in: stream.rawValue) {
-            throw RuntimeError(.invalidEntityID, "invalid entity id \"\(id)\": \(problem)", aggregate: running.module.name)
-        }
         return try await running.viewWorker.view(entityID: id, stream: stream, at: point)
     }
 
@@ -610,14 +609,29 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
 
     // MARK: Preparing commands
 
-    private static func commandStream(for module: AggregateModule, id: String) throws(RuntimeError) -> StreamName {
-        // The name is the module's valid prefix and the id: only the id needs checking (as the
-        // end of a stream name: no whitespace or control characters, not ending in '-').
+    /// The most characters (Unicode scalars) an entity id may have: with an aggregate name
+    /// of at most 64 characters (ESDL's limit), every stream Thalo derives from the id
+    /// (`{category}:command+outcome-{id}` is the longest) stays within
+    /// ``StreamName/maximumLength``.
+    public static var maximumEntityIDLength: Int { 200 }
+
+    /// Refuses an entity id that cannot end a stream name: empty, with whitespace or
+    /// control characters, ending in '-', or longer than ``maximumEntityIDLength``.
+    static func checkEntityID(_ id: String, aggregate: String) throws(RuntimeError) {
+        let problem: String
         if id.isEmpty || StreamName.containsWhitespaceOrControl(id) || id.utf8.last == UInt8(ascii: "-") {
-            throw RuntimeError(
-                .invalidEntityID, "invalid entity id \"\(id)\": it must be non-empty, without whitespace or control characters",
-                aggregate: module.name)
+            problem = "it must be non-empty, without whitespace or control characters, and not end in '-'"
+        } else if id.utf8.count > maximumEntityIDLength, id.unicodeScalars.count > maximumEntityIDLength {
+            problem = "it is \(id.unicodeScalars.count) characters long; ids have at most \(maximumEntityIDLength)"
+        } else {
+            return
         }
+        throw RuntimeError(.invalidEntityID, "invalid entity id \"\(id)\": \(problem)", aggregate: aggregate)
+    }
+
+    private static func commandStream(for module: AggregateModule, id: String) throws(RuntimeError) -> StreamName {
+        // The name is the module's valid prefix and the id: only the id needs checking.
+        try checkEntityID(id, aggregate: module.name)
         return StreamName(unchecked: module.commandStreamPrefix + id)
     }
 

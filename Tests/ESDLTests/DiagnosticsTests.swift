@@ -217,6 +217,17 @@ struct DiagnosticsTests {
         #expect(notes == [["did you mean 'first_name'?"], ["did you mean '_1st'?"], []])
     }
 
+    @Test("an aggregate name longer than 64 characters is reported; 64 are fine")
+    func longAggregateName() {
+        let longest = "A" + String(repeating: "b", count: Schema.maximumAggregateNameLength - 1)
+        let source = { (name: String) in "version = \"0.1.0\"\naggregate \(name) { go() -> Went }\nevent Went {}\n" }
+        #expect(diagnostics(source(longest)).isEmpty)
+        #expect(
+            diagnostics(source(longest + "c")) == [
+                "test.esdl:2:11: error: the aggregate name '\(longest.prefix(40))…' is 65 characters long; aggregate names have at most 64"
+            ])
+    }
+
     @Test("an event and a type with the same name clash, as does a definition named like a scalar")
     func nameClashes() {
         let text = header + "type Went { x: Int }\ntype Bytes {}"

@@ -185,6 +185,41 @@ struct RuntimeHardeningTests {
     }
 
     @Test(
+        "the longest entity id and reply stream, at 4 bytes a character, work on every store; one character more is refused",
+        arguments: [Backend.sqlite, .postgres])
+    func longestNames(backend: Backend) async throws {
+        try await withRuntime(backend) { runtime in
+            let id = String(repeating: "\u{1D11E}", count: Runtime<AnyModuleStore>.maximumEntityIDLength)
+            _ = try await runtime.execute(bank(id, "open_account", ["initial_balance": 5]))
+            // A rejected submitted command writes its outcome (the longest stream derived
+            // from the id) and a reply to the longest reply stream.
+            let reply = "r:reply-" + String(repeating: "\u{1D11E}", count: StreamName.maximumLength - 8)
+            var withdraw = bank(id, "withdraw_funds", ["amount": 1_000])
+            withdraw.metadata = Metadata(replyStreamName: reply)
+            _ = try await runtime.submit(withdraw)
+            let consumer = Task { try await runtime.run() }
+            try await waitUntil("the rejection replied", timeout: .seconds(60)) {
+                try await runtime.store.streamVersion(StreamName(unchecked: reply)) == 0
+            }
+            consumer.cancel()
+            try await consumer.value
+            #expect(try await runtime.store.readStream(StreamName(unchecked: reply)).map(\.type) == ["CommandRejected"])
+            #expect(try await runtime.entity(aggregate: "BankAccount", id: id).state?["balance"] == 5)
+
+            let longID = await #expect(throws: RuntimeError.self) {
+                try await runtime.execute(bank(id + "x", "open_account", ["initial_balance": 5]))
+            }
+            #expect(longID?.code == .invalidEntityID)
+            #expect(longID?.message.contains("201 characters long; ids have at most 200") == true, "\(String(describing: longID))")
+            var longReply = bank("2", "open_account", ["initial_balance": 5])
+            longReply.metadata = Metadata(replyStreamName: reply + "x")
+            let refused = await #expect(throws: RuntimeError.self) { try await runtime.submit(longReply) }
+            #expect(refused?.code == .invalidReplyStream)
+            #expect(try await runtime.store.streamVersion("bankAccount:command-2") == nil)
+        }
+    }
+
+    @Test(
         "a submitted command whose outcome cannot be written is parked in the dead-letter stream, and the others go on",
         arguments: [Backend.sqlite, .postgres])
     func deadLetter(backend: Backend) async throws {
@@ -196,7 +231,8 @@ struct RuntimeHardeningTests {
             let consumer = Task { try await runtime.run() }
             // Other programs write commands the aggregate rejects, asking for replies where
             // none can go: a malformed stream and an entity's own event stream.
-            let bad = [("oops-", UUID()), ("bankAccount-1", UUID())]
+            // And a name longer than any store takes (on PostgreSQL its index entry would not fit).
+            let bad = [("oops-", UUID()), ("bankAccount-1", UUID()), ("r-" + String(repeating: "x", count: 299), UUID())]
             for (reply, id) in bad {
                 try await store.write(
                     NewMessage(id: id, type: "withdraw_funds", data: ["amount": 1_000], metadata: Metadata(replyStreamName: reply)),
@@ -207,13 +243,14 @@ struct RuntimeHardeningTests {
             try await waitUntil("bankAccount-d1 at version 0", timeout: .seconds(120)) {
                 try await store.streamVersion("bankAccount-d1") == 0
             }
-            try await waitUntil("bankAccount:command+deadLetter-thalo at version 1", timeout: .seconds(120)) {
-                try await store.streamVersion("bankAccount:command+deadLetter-thalo") == 1
+            try await waitUntil("bankAccount:command+deadLetter-thalo at version 2", timeout: .seconds(120)) {
+                try await store.streamVersion("bankAccount:command+deadLetter-thalo") == 2
             }
             let parked = try await store.readStream("bankAccount:command+deadLetter-thalo")
-            #expect(parked.map(\.type) == ["DeadLetter", "DeadLetter"])
+            #expect(parked.map(\.type) == ["DeadLetter", "DeadLetter", "DeadLetter"])
             #expect(try parked.map { try $0.dataJSON()["messageId"]?.stringValue } == bad.map { $0.1.lowercasedText })
-            #expect(try parked[0].dataJSON()["error"]?["code"] == "invalidReplyStream")
+            #expect(try parked.map { try $0.dataJSON()["error"]?["code"] } == Array(repeating: "invalidReplyStream", count: 3))
+            #expect(try parked[2].dataJSON()["error"]?["message"]?.stringValue?.contains("301 characters long") == true)
             // Nothing was appended to the entity's event stream but its own event.
             #expect(try await store.readStream("bankAccount-1").isEmpty)
             #expect(try await store.readStream("bankAccount-d1").map(\.type) == ["OpenedAccount"])
