@@ -46,6 +46,15 @@ public actor MessageDBCoordinator: PartitionCoordinator {
     /// from Message DB's `bigint` stream locks): "thal".
     static let lockClass: Int32 = 0x7468_616C
 
+    /// The first key of the lock on a node id, whose second key is `hashtext(id)`: "than".
+    /// The lock connection holds it next to the node lock, so that of two processes given
+    /// one id only one takes part, however closely they start.
+    static let nodeIDLockClass: Int32 = 0x7468_616E
+
+    /// The first key of the transaction lock taken while dividing a piece of work into
+    /// partitions, whose second key is `hashtext` of its name: "thad".
+    static let divideLockClass: Int32 = 0x7468_6164
+
     public nonisolated let nodeID: String
     public nonisolated let heartbeatInterval: Duration
     public nonisolated let leaseDuration: Duration
@@ -96,16 +105,8 @@ public actor MessageDBCoordinator: PartitionCoordinator {
 
     public func join() async throws {
         try await withTranslation("joining the cluster as node \(nodeID)") {
+            // Refused (nodeIDInUse) while another running node holds this id's lock.
             try await self.ensureLock()
-            // Another live node with this name holds its own lock: two nodes must not share a name.
-            let rows = try await self.store.client.query("SELECT lock_key FROM thalo.nodes WHERE id = \(self.nodeID)", logger: self.logger)
-            for try await key in rows.decode(Int32.self) where key != self.lockKey {
-                if try await !self.probe(key) {
-                    throw MessageStoreError(
-                        .invalidArgument,
-                        "node id \(self.nodeID) is in use by a running node; give each node its own --node-id")
-                }
-            }
             try await self.store.client.query(
                 """
                 INSERT INTO thalo.nodes (id, lock_key, started_at, last_heartbeat) VALUES (\(self.nodeID), \(self.lockKey), now(), now())
@@ -118,7 +119,13 @@ public actor MessageDBCoordinator: PartitionCoordinator {
     public func leave() async {
         let keys = Array(held.values)
         let (store, nodeID, lockKey, logger) = (self.store, self.nodeID, self.lockKey, self.logger)
+        // Without its locks, another process may be running under this id by now: what
+        // `owner = id` selects may be that node's, so nothing is handed back.
+        let holdsLocks = lockHeld && lockConnection.map { !$0.isClosed } == true
         do {
+            guard holdsLocks else {
+                throw MessageStoreError(.unavailable, "this node does not hold its node lock")
+            }
             try await withTimeout(leaseDuration, "leaving the cluster") {
                 try await store.client.query(
                     "UPDATE thalo.leases SET owner = NULL, expires_at = now() WHERE owner = \(nodeID)", logger: logger)
@@ -169,12 +176,9 @@ public actor MessageDBCoordinator: PartitionCoordinator {
 
     private func beat(work: [PartitionedCategory], started: ContinuousClock.Instant) async throws -> LeaseAssignment {
         let client = store.client
-        do {
-            try await ensureLock()
-        } catch {
-            // Without the lock peers may think this node gone; its leases are fenced anyway.
-            logger.warning("could not take the node lock; retrying at the next heartbeat", metadata: ["error": "\(error)"])
-        }
+        // Without its locks peers take this node for gone and take its partitions over: it
+        // renews and claims nothing then, and its leases run out (the heartbeat fails).
+        try await ensureLock()
         let workNames = work.map(Self.workName)
         try await client.query(
             """
@@ -224,12 +228,25 @@ public actor MessageDBCoordinator: PartitionCoordinator {
     /// and reads its partition count.
     private func divide(_ work: PartitionedCategory) async throws {
         let partitions = Int32(configuration.partitions)
-        try await store.client.query(
-            """
-            INSERT INTO thalo.leases (category, consumer, partition, partitions)
-            SELECT \(work.category), \(work.consumer), p, \(partitions) FROM generate_series(0, \(partitions) - 1) AS p
-            ON CONFLICT DO NOTHING
-            """, logger: logger)
+        // One node divides a category: nodes configured with other partition counts that
+        // start together wait for each other here (a lock on the work's name), and the
+        // later ones find the rows made. Two inserts meeting halfway would mix the counts.
+        let logger = self.logger
+        do {
+            try await store.client.withTransaction(logger: logger) { connection in
+                try await connection.query(
+                    "SELECT pg_advisory_xact_lock(\(Self.divideLockClass), hashtext(\(Self.workName(work))))", logger: logger)
+                try await connection.query(
+                    """
+                    INSERT INTO thalo.leases (category, consumer, partition, partitions)
+                    SELECT \(work.category), \(work.consumer), p, \(partitions) FROM generate_series(0, \(partitions) - 1) AS p
+                    WHERE NOT EXISTS (SELECT 1 FROM thalo.leases WHERE category = \(work.category) AND consumer = \(work.consumer))
+                    ON CONFLICT DO NOTHING
+                    """, logger: logger)
+            }
+        } catch let error as PostgresTransactionError {
+            throw error.closureError ?? error.beginError ?? error.commitError ?? error
+        }
         let rows = try await store.client.query(
             "SELECT count(*)::int4, min(partitions) FROM thalo.leases WHERE category = \(work.category) AND consumer = \(work.consumer)",
             logger: logger)
@@ -320,9 +337,17 @@ public actor MessageDBCoordinator: PartitionCoordinator {
             "claimed partitions", metadata: ["work": "\(work)", "partitions": "\(claimed.map(\.partition).sorted())"])
     }
 
+    /// Records the held leases and arms their local deadlines, but only while the node's
+    /// locks are held: checked under the deadlines' lock, so a lock connection that closes
+    /// at any moment of a heartbeat leaves nothing armed (its close suspends the leases).
     private func setHeld(_ leases: [PartitionKey: PartitionLease], deadline: ContinuousClock.Instant, keepDeadlines: Bool = false) {
         held = leases
+        let lock = lockHeld ? lockConnection : nil
         deadlines.withLock { deadlines in
+            guard let lock, !lock.isClosed else {
+                deadlines = [:]
+                return
+            }
             var next: [PartitionKey: (epoch: Int64, deadline: ContinuousClock.Instant)] = [:]
             for (key, lease) in leases {
                 if keepDeadlines, let current = deadlines[key], current.epoch == lease.epoch {
@@ -498,7 +523,18 @@ public actor MessageDBCoordinator: PartitionCoordinator {
             connection.closeFuture.whenComplete { [weak self] _ in self?.suspendLeases() }
             lockConnection = connection
         }
-        guard let connection = lockConnection else { return }
+        guard let connection = lockConnection, !lockHeld else { return }
+        let idRows = try await connection.query(
+            "SELECT pg_try_advisory_lock(\(Self.nodeIDLockClass), hashtext(\(nodeID)))", logger: logger)
+        var idLockTaken = false
+        for try await taken in idRows.decode(Bool.self) { idLockTaken = taken }
+        guard idLockTaken else {
+            // Let go of everything at once, so that the node using the id sees no second one.
+            lockConnection = nil
+            try? await connection.close()
+            throw MessageStoreError(
+                .nodeIDInUse, "node id \(nodeID) is in use by a running node; give each node its own --node-id")
+        }
         var attempts = 0
         while !lockHeld {
             if lockKey == 0 || attempts > 0 { lockKey = Int32.random(in: 1...Int32.max) }

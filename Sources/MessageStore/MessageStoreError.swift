@@ -8,6 +8,7 @@ public struct MessageStoreError: Error, Sendable, Hashable, CustomStringConverti
         private enum Base: String, Sendable, Hashable {
             case wrongExpectedVersion, duplicateMessageID, invalidStreamName, invalidMessage, invalidData
             case invalidMetadata, invalidArgument, conditionNotAllowed, connectionFailed, unavailable, storage, leaseLost
+            case nodeIDInUse
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -36,6 +37,9 @@ public struct MessageStoreError: Error, Sendable, Hashable, CustomStringConverti
         public static let storage = Code(.storage)
         /// This node no longer holds the partition it wrote for; nothing was written.
         public static let leaseLost = Code(.leaseLost)
+        /// Another running node has this node's id: this node may not take part in the
+        /// cluster (two nodes with one id would both own every partition they claim).
+        public static let nodeIDInUse = Code(.nodeIDInUse)
 
         public var description: String { base.rawValue }
     }

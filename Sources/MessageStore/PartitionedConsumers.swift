@@ -11,8 +11,10 @@ public enum PartitionedConsumers {
     /// - Parameters:
     ///   - work: what this node consumes, asked again at every heartbeat (it may grow).
     ///   - consume: consumes one partition until its task is cancelled.
-    /// - Throws: only when the coordinator refuses the node (`invalidArgument`, for example
-    ///   a node name in use); store failures are logged and retried.
+    /// - Throws: only when the coordinator refuses the node: `invalidArgument`, or
+    ///   `nodeIDInUse` when another running node has its id, at joining or at any heartbeat
+    ///   (its consumers are stopped first, and nothing is handed back: the partitions its id
+    ///   owns may be the other node's). Store failures are logged and retried.
     public static func run(
         coordinator: any PartitionCoordinator, work: @escaping @Sendable () -> [PartitionedCategory], logger: Logger,
         consume: @escaping @Sendable (PartitionLease) async -> Void
@@ -22,7 +24,7 @@ public enum PartitionedConsumers {
             do {
                 try await coordinator.join()
                 break
-            } catch let error as MessageStoreError where error.code == .invalidArgument {
+            } catch let error as MessageStoreError where error.code == .invalidArgument || error.code == .nodeIDInUse {
                 throw error
             } catch {
                 if Task.isCancelled || Task.isShuttingDownGracefully { return }
@@ -53,6 +55,10 @@ public enum PartitionedConsumers {
                     logger.debug("starting a partition's consumer", metadata: ["partition": "\(lease)"])
                     running[key] = (lease, Task { await consume(lease) })
                 }
+            } catch let error as MessageStoreError where error.code == .nodeIDInUse {
+                for entry in running.values { entry.task.cancel() }
+                await finish(running.values.map(\.task), within: coordinator.leaseDuration, logger: logger)
+                throw error
             } catch {
                 failures.increment()
                 logger.warning("cluster heartbeat failed; consumers pause when their leases run out", metadata: ["error": "\(error)"])

@@ -339,7 +339,9 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
                         }
                     }
                 }
-                while !Task.isCancelled {
+                // A child that fails (a cluster node refused for its id) cancels the group,
+                // not this task: the loop ends then, and run() throws that child's error.
+                while !Task.isCancelled && !group.isCancelled {
                     do {
                         try await self.refreshModules()
                         if self.configuration.consumesCommands {

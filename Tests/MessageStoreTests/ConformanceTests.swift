@@ -219,7 +219,9 @@ struct ConformanceTests {
         }
     }
 
-    @Test("consumer group members together read every stream with an id exactly once, and none reads one without", arguments: Backend.allCases)
+    @Test(
+        "consumer group members together read every stream with an id exactly once, and none reads one without", arguments: Backend.allCases
+    )
     func consumerGroups(backend: Backend) async throws {
         try await withStore(backend) { (store: AnyMessageStore) async throws -> Void in
             var names: [StreamName] = []

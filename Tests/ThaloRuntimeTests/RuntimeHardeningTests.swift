@@ -1,6 +1,7 @@
 import ESDL
 import Foundation
 import JSON
+import Logging
 import MessageDB
 import MessageStore
 import TestSupport
@@ -181,6 +182,32 @@ struct RuntimeHardeningTests {
             var request = bank("rs", "open_account", ["initial_balance": 1])
             request.metadata = Metadata(replyStreamName: "bankAccount:reply-1")
             _ = try await runtime.submit(request)
+        }
+    }
+
+    @Test("a cluster node refused for an id another running node has stops with that error instead of running on without work")
+    func nodeIDInUseStopsTheRuntime() async throws {
+        let url = try await PostgresFixture.shared.freshDatabase()
+        try await MessageDBStore.withStore(url: url) { store in
+            func coordinator() throws -> MessageDBCoordinator {
+                try MessageDBCoordinator(
+                    store: store, configuration: .init(nodeID: "busy", heartbeatInterval: .milliseconds(200), leaseDuration: .seconds(2)),
+                    logger: Logger(label: "test"))
+            }
+            let holder = try coordinator()
+            try await holder.join()
+            let runtime = Runtime(
+                store: store, configuration: RuntimeConfiguration(registryPollInterval: .milliseconds(100)),
+                coordinator: try coordinator())
+            let run = Task { try await runtime.run() }
+            let stopped = Task {
+                try await Task.sleep(for: .seconds(60))
+                run.cancel()
+            }
+            let error = await #expect(throws: MessageStoreError.self) { try await run.value }
+            stopped.cancel()
+            #expect(error?.code == .nodeIDInUse, "\(String(describing: error))")
+            await holder.leave()
         }
     }
 

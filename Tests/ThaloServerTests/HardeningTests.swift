@@ -109,7 +109,9 @@ struct HardeningTests {
         }
     }
 
-    @Test("reply streams and entity ids are checked at submit: malformed, too long or inside an aggregate's events is 400 and nothing is written")
+    @Test(
+        "reply streams and entity ids are checked at submit: malformed, too long or inside an aggregate's events is 400 and nothing is written"
+    )
     func replyStreams() async throws {
         try await withAPI { client, _ in
             _ = try await publishBankAccount(client)
@@ -123,7 +125,8 @@ struct HardeningTests {
             #expect(stream.1["messages"]?.arrayValue?.isEmpty == true)
             // An entity id longer than 200 characters is refused the same way.
             let longID = String(repeating: "i", count: 201)
-            let (status, body, _) = try await client.json("/v1/submit/BankAccount/\(longID)/open_account", .post, body: ["initial_balance": 1])
+            let (status, body, _) = try await client.json(
+                "/v1/submit/BankAccount/\(longID)/open_account", .post, body: ["initial_balance": 1])
             #expect(status == 400)
             #expect(body["error"]?["code"] == "invalidEntityID", "\(body)")
         }
