@@ -130,31 +130,39 @@ public final class ProjectionRunner<Store: MessageStore>: Service, Sendable {
     }
 
     /// Follows every category (or, with a coordinator, the partitions this process leases)
-    /// until cancelled or graceful shutdown, recording positions on the way out.
+    /// until cancelled or graceful shutdown, recording positions on the way out. A
+    /// subscription that stops on an error (the store unreachable while it reads its
+    /// position, say) is logged and started again after a backoff.
     public func run() async throws {
         guard let coordinator else {
             try await withThrowingDiscardingTaskGroup { group in
                 for category in categories {
-                    let subscription = subscription(category, nil)
-                    group.addTask { try await subscription.run() }
+                    // A mistake that fails every time (a malformed category) ends the run.
+                    group.addTask { try await self.keepRunning(category, lease: nil, retrying: isTransientFailure) }
                 }
             }
             return
         }
         let work = categories.map { PartitionedCategory(category: $0, consumer: name) }
         try await PartitionedConsumers.run(coordinator: coordinator, work: { work }, logger: logger) { lease in
-            // A partition's subscription that stops on an error is started again until the lease goes.
-            var backoff = Backoff(minimum: .milliseconds(100), maximum: .seconds(5))
-            while !Task.isCancelled {
-                do {
-                    try await self.subscription(lease.category, lease).run()
-                    return
-                } catch {
-                    if Task.isCancelled { return }
-                    self.logger.warning(
-                        "projection partition stopped on an error; restarting it", metadata: ["partition": "\(lease)", "error": "\(error)"])
-                    try? await Task.sleep(for: backoff.nextWait())
-                }
+            // Until the lease goes (the consumer's task is cancelled then).
+            try? await self.keepRunning(lease.category, lease: lease, retrying: { _ in true })
+        }
+    }
+
+    private func keepRunning(_ category: String, lease: PartitionLease?, retrying: (any Error) -> Bool) async throws {
+        var backoff = Backoff(minimum: .milliseconds(100), maximum: .seconds(5))
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await subscription(category, lease).run()
+                return
+            } catch {
+                if Task.isCancelled { return }
+                guard retrying(error) else { throw error }
+                logger.warning(
+                    "projection subscription stopped on an error; restarting it",
+                    metadata: ["category": "\(category)", "partition": "\(lease.map { "\($0)" } ?? "all")", "error": "\(error)"])
+                try? await Task.sleep(for: backoff.nextWait())
             }
         }
     }

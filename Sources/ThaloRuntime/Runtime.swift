@@ -426,7 +426,7 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
                 try await handleOrReply(message, mayHaveBeenHandled: mayHaveBeenHandled || attempt > 1)
                 return
             } catch {
-                if Self.isTransient(error) { throw error }  // the subscription retries with backoff
+                if isTransientFailure(error) { throw error }  // the subscription retries with backoff
                 if Task.isCancelled { throw CancellationError() }
                 guard attempt >= configuration.deadLetterAttempts else {
                     try await Task.sleep(for: .milliseconds(50 << min(attempt, 6)))
@@ -572,22 +572,6 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
 
     private static func isPermanent(_ error: RuntimeError) -> Bool {
         error.code != .store && error.code != .unavailable
-    }
-
-    /// Errors that go away by themselves: the store is unreachable or busy.
-    static func isTransient(_ error: any Error) -> Bool {
-        switch error {
-        case let error as RuntimeError:
-            if error.code == .unavailable { return true }
-            if let storeError = error.storeError { return isTransient(storeError) }
-            return error.code == .store && error.storeError == nil
-        case let error as MessageStoreError:
-            return error.code == .connectionFailed || error.code == .unavailable || error.code == .storage
-        case is CancellationError:
-            return true
-        default:
-            return false
-        }
     }
 
     /// Writes `CommandRejected` to the command's `replyStreamName`, when it has one.

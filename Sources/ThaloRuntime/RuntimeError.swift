@@ -89,3 +89,20 @@ public struct RuntimeError: Error, Sendable, CustomStringConvertible {
         return RuntimeError(.store, "\(error) (while \(doing))")
     }
 }
+
+/// Whether an error goes away by itself: the store is unreachable, busy or failing (the
+/// command consumer and projections retry these with a backoff, and give up on the rest).
+func isTransientFailure(_ error: any Error) -> Bool {
+    switch error {
+    case let error as RuntimeError:
+        if error.code == .unavailable { return true }
+        if let storeError = error.storeError { return isTransientFailure(storeError) }
+        return error.code == .store && error.storeError == nil
+    case let error as MessageStoreError:
+        return error.code == .connectionFailed || error.code == .unavailable || error.code == .storage
+    case is CancellationError:
+        return true
+    default:
+        return false
+    }
+}

@@ -42,8 +42,74 @@ func counterEvent(_ count: Int64, amount: Int64 = 1, decrement: Bool = false) ->
     NewMessage(type: decrement ? "Decremented" : "Incremented", data: ["amount": .integer(amount), "count": .integer(count)])
 }
 
+/// A store whose reads fail with `connectionFailed` a number of times first, as a database
+/// that is restarting does.
+final class UnreachableAtFirst: MessageStore {
+    let base: AnyMessageStore
+    let failuresLeft: Mutex<Int>
+
+    init(_ base: AnyMessageStore, failures: Int) {
+        self.base = base
+        self.failuresLeft = Mutex(failures)
+    }
+
+    private func failFirst() throws {
+        let fail = failuresLeft.withLock { left in
+            defer { left -= 1 }
+            return left > 0
+        }
+        if fail { throw MessageStoreError(.connectionFailed, "cannot reach the database (a test's failure)") }
+    }
+
+    func append(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> WriteResult {
+        try await base.append(messages, to: stream, expectedVersion: expectedVersion)
+    }
+    func appendChained(
+        _ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion, after previous: ChainedAppend?
+    ) -> ChainedAppend? {
+        base.appendChained(messages, to: stream, expectedVersion: expectedVersion, after: previous)
+    }
+    func readStream(_ stream: StreamName, from position: Int64, batchSize: Int64, condition: String?) async throws -> [Message] {
+        try failFirst()
+        return try await base.readStream(stream, from: position, batchSize: batchSize, condition: condition)
+    }
+    func readCategory(
+        _ category: String, from globalPosition: Int64, batchSize: Int64, correlation: String?, consumerGroup: ConsumerGroup?,
+        condition: String?
+    ) async throws -> [Message] {
+        try await base.readCategory(
+            category, from: globalPosition, batchSize: batchSize, correlation: correlation, consumerGroup: consumerGroup,
+            condition: condition)
+    }
+    func lastMessage(in stream: StreamName, type: String?) async throws -> Message? {
+        try failFirst()
+        return try await base.lastMessage(in: stream, type: type)
+    }
+    func streamVersion(_ stream: StreamName) async throws -> Int64? { try await base.streamVersion(stream) }
+    func lastGlobalPosition() async throws -> Int64 { try await base.lastGlobalPosition() }
+    var writeNotifier: WriteNotifier { base.writeNotifier }
+}
+
 @Suite("Projections")
 struct ProjectionTests {
+    @Test("a projection whose store cannot be reached at start retries until it can; a malformed category ends its run")
+    func unreachableAtStart() async throws {
+        try await withStore(.sqlite) { (base: AnyMessageStore) async throws -> Void in
+            for index in 1...5 { try await base.write(counterEvent(Int64(index)), to: StreamName(unchecked: "counter-\(index)")) }
+            let store = UnreachableAtFirst(base, failures: 3)
+            let recorder = Recorder(categories: ["counter"])
+            let run = Task { try await ProjectionRunner(store: store, projection: recorder, name: "patient").run() }
+            try await recorder.waitFor(5)
+            #expect(store.failuresLeft.withLock { $0 } <= 0)
+            run.cancel()
+            try await run.value
+            let malformed = Recorder(categories: ["counter-1"])
+            await #expect(throws: MessageStoreError.self) {
+                try await ProjectionRunner(store: base, projection: malformed, name: "mistaken").run()
+            }
+        }
+    }
+
     @Test(
         "delivery resumes after the recorded position on restart, with no message lost",
         arguments: [Backend.sqlite, .postgres] + Backend.officialMessageDBInstalls)
