@@ -210,21 +210,29 @@ let package = Package(
 )
 
 // Fuzz targets (Fuzz/, docs/fuzzing.md): only with THALO_FUZZ=1, so the normal build never
-// sees them. scripts/fuzz builds them into .build-fuzz with `-sanitize=fuzzer`.
+// sees them. The code under test and the fuzz targets are compiled with `-sanitize=fuzzer`
+// (coverage for libFuzzer) here, target by target, so that a build in .build reuses the
+// dependencies the tests' build compiled (scripts/test); scripts/fuzz on its own builds into
+// .build-fuzz and instruments every Swift module, WasmKit's parser included.
 if Context.environment["THALO_FUZZ"] == "1" {
-    let fuzzSettings: [SwiftSetting] = strict + [.unsafeFlags(["-parse-as-library"])]
+    let sanitizer: [SwiftSetting] = [.unsafeFlags(["-sanitize=fuzzer"])]
+    let underTest: Set<String> = ["JSON", "ESDL", "AggregateContract", "GuestBuilder", "ThaloRuntime"]
+    for target in package.targets where underTest.contains(target.name) {
+        target.swiftSettings = (target.swiftSettings ?? []) + sanitizer
+    }
+    let fuzzSettings: [SwiftSetting] = strict + sanitizer + [.unsafeFlags(["-parse-as-library"])]
+    let fuzzLinking: [LinkerSetting] = [.unsafeFlags(["-sanitize=fuzzer"])]
+    func fuzzTarget(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
+        .executableTarget(
+            name: name, dependencies: dependencies + ["FuzzSupport"], path: "Fuzz/\(name)", swiftSettings: fuzzSettings,
+            linkerSettings: fuzzLinking)
+    }
     package.targets += [
         .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport", swiftSettings: strict),
-        .executableTarget(name: "FuzzJSON", dependencies: ["JSON", "FuzzSupport"], path: "Fuzz/FuzzJSON", swiftSettings: fuzzSettings),
-        .executableTarget(name: "FuzzESDL", dependencies: ["ESDL", "FuzzSupport"], path: "Fuzz/FuzzESDL", swiftSettings: fuzzSettings),
-        .executableTarget(
-            name: "FuzzPayload", dependencies: ["ESDL", "JSON", "FuzzSupport"], path: "Fuzz/FuzzPayload", swiftSettings: fuzzSettings),
-        .executableTarget(
-            name: "FuzzSchemaJSON", dependencies: ["ESDL", "FuzzSupport"], path: "Fuzz/FuzzSchemaJSON", swiftSettings: fuzzSettings),
-        .executableTarget(
-            name: "FuzzWasm",
-            dependencies: ["ThaloRuntime", "GuestBuilder", "ESDL", "FuzzSupport", .product(name: "WasmKit", package: "WasmKit")],
-            path: "Fuzz/FuzzWasm",
-            swiftSettings: fuzzSettings),
+        fuzzTarget("FuzzJSON", ["JSON"]),
+        fuzzTarget("FuzzESDL", ["ESDL"]),
+        fuzzTarget("FuzzPayload", ["ESDL", "JSON"]),
+        fuzzTarget("FuzzSchemaJSON", ["ESDL"]),
+        fuzzTarget("FuzzWasm", ["ThaloRuntime", "GuestBuilder", "ESDL", .product(name: "WasmKit", package: "WasmKit")]),
     ]
 }
