@@ -69,6 +69,16 @@ public actor MessageDBCoordinator: PartitionCoordinator {
     private var lockKey: Int32 = 0
     private var lockHeld = false
     private var nextConnectionID = 1
+    /// The lock attempt under way. A heartbeat abandoned at its deadline leaves its attempt
+    /// running; the next one waits for it instead of opening a second session beside it.
+    private var lockAttempt: Task<Void, any Error>?
+    /// This process's lock sessions' `application_name`: a session of its own that outlived
+    /// its connection (a network break the close never crossed) still holds the node id's
+    /// lock, and is told apart from another process's by it.
+    private let sessionName = "thalo-node-" + UUID().uuidString.lowercased()
+    /// What a connection that must never be reused (its session may still live) is kept in
+    /// until it is closed: tests abandon one to stand for a network break.
+    private var abandonedConnections: [PostgresConnection] = []
 
     private let ownedGauge = Gauge(label: "thalo_partitions_owned")
     private let acquired = Counter(label: "thalo_lease_changes_total", dimensions: [("change", "acquired")])
@@ -118,10 +128,11 @@ public actor MessageDBCoordinator: PartitionCoordinator {
 
     public func leave() async {
         let keys = Array(held.values)
-        let (store, nodeID, lockKey, logger) = (self.store, self.nodeID, self.lockKey, self.logger)
         // Without its locks, another process may be running under this id by now: what
-        // `owner = id` selects may be that node's, so nothing is handed back.
-        let holdsLocks = lockHeld && lockConnection.map { !$0.isClosed } == true
+        // `owner = id` selects may be that node's, so nothing is handed back then. (A lock
+        // connection that merely dropped is opened again first.)
+        let holdsLocks = (try? await ensureLock()) != nil
+        let (store, nodeID, lockKey, logger) = (self.store, self.nodeID, self.lockKey, self.logger)
         do {
             guard holdsLocks else {
                 throw MessageStoreError(.unavailable, "this node does not hold its node lock")
@@ -143,6 +154,8 @@ public actor MessageDBCoordinator: PartitionCoordinator {
             lockConnection = nil
             try? await connection.close()
         }
+        for connection in abandonedConnections { try? await connection.close() }
+        abandonedConnections = []
     }
 
     // MARK: Heartbeat
@@ -506,9 +519,20 @@ public actor MessageDBCoordinator: PartitionCoordinator {
 
     // MARK: The node lock
 
-    /// Opens the dedicated connection and takes this node's lock when either is missing.
+    /// Opens the dedicated connection and takes this node's locks (its id's and its own
+    /// key's) when either is missing, one attempt at a time.
+    ///
+    /// - Throws: `nodeIDInUse` when another process's session holds the id's lock.
     private func ensureLock() async throws {
         if let connection = lockConnection, !connection.isClosed, lockHeld { return }
+        if let attempt = lockAttempt { return try await attempt.value }
+        let attempt = Task { try await self.takeLocks() }
+        lockAttempt = attempt
+        defer { lockAttempt = nil }
+        try await attempt.value
+    }
+
+    private func takeLocks() async throws {
         if let connection = lockConnection, connection.isClosed {
             lockConnection = nil
             lockHeld = false
@@ -522,13 +546,16 @@ public actor MessageDBCoordinator: PartitionCoordinator {
             // a heartbeat takes the lock again and renews what is still this node's.
             connection.closeFuture.whenComplete { [weak self] _ in self?.suspendLeases() }
             lockConnection = connection
+            // The server probes the session's socket, so a session whose client is gone for
+            // good ends within about 25 s rather than hours, and frees its locks.
+            try await connection.query(
+                """
+                SELECT set_config('application_name', \(sessionName), false), set_config('tcp_keepalives_idle', '10', false),
+                  set_config('tcp_keepalives_interval', '5', false), set_config('tcp_keepalives_count', '3', false)
+                """, logger: logger)
         }
         guard let connection = lockConnection, !lockHeld else { return }
-        let idRows = try await connection.query(
-            "SELECT pg_try_advisory_lock(\(Self.nodeIDLockClass), hashtext(\(nodeID)))", logger: logger)
-        var idLockTaken = false
-        for try await taken in idRows.decode(Bool.self) { idLockTaken = taken }
-        guard idLockTaken else {
+        if try await !takeIDLock(on: connection) {
             // Let go of everything at once, so that the node using the id sees no second one.
             lockConnection = nil
             try? await connection.close()
@@ -545,6 +572,46 @@ public actor MessageDBCoordinator: PartitionCoordinator {
                 throw MessageStoreError(.storage, "could not take a node lock after 5 tries")
             }
         }
+    }
+
+    /// Takes the lock on the node id. When a session of this process's own holds it (one
+    /// left behind by a network break), that session is ended and the lock taken after it.
+    private func takeIDLock(on connection: PostgresConnection) async throws -> Bool {
+        func attempt() async throws -> Bool {
+            let rows = try await connection.query(
+                "SELECT pg_try_advisory_lock(\(Self.nodeIDLockClass), hashtext(\(nodeID)))", logger: logger)
+            var taken = false
+            for try await value in rows.decode(Bool.self) { taken = value }
+            return taken
+        }
+        if try await attempt() { return true }
+        let rows = try await connection.query(
+            """
+            SELECT count(pg_terminate_backend(a.pid))::int4 FROM pg_catalog.pg_locks AS l
+              JOIN pg_catalog.pg_stat_activity AS a ON a.pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.objsubid = 2 AND l.granted
+              AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+              AND l.classid::int8 = \(Int64(Self.nodeIDLockClass)) AND l.objid::int8 = (hashtext(\(nodeID))::int8 & 4294967295)
+              AND a.application_name = \(sessionName) AND a.pid <> pg_backend_pid()
+            """, logger: logger)
+        var ended: Int32 = 0
+        for try await count in rows.decode(Int32.self) { ended = count }
+        guard ended > 0 else { return false }
+        logger.notice("ended a lock session of this node's own left over from a lost connection")
+        // The ended backend lets go of its locks as it exits, a moment later.
+        for _ in 0..<50 {
+            if try await attempt() { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
+    /// Forgets the lock connection without closing it, as a network break that the close
+    /// never crosses would: its session, and the locks it holds, live on. For tests.
+    func abandonLockConnection() {
+        if let connection = lockConnection { abandonedConnections.append(connection) }
+        lockConnection = nil
+        lockHeld = false
     }
 
     /// Whether a peer's lock is free (its session is gone); the probe lets it go at once.

@@ -224,6 +224,14 @@ struct ClusterProcessTests {
         try await cluster.start("a")
         try await PostgresProcessTests.publishBankAccount(to: cluster.node("a"))
         try await cluster.waitForSpread(over: ["a"], asking: "a")
+        // A second process given a's name stops with a clear error, and a keeps its partitions.
+        let twin = try await ThaloBinary.run([
+            "serve", "--database-url", cluster.url, "--node-id", "a", "--listen", "127.0.0.1:\(try TemporaryPostgres.freePort())",
+            "--data-dir", try temporaryFolder("node-a-twin").path,
+        ])
+        #expect(twin.status == 1)
+        #expect(twin.combined.contains("node id a is in use by a running node"), "\(twin.combined)")
+        try await cluster.waitForSpread(over: ["a"], asking: "a")
         cluster.accounts = (0..<16).map { "s\($0)" }
         try await cluster.submitRound("open_account", ["initial_balance": 0], through: ["a"])
 

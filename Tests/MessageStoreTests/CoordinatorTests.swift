@@ -128,6 +128,31 @@ struct CoordinatorTests {
         }
     }
 
+    @Test("a lock session of the node's own left behind by a lost connection is ended, and the node carries on with its partitions")
+    func ownLeftoverSession() async throws {
+        let url = try await PostgresFixture.shared.freshDatabase()
+        try await MessageDBStore.withStore(url: url) { store in
+            let work = [PartitionedCategory(category: "counter:command", consumer: "thalo")]
+            let node = try Self.coordinator(store, id: "a")
+            try await node.join()
+            let leases = try await node.heartbeat(work: work).held
+            #expect(leases.count == 2)
+            // Its session, and the locks on its id and key, live on without the node.
+            await node.abandonLockConnection()
+            let renewed = try await node.heartbeat(work: work).held
+            #expect(renewed == leases)
+            // The ended session's close suspends the leases once more; the next heartbeat arms them.
+            try await Task.sleep(for: .milliseconds(500))
+            #expect(try await node.heartbeat(work: work).held == leases)
+            #expect(leases.allSatisfy { node.holds($0) })
+            // Another process is still refused while the node runs.
+            let twin = try Self.coordinator(store, id: "a")
+            let refused = await #expect(throws: MessageStoreError.self) { try await twin.join() }
+            #expect(refused?.code == .nodeIDInUse)
+            await node.leave()
+        }
+    }
+
     @Test("nodes configured with different partition counts dividing a category at the same moment agree on one count")
     func divideAtOnce() async throws {
         let url = try await PostgresFixture.shared.freshDatabase()

@@ -199,6 +199,7 @@ struct RuntimeHardeningTests {
             let runtime = Runtime(
                 store: store, configuration: RuntimeConfiguration(registryPollInterval: .milliseconds(100)),
                 coordinator: try coordinator())
+            let started = ContinuousClock.now
             let run = Task { try await runtime.run() }
             let stopped = Task {
                 try await Task.sleep(for: .seconds(60))
@@ -207,6 +208,8 @@ struct RuntimeHardeningTests {
             let error = await #expect(throws: MessageStoreError.self) { try await run.value }
             stopped.cancel()
             #expect(error?.code == .nodeIDInUse, "\(String(describing: error))")
+            // By itself, not by the cancellation a minute later.
+            #expect(ContinuousClock.now - started < .seconds(30))
             await holder.leave()
         }
     }
