@@ -302,7 +302,7 @@ public final class MessageDBStore: MessageStore, Service {
     // MARK: Reading
 
     public func readStream(_ stream: StreamName, from position: Int64, batchSize: Int64, condition: String?) async throws -> [Message] {
-        try MessageStoreArguments.checkStream(stream)
+        try MessageStoreArguments.checkStreamRead(stream)
         try MessageStoreArguments.checkRead(position: position, batchSize: batchSize, positionName: "position")
         return try await run("reading stream \(stream)") {
             if let condition {

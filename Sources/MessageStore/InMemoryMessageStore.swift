@@ -63,7 +63,7 @@ public final class InMemoryMessageStore: MessageStore {
     }
 
     public func readStream(_ stream: StreamName, from position: Int64, batchSize: Int64, condition: String?) async throws -> [Message] {
-        try MessageStoreArguments.checkStream(stream)
+        try MessageStoreArguments.checkStreamRead(stream)
         try MessageStoreArguments.checkRead(position: position, batchSize: batchSize, positionName: "position")
         try Self.rejectCondition(condition)
         return state.withLock { state in

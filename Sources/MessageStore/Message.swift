@@ -88,12 +88,10 @@ public struct NewMessage: Sendable, Hashable {
     /// (and Message DB indexes: it may not be longer than ``StreamName/maximumLength``).
     public func validate() throws(MessageStoreError) -> String? {
         let correlation = try validatedCorrelation()
-        if let correlation, correlation.utf8.count > StreamName.maximumLength,
-            correlation.unicodeScalars.count > StreamName.maximumLength
-        {
+        if let correlation, let length = StreamName.length(of: correlation, beyond: StreamName.maximumLength) {
             throw MessageStoreError(
                 .invalidMetadata,
-                "message \(id) (\(type)): the correlationStreamName is \(correlation.unicodeScalars.count) characters long; "
+                "message \(id) (\(type)): the correlationStreamName is \(length) characters long; "
                     + "stream names have at most \(StreamName.maximumLength)")
         }
         return correlation

@@ -9,6 +9,15 @@ public enum MessageStoreArguments {
         }
     }
 
+    /// Checks the stream of a stream read (`get_stream_messages`), which Message DB refuses
+    /// for a category name, with this text.
+    public static func checkStreamRead(_ stream: StreamName) throws(MessageStoreError) {
+        try checkStream(stream)
+        if stream.isCategory {
+            throw MessageStoreError(.invalidArgument, "Must be a stream name: \(stream.rawValue)")
+        }
+    }
+
     /// Checks a category name given to a category read.
     /// The checks every backend's category read makes before touching storage.
     public static func checkCategoryRead(
@@ -26,6 +35,23 @@ public enum MessageStoreArguments {
         if category.contains("-") {
             throw MessageStoreError(
                 .invalidStreamName, "\"\(category)\" is a stream name, not a category (a category has no '-')")
+        }
+    }
+
+    /// Checks a consumer's name, which ends the name of its position stream
+    /// (`{category}+position-{consumer}`, `…-{consumer}+{member}` in a consumer group): no
+    /// `+`, so that no two consumers record in one stream (`x+1` and member 1 of `x`).
+    public static func checkConsumer(_ consumer: String, of category: String) throws(MessageStoreError) {
+        if consumer.contains("+") {
+            throw MessageStoreError(
+                .invalidArgument, "invalid consumer name \"\(consumer)\": '+' would mix it up with a consumer group member's")
+        }
+        let stream = StreamName.position(of: category, consumer: consumer, member: Int64.max).rawValue
+        if consumer.isEmpty || consumer.hasSuffix("-") || StreamName.problem(in: stream) != nil {
+            throw MessageStoreError(
+                .invalidArgument,
+                "invalid consumer name \"\(consumer)\": it must be non-empty, without whitespace or control characters, not end in '-', and leave its position stream within \(StreamName.maximumLength) characters"
+            )
         }
     }
 

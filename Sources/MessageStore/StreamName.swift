@@ -57,12 +57,19 @@ public struct StreamName: Sendable, Hashable, Comparable, CustomStringConvertibl
     /// refuses the same names.
     public static let maximumLength = 300
 
+    /// How many characters (Unicode scalars) `text` has when that is more than `limit`, or
+    /// nil. Its bytes bound its characters from above, so only a long text is counted.
+    public static func length(of text: String, beyond limit: Int) -> Int? {
+        guard text.utf8.count > limit else { return nil }
+        let count = text.unicodeScalars.count
+        return count > limit ? count : nil
+    }
+
     /// Describes what is wrong with `name` as a stream or category name, or returns nil.
     public static func problem(in name: String) -> String? {
         if name.isEmpty { return "the name is empty" }
-        // Bytes bound characters from above, so only a long name needs counting.
-        if name.utf8.count > maximumLength, name.unicodeScalars.count > maximumLength {
-            return "it is \(name.unicodeScalars.count) characters long; names have at most \(maximumLength)"
+        if let length = length(of: name, beyond: maximumLength) {
+            return "it is \(length) characters long; names have at most \(maximumLength)"
         }
         if containsWhitespaceOrControl(name) { return "it contains whitespace or a control character" }
         if name.hasPrefix("-") { return "the category before '-' is empty" }

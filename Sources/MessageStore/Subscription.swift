@@ -153,6 +153,7 @@ public final class Subscription<Store: MessageStore>: Service, Sendable {
     /// Reads and handles messages until cancelled or until graceful shutdown.
     public func run() async throws {
         try MessageStoreArguments.checkCategory(configuration.category)
+        if let consumer = configuration.consumer { try MessageStoreArguments.checkConsumer(consumer, of: configuration.category) }
         try MessageStoreArguments.checkCorrelation(configuration.correlation)
         let start: Int64
         do {

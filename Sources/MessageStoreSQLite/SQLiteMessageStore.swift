@@ -156,7 +156,7 @@ public final class SQLiteMessageStore: MessageStore {
     }
 
     public func readStream(_ stream: StreamName, from position: Int64, batchSize: Int64, condition: String?) async throws -> [Message] {
-        try MessageStoreArguments.checkStream(stream)
+        try MessageStoreArguments.checkStreamRead(stream)
         try MessageStoreArguments.checkRead(position: position, batchSize: batchSize, positionName: "position")
         let condition = try checkCondition(condition)
         return try await readers.withConnection { connection throws(MessageStoreError) in

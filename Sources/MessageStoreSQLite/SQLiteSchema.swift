@@ -5,7 +5,8 @@ import MessageStore
 /// The embedded store's tables: Message DB's `messages` columns, plus columns computed at
 /// write time so that category, correlation and consumer-group reads use an index.
 enum SQLiteSchema {
-    static let version = 1
+    /// 2: streams without an id have the partition hash -1 (version 1 hashed their name).
+    static let version = 2
 
     static let columns = "id, stream_name, type, position, global_position, data, metadata, time"
 
@@ -42,6 +43,29 @@ enum SQLiteSchema {
             CREATE TABLE IF NOT EXISTS thalo_store (key TEXT PRIMARY KEY, value TEXT NOT NULL);
             INSERT OR IGNORE INTO thalo_store (key, value) VALUES ('schema_version', '\(version)');
             """)
+        try migrate(connection)
+    }
+
+    /// Brings a store written by an earlier version up to ``version``, once.
+    private static func migrate(_ connection: SQLiteConnection) throws(MessageStoreError) {
+        let statement = try connection.statement("SELECT value FROM thalo_store WHERE key = 'schema_version'")
+        let stored = try statement.step("reading the store's schema version") ? statement.text(0) : "\(version)"
+        statement.reset()
+        guard stored == "1" else { return }
+        // Message DB's cardinal_id is NULL for a stream without an id: no consumer group
+        // member reads it, and -1 is no member's remainder.
+        do {
+            try connection.execute(
+                """
+                BEGIN IMMEDIATE;
+                UPDATE messages SET partition_hash = -1 WHERE instr(stream_name, '-') = 0;
+                UPDATE thalo_store SET value = '2' WHERE key = 'schema_version';
+                COMMIT;
+                """)
+        } catch {
+            try? connection.execute("ROLLBACK")
+            throw error
+        }
     }
 
     static func streamVersion(_ stream: String, on connection: SQLiteConnection) throws(MessageStoreError) -> Int64? {

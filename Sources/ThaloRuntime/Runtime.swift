@@ -607,8 +607,8 @@ public final class Runtime<Store: MessageStore & ModuleStorage>: Service, Sendab
         let problem: String
         if id.isEmpty || StreamName.containsWhitespaceOrControl(id) || id.utf8.last == UInt8(ascii: "-") {
             problem = "it must be non-empty, without whitespace or control characters, and not end in '-'"
-        } else if id.utf8.count > maximumEntityIDLength, id.unicodeScalars.count > maximumEntityIDLength {
-            problem = "it is \(id.unicodeScalars.count) characters long; ids have at most \(maximumEntityIDLength)"
+        } else if let length = StreamName.length(of: id, beyond: maximumEntityIDLength) {
+            problem = "it is \(length) characters long; ids have at most \(maximumEntityIDLength)"
         } else {
             return
         }

@@ -265,6 +265,10 @@ struct ConformanceTests {
             await #expect(throws: MessageStoreError.self) { try await store.readCategory("account", from: -5) }
             let notCategory = await #expect(throws: MessageStoreError.self) { try await store.readCategory("account-1") }
             #expect(notCategory?.code == .invalidStreamName)
+            // A stream read of a category name is refused as Message DB's get_stream_messages does.
+            let notStream = await #expect(throws: MessageStoreError.self) { try await store.readStream("account") }
+            #expect(notStream?.code == .invalidArgument)
+            #expect(notStream?.message == "Must be a stream name: account")
             for bad in ["", "account-", "-1", "acc ount-1", "account-1\n"] {
                 let error = await #expect(throws: MessageStoreError.self) {
                     try await store.write(Self.event(), to: StreamName(unchecked: bad))

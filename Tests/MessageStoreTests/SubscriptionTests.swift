@@ -193,6 +193,17 @@ struct SubscriptionTests {
         #expect(first == .milliseconds(10))
     }
 
+    @Test("a consumer name that could share a position stream or cannot end one is refused before anything is read")
+    func badConsumerNames() async throws {
+        let store = InMemoryMessageStore()
+        for name in ["x+1", "", "a b", "totals-", String(repeating: "c", count: 290)] {
+            let subscription = Subscription(store: store, configuration: .init(category: "counter", consumer: name)) { _ in }
+            let error = await #expect(throws: MessageStoreError.self, "\(name.debugDescription)") { try await subscription.run() }
+            #expect(error?.code == .invalidArgument)
+            #expect(error?.message.contains("invalid consumer name") == true)
+        }
+    }
+
     @Test("the position stream follows Eventide's naming")
     func positionStreamName() throws {
         #expect(
