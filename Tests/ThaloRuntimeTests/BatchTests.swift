@@ -10,7 +10,7 @@ import Testing
 
 /// A store that counts the appends to one stream and can hold them (again and again) until
 /// released, so that a test can queue commands behind a busy entity in a known order.
-final class AppendProbe: MessageStore, Sendable {
+final class AppendProbe: ForwardingMessageStore, Sendable {
     let base: AnyMessageStore
     let stream: StreamName
     private struct State {
@@ -65,8 +65,6 @@ final class AppendProbe: MessageStore, Sendable {
         state.withLock { $0.beforeBatchAppend = action }
     }
 
-    var writeNotifier: WriteNotifier { base.writeNotifier }
-
     func append(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> WriteResult {
         if stream == self.stream {
             await withCheckedContinuation { continuation in
@@ -88,20 +86,6 @@ final class AppendProbe: MessageStore, Sendable {
         }
         return try await base.append(messages, to: stream, expectedVersion: expectedVersion)
     }
-    func readStream(_ stream: StreamName, from position: Int64, batchSize: Int64, condition: String?) async throws -> [Message] {
-        try await base.readStream(stream, from: position, batchSize: batchSize, condition: condition)
-    }
-    func readCategory(
-        _ category: String, from globalPosition: Int64, batchSize: Int64, correlation: String?, consumerGroup: ConsumerGroup?,
-        condition: String?
-    ) async throws -> [Message] {
-        try await base.readCategory(
-            category, from: globalPosition, batchSize: batchSize, correlation: correlation, consumerGroup: consumerGroup,
-            condition: condition)
-    }
-    func lastMessage(in stream: StreamName, type: String?) async throws -> Message? { try await base.lastMessage(in: stream, type: type) }
-    func streamVersion(_ stream: StreamName) async throws -> Int64? { try await base.streamVersion(stream) }
-    func lastGlobalPosition() async throws -> Int64 { try await base.lastGlobalPosition() }
 }
 
 /// Runs `body` with a runtime (one instance per module) over `backend` behind an

@@ -44,7 +44,7 @@ func counterEvent(_ count: Int64, amount: Int64 = 1, decrement: Bool = false) ->
 
 /// A store whose reads fail with `connectionFailed` a number of times first, as a database
 /// that is restarting does.
-final class UnreachableAtFirst: MessageStore {
+final class UnreachableAtFirst: ForwardingMessageStore {
     let base: AnyMessageStore
     let failuresLeft: Mutex<Int>
 
@@ -61,33 +61,14 @@ final class UnreachableAtFirst: MessageStore {
         if fail { throw MessageStoreError(.connectionFailed, "cannot reach the database (a test's failure)") }
     }
 
-    func append(_ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion?) async throws -> WriteResult {
-        try await base.append(messages, to: stream, expectedVersion: expectedVersion)
-    }
-    func appendChained(
-        _ messages: [NewMessage], to stream: StreamName, expectedVersion: ExpectedVersion, after previous: ChainedAppend?
-    ) -> ChainedAppend? {
-        base.appendChained(messages, to: stream, expectedVersion: expectedVersion, after: previous)
-    }
     func readStream(_ stream: StreamName, from position: Int64, batchSize: Int64, condition: String?) async throws -> [Message] {
         try failFirst()
         return try await base.readStream(stream, from: position, batchSize: batchSize, condition: condition)
-    }
-    func readCategory(
-        _ category: String, from globalPosition: Int64, batchSize: Int64, correlation: String?, consumerGroup: ConsumerGroup?,
-        condition: String?
-    ) async throws -> [Message] {
-        try await base.readCategory(
-            category, from: globalPosition, batchSize: batchSize, correlation: correlation, consumerGroup: consumerGroup,
-            condition: condition)
     }
     func lastMessage(in stream: StreamName, type: String?) async throws -> Message? {
         try failFirst()
         return try await base.lastMessage(in: stream, type: type)
     }
-    func streamVersion(_ stream: StreamName) async throws -> Int64? { try await base.streamVersion(stream) }
-    func lastGlobalPosition() async throws -> Int64 { try await base.lastGlobalPosition() }
-    var writeNotifier: WriteNotifier { base.writeNotifier }
 }
 
 @Suite("Projections")
