@@ -13,14 +13,8 @@ struct CoordinatorTests {
         let url = try await PostgresFixture.shared.freshDatabase()
         try await MessageDBStore.withStore(url: url) { store in
             // A lease far longer than the test: only the lost session can make the node let go.
-            let coordinator = try MessageDBCoordinator(
-                store: store,
-                configuration: .init(nodeID: "a", partitions: 2, heartbeatInterval: .seconds(1), leaseDuration: .seconds(60)),
-                logger: Logger(label: "test"))
-            try await coordinator.join()
-            let work = [PartitionedCategory(category: "counter:command", consumer: "thalo")]
-            let leases = try await coordinator.heartbeat(work: work).held
-            #expect(leases.count == 2)
+            let (coordinator, leases) = try await Self.joinedNode(store)
+            let work = Self.work
             #expect(leases.allSatisfy { coordinator.holds($0) })
 
             // End the node lock's session, as a database restart or a dropped connection does;
@@ -46,6 +40,17 @@ struct CoordinatorTests {
             #expect(leases.allSatisfy { coordinator.holds($0) })
             await coordinator.leave()
         }
+    }
+
+    static let work = [PartitionedCategory(category: "counter:command", consumer: "thalo")]
+
+    /// Node a, joined, holding both partitions of ``work`` after its first heartbeat.
+    private static func joinedNode(_ store: MessageDBStore) async throws -> (MessageDBCoordinator, Set<PartitionLease>) {
+        let node = try coordinator(store, id: "a")
+        try await node.join()
+        let leases = try await node.heartbeat(work: work).held
+        #expect(leases.count == 2)
+        return (node, leases)
     }
 
     private static func coordinator(_ store: MessageDBStore, id: String, partitions: Int = 2) throws -> MessageDBCoordinator {
@@ -104,11 +109,8 @@ struct CoordinatorTests {
     func nodeIDTakenWhileAway() async throws {
         let url = try await PostgresFixture.shared.freshDatabase()
         try await MessageDBStore.withStore(url: url) { store in
-            let work = [PartitionedCategory(category: "counter:command", consumer: "thalo")]
-            let away = try Self.coordinator(store, id: "a")
-            try await away.join()
-            let leases = try await away.heartbeat(work: work).held
-            #expect(leases.count == 2)
+            let (away, leases) = try await Self.joinedNode(store)
+            let work = Self.work
             #expect(try await Self.endLockSessions(url) == 1)
             // A second process with the id starts while the first is cut off, and carries on
             // its partitions (they are the id's).
@@ -132,11 +134,8 @@ struct CoordinatorTests {
     func ownLeftoverSession() async throws {
         let url = try await PostgresFixture.shared.freshDatabase()
         try await MessageDBStore.withStore(url: url) { store in
-            let work = [PartitionedCategory(category: "counter:command", consumer: "thalo")]
-            let node = try Self.coordinator(store, id: "a")
-            try await node.join()
-            let leases = try await node.heartbeat(work: work).held
-            #expect(leases.count == 2)
+            let (node, leases) = try await Self.joinedNode(store)
+            let work = Self.work
             // Its session, and the locks on its id and key, live on without the node.
             await node.abandonLockConnection()
             let renewed = try await node.heartbeat(work: work).held
