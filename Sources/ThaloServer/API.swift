@@ -275,6 +275,12 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
     func execute(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         try authorize(request)
         let command = try await commandRequest(request, context)
+        return Self.json(.ok, try await execute(command))
+    }
+
+    /// Runs a command and answers with the result's JSON text: the route's body, and the
+    /// body ``ExecuteFastPath`` sends.
+    func execute(_ command: CommandRequest) async throws -> String {
         let result = try await runtime.execute(command)
         var output = JSONOutput()
         output.object { object in
@@ -291,7 +297,26 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
             object.string("moduleVersion", result.moduleVersion)
             object.member("events") { $0.array(result.outcome.events) { $0.event($1) } }
         }
-        return Self.json(.ok, output.text)
+        return output.text
+    }
+
+    /// `POST /v1/execute/{aggregate}/{id}/{command}` as ``ExecuteFastPath`` hands it over:
+    /// the request's head, the path's three segments as sent, and the body (nil when it was
+    /// larger than the limit). Answers as the route does, errors included.
+    func execute(head: HTTPRequest, segments: [Substring], body: ByteBuffer?) async -> (HTTPResponse.Status, HTTPFields, String) {
+        do {
+            try authorize(head.headerFields)
+            guard let body else { throw Self.bodyTooLarge(limit: limits.maximumCommandBodyBytes, what: "a command") }
+            let command = try commandRequest(
+                head.headerFields, aggregate: Self.decoded(segments[0]), id: Self.decoded(segments[1]),
+                command: Self.decoded(segments[2]), body: body)
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json; charset=utf-8"
+            return (.ok, headers, try await execute(command))
+        } catch {
+            let error = APIError.from(error)
+            return (error.status, error.headers, error.body)
+        }
     }
 
     func submit(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
@@ -387,8 +412,12 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
     /// Checks the bearer token, when the server has one. `read` marks endpoints that only
     /// read: they are open when the server was started with open reads.
     func authorize(_ request: Request, read: Bool = false) throws {
+        try authorize(request.headers, read: read)
+    }
+
+    func authorize(_ headers: HTTPFields, read: Bool = false) throws {
         guard let token, !(read && limits.openReads) else { return }
-        guard let header = request.headers[.authorization] else {
+        guard let header = headers[.authorization] else {
             throw APIError(
                 .unauthorized, code: "unauthorized",
                 message: "this server requires a bearer token: send Authorization: Bearer <token> (thalo --token)")
@@ -412,21 +441,26 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         let aggregate = try Self.parameter("aggregate", context)
         let id = try Self.parameter("id", context)
         let command = try Self.parameter("command", context)
-        let payload = try await Self.jsonBody(request, limit: limits.maximumCommandBodyBytes, what: "a command", allowEmpty: true)
+        let body = try await Self.collect(request, limit: limits.maximumCommandBodyBytes, what: "a command")
+        return try commandRequest(request.headers, aggregate: aggregate, id: id, command: command, body: body)
+    }
+
+    func commandRequest(_ headers: HTTPFields, aggregate: String, id: String, command: String, body: ByteBuffer) throws -> CommandRequest {
+        let payload = try Self.json(parsing: body, allowEmpty: true)
         guard case .object = payload else {
             throw APIError(
                 .badRequest, code: "invalidPayload", message: "the command payload must be a JSON object, found \(payload.typeName)")
         }
         var commandID: UUID?
-        if let key = request.headers[.idempotencyKey] {
+        if let key = headers[.idempotencyKey] {
             guard let id = UUID(uuidString: key) else {
                 throw APIError(.badRequest, code: "invalidRequest", message: "Idempotency-Key must be a UUID (the command id), got \(key)")
             }
             commandID = id
         }
         var metadata = Metadata()
-        metadata.correlationStreamName = request.headers[.correlationStreamName]
-        metadata.replyStreamName = request.headers[.replyStreamName]
+        metadata.correlationStreamName = headers[.correlationStreamName]
+        metadata.replyStreamName = headers[.replyStreamName]
         if let correlation = metadata.correlationStreamName, let problem = StreamName.problem(in: correlation) {
             throw APIError(
                 .badRequest, code: "invalidArgument", message: "Correlation-Stream-Name \"\(correlation)\" is not a stream name: \(problem)"
@@ -439,15 +473,25 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
     }
 
     static func jsonBody(_ request: Request, limit: Int, what: String, allowEmpty: Bool = false) async throws -> JSONValue {
+        try json(parsing: try await collect(request, limit: limit, what: what), allowEmpty: allowEmpty)
+    }
+
+    static func collect(_ request: Request, limit: Int, what: String) async throws -> ByteBuffer {
         var request = request
-        let buffer: ByteBuffer
         do {
-            buffer = try await request.collectBody(upTo: limit)
+            return try await request.collectBody(upTo: limit)
         } catch {
-            throw APIError(
-                .contentTooLarge, code: "bodyTooLarge",
-                message: "the body is larger than \(limit) bytes, the most this server accepts for \(what)")
+            throw bodyTooLarge(limit: limit, what: what)
         }
+    }
+
+    static func bodyTooLarge(limit: Int, what: String) -> APIError {
+        APIError(
+            .contentTooLarge, code: "bodyTooLarge",
+            message: "the body is larger than \(limit) bytes, the most this server accepts for \(what)")
+    }
+
+    static func json(parsing buffer: ByteBuffer, allowEmpty: Bool) throws -> JSONValue {
         if buffer.readableBytes == 0 && allowEmpty { return .object([:]) }
         do {
             return try buffer.withUnsafeReadableBytes { try JSONValue(parsing: $0) }
@@ -460,10 +504,14 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         guard let raw = context.parameters.get(name) else {
             throw APIError(.badRequest, code: "invalidRequest", message: "missing \(name) in the path")
         }
-        // Most path segments have nothing to decode; Foundation's decoder costs more than
-        // the rest of the routing.
-        guard raw.utf8.contains(UInt8(ascii: "%")) else { return raw }
-        return raw.removingPercentEncoding ?? raw
+        return decoded(raw[...])
+    }
+
+    /// A path segment as sent, percent-decoded. Most have nothing to decode; Foundation's
+    /// decoder costs more than the rest of the routing.
+    static func decoded(_ raw: Substring) -> String {
+        guard raw.utf8.contains(UInt8(ascii: "%")) else { return String(raw) }
+        return raw.removingPercentEncoding ?? String(raw)
     }
 
     static func integer(

@@ -103,11 +103,16 @@ struct APIError: Error, HTTPResponseError {
         return output.text
     }
 
-    func response(from request: Request, context: some RequestContext) throws -> Response {
+    /// The headers of the answer: its content type, and what a 401 or a 405 adds.
+    var headers: HTTPFields {
         var headers = HTTPFields()
         headers[.contentType] = "application/json; charset=utf-8"
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"thalo\"" }
         if !allow.isEmpty { headers[.allow] = allow.joined(separator: ", ") }
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+        return headers
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 import MessageStore
 import NIOCore
@@ -12,6 +13,9 @@ import ThaloRuntime
 /// services in one `ServiceGroup` that shuts down gracefully on SIGINT and SIGTERM. Which
 /// store the runtime uses, and what is published before it starts, is the caller's concern.
 public enum Server {
+    /// The `Server` header of every answer.
+    static let serverName = "thalo"
+
     /// Runs the runtime and the API until SIGINT/SIGTERM (or cancellation).
     ///
     /// - Parameters:
@@ -27,7 +31,8 @@ public enum Server {
             runtime: runtime, token: options.token, limits: options.limits, metrics: metrics, storeName: storeName, logger: logger)
         let app = Application(
             router: router(api),
-            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "thalo"),
+            server: http(api),
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: serverName),
             onServerRunning: { _ in onRunning() },
             logger: logger)
         let group = ServiceGroup(
@@ -39,6 +44,19 @@ public enum Server {
             guard error.description.hasPrefix("bind") else { throw error }
             throw ListenError(host: options.host, port: options.port, errno: error.errnoCode)
         }
+    }
+
+    /// HTTP/1.1 with ``ExecuteFastPath`` in each connection's pipeline: commands sent to
+    /// `POST /v1/execute/…` are answered there, everything else by the router.
+    public static func http<Store>(_ api: API<Store>) -> HTTPServerBuilder {
+        let limit = api.limits.maximumCommandBodyBytes
+        return .http1(
+            configuration: .init(
+                additionalChannelHandlers: [
+                    ExecuteFastPath(limit: limit, serverName: serverName) { head, segments, body in
+                        await api.execute(head: head, segments: segments, body: body)
+                    }
+                ]))
     }
 
     /// The API's router: the error middleware, then every route. The server and the tests

@@ -23,8 +23,8 @@ let testMetrics: PrometheusCollectorRegistry = {
     return registry
 }()
 
-/// Runs `body` against the API's router (on a live socket when `live`: a test that opens
-/// its own connections needs the port).
+/// Runs `body` against the API's router; when `live`, against a server on a socket, built
+/// as `thalo serve` builds it (a test that opens its own connections needs the port).
 func withAPI(
     token: String? = nil, limits: APILimits = APILimits(), configuration: RuntimeConfiguration = RuntimeConfiguration(),
     live: Bool = false, _ body: @Sendable (any TestClientProtocol, Runtime<AnyModuleStore>) async throws -> Void
@@ -45,8 +45,10 @@ func withAPIServer(
         let api = API(
             runtime: runtime, token: token, limits: limits, metrics: testMetrics, storeName: "sqlite",
             logger: Logger(label: "test"))
-        let router = Server.router(api)
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)))
+        // Live, the server is built as `thalo serve` builds it, with the execute fast path.
+        let app = Application(
+            router: Server.router(api), server: Server.http(api),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: Server.serverName))
         try await app.test(live ? .live : .router) { client in
             try await body(client, runtime, api)
         }

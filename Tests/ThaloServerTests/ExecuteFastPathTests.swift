@@ -1,0 +1,193 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import JSON
+import NIOCore
+import Testing
+
+@testable import ThaloServer
+
+/// `POST /v1/execute/…` is answered in the connection's pipeline (``ExecuteFastPath``), not
+/// by the router; these tests hold the two to the same answers and HTTP/1.1's order.
+@Suite("HTTP API: the execute fast path")
+struct ExecuteFastPathTests {
+    static let token = "fast-path-token"
+
+    /// One exchange as the client saw it, with what differs between two stores (times,
+    /// positions, ids) masked.
+    struct Answer: Equatable, CustomStringConvertible {
+        var status: Int
+        var headers: [String]
+        var body: String
+        var description: String { "\(status) \(headers) \(body)" }
+    }
+
+    /// The same requests, in the same order, on a fresh store each time.
+    static func exchanges(_ client: any TestClientProtocol) async throws -> [Answer] {
+        _ = try await publishBankAccount(client, token: token)
+        let authorized: HTTPFields = [.authorization: "Bearer \(token)", .contentType: "application/json"]
+        var answers: [Answer] = []
+        func send(_ path: String, _ body: String?, _ headers: HTTPFields = authorized) async throws {
+            let answer = try await client.execute(uri: path, method: .post, headers: headers, body: body.map { ByteBuffer(string: $0) }) {
+                response in
+                var text = String(buffer: response.body)
+                for pattern in [#""time":"[^"]*""#, #""globalPosition":[0-9]+"#, #""id":"[^"]*""#, #""commandId":"[^"]*""#] {
+                    text = text.replacingOccurrences(of: pattern, with: "…", options: .regularExpression)
+                }
+                let kept: [HTTPField.Name] = [.contentType, .wwwAuthenticate, .allow, .connection]
+                return Answer(
+                    status: Int(response.status.code), headers: kept.compactMap { name in response.headers[name].map { "\(name): \($0)" } },
+                    body: text)
+            }
+            answers.append(answer)
+        }
+        let key = "0191a3e2-8c55-7cc0-9a0c-0123456789ab"
+        var keyed = authorized
+        keyed[.idempotencyKey] = key
+        try await send("/v1/execute/BankAccount/f1/open_account", #"{"initial_balance": 5}"#, keyed)
+        try await send("/v1/execute/BankAccount/f1/open_account", #"{"initial_balance": 5}"#, keyed)
+        try await send("/v1/execute/BankAccount/f1/open_account", #"{"initial_balance": 6}"#, keyed)
+        try await send("/v1/execute/BankAccount/f1/withdraw_funds", #"{"amount": 500}"#)
+        try await send("/v1/execute/BankAccount/f1/deposit_funds", #"{"amount": "ten"}"#)
+        try await send("/v1/execute/BankAccount/f1/deposit_funds", #"{"amount": 1"#)
+        try await send("/v1/execute/BankAccount/f1/deposit_funds", "[1]")
+        try await send("/v1/execute/BankAccount/f1/deposit_funds", nil)
+        try await send("/v1/execute/BankAccount/f1/deposit_funds", String(repeating: " ", count: 300) + "{}")
+        try await send("/v1/execute/BankAccount/f1/no_such_command", "{}")
+        try await send("/v1/execute/NoSuchAggregate/f1/open", "{}")
+        try await send("/v1/execute/BankAccount/f%C3%A9/open_account", #"{"initial_balance": 1}"#)
+        try await send("/v1/execute/BankAccount/" + String(repeating: "x", count: 201) + "/open_account", "{}")
+        try await send("/v1/execute/BankAccount/f1/deposit_funds?dry=1", #"{"amount": 1}"#)
+        try await send("/v1/execute/BankAccount/f1/deposit_funds/", #"{"amount": 1}"#)
+        var badKey = authorized
+        badKey[.idempotencyKey] = "not-a-uuid"
+        try await send("/v1/execute/BankAccount/f1/deposit_funds", #"{"amount": 1}"#, badKey)
+        var badCorrelation = authorized
+        badCorrelation[.correlationStreamName] = "a b"
+        try await send("/v1/execute/BankAccount/f1/deposit_funds", #"{"amount": 1}"#, badCorrelation)
+        var replying = authorized
+        replying[.replyStreamName] = "replies-1"
+        replying[.correlationStreamName] = "saga-1"
+        try await send("/v1/execute/BankAccount/f1/deposit_funds", #"{"amount": 2}"#, replying)
+        try await send("/v1/execute/BankAccount/f1/deposit_funds", #"{"amount": 1}"#, [:])
+        try await send("/v1/execute/BankAccount/f1/deposit_funds", #"{"amount": 1}"#, [.authorization: "Bearer wrong"])
+        try await send("/v1/execute/BankAccount/f1/deposit_funds", #"{"amount": 1}"#, [.authorization: "Basic abc"])
+        var closing = authorized
+        closing[.connection] = "close"
+        try await send("/v1/execute/BankAccount/f1/deposit_funds", #"{"amount": 3}"#, closing)
+        return answers
+    }
+
+    @Test("every kind of answer, errors included, is the router's answer")
+    func sameAnswers() async throws {
+        let limits = APILimits(maximumCommandBodyBytes: 256)
+        let routed = try await collect(limits: limits, live: false)
+        let fast = try await collect(limits: limits, live: true)
+        #expect(routed.count == 22 && fast.count == routed.count)
+        for (index, (route, path)) in zip(routed, fast).enumerated() {
+            // The router's test client adds no Connection header; the live server's answer to
+            // Connection: close carries one.
+            var path = path
+            path.headers.removeAll { $0.hasPrefix("Connection") }
+            #expect(route == path, "request \(index)")
+        }
+        // The answers are what the API promises, not only alike.
+        #expect(fast[0].status == 200 && fast[0].body.contains(#""outcome":"recorded""#))
+        #expect(fast[1].status == 200 && fast[1].body.contains(#""outcome":"duplicate""#))
+        #expect(fast[2].status == 409 && fast[2].body.contains("idempotencyKeyReused"))
+        #expect(fast[3].status == 422 && fast[3].body.contains("insufficient funds"))
+        #expect(fast[4...6].map(\.status) == [Int](repeating: 400, count: 3))
+        #expect(fast[8].status == 413 && fast[8].body.contains("bodyTooLarge"), "\(fast[8])")
+        #expect(fast[11].status == 200 && fast[11].body.contains(#""streamName":"bankAccount-fé""#), "\(fast[11])")
+        #expect(fast[18].status == 401 && fast[18].headers.contains(#"WWW-Authenticate: Bearer realm="thalo""#))
+        #expect(fast[21].status == 200)
+    }
+
+    func collect(limits: APILimits, live: Bool) async throws -> [Answer] {
+        let answers = AnswerBox()
+        try await withAPI(token: Self.token, limits: limits, live: live) { client, _ in
+            answers.set(try await Self.exchanges(client))
+        }
+        return answers.value
+    }
+
+    @Test("pipelined requests are answered in order, commands and routes mixed, and the connection goes on")
+    func pipelined() async throws {
+        try await withAPI(limits: APILimits(maximumCommandBodyBytes: 4096), live: true) { client, _ in
+            _ = try await publishBankAccount(client)
+            let port = try #require(client.port)
+            let socket = try RawHTTPClient(port: port)
+            func post(_ path: String, _ body: String) -> String {
+                "POST \(path) HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            }
+            let get = "GET /v1/aggregates/BankAccount/p1 HTTP/1.1\r\nHost: t\r\n\r\n"
+            // A route first (the command after it waits for its answer), then commands and
+            // reads of their effect, all in one write.
+            try socket.send(
+                get + post("/v1/execute/BankAccount/p1/open_account", #"{"initial_balance": 10}"#)
+                    + post("/v1/execute/BankAccount/p1/deposit_funds", #"{"amount": 5}"#) + get
+                    + post("/v1/execute/BankAccount/p1/withdraw_funds", #"{"amount": 100}"#) + get)
+            let answers = try await socket.receiveAnswers(6)
+            #expect(answers.map(\.status) == [404, 200, 200, 200, 422, 200], "\(answers)")
+            #expect(answers[1].body.contains(#""type":"OpenedAccount""#))
+            #expect(answers[2].body.contains(#""type":"DepositedFunds""#))
+            #expect(answers[3].body.contains(#""balance":15"#), "\(answers[3].body)")
+            #expect(answers[5].body.contains(#""balance":15"#))
+            // The connection still serves, command by command.
+            try socket.send(post("/v1/execute/BankAccount/p1/deposit_funds", #"{"amount": 1}"#))
+            let next = try await socket.receiveAnswers(1)
+            #expect(next.first?.status == 200)
+            // A body over the limit is answered 413 and the connection goes on.
+            try socket.send(post("/v1/execute/BankAccount/p1/deposit_funds", String(repeating: " ", count: 70_000)) + get)
+            let large = try await socket.receiveAnswers(2)
+            #expect(large.map(\.status) == [413, 200], "\(large)")
+            #expect(large.last?.body.contains(#""balance":16"#) == true)
+            socket.close()
+        }
+    }
+}
+
+/// Hands a value out of a `@Sendable` closure.
+final class AnswerBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var answers: [ExecuteFastPathTests.Answer] = []
+    func set(_ value: [ExecuteFastPathTests.Answer]) { lock.withLock { answers = value } }
+    var value: [ExecuteFastPathTests.Answer] { lock.withLock { answers } }
+}
+
+extension RawHTTPClient {
+    struct RawAnswer: CustomStringConvertible {
+        var status: Int
+        var body: String
+        var description: String { "\(status) \(body)" }
+    }
+
+    /// Reads until `count` whole answers (each with a Content-Length) have arrived.
+    func receiveAnswers(_ count: Int) async throws -> [RawAnswer] {
+        var received = [UInt8]()
+        while true {
+            do {
+                received += Array(try await receive().utf8)
+            } catch {
+                throw HarnessSocketError("\(error) after receiving: \(String(decoding: received, as: UTF8.self))")
+            }
+            var answers: [RawAnswer] = []
+            var rest = received[...]
+            while let end = rest.firstRange(of: Array("\r\n\r\n".utf8)) {
+                let head = String(decoding: rest[rest.startIndex..<end.lowerBound], as: UTF8.self)
+                let lines = head.split(separator: "\r\n")
+                let status = Int(lines.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
+                let length =
+                    lines.first { $0.lowercased().hasPrefix("content-length:") }.flatMap {
+                        Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces))
+                    } ?? 0
+                guard rest.distance(from: end.upperBound, to: rest.endIndex) >= length else { break }
+                let bodyEnd = rest.index(end.upperBound, offsetBy: length)
+                answers.append(RawAnswer(status: status, body: String(decoding: rest[end.upperBound..<bodyEnd], as: UTF8.self)))
+                rest = rest[bodyEnd...]
+            }
+            if answers.count >= count { return answers }
+        }
+    }
+}
