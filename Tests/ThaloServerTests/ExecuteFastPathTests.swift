@@ -4,6 +4,9 @@ import Hummingbird
 import HummingbirdTesting
 import JSON
 import NIOCore
+import NIOEmbedded
+import NIOHTTPTypes
+import TestSupport
 import Testing
 
 @testable import ThaloServer
@@ -190,4 +193,136 @@ extension RawHTTPClient {
             if answers.count >= count { return answers }
         }
     }
+}
+
+/// The handler alone, in a test channel, with a command that runs until the test lets it go.
+@Suite("HTTP API: the execute fast path in a channel")
+struct ExecuteFastPathChannelTests {
+    /// What passes the handler on its way to the router.
+    final class Recorder: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = HTTPRequestPart
+        var parts: [String] = []
+        var quiesced = false
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head): parts.append("head \(head.method) \(head.path ?? "")")
+            case .body: parts.append("body")
+            case .end: parts.append("end")
+            }
+        }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            if event is ChannelShouldQuiesceEvent { quiesced = true }
+        }
+    }
+
+    static func head(_ method: HTTPRequest.Method, _ path: String) -> HTTPRequestPart {
+        .head(HTTPRequest(method: method, scheme: nil, authority: "t", path: path))
+    }
+
+    @Test("a shutdown that begins while a command runs waits for its answer; what was pipelined behind it is not started")
+    func shutdownWaitsForTheAnswer() async throws {
+        let (gate, opener) = AsyncStream<Void>.makeStream()
+        let started = ManagedAtomicFlag()
+        let handler = ExecuteFastPath(limit: 1024, serverName: "thalo") { _, segments, body in
+            started.set()
+            for await _ in gate { break }
+            return (.ok, [.contentType: "application/json"], #"{"id":"\#(segments[1])","bytes":\#(body?.readableBytes ?? -1)}"#)
+        }
+        let recorder = Recorder()
+        let channel = NIOAsyncTestingChannel()
+        try await channel.pipeline.addHandler(handler)
+        try await channel.pipeline.addHandler(recorder)
+        try await channel.writeInbound(Self.head(.get, "/health"))
+        try await channel.writeInbound(HTTPRequestPart.end(nil))
+        // The router's answer to /health, written back through the handler.
+        try await channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
+        try await channel.writeOutbound(HTTPResponsePart.end(nil))
+        try await channel.writeInbound(Self.head(.post, "/v1/execute/BankAccount/q1/deposit_funds"))
+        try await channel.writeInbound(HTTPRequestPart.body(ByteBuffer(string: #"{"amount":1}"#)))
+        try await channel.writeInbound(HTTPRequestPart.end(nil))
+        try await channel.writeInbound(Self.head(.get, "/v1/aggregates/BankAccount/q1"))
+        try await channel.writeInbound(HTTPRequestPart.end(nil))
+        try await waitUntil("the command runs") { started.isSet }
+        channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        try await channel.testingEventLoop.executeInContext {}
+        #expect(recorder.parts == ["head GET /health", "end"], "only the route's request went on")
+        #expect(!recorder.quiesced, "the shutdown waits while the command runs")
+
+        // Drop what the router's answer wrote, then let the command finish.
+        _ = try await channel.readOutbound(as: HTTPResponsePart.self)
+        _ = try await channel.readOutbound(as: HTTPResponsePart.self)
+        opener.yield()
+        guard case .head(let response) = try await channel.waitForOutboundWrite(as: HTTPResponsePart.self) else {
+            Issue.record("no answer head")
+            return
+        }
+        #expect(response.status == .ok)
+        #expect(response.headerFields[.server] == "thalo")
+        #expect(response.headerFields[.contentLength] == "22")
+        #expect(response.headerFields[.date]?.hasSuffix(" GMT") == true)
+        guard case .body(let body) = try await channel.waitForOutboundWrite(as: HTTPResponsePart.self) else {
+            Issue.record("no answer body")
+            return
+        }
+        #expect(String(buffer: body) == #"{"id":"q1","bytes":12}"#)
+        guard case .end = try await channel.waitForOutboundWrite(as: HTTPResponsePart.self) else {
+            Issue.record("no answer end")
+            return
+        }
+        try await channel.testingEventLoop.executeInContext {}
+        #expect(recorder.quiesced, "the shutdown goes on after the answer")
+        #expect(recorder.parts == ["head GET /health", "end"], "the read pipelined behind the command is not started")
+        _ = try? await channel.finish()
+    }
+
+    @Test("a command waits while a request passed to the router is unanswered")
+    func commandBehindARoute() async throws {
+        let handler = ExecuteFastPath(limit: 1024, serverName: "thalo") { _, _, _ in (.ok, [:], "{}") }
+        let recorder = Recorder()
+        let channel = NIOAsyncTestingChannel()
+        try await channel.pipeline.addHandler(handler)
+        try await channel.pipeline.addHandler(recorder)
+        try await channel.writeInbound(Self.head(.get, "/health"))
+        try await channel.writeInbound(HTTPRequestPart.end(nil))
+        try await channel.writeInbound(Self.head(.post, "/v1/execute/BankAccount/q1/deposit_funds"))
+        try await channel.writeInbound(HTTPRequestPart.end(nil))
+        // /health is unanswered, so the command goes to the router behind it.
+        #expect(recorder.parts == ["head GET /health", "end", "head POST /v1/execute/BankAccount/q1/deposit_funds", "end"])
+        #expect(try await channel.readOutbound(as: HTTPResponsePart.self) == nil)
+        _ = try? await channel.finish()
+    }
+
+    @Test("only POST /v1/execute/{aggregate}/{id}/{command} without query, Expect or Connection is taken")
+    func whatIsTaken() {
+        func taken(_ method: HTTPRequest.Method, _ path: String, _ fields: HTTPFields = [:]) -> Bool {
+            ExecuteFastPath.command(HTTPRequest(method: method, scheme: nil, authority: "t", path: path, headerFields: fields)) != nil
+        }
+        #expect(taken(.post, "/v1/execute/A/1/c"))
+        #expect(
+            ExecuteFastPath.command(HTTPRequest(method: .post, scheme: nil, authority: "t", path: "/v1/execute/A/x%201/c")) == [
+                "A", "x%201", "c",
+            ])
+        #expect(!taken(.get, "/v1/execute/A/1/c"))
+        #expect(!taken(.put, "/v1/execute/A/1/c"))
+        #expect(!taken(.post, "/v1/execute/A/1/c?x=1"))
+        #expect(!taken(.post, "/v1/execute/A/1/c#f"))
+        #expect(!taken(.post, "/v1/execute/A/1/c/"))
+        #expect(!taken(.post, "/v1/execute/A//c"))
+        #expect(!taken(.post, "/v1/execute/A/1"))
+        #expect(!taken(.post, "/v1/execute/A/1/c/d"))
+        #expect(!taken(.post, "/v1/submit/A/1/c"))
+        #expect(!taken(.post, "/v1/executeX/A/1/c"))
+        #expect(!taken(.post, "/v1/execute/A/1/c", [.connection: "close"]))
+        #expect(!taken(.post, "/v1/execute/A/1/c", [.expect: "100-continue"]))
+    }
+}
+
+/// A flag one thread sets and another reads.
+final class ManagedAtomicFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
 }
