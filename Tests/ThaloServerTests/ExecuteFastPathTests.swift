@@ -217,6 +217,18 @@ struct ExecuteFastPathChannelTests {
         }
     }
 
+    /// A test channel with `handler` in front of a recorder, after a `GET /health` that the
+    /// handler passed on to the router.
+    static func channel(_ handler: ExecuteFastPath) async throws -> (NIOAsyncTestingChannel, Recorder) {
+        let recorder = Recorder()
+        let channel = NIOAsyncTestingChannel()
+        try await channel.pipeline.addHandler(handler)
+        try await channel.pipeline.addHandler(recorder)
+        try await channel.writeInbound(head(.get, "/health"))
+        try await channel.writeInbound(HTTPRequestPart.end(nil))
+        return (channel, recorder)
+    }
+
     static func head(_ method: HTTPRequest.Method, _ path: String) -> HTTPRequestPart {
         .head(HTTPRequest(method: method, scheme: nil, authority: "t", path: path))
     }
@@ -230,12 +242,7 @@ struct ExecuteFastPathChannelTests {
             for await _ in gate { break }
             return (.ok, [.contentType: "application/json"], #"{"id":"\#(segments[1])","bytes":\#(body?.readableBytes ?? -1)}"#)
         }
-        let recorder = Recorder()
-        let channel = NIOAsyncTestingChannel()
-        try await channel.pipeline.addHandler(handler)
-        try await channel.pipeline.addHandler(recorder)
-        try await channel.writeInbound(Self.head(.get, "/health"))
-        try await channel.writeInbound(HTTPRequestPart.end(nil))
+        let (channel, recorder) = try await Self.channel(handler)
         // The router's answer to /health, written back through the handler.
         try await channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
         try await channel.writeOutbound(HTTPResponsePart.end(nil))
@@ -280,12 +287,7 @@ struct ExecuteFastPathChannelTests {
     @Test("a command waits while a request passed to the router is unanswered")
     func commandBehindARoute() async throws {
         let handler = ExecuteFastPath(limit: 1024, serverName: "thalo") { _, _, _ in (.ok, [:], "{}") }
-        let recorder = Recorder()
-        let channel = NIOAsyncTestingChannel()
-        try await channel.pipeline.addHandler(handler)
-        try await channel.pipeline.addHandler(recorder)
-        try await channel.writeInbound(Self.head(.get, "/health"))
-        try await channel.writeInbound(HTTPRequestPart.end(nil))
+        let (channel, recorder) = try await Self.channel(handler)
         try await channel.writeInbound(Self.head(.post, "/v1/execute/BankAccount/q1/deposit_funds"))
         try await channel.writeInbound(HTTPRequestPart.end(nil))
         // /health is unanswered, so the command goes to the router behind it.
