@@ -44,6 +44,9 @@ final class ExecuteFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var held = CircularBuffer<HTTPRequestPart>()
     private var readHeld = false
     private var quiesceHeld = false
+    /// The client closed its side (half-closure) while a command ran: the router's
+    /// connection task would close the connection before the answer.
+    private var inputClosedHeld = false
     private var date = HTTPDate()
 
     init(limit: Int, serverName: String, execute: @escaping Execute) {
@@ -125,11 +128,15 @@ final class ExecuteFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         if !held.isEmpty {
-            while case .idle = state, let part = held.popFirst() { read(part, context: context) }
+            while !isRunning, let part = held.popFirst() { read(part, context: context) }
             // What was passed on is delivered at the end of a read, as if just read.
             context.fireChannelReadComplete()
         }
-        if case .running = state { return }
+        if isRunning { return }
+        if inputClosedHeld {
+            inputClosedHeld = false
+            context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        }
         if readHeld {
             readHeld = false
             context.read()
@@ -137,12 +144,19 @@ final class ExecuteFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) { unanswered -= 1 }
+        // Never below zero: after a parse error the router answers 400 to a request it did
+        // not get through here, and closes the connection.
+        if case .end = unwrapOutboundIn(data) { unanswered = max(0, unanswered - 1) }
         context.write(data, promise: promise)
     }
 
+    private var isRunning: Bool {
+        if case .running = state { return true }
+        return false
+    }
+
     func read(context: ChannelHandlerContext) {
-        if case .running = state {
+        if isRunning {
             readHeld = true
             return
         }
@@ -150,14 +164,18 @@ final class ExecuteFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent {
-            switch state {
-            case .running, .collecting:
+        switch state {
+        case .running, .collecting:
+            if event is ChannelShouldQuiesceEvent {
                 quiesceHeld = true
                 return
-            case .idle, .passing:
-                break
             }
+            if case .running = state, let event = event as? ChannelEvent, event == .inputClosed {
+                inputClosedHeld = true
+                return
+            }
+        case .idle, .passing:
+            break
         }
         context.fireUserInboundEventTriggered(event)
     }

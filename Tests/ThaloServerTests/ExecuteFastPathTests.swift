@@ -147,6 +147,17 @@ struct ExecuteFastPathTests {
             #expect(large.map(\.status) == [413, 200], "\(large)")
             #expect(large.last?.body.contains(#""balance":16"#) == true)
             socket.close()
+
+            // A client that closes its sending side after its commands still gets every answer.
+            let halfClosing = try RawHTTPClient(port: port)
+            try halfClosing.send(
+                post("/v1/execute/BankAccount/p1/deposit_funds", #"{"amount": 4}"#)
+                    + post("/v1/execute/BankAccount/p1/deposit_funds", #"{"amount": 5}"#))
+            halfClosing.shutdownWrite()
+            let last = try await halfClosing.receiveAnswers(2)
+            #expect(last.map(\.status) == [200, 200], "\(last)")
+            #expect(last.last?.body.contains(#""amount":5"#) == true)
+            halfClosing.close()
         }
     }
 }
@@ -203,6 +214,7 @@ struct ExecuteFastPathChannelTests {
         typealias InboundIn = HTTPRequestPart
         var parts: [String] = []
         var quiesced = false
+        var inputClosed = false
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
@@ -214,6 +226,7 @@ struct ExecuteFastPathChannelTests {
 
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
             if event is ChannelShouldQuiesceEvent { quiesced = true }
+            if let event = event as? ChannelEvent, event == .inputClosed { inputClosed = true }
         }
     }
 
@@ -281,6 +294,62 @@ struct ExecuteFastPathChannelTests {
         try await channel.testingEventLoop.executeInContext {}
         #expect(recorder.quiesced, "the shutdown goes on after the answer")
         #expect(recorder.parts == ["head GET /health", "end"], "the read pipelined behind the command is not started")
+        _ = try? await channel.finish()
+    }
+
+    @Test("the end of the client's input while a command runs reaches the router only after the answer")
+    func halfClosure() async throws {
+        let (gate, opener) = AsyncStream<Void>.makeStream()
+        let started = ManagedAtomicFlag()
+        let handler = ExecuteFastPath(limit: 1024, serverName: "thalo") { _, _, _ in
+            started.set()
+            for await _ in gate { break }
+            return (.ok, [:], "{}")
+        }
+        let (channel, recorder) = try await Self.channel(handler)
+        try await channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
+        try await channel.writeOutbound(HTTPResponsePart.end(nil))
+        try await channel.writeInbound(Self.head(.post, "/v1/execute/BankAccount/q1/deposit_funds"))
+        try await channel.writeInbound(HTTPRequestPart.end(nil))
+        try await waitUntil("the command runs") { started.isSet }
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        try await channel.testingEventLoop.executeInContext {}
+        #expect(!recorder.inputClosed)
+        opener.yield()
+        for _ in 0..<5 { _ = try await channel.waitForOutboundWrite(as: HTTPResponsePart.self) }
+        try await channel.testingEventLoop.executeInContext {}
+        #expect(recorder.inputClosed)
+        _ = try? await channel.finish()
+    }
+
+    @Test("commands pipelined behind a running one run one after another, and a route behind them waits for their answers")
+    func pipelinedCommands() async throws {
+        let handler = ExecuteFastPath(limit: 1024, serverName: "thalo") { _, segments, body in
+            (.ok, [:], "\(segments[1]):\(body?.readableBytes ?? -1)")
+        }
+        let (channel, recorder) = try await Self.channel(handler)
+        try await channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
+        try await channel.writeOutbound(HTTPResponsePart.end(nil))
+        // Three commands and a route, read at once, before the first command has run.
+        try await channel.testingEventLoop.executeInContext {
+            for id in ["c1", "c2", "c3"] {
+                channel.pipeline.fireChannelRead(NIOAny(Self.head(.post, "/v1/execute/BankAccount/\(id)/deposit_funds")))
+                channel.pipeline.fireChannelRead(NIOAny(HTTPRequestPart.body(ByteBuffer(string: id + id))))
+                channel.pipeline.fireChannelRead(NIOAny(HTTPRequestPart.end(nil)))
+            }
+            channel.pipeline.fireChannelRead(NIOAny(Self.head(.get, "/health")))
+            channel.pipeline.fireChannelRead(NIOAny(HTTPRequestPart.end(nil)))
+            channel.pipeline.fireChannelReadComplete()
+        }
+        var bodies: [String] = []
+        while bodies.count < 3 {
+            if case .body(let body) = try await channel.waitForOutboundWrite(as: HTTPResponsePart.self) {
+                bodies.append(String(buffer: body))
+            }
+        }
+        #expect(bodies == ["c1:4", "c2:4", "c3:4"])
+        try await waitUntil("the route behind the commands is passed on") { recorder.parts.count == 4 }
+        #expect(recorder.parts == ["head GET /health", "end", "head GET /health", "end"])
         _ = try? await channel.finish()
     }
 

@@ -233,6 +233,11 @@ final class RawHTTPClient {
         }
     }
 
+    /// Closes the sending side only (half-closure): the server sees the end of its input.
+    func shutdownWrite() {
+        _ = Glibc.shutdown(descriptor, Int32(SHUT_WR))
+    }
+
     func close() {
         if descriptor >= 0 { _ = Glibc.close(descriptor) }
         descriptor = -1
