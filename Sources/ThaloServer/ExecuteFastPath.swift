@@ -12,8 +12,14 @@ import NIOHTTPTypes
 /// with the `Date` and `Server` headers Hummingbird adds. The handler keeps HTTP/1.1's
 /// order of answers: it takes a command only when no request it passed on is still
 /// unanswered, it stops reading while a command runs, and parts that arrive meanwhile
-/// (pipelined requests) are passed on only after its answer. A request with
+/// (pipelined requests) are passed on only after its answer, as are a shutdown's quiesce
+/// event, the end of the client's input and a decoding error. A request with
 /// `Connection: close`, `Expect`, a query or an unusual path goes to the router.
+///
+/// A command that has started runs to its end even when the client goes away, as on the
+/// router's path. Hummingbird's connection state handler does not see the commands taken
+/// here: with an idle timeout configured it would count a connection that only sends
+/// commands as idle, so ``Server/http(_:)`` sets none.
 final class ExecuteFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -47,6 +53,9 @@ final class ExecuteFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// The client closed its side (half-closure) while a command ran: the router's
     /// connection task would close the connection before the answer.
     private var inputClosedHeld = false
+    /// An error from the decoder while a command ran (a malformed request pipelined behind
+    /// it): the router would answer it with a 400 and close before the command's answer.
+    private var errorHeld: (any Error)?
     private var date = HTTPDate()
 
     init(limit: Int, serverName: String, execute: @escaping Execute) {
@@ -133,6 +142,10 @@ final class ExecuteFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             context.fireChannelReadComplete()
         }
         if isRunning { return }
+        if let error = errorHeld {
+            errorHeld = nil
+            context.fireErrorCaught(error)
+        }
         if inputClosedHeld {
             inputClosedHeld = false
             context.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
@@ -161,6 +174,14 @@ final class ExecuteFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         context.read()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if isRunning {
+            if errorHeld == nil { errorHeld = error }
+            return
+        }
+        context.fireErrorCaught(error)
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {

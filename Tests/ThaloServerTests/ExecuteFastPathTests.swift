@@ -158,6 +158,15 @@ struct ExecuteFastPathTests {
             #expect(last.map(\.status) == [200, 200], "\(last)")
             #expect(last.last?.body.contains(#""amount":5"#) == true)
             halfClosing.close()
+
+            // A malformed request pipelined behind a command: the command's answer, then the 400.
+            let garbling = try RawHTTPClient(port: port)
+            try garbling.send(
+                post("/v1/execute/BankAccount/p1/deposit_funds", #"{"amount": 6}"#) + "GET /health HTTP/1.1\r\nHost t\r\n\r\n")
+            let garbled = try await garbling.receiveAnswers(2)
+            #expect(garbled.map(\.status) == [200, 400], "\(garbled)")
+            #expect(garbled.first?.body.contains(#""amount":6"#) == true)
+            garbling.close()
         }
     }
 }
@@ -215,6 +224,7 @@ struct ExecuteFastPathChannelTests {
         var parts: [String] = []
         var quiesced = false
         var inputClosed = false
+        var errors = 0
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
@@ -227,6 +237,10 @@ struct ExecuteFastPathChannelTests {
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
             if event is ChannelShouldQuiesceEvent { quiesced = true }
             if let event = event as? ChannelEvent, event == .inputClosed { inputClosed = true }
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            errors += 1
         }
     }
 
@@ -297,7 +311,7 @@ struct ExecuteFastPathChannelTests {
         _ = try? await channel.finish()
     }
 
-    @Test("the end of the client's input while a command runs reaches the router only after the answer")
+    @Test("the end of the client's input, and a decoding error, while a command runs reach the router only after the answer")
     func halfClosure() async throws {
         let (gate, opener) = AsyncStream<Void>.makeStream()
         let started = ManagedAtomicFlag()
@@ -312,13 +326,16 @@ struct ExecuteFastPathChannelTests {
         try await channel.writeInbound(Self.head(.post, "/v1/execute/BankAccount/q1/deposit_funds"))
         try await channel.writeInbound(HTTPRequestPart.end(nil))
         try await waitUntil("the command runs") { started.isSet }
+        channel.pipeline.fireErrorCaught(ChannelError.inputClosed)
         channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         try await channel.testingEventLoop.executeInContext {}
         #expect(!recorder.inputClosed)
+        #expect(recorder.errors == 0)
         opener.yield()
         for _ in 0..<5 { _ = try await channel.waitForOutboundWrite(as: HTTPResponsePart.self) }
         try await channel.testingEventLoop.executeInContext {}
         #expect(recorder.inputClosed)
+        #expect(recorder.errors == 1)
         _ = try? await channel.finish()
     }
 
