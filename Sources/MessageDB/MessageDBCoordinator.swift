@@ -152,6 +152,11 @@ public actor MessageDBCoordinator: PartitionCoordinator {
         ownedGauge.record(0)
         if let connection = lockConnection {
             lockConnection = nil
+            // Let go of the locks before closing: a closed connection's server process frees
+            // them only once it has exited, and the id must be free when leave() returns.
+            _ = try? await withTimeout(leaseDuration, "releasing the locks of node \(nodeID)") {
+                try await connection.query("SELECT pg_advisory_unlock_all()", logger: logger)
+            }
             try? await connection.close()
         }
         for connection in abandonedConnections { try? await connection.close() }

@@ -135,9 +135,13 @@ struct PostgresTests {
             // The holders go; everything answers again.
             try await modules.release()
             try await nodes.release()
-            // The publish that gave up was still waiting on its connection: it goes through
-            // now, once; a retry is told it is there.
-            try await waitUntil("the abandoned publish commits") { try await store.moduleSummaries().map(\.name) == ["P"] }
+            // The publish that gave up was waiting on its connection and goes through now, or,
+            // on a loaded machine, its deadline passed before it was sent at all. Either way
+            // the module ends up stored once: a retry stores it or is told it is there.
+            do {
+                try await store.saveModule(module)
+            } catch let error as MessageStoreError where error.code == .duplicateMessageID {}
+            #expect(try await store.moduleSummaries().map(\.name) == ["P"])
             let retry = await #expect(throws: MessageStoreError.self) { try await store.saveModule(module) }
             #expect(retry?.code == .duplicateMessageID, "\(String(describing: retry))")
             #expect(try await store.loadModule(name: "M", version: "1.0.0") == nil)
