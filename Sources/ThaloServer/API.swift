@@ -310,9 +310,7 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
             let command = try commandRequest(
                 head.headerFields, aggregate: Self.decoded(segments[0]), id: Self.decoded(segments[1]),
                 command: Self.decoded(segments[2]), body: body)
-            var headers = HTTPFields()
-            headers[.contentType] = "application/json; charset=utf-8"
-            return (.ok, headers, try await execute(command))
+            return (.ok, HTTPFields.json, try await execute(command))
         } catch {
             let error = APIError.from(error)
             return (error.status, error.headers, error.body)
@@ -504,12 +502,12 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
         guard let raw = context.parameters.get(name) else {
             throw APIError(.badRequest, code: "invalidRequest", message: "missing \(name) in the path")
         }
-        return decoded(raw[...])
+        return decoded(raw)
     }
 
     /// A path segment as sent, percent-decoded. Most have nothing to decode; Foundation's
     /// decoder costs more than the rest of the routing.
-    static func decoded(_ raw: Substring) -> String {
+    static func decoded(_ raw: some StringProtocol) -> String {
         guard raw.utf8.contains(UInt8(ascii: "%")) else { return String(raw) }
         return raw.removingPercentEncoding ?? String(raw)
     }
@@ -562,10 +560,13 @@ public struct API<Store: MessageStore & ModuleStorage>: Sendable {
     }
 
     static func json(_ status: HTTPResponse.Status, _ text: String) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        Response(status: status, headers: HTTPFields.json, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
+}
+
+extension HTTPFields {
+    /// The headers of every JSON answer.
+    static let json: HTTPFields = [.contentType: "application/json; charset=utf-8"]
 }
 
 extension HTTPField.Name {

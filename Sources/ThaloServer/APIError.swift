@@ -105,8 +105,7 @@ struct APIError: Error, HTTPResponseError {
 
     /// The headers of the answer: its content type, and what a 401 or a 405 adds.
     var headers: HTTPFields {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json; charset=utf-8"
+        var headers = HTTPFields.json
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"thalo\"" }
         if !allow.isEmpty { headers[.allow] = allow.joined(separator: ", ") }
         return headers

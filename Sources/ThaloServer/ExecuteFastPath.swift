@@ -94,7 +94,7 @@ final class ExecuteFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             }
         case .idle, .passing:
             if case .head(let head) = part {
-                if unanswered == 0, !quiesceHeld, let segments = Self.command(head) {
+                if unanswered == 0, let segments = Self.command(head) {
                     state = .collecting(head, segments, context.channel.allocator.buffer(capacity: 0))
                     return
                 }

@@ -6,6 +6,7 @@ import JSON
 import NIOCore
 import NIOEmbedded
 import NIOHTTPTypes
+import Synchronization
 import TestSupport
 import Testing
 
@@ -108,7 +109,7 @@ struct ExecuteFastPathTests {
     }
 
     func collect(limits: APILimits, live: Bool) async throws -> [Answer] {
-        let answers = AnswerBox()
+        let answers = Shared<[Answer]>([])
         try await withAPI(token: Self.token, limits: limits, live: live) { client, _ in
             answers.set(try await Self.exchanges(client))
         }
@@ -149,34 +150,41 @@ struct ExecuteFastPathTests {
             socket.close()
 
             // A client that closes its sending side after its commands still gets every answer.
-            let halfClosing = try RawHTTPClient(port: port)
-            try halfClosing.send(
+            let last = try await Self.exchange(
+                port,
                 post("/v1/execute/BankAccount/p1/deposit_funds", #"{"amount": 4}"#)
-                    + post("/v1/execute/BankAccount/p1/deposit_funds", #"{"amount": 5}"#))
-            halfClosing.shutdownWrite()
-            let last = try await halfClosing.receiveAnswers(2)
+                    + post("/v1/execute/BankAccount/p1/deposit_funds", #"{"amount": 5}"#), answers: 2, halfClose: true)
             #expect(last.map(\.status) == [200, 200], "\(last)")
             #expect(last.last?.body.contains(#""amount":5"#) == true)
-            halfClosing.close()
 
             // A malformed request pipelined behind a command: the command's answer, then the 400.
-            let garbling = try RawHTTPClient(port: port)
-            try garbling.send(
-                post("/v1/execute/BankAccount/p1/deposit_funds", #"{"amount": 6}"#) + "GET /health HTTP/1.1\r\nHost t\r\n\r\n")
-            let garbled = try await garbling.receiveAnswers(2)
+            let garbled = try await Self.exchange(
+                port, post("/v1/execute/BankAccount/p1/deposit_funds", #"{"amount": 6}"#) + "GET /health HTTP/1.1\r\nHost t\r\n\r\n",
+                answers: 2)
             #expect(garbled.map(\.status) == [200, 400], "\(garbled)")
             #expect(garbled.first?.body.contains(#""amount":6"#) == true)
-            garbling.close()
         }
     }
 }
 
-/// Hands a value out of a `@Sendable` closure.
-final class AnswerBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var answers: [ExecuteFastPathTests.Answer] = []
-    func set(_ value: [ExecuteFastPathTests.Answer]) { lock.withLock { answers = value } }
-    var value: [ExecuteFastPathTests.Answer] { lock.withLock { answers } }
+extension ExecuteFastPathTests {
+    /// Sends `text` on a connection of its own (then closes its sending side when
+    /// `halfClose`) and reads `answers` answers.
+    static func exchange(_ port: Int, _ text: String, answers: Int, halfClose: Bool = false) async throws -> [RawHTTPClient.RawAnswer] {
+        let socket = try RawHTTPClient(port: port)
+        defer { socket.close() }
+        try socket.send(text)
+        if halfClose { socket.shutdownWrite() }
+        return try await socket.receiveAnswers(answers)
+    }
+}
+
+/// A value a `@Sendable` closure and the test share.
+final class Shared<Value: Sendable>: Sendable {
+    private let state: Mutex<Value>
+    init(_ value: Value) { state = Mutex(value) }
+    var value: Value { state.withLock { $0 } }
+    func set(_ value: Value) { state.withLock { $0 = value } }
 }
 
 extension RawHTTPClient {
@@ -256,29 +264,44 @@ struct ExecuteFastPathChannelTests {
         return (channel, recorder)
     }
 
+    /// The router's answer to the `GET /health` of ``channel(_:)``, written back through the handler.
+    static func answerRoute(_ channel: NIOAsyncTestingChannel) async throws {
+        try await channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
+        try await channel.writeOutbound(HTTPResponsePart.end(nil))
+    }
+
+    /// A handler whose commands say they started, then wait until the test yields to the
+    /// continuation, then answer with `answer`.
+    static func gated(
+        _ answer: @escaping @Sendable ([Substring], ByteBuffer?) -> (HTTPResponse.Status, HTTPFields, String)
+    ) -> (ExecuteFastPath, Shared<Bool>, AsyncStream<Void>.Continuation) {
+        let (gate, opener) = AsyncStream<Void>.makeStream()
+        let started = Shared(false)
+        let handler = ExecuteFastPath(limit: 1024, serverName: "thalo") { _, segments, body in
+            started.set(true)
+            for await _ in gate { break }
+            return answer(segments, body)
+        }
+        return (handler, started, opener)
+    }
+
     static func head(_ method: HTTPRequest.Method, _ path: String) -> HTTPRequestPart {
         .head(HTTPRequest(method: method, scheme: nil, authority: "t", path: path))
     }
 
     @Test("a shutdown that begins while a command runs waits for its answer; what was pipelined behind it is not started")
     func shutdownWaitsForTheAnswer() async throws {
-        let (gate, opener) = AsyncStream<Void>.makeStream()
-        let started = ManagedAtomicFlag()
-        let handler = ExecuteFastPath(limit: 1024, serverName: "thalo") { _, segments, body in
-            started.set()
-            for await _ in gate { break }
-            return (.ok, [.contentType: "application/json"], #"{"id":"\#(segments[1])","bytes":\#(body?.readableBytes ?? -1)}"#)
+        let (handler, started, opener) = Self.gated { segments, body in
+            (.ok, [.contentType: "application/json"], #"{"id":"\#(segments[1])","bytes":\#(body?.readableBytes ?? -1)}"#)
         }
         let (channel, recorder) = try await Self.channel(handler)
-        // The router's answer to /health, written back through the handler.
-        try await channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
-        try await channel.writeOutbound(HTTPResponsePart.end(nil))
+        try await Self.answerRoute(channel)
         try await channel.writeInbound(Self.head(.post, "/v1/execute/BankAccount/q1/deposit_funds"))
         try await channel.writeInbound(HTTPRequestPart.body(ByteBuffer(string: #"{"amount":1}"#)))
         try await channel.writeInbound(HTTPRequestPart.end(nil))
         try await channel.writeInbound(Self.head(.get, "/v1/aggregates/BankAccount/q1"))
         try await channel.writeInbound(HTTPRequestPart.end(nil))
-        try await waitUntil("the command runs") { started.isSet }
+        try await waitUntil("the command runs") { started.value }
         channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
         try await channel.testingEventLoop.executeInContext {}
         #expect(recorder.parts == ["head GET /health", "end"], "only the route's request went on")
@@ -313,19 +336,12 @@ struct ExecuteFastPathChannelTests {
 
     @Test("the end of the client's input, and a decoding error, while a command runs reach the router only after the answer")
     func halfClosure() async throws {
-        let (gate, opener) = AsyncStream<Void>.makeStream()
-        let started = ManagedAtomicFlag()
-        let handler = ExecuteFastPath(limit: 1024, serverName: "thalo") { _, _, _ in
-            started.set()
-            for await _ in gate { break }
-            return (.ok, [:], "{}")
-        }
+        let (handler, started, opener) = Self.gated { _, _ in (.ok, [:], "{}") }
         let (channel, recorder) = try await Self.channel(handler)
-        try await channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
-        try await channel.writeOutbound(HTTPResponsePart.end(nil))
+        try await Self.answerRoute(channel)
         try await channel.writeInbound(Self.head(.post, "/v1/execute/BankAccount/q1/deposit_funds"))
         try await channel.writeInbound(HTTPRequestPart.end(nil))
-        try await waitUntil("the command runs") { started.isSet }
+        try await waitUntil("the command runs") { started.value }
         channel.pipeline.fireErrorCaught(ChannelError.inputClosed)
         channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
         try await channel.testingEventLoop.executeInContext {}
@@ -345,8 +361,7 @@ struct ExecuteFastPathChannelTests {
             (.ok, [:], "\(segments[1]):\(body?.readableBytes ?? -1)")
         }
         let (channel, recorder) = try await Self.channel(handler)
-        try await channel.writeOutbound(HTTPResponsePart.head(HTTPResponse(status: .ok)))
-        try await channel.writeOutbound(HTTPResponsePart.end(nil))
+        try await Self.answerRoute(channel)
         // Three commands and a route, read at once, before the first command has run.
         try await channel.testingEventLoop.executeInContext {
             for id in ["c1", "c2", "c3"] {
@@ -405,12 +420,4 @@ struct ExecuteFastPathChannelTests {
         #expect(!taken(.post, "/v1/execute/A/1/c", [.connection: "close"]))
         #expect(!taken(.post, "/v1/execute/A/1/c", [.expect: "100-continue"]))
     }
-}
-
-/// A flag one thread sets and another reads.
-final class ManagedAtomicFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.withLock { value = true } }
-    var isSet: Bool { lock.withLock { value } }
 }
